@@ -1,0 +1,59 @@
+using Pulumi;
+using DO = Pulumi.DigitalOcean;
+
+namespace DoK8sHa.Components;
+
+public sealed class ApiLoadBalancerArgs
+{
+    public required string ClusterName { get; init; }
+    public required string Region { get; init; }
+    public required Input<string> VpcId { get; init; }
+
+    /// <summary>The control-plane tag: the balancer follows nodes as they come and go (and passes the 10-droplet limit of IDs).</summary>
+    public required Input<string> ControlPlaneTag { get; init; }
+}
+
+/// <summary>
+/// A DigitalOcean load balancer in front of every API server: TCP pass-through on 6443, so TLS
+/// ends at the API servers. Users reach the cluster through it; nodes never need it.
+/// </summary>
+public sealed class ApiLoadBalancer : ComponentResource
+{
+    public ApiLoadBalancer(string name, ApiLoadBalancerArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:ApiLoadBalancer", name, options)
+    {
+        LoadBalancer = new DO.LoadBalancer($"{name}-lb", new DO.LoadBalancerArgs
+        {
+            Name = $"{args.ClusterName}-api",
+            Region = args.Region,
+            VpcUuid = args.VpcId,
+            DropletTag = args.ControlPlaneTag,
+            ForwardingRules =
+            {
+                new DO.Inputs.LoadBalancerForwardingRuleArgs
+                {
+                    EntryProtocol = "tcp",
+                    EntryPort = ClusterNetwork.ApiServerPort,
+                    TargetProtocol = "tcp",
+                    TargetPort = ClusterNetwork.ApiServerPort,
+                },
+            },
+            // DigitalOcean's fastest detection (3 s interval, 2 failures): a dead API server leaves within ~6 s.
+            Healthcheck = new DO.Inputs.LoadBalancerHealthcheckArgs
+            {
+                Protocol = "tcp",
+                Port = ClusterNetwork.ApiServerPort,
+                CheckIntervalSeconds = 3,
+                ResponseTimeoutSeconds = 3,
+                HealthyThreshold = 2,
+                UnhealthyThreshold = 2,
+            },
+        }, new CustomResourceOptions { Parent = this });
+
+        Ip = LoadBalancer.Ip;
+        RegisterOutputs(new Dictionary<string, object?> { ["ip"] = Ip });
+    }
+
+    public DO.LoadBalancer LoadBalancer { get; }
+    public Output<string> Ip { get; }
+}

@@ -1,0 +1,105 @@
+using DoK8sHa.Config;
+using DoK8sHa.Scripts;
+using Pulumi;
+using Pulumi.Command.Remote.Inputs;
+using DO = Pulumi.DigitalOcean;
+using Local = Pulumi.Command.Local;
+using Remote = Pulumi.Command.Remote;
+
+namespace DoK8sHa.Components;
+
+public sealed class ClusterNodeArgs
+{
+    public required NodeSpec Spec { get; init; }
+    public required ClusterSettings Settings { get; init; }
+    public required ClusterNetwork Network { get; init; }
+    public required Output<string> SshPrivateKey { get; init; }
+}
+
+/// <summary>
+/// One droplet of the inventory, booted by cloud-init, and the first remote step on it: waiting
+/// until cloud-init is done. Every later step on this node starts from <see cref="Ready"/>.
+/// </summary>
+public sealed class ClusterNode : ComponentResource
+{
+    public ClusterNode(string name, ClusterNodeArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:ClusterNode", name, options)
+    {
+        Spec = args.Spec;
+        var settings = args.Settings;
+        var network = args.Network;
+
+        var tags = new InputList<string> { network.ClusterTag };
+        foreach (var (role, tag) in network.RoleTags)
+        {
+            if (Spec.Roles.HasFlag(role))
+            {
+                tags.Add(tag);
+            }
+        }
+
+        Droplet = new DO.Droplet(name, new DO.DropletArgs
+        {
+            Name = Spec.Name,
+            Region = settings.Region,
+            Size = Spec.Size,
+            Image = settings.Image,
+            VpcUuid = network.Vpc.Id,
+            SshKeys = { network.SshKey.Fingerprint },
+            Tags = tags,
+            UserData = Render.NodeBootstrap(settings.KubernetesVersion, installKubernetes: Spec.IsKubernetesNode),
+            Monitoring = true,
+        }, new CustomResourceOptions
+        {
+            Parent = this,
+            // User data only matters at first boot; version changes are rolled out by remote steps.
+            IgnoreChanges = { "userData" },
+            // A replaced node leaves the cluster (its delete steps run) before the new one joins.
+            DeleteBeforeReplace = true,
+        });
+
+        PublicIp = Droplet.Ipv4Address;
+        PrivateIp = Droplet.Ipv4AddressPrivate;
+        Address = PrivateIp.Apply(ip => new NodeAddress(Spec.Name, ip));
+        Connection = new ConnectionArgs
+        {
+            Host = PublicIp,
+            User = settings.SshUser,
+            PrivateKey = args.SshPrivateKey,
+            // SSH comes up shortly after the droplet is active; SshReachable below waits for it.
+            DialErrorLimit = 20,
+            PerDialTimeout = 15,
+        };
+
+        // pulumi-command retries a refused dial without delay, so wait for sshd from here first.
+        var sshReachable = new Local.Command($"{name}-ssh-reachable", new Local.CommandArgs
+        {
+            Create = PublicIp.Apply(ip =>
+                $"for _ in $(seq 1 120); do if timeout 3 bash -c '</dev/tcp/{ip}/22' 2>/dev/null; then exit 0; fi; sleep 2; done; " +
+                $"echo 'sshd on {Spec.Name} ({ip}) did not answer within 6 minutes' >&2; exit 1"),
+            Interpreter = { "/bin/bash", "-c" },
+        }, new CustomResourceOptions { Parent = this, DeleteBeforeReplace = true });
+
+        Ready = RemoteStep.Create($"{name}-bootstrapped", this, new RemoteStepArgs
+        {
+            Create = Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap())),
+            DependsOn = [sshReachable],
+        });
+
+        RegisterOutputs(new Dictionary<string, object?>
+        {
+            ["publicIp"] = PublicIp,
+            ["privateIp"] = PrivateIp,
+        });
+    }
+
+    public NodeSpec Spec { get; }
+    public DO.Droplet Droplet { get; }
+    public Output<string> PublicIp { get; }
+    public Output<string> PrivateIp { get; }
+    public Output<NodeAddress> Address { get; }
+    public ConnectionArgs Connection { get; }
+
+    /// <summary>cloud-init finished: packages are installed and the node can take remote steps.</summary>
+    public Remote.Command Ready { get; }
+}

@@ -1,0 +1,83 @@
+using DoK8sHa.Config;
+using DoK8sHa.Scripts;
+using Pulumi;
+using Remote = Pulumi.Command.Remote;
+
+namespace DoK8sHa.Components;
+
+public sealed class ControlPlaneArgs
+{
+    public required ClusterSettings Settings { get; init; }
+
+    /// <summary>The control-plane nodes in inventory order; the first may create the cluster.</summary>
+    public required IReadOnlyList<ClusterNode> Nodes { get; init; }
+    public required EtcdCluster Etcd { get; init; }
+    public required Output<ClusterPkiMaterial> Pki { get; init; }
+
+    /// <summary>Extra names and addresses on the API server certificates (the load balancer's, say).</summary>
+    public required Output<IReadOnlyList<string>> ExtraCertSans { get; init; }
+}
+
+/// <summary>
+/// kubeadm on the control-plane nodes. The first node of the inventory runs `kubeadm init` if no
+/// cluster exists; the others join as soon as it is done, all at once: with external etcd a
+/// control-plane join adds no etcd member, and with the program's own certificates it uploads
+/// none, so nothing in a join races another (kubeadm's one-at-a-time advice is for stacked etcd).
+/// </summary>
+public sealed class ControlPlane : ComponentResource
+{
+    public ControlPlane(string name, ControlPlaneArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:ControlPlane", name, options)
+    {
+        var settings = args.Settings;
+        var peers = Output.All(args.Nodes.Select(n => n.Address));
+        var cluster = Output.Tuple(args.Etcd.ClientEndpoints, args.ExtraCertSans).Apply(t => new KubeadmClusterInput(
+            settings.ClusterName,
+            settings.KubernetesVersion,
+            settings.PodCidr,
+            settings.ServiceCidr,
+            t.Item1,
+            ["127.0.0.1", "localhost", .. t.Item2]));
+        LocalAdminKubeconfig = args.Pki.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Render.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
+
+        Remote.Command? init = null;
+        var steps = new List<Remote.Command>();
+        foreach (var node in args.Nodes)
+        {
+            var mayInit = node.Spec.Name == settings.InitNode.Name;
+            var create = Output.Tuple(cluster, node.Address, peers, args.Pki).Apply(t =>
+            {
+                var (c, self, all, pki) = t;
+                return Render.RemoteStep(
+                    ("control-plane-pki", Render.ControlPlanePki(pki)),
+                    // The API server cannot start without etcd: check it first, with its own client certificate.
+                    ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
+                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, all, pki.BootstrapToken, pki.CaCertHash)));
+            });
+            var step = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
+            {
+                Create = create,
+                Delete = LocalAdminKubeconfig.Apply(k => Render.RemoteStep(("node-leave", Render.NodeLeave(node.Spec.Name, k)))),
+                DependsOn = mayInit ? [node.Ready, .. args.Etcd.Members] : [node.Ready, .. args.Etcd.Members, init!],
+            }, parent: this);
+            if (mayInit)
+            {
+                init = step;
+            }
+            steps.Add(step);
+        }
+
+        Init = init!;
+        Steps = steps;
+        RegisterOutputs(new Dictionary<string, object?> { ["initNode"] = settings.InitNode.Name });
+    }
+
+    /// <summary>The step that creates the cluster; when it is done the API answers.</summary>
+    public Remote.Command Init { get; }
+
+    /// <summary>Every control-plane node's kubeadm step, the init step first.</summary>
+    public IReadOnlyList<Remote.Command> Steps { get; }
+
+    /// <summary>Secret: the admin kubeconfig for use on the nodes (server 127.0.0.1:6443).</summary>
+    public Output<string> LocalAdminKubeconfig { get; }
+}

@@ -1,0 +1,61 @@
+using System.Collections.Immutable;
+using DoK8sHa.Scripts;
+using Pulumi;
+using Remote = Pulumi.Command.Remote;
+
+namespace DoK8sHa.Components;
+
+public sealed class EtcdClusterArgs
+{
+    public required string ClusterName { get; init; }
+    public required string EtcdVersion { get; init; }
+    public required string EtcdSha256 { get; init; }
+
+    /// <summary>The nodes with the etcd role, in inventory order.</summary>
+    public required IReadOnlyList<ClusterNode> Members { get; init; }
+    public required Output<ClusterPkiMaterial> Pki { get; init; }
+}
+
+/// <summary>
+/// The external etcd cluster the API servers use: one systemd etcd per etcd node, TLS for peers
+/// and clients, all members started at once. Removing a node takes its member out first.
+/// </summary>
+public sealed class EtcdCluster : ComponentResource
+{
+    public EtcdCluster(string name, EtcdClusterArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:EtcdCluster", name, options)
+    {
+        var addresses = Output.All(args.Members.Select(m => m.Address));
+        var token = $"{args.ClusterName}-etcd";
+
+        Members = args.Members.Select(node =>
+        {
+            var create = Output.Tuple(node.Address, addresses, args.Pki).Apply(t =>
+            {
+                var (self, all, pki) = t;
+                return Render.RemoteStep(
+                    ("etcd-certs", Render.EtcdCerts(self, pki.EtcdCaCert, pki.EtcdCaKey)),
+                    ("etcd-member", Render.EtcdMember(self, all, token, args.EtcdVersion, args.EtcdSha256)));
+            });
+            var delete = Output.Tuple(node.Address, addresses).Apply(t =>
+                Render.RemoteStep(("etcd-member-remove", Render.EtcdMemberRemove(t.Item1, t.Item2))));
+
+            // Members depend only on their own node: all of them start together and form the quorum.
+            return RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
+            {
+                Create = create,
+                Delete = delete,
+                DependsOn = [node.Ready],
+            }, parent: this);
+        }).ToList();
+
+        ClientEndpoints = addresses.Apply(all => Render.EtcdClientUrls(all).ToImmutableArray());
+
+        RegisterOutputs(new Dictionary<string, object?> { ["clientEndpoints"] = ClientEndpoints });
+    }
+
+    /// <summary>One step per member; the cluster is started when all have run.</summary>
+    public IReadOnlyList<Remote.Command> Members { get; }
+
+    public Output<ImmutableArray<string>> ClientEndpoints { get; }
+}

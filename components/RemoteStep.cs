@@ -1,0 +1,39 @@
+using Pulumi;
+using Remote = Pulumi.Command.Remote;
+
+namespace DoK8sHa.Components;
+
+public sealed class RemoteStepArgs
+{
+    /// <summary>The step's command text, from <c>Render.RemoteStep</c>. May hold secrets.</summary>
+    public required Input<string> Create { get; init; }
+
+    /// <summary>What runs when the step (and so the node's part in the cluster) goes away.</summary>
+    public Input<string>? Delete { get; init; }
+
+    public IReadOnlyList<Resource> DependsOn { get; init; } = [];
+}
+
+/// <summary>
+/// Every remote step runs the same way: over the node's SSH connection, parented to its
+/// component, with stdout and stderr kept secret in the state (pulumi-command shows them in
+/// diffs otherwise), re-run on a new droplet, and torn down before a replacement is created.
+/// </summary>
+internal static class RemoteStep
+{
+    public static Remote.Command Create(string name, ClusterNode node, RemoteStepArgs args, Resource? parent = null) =>
+        new(name, new Remote.CommandArgs
+        {
+            Connection = node.Connection,
+            Create = args.Create,
+            Delete = args.Delete!,
+            // A new droplet (same name, new id) must run every step again.
+            Triggers = { (Input<object>)node.Droplet.Id.Apply(id => (object)id) },
+        }, new CustomResourceOptions
+        {
+            Parent = parent ?? node,
+            DependsOn = args.DependsOn.ToList(),
+            AdditionalSecretOutputs = { "stdout", "stderr" },
+            DeleteBeforeReplace = true,
+        });
+}

@@ -1,0 +1,105 @@
+using System.Collections.Immutable;
+using DoK8sHa.Components;
+using DoK8sHa.Config;
+using DoK8sHa.Scripts;
+using Pulumi;
+
+namespace DoK8sHa;
+
+/// <summary>
+/// The program: reads and validates the inventory, then wires the components in the order a
+/// cluster comes up. Everything it does is in components/; this only composes them.
+/// </summary>
+public static class ClusterProgram
+{
+    public static IDictionary<string, object?> Run()
+    {
+        var config = new Pulumi.Config(ConfigDefaults.Namespace);
+        // Validation comes first and throws with every problem: nothing is created on bad input.
+        var settings = ConfigParser.Parse(
+            key => config.Get(key),
+            key => config.GetSecret(key) is not null || config.Get(key) is not null,
+            Deployment.Instance.StackName,
+            out var warnings);
+        foreach (var warning in warnings)
+        {
+            Log.Warn(warning);
+        }
+        var sshPrivateKey = config.RequireSecret("sshPrivateKey");
+
+        var network = new ClusterNetwork("network", new ClusterNetworkArgs
+        {
+            ClusterName = settings.ClusterName,
+            Region = settings.Region,
+            VpcCidr = settings.VpcCidr,
+            AdminCidrs = settings.AdminCidrs,
+            SshPublicKey = settings.SshPublicKey,
+        });
+        var pki = new ClusterPki("pki");
+
+        var nodes = settings.Nodes.Select(spec => new ClusterNode(spec.Name, new ClusterNodeArgs
+        {
+            Spec = spec,
+            Settings = settings,
+            Network = network,
+            SshPrivateKey = sshPrivateKey,
+        })).ToList();
+        var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
+
+        var loadBalancer = settings.ApiLoadBalancer == ApiLoadBalancerMode.DigitalOcean
+            ? new ApiLoadBalancer("api", new ApiLoadBalancerArgs
+            {
+                ClusterName = settings.ClusterName,
+                Region = settings.Region,
+                VpcId = network.Vpc.Id,
+                ControlPlaneTag = network.RoleTags[NodeRoles.ControlPlane],
+            })
+            : null;
+        // Users reach the API through the load balancer, or (not highly available) the init node.
+        var apiHost = loadBalancer?.Ip ?? controlPlaneNodes[0].PublicIp;
+
+        var etcd = new EtcdCluster("etcd", new EtcdClusterArgs
+        {
+            ClusterName = settings.ClusterName,
+            EtcdVersion = settings.EtcdVersion,
+            EtcdSha256 = settings.EtcdSha256,
+            Members = nodes.Where(n => n.Spec.IsEtcd).ToList(),
+            Pki = pki.Material,
+        });
+
+        var controlPlane = new ControlPlane("control-plane", new ControlPlaneArgs
+        {
+            Settings = settings,
+            Nodes = controlPlaneNodes,
+            Etcd = etcd,
+            Pki = pki.Material,
+            ExtraCertSans = apiHost.Apply(host => (IReadOnlyList<string>)[host]),
+        });
+
+        var workers = new WorkerPool("workers", new WorkerPoolArgs
+        {
+            Nodes = nodes.Where(n => n.Spec.IsWorker && !n.Spec.IsControlPlane).ToList(),
+            ControlPlaneNodes = controlPlaneNodes,
+            ControlPlane = controlPlane,
+            Pki = pki.Material,
+        });
+
+        var apiEndpoint = apiHost.Apply(host => $"https://{host}:{ClusterNetwork.ApiServerPort}");
+        // The kubeconfig is handed out once the cluster exists: its stdout resolving means init ran.
+        var kubeconfig = Output.Tuple(apiEndpoint, pki.Material, controlPlane.Init.Stdout).Apply(t =>
+            Render.Kubeconfig(settings.ClusterName, t.Item1, t.Item2.CaCert, t.Item2.AdminCert, t.Item2.AdminKey));
+
+        return new Dictionary<string, object?>
+        {
+            ["kubeconfig"] = Output.CreateSecret(kubeconfig),
+            ["apiEndpoint"] = apiEndpoint,
+            ["nodes"] = Output.All(nodes.Select(NodeOutput)).Apply(all => all.ToImmutableDictionary(n => n.Name, n => n.Value)),
+        };
+    }
+
+    private static Output<(string Name, ImmutableDictionary<string, object> Value)> NodeOutput(ClusterNode node) =>
+        Output.Tuple(node.PublicIp, node.PrivateIp).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
+            .Add("publicIp", t.Item1)
+            .Add("privateIp", t.Item2)
+            .Add("roles", node.Spec.RoleNames.ToImmutableArray())));
+}

@@ -1,0 +1,41 @@
+namespace DoK8sHa.Config;
+
+/// <summary>How users reach the API servers from outside the cluster.</summary>
+public enum ApiLoadBalancerMode
+{
+    /// <summary>A DigitalOcean load balancer, TCP 6443 pass-through: survives the loss of any control-plane node.</summary>
+    DigitalOcean,
+
+    /// <summary>The kubeconfig points at the first control-plane node. Not highly available.</summary>
+    None,
+}
+
+/// <summary>The validated stack configuration. Everything the components need, nothing read twice.</summary>
+public sealed record ClusterSettings
+{
+    /// <summary>Prefix of every cloud resource name and tag, from the stack name.</summary>
+    public required string ClusterName { get; init; }
+    public required string Region { get; init; }
+    public required string Image { get; init; }
+    public required KubernetesVersion KubernetesVersion { get; init; }
+    public required string EtcdVersion { get; init; }
+    public required string EtcdSha256 { get; init; }
+    public required IReadOnlyList<NodeSpec> Nodes { get; init; }
+    public required IReadOnlyList<Cidr> AdminCidrs { get; init; }
+    public required Cidr VpcCidr { get; init; }
+    public required Cidr PodCidr { get; init; }
+    public required Cidr ServiceCidr { get; init; }
+    public required string SshPublicKey { get; init; }
+    public required string SshUser { get; init; }
+    public required ApiLoadBalancerMode ApiLoadBalancer { get; init; }
+
+    public IEnumerable<NodeSpec> ControlPlaneNodes => Nodes.Where(n => n.IsControlPlane);
+    public IEnumerable<NodeSpec> EtcdNodes => Nodes.Where(n => n.IsEtcd);
+
+    /// <summary>
+    /// The node that creates the cluster with <c>kubeadm init</c> when none exists yet: the first
+    /// control-plane node in inventory order. Its script also joins if the cluster already exists,
+    /// so replacing or removing it later needs no special handling.
+    /// </summary>
+    public NodeSpec InitNode => ControlPlaneNodes.First();
+}

@@ -1,0 +1,59 @@
+namespace DoK8sHa.Config;
+
+/// <summary>
+/// Defaults of every config key. Pulumi.yaml declares the same values (a test keeps them equal):
+/// the program needs its own copy because unit tests and `pulumi preview --stack` with an older
+/// Pulumi.yaml do not merge project defaults.
+/// </summary>
+public static class ConfigDefaults
+{
+    public const string Namespace = "do-k8s-ha";
+
+    public const string Region = "lon1";
+    public const string Size = "s-2vcpu-4gb";
+    public const string Image = "ubuntu-24-04-x64";
+    public const string KubernetesVersion = "1.35.1";
+
+    // etcd release binaries are verified against this checksum on the node (Kubespray does the same).
+    public const string EtcdVersion = "3.6.5";
+    public const string EtcdSha256 = "66bad39ed920f6fc15fd74adcb8bfd38ba9a6412f8c7852d09eb11670e88cac3";
+
+    public const string VpcCidr = "10.240.0.0/20";
+
+    // Kubespray's defaults: clear of DigitalOcean's default VPC ranges.
+    public const string PodCidr = "10.233.64.0/18";
+    public const string ServiceCidr = "10.233.0.0/18";
+
+    public const string SshUser = "root";
+    public const string ApiLoadBalancer = "digitalocean";
+
+    public static readonly IReadOnlyList<string> AdminCidrs = ["0.0.0.0/0", "::/0"];
+
+    /// <summary>The seed tutorial's inventory: stacked etcd on all three, two API servers, two workers.</summary>
+    public const string NodesJson = """
+        [
+          {"name": "node1", "roles": ["control-plane", "etcd"]},
+          {"name": "node2", "roles": ["control-plane", "etcd", "worker"]},
+          {"name": "node3", "roles": ["etcd", "worker"]}
+        ]
+        """;
+
+    /// <summary>Every key Pulumi.yaml declares, with its default (null: no default, the user sets it).</summary>
+    public static readonly IReadOnlyDictionary<string, object?> Declared = new Dictionary<string, object?>
+    {
+        ["region"] = Region,
+        ["size"] = Size,
+        ["image"] = Image,
+        ["kubernetesVersion"] = KubernetesVersion,
+        ["etcdVersion"] = EtcdVersion,
+        ["etcdSha256"] = EtcdSha256,
+        ["sshPublicKey"] = null,
+        ["sshPrivateKey"] = null,
+        ["sshUser"] = SshUser,
+        ["adminCidrs"] = AdminCidrs,
+        ["vpcCidr"] = VpcCidr,
+        ["podCidr"] = PodCidr,
+        ["serviceCidr"] = ServiceCidr,
+        ["apiLoadBalancer"] = ApiLoadBalancer,
+    };
+}

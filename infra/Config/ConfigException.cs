@@ -1,0 +1,20 @@
+namespace DoK8sHa.Config;
+
+/// <summary>
+/// Every problem found in the stack config, reported at once before any resource is created.
+/// Each problem names its key and says how to fix it.
+/// </summary>
+public sealed class ConfigException : Exception
+{
+    public ConfigException(IReadOnlyList<string> problems)
+        : base(Format(problems))
+    {
+        Problems = problems;
+    }
+
+    public IReadOnlyList<string> Problems { get; }
+
+    private static string Format(IReadOnlyList<string> problems) =>
+        $"The stack configuration has {problems.Count} problem(s); nothing was created or changed:"
+        + string.Concat(problems.Select(p => $"{Environment.NewLine}  - {p}"));
+}

@@ -1,0 +1,350 @@
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace DoK8sHa.Config;
+
+/// <summary>
+/// Turns raw stack config values into <see cref="ClusterSettings"/>, collecting every problem
+/// so that one run tells the user all that is wrong.
+/// </summary>
+public static partial class ConfigParser
+{
+    /// <param name="get">Reads a plain key of the project namespace (null when unset).</param>
+    /// <param name="isSet">Tells whether a key, secret or not, is set.</param>
+    /// <param name="stack">The stack name, which prefixes every cloud resource.</param>
+    /// <param name="warnings">Problems that do not stop the deployment.</param>
+    public static ClusterSettings Parse(Func<string, string?> get, Func<string, bool> isSet, string stack, out IReadOnlyList<string> warnings)
+    {
+        var problems = new List<string>();
+        var warned = new List<string>();
+
+        string Read(string key, string fallback) => get(key) is { Length: > 0 } v ? v.Trim() : fallback;
+        void Problem(string key, string what, string fix) => problems.Add($"{ConfigDefaults.Namespace}:{key}: {what}. Fix: {fix}");
+
+        var region = Read("region", ConfigDefaults.Region);
+        if (!RegionSlug().IsMatch(region))
+        {
+            Problem("region", $"'{region}' is not a DigitalOcean region slug", "use a slug such as lon1, fra1, nyc3 (`doctl compute region list`)");
+        }
+
+        var size = Read("size", ConfigDefaults.Size);
+        if (!SizeSlug().IsMatch(size))
+        {
+            Problem("size", $"'{size}' is not a DigitalOcean droplet size slug", "use a slug such as s-2vcpu-4gb (`doctl compute size list`)");
+        }
+
+        var image = Read("image", ConfigDefaults.Image);
+        if (!ImageSlug().IsMatch(image))
+        {
+            Problem("image", $"'{image}' is not an image slug", "use an Ubuntu LTS slug such as ubuntu-24-04-x64");
+        }
+
+        var versionText = Read("kubernetesVersion", ConfigDefaults.KubernetesVersion);
+        if (!KubernetesVersion.TryParse(versionText, out var version))
+        {
+            Problem("kubernetesVersion", $"'{versionText}' is not a Kubernetes release", "give MAJOR.MINOR.PATCH without a leading v, e.g. 1.35.1");
+        }
+        else if (version.IsOlderThan(KubernetesVersion.OldestSupported))
+        {
+            Problem("kubernetesVersion", $"{version} is older than {KubernetesVersion.OldestSupported}, the first release with kubeadm's v1beta4 config API", $"use {ConfigDefaults.KubernetesVersion} or another release from 1.31 on");
+        }
+
+        var etcdVersion = Read("etcdVersion", ConfigDefaults.EtcdVersion);
+        var etcdVersionValid = KubernetesVersion.TryParse(etcdVersion, out _);
+        if (!etcdVersionValid)
+        {
+            Problem("etcdVersion", $"'{etcdVersion}' is not an etcd release", "give MAJOR.MINOR.PATCH, e.g. 3.6.5");
+        }
+        // The pinned checksum belongs to the pinned release only: another release needs its own.
+        var etcdSha = Read("etcdSha256", etcdVersion == ConfigDefaults.EtcdVersion ? ConfigDefaults.EtcdSha256 : "");
+        if (etcdVersionValid && !Sha256().IsMatch(etcdSha))
+        {
+            Problem("etcdSha256", etcdSha.Length == 0 ? $"is required when etcdVersion is not {ConfigDefaults.EtcdVersion}" : $"'{etcdSha}' is not a SHA-256 hex digest",
+                $"set it to the sha256 of etcd-v{etcdVersion}-linux-amd64.tar.gz from the release's SHA256SUMS");
+        }
+
+        var nodes = ParseNodes(get("nodes"), size, Problem, warned);
+
+        var sshUser = Read("sshUser", ConfigDefaults.SshUser);
+        if (!UserName().IsMatch(sshUser))
+        {
+            Problem("sshUser", $"'{sshUser}' is not a Unix user name", "use root (DigitalOcean's Ubuntu images) or a user with passwordless sudo");
+        }
+
+        var publicKey = get("sshPublicKey")?.Trim() ?? "";
+        if (publicKey.Length == 0)
+        {
+            Problem("sshPublicKey", "is missing", "pulumi config set sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"");
+        }
+        else if (!PublicKey().IsMatch(publicKey))
+        {
+            Problem("sshPublicKey", "is not an OpenSSH public key", "give the one line of ~/.ssh/id_ed25519.pub (ssh-ed25519 AAAA…)");
+        }
+        if (!isSet("sshPrivateKey"))
+        {
+            Problem("sshPrivateKey", "is missing", "cat ~/.ssh/id_ed25519 | pulumi config set sshPrivateKey --secret");
+        }
+
+        var adminCidrs = ParseAdminCidrs(get("adminCidrs"), Problem);
+        if (adminCidrs.Any(c => c.PrefixLength == 0))
+        {
+            warned.Add($"{ConfigDefaults.Namespace}:adminCidrs lets the whole internet reach SSH and the API server port; narrow it with `pulumi config set --path 'adminCidrs[0]' <your-ip>/32`.");
+        }
+
+        var vpc = ParseCidr("vpcCidr", Read("vpcCidr", ConfigDefaults.VpcCidr), Problem);
+        if (vpc is not null && (!vpc.IsRfc1918 || vpc.PrefixLength is < 16 or > 24))
+        {
+            Problem("vpcCidr", $"{vpc} is not a DigitalOcean VPC range", "use an RFC 1918 network from /16 to /24, e.g. 10.240.0.0/20, unused in your account");
+        }
+        var pod = ParseCidr("podCidr", Read("podCidr", ConfigDefaults.PodCidr), Problem);
+        var service = ParseCidr("serviceCidr", Read("serviceCidr", ConfigDefaults.ServiceCidr), Problem);
+        foreach (var (a, an, b, bn) in new[] { (vpc, "vpcCidr", pod, "podCidr"), (vpc, "vpcCidr", service, "serviceCidr"), (pod, "podCidr", service, "serviceCidr") })
+        {
+            if (a is not null && b is not null && a.Overlaps(b))
+            {
+                Problem(bn, $"{b} overlaps {an} {a}", $"pick ranges that do not overlap (defaults: vpcCidr {ConfigDefaults.VpcCidr}, podCidr {ConfigDefaults.PodCidr}, serviceCidr {ConfigDefaults.ServiceCidr})");
+            }
+        }
+        foreach (var (c, key) in new[] { (pod, "podCidr"), (service, "serviceCidr") })
+        {
+            if (c is not null && c.Family != AddressFamily.InterNetwork)
+            {
+                Problem(key, $"{c} is not an IPv4 network", "use an IPv4 range; the cluster is single-stack IPv4");
+            }
+        }
+        if (vpc is not null && nodes.Count > 0 && (1L << (32 - vpc.PrefixLength)) - 2 < nodes.Count)
+        {
+            Problem("vpcCidr", $"{vpc} has too few addresses for {nodes.Count} nodes", "use a larger range, e.g. a /20");
+        }
+
+        var lbText = Read("apiLoadBalancer", ConfigDefaults.ApiLoadBalancer);
+        var lb = lbText switch
+        {
+            "digitalocean" => ApiLoadBalancerMode.DigitalOcean,
+            "none" => ApiLoadBalancerMode.None,
+            _ => (ApiLoadBalancerMode?)null,
+        };
+        if (lb is null)
+        {
+            Problem("apiLoadBalancer", $"'{lbText}' is not a load-balancer mode", "use digitalocean (highly available) or none (the kubeconfig points at the first control-plane node)");
+        }
+        else if (lb == ApiLoadBalancerMode.None && nodes.Count(n => n.IsControlPlane) > 1)
+        {
+            warned.Add($"{ConfigDefaults.Namespace}:apiLoadBalancer is none: the exported kubeconfig points at one control-plane node and stops working when that node is down.");
+        }
+
+        warnings = warned;
+        if (problems.Count > 0)
+        {
+            throw new ConfigException(problems);
+        }
+        return new ClusterSettings
+        {
+            ClusterName = ClusterNameFor(stack),
+            Region = region,
+            Image = image,
+            KubernetesVersion = version,
+            EtcdVersion = etcdVersion,
+            EtcdSha256 = etcdSha.ToLowerInvariant(),
+            Nodes = nodes,
+            AdminCidrs = adminCidrs,
+            VpcCidr = vpc!,
+            PodCidr = pod!,
+            ServiceCidr = service!,
+            SshPublicKey = publicKey,
+            SshUser = sshUser,
+            ApiLoadBalancer = lb!.Value,
+        };
+    }
+
+    /// <summary>A DNS-label-safe cluster name: cloud resources of two stacks never collide.</summary>
+    public static string ClusterNameFor(string stack)
+    {
+        var cleaned = NotDnsLabel().Replace(stack.ToLowerInvariant(), "-").Trim('-');
+        var name = $"k8s-{(cleaned.Length == 0 ? "stack" : cleaned)}";
+        return name.Length > 40 ? name[..40].TrimEnd('-') : name;
+    }
+
+    private static List<NodeSpec> ParseNodes(string? json, string defaultSize, Action<string, string, string> problem, List<string> warnings)
+    {
+        const string shape = "set a list such as [{\"name\": \"node1\", \"roles\": [\"control-plane\", \"etcd\"]}] with `pulumi config set --path 'nodes[0].name' node1` or in Pulumi.<stack>.yaml";
+        var nodes = new List<NodeSpec>();
+        JsonElement root;
+        try
+        {
+            using var doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(json) ? ConfigDefaults.NodesJson : json);
+            root = doc.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            problem("nodes", $"is not valid structured config ({e.Message})", shape);
+            return nodes;
+        }
+        if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
+        {
+            problem("nodes", "must be a non-empty list of nodes", shape);
+            return nodes;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var index = 0;
+        foreach (var entry in root.EnumerateArray())
+        {
+            var at = $"nodes[{index++}]";
+            if (entry.ValueKind != JsonValueKind.Object)
+            {
+                problem(at, "is not an object with name and roles", shape);
+                continue;
+            }
+            foreach (var property in entry.EnumerateObject())
+            {
+                if (property.Name is not ("name" or "roles" or "size"))
+                {
+                    problem($"{at}.{property.Name}", "is not a node field", "use only name, roles and size");
+                }
+            }
+
+            var name = entry.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "";
+            if (name.Length == 0)
+            {
+                problem($"{at}.name", "is missing", "give every node a name such as node1");
+            }
+            else if (!DnsLabel().IsMatch(name))
+            {
+                problem($"{at}.name", $"'{name}' is not a DNS label", "use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit");
+            }
+            else if (!seen.Add(name))
+            {
+                problem($"{at}.name", $"'{name}' is used by more than one node", "give every node its own name");
+            }
+
+            var roles = NodeRoles.None;
+            if (!entry.TryGetProperty("roles", out var r) || r.ValueKind != JsonValueKind.Array || r.GetArrayLength() == 0)
+            {
+                problem($"{at}.roles", "is missing or empty", "list one or more of control-plane, etcd, worker");
+            }
+            else
+            {
+                foreach (var role in r.EnumerateArray())
+                {
+                    var roleName = role.ValueKind == JsonValueKind.String ? role.GetString()! : role.ToString();
+                    if (RoleNaming.ByName.TryGetValue(roleName, out var flag))
+                    {
+                        roles |= flag;
+                    }
+                    else
+                    {
+                        problem($"{at}.roles", $"'{roleName}' is not a role", "use control-plane, etcd or worker");
+                    }
+                }
+            }
+
+            var nodeSize = defaultSize;
+            if (entry.TryGetProperty("size", out var s))
+            {
+                nodeSize = s.ValueKind == JsonValueKind.String ? s.GetString()!.Trim() : s.ToString();
+                if (!SizeSlug().IsMatch(nodeSize))
+                {
+                    problem($"{at}.size", $"'{nodeSize}' is not a DigitalOcean droplet size slug", "use a slug such as s-4vcpu-8gb, or leave it out to use size");
+                }
+            }
+            nodes.Add(new NodeSpec(name, roles, nodeSize));
+        }
+
+        if (!nodes.Any(x => x.IsControlPlane))
+        {
+            problem("nodes", "has no control-plane node", "give at least one node the role control-plane (three for high availability)");
+        }
+        if (!nodes.Any(x => x.IsWorker))
+        {
+            problem("nodes", "has no schedulable node: no node has the role worker", "add the role worker to at least one node");
+        }
+        var etcd = nodes.Count(x => x.IsEtcd);
+        if (etcd == 0)
+        {
+            problem("nodes", "has no etcd node", "give the role etcd to an odd number of nodes (3 or 5)");
+        }
+        else if (etcd % 2 == 0)
+        {
+            problem("nodes", $"has {etcd} etcd nodes: an even count tolerates no more failures than one fewer", $"give the role etcd to {etcd - 1} or {etcd + 1} nodes");
+        }
+        else if (etcd == 1)
+        {
+            warnings.Add($"{ConfigDefaults.Namespace}:nodes has a single etcd node: losing it loses the cluster. Use 3 etcd nodes for high availability.");
+        }
+        return nodes;
+    }
+
+    private static List<Cidr> ParseAdminCidrs(string? json, Action<string, string, string> problem)
+    {
+        const string fix = "set a list of CIDRs, e.g. `pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32`";
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            return ConfigDefaults.AdminCidrs.Select(c => { Cidr.TryParse(c, out var x); return x; }).ToList();
+        }
+        var result = new List<Cidr>();
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Array || doc.RootElement.GetArrayLength() == 0)
+            {
+                problem("adminCidrs", "must be a non-empty list", fix);
+                return result;
+            }
+            var i = 0;
+            foreach (var item in doc.RootElement.EnumerateArray())
+            {
+                var text = item.ValueKind == JsonValueKind.String ? item.GetString() : item.ToString();
+                if (Cidr.TryParse(text, out var cidr))
+                {
+                    result.Add(cidr);
+                }
+                else
+                {
+                    problem($"adminCidrs[{i}]", $"'{text}' is not a CIDR network (host bits must be zero)", "write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32");
+                }
+                i++;
+            }
+        }
+        catch (JsonException)
+        {
+            problem("adminCidrs", "is not a list", fix);
+        }
+        return result;
+    }
+
+    private static Cidr? ParseCidr(string key, string text, Action<string, string, string> problem)
+    {
+        if (Cidr.TryParse(text, out var cidr))
+        {
+            return cidr;
+        }
+        problem(key, $"'{text}' is not a CIDR network (host bits must be zero)", "write it as NETWORK/PREFIX, e.g. 10.240.0.0/20");
+        return null;
+    }
+
+    [GeneratedRegex("^[a-z]{3}[0-9]$")]
+    private static partial Regex RegionSlug();
+
+    [GeneratedRegex("^[a-z0-9]+(-[a-z0-9]+)+$")]
+    private static partial Regex SizeSlug();
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9.-]*[a-z0-9]$")]
+    private static partial Regex ImageSlug();
+
+    [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    private static partial Regex DnsLabel();
+
+    [GeneratedRegex("[^a-z0-9-]+")]
+    private static partial Regex NotDnsLabel();
+
+    [GeneratedRegex("^[a-fA-F0-9]{64}$")]
+    private static partial Regex Sha256();
+
+    [GeneratedRegex("^[a-z_][a-z0-9_-]{0,31}$")]
+    private static partial Regex UserName();
+
+    [GeneratedRegex(@"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?$")]
+    private static partial Regex PublicKey();
+}

@@ -1,0 +1,40 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace DoK8sHa.Config;
+
+/// <summary>A pinned Kubernetes release, MAJOR.MINOR.PATCH.</summary>
+public sealed partial record KubernetesVersion(int Major, int Minor, int Patch)
+{
+    /// <summary>kubeadm's v1beta4 config API, which the rendered configs use, exists since 1.31.</summary>
+    public static readonly KubernetesVersion OldestSupported = new(1, 31, 0);
+
+    public override string ToString() => $"{Major}.{Minor}.{Patch}";
+
+    /// <summary>The per-minor package repository path, e.g. <c>v1.35</c>.</summary>
+    public string RepositoryMinor => $"v{Major}.{Minor}";
+
+    /// <summary>The apt version pattern of this release on pkgs.k8s.io (revision left open).</summary>
+    public string PackageVersionPattern => $"{this}-*";
+
+    public bool IsOlderThan(KubernetesVersion other) =>
+        (Major, Minor, Patch).CompareTo((other.Major, other.Minor, other.Patch)) < 0;
+
+    public static bool TryParse(string? text, out KubernetesVersion version)
+    {
+        version = null!;
+        var match = text is null ? null : Pattern().Match(text);
+        if (match is null || !match.Success)
+        {
+            return false;
+        }
+        version = new KubernetesVersion(
+            int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture),
+            int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture),
+            int.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture));
+        return true;
+    }
+
+    [GeneratedRegex(@"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")]
+    private static partial Regex Pattern();
+}

@@ -1,0 +1,4 @@
+using DoK8sHa;
+using Pulumi;
+
+return await Deployment.RunAsync(ClusterProgram.Run);

@@ -1,0 +1,272 @@
+using System.Text;
+using DoK8sHa.Config;
+
+namespace DoK8sHa.Scripts;
+
+/// <summary>A node as the rendered scripts see it: its inventory name and its VPC address.</summary>
+public sealed record NodeAddress(string Name, string PrivateIp);
+
+/// <summary>What every kubeadm config of the cluster shares.</summary>
+public sealed record KubeadmClusterInput(
+    string ClusterName,
+    KubernetesVersion Version,
+    Cidr PodCidr,
+    Cidr ServiceCidr,
+    IReadOnlyList<string> EtcdEndpoints,
+    IReadOnlyList<string> CertSans);
+
+/// <summary>
+/// Renders every script and config file the program puts on a machine: the single place they
+/// come from. Each method is a pure function of its inputs, so golden files pin them.
+/// </summary>
+public static class Render
+{
+    public const string EtcdPkiDir = "/etc/etcd/pki";
+    public const string EtcdDataDir = "/var/lib/etcd";
+    public const string BootstrapMarker = "/var/lib/do-k8s-ha/bootstrapped";
+    public const int ApiServerPort = 6443;
+    public const string ApiProxyListen = "127.0.0.1:6443";
+
+    /// <summary>Ubuntu 24.04's containerd series; the patch level follows Ubuntu's security updates.</summary>
+    public const string ContainerdVersion = "1.7.*";
+
+    private const string KubePki = "/etc/kubernetes/pki";
+
+    // cloud-init user data. Kubernetes packages only where a kubelet runs (not on etcd-only nodes).
+    public static string NodeBootstrap(KubernetesVersion version, bool installKubernetes) =>
+        Template.Render("node-bootstrap.sh", new Dictionary<string, string>
+        {
+            ["KUBERNETES_VERSION"] = Sh.Quote(version.ToString()),
+            ["KUBERNETES_MINOR"] = Sh.Quote(version.RepositoryMinor),
+            ["CONTAINERD_VERSION"] = Sh.Quote(ContainerdVersion),
+            ["INSTALL_KUBERNETES"] = Sh.Bool(installKubernetes),
+        });
+
+    public static string WaitForBootstrap() =>
+        Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = Sh.Quote(BootstrapMarker) });
+
+    public static string ClusterPki() =>
+        Template.Render("cluster-pki.sh", new Dictionary<string, string>
+        {
+            ["DAYS_CA"] = "3650",
+            // kubeadm renews the certificates it issues on upgrade; this one is renewed by replacing the PKI step's admin output (README).
+            ["DAYS_CLIENT"] = "365",
+        });
+
+    public static string EtcdCerts(NodeAddress node, string etcdCaCert, string etcdCaKey, string pkiDir = EtcdPkiDir) =>
+        Template.Render("etcd-certs.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["NODE_IP"] = Sh.Quote(node.PrivateIp),
+            ["PKI_DIR"] = Sh.Quote(pkiDir),
+            ["ETCD_CA_CERT"] = Pem(etcdCaCert),
+            ["ETCD_CA_KEY"] = Pem(etcdCaKey),
+        });
+
+    /// <summary>etcd's own config file. initial-cluster lists every etcd node of the inventory.</summary>
+    public static string EtcdConfig(NodeAddress node, IReadOnlyList<NodeAddress> members, string clusterToken, string pkiDir = EtcdPkiDir, string dataDir = EtcdDataDir) =>
+        Template.Render("etcd.conf.yml", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = node.Name,
+            ["NODE_IP"] = node.PrivateIp,
+            ["DATA_DIR"] = dataDir,
+            ["PKI_DIR"] = pkiDir,
+            ["INITIAL_CLUSTER"] = string.Join(",", members.Select(m => $"{m.Name}=https://{m.PrivateIp}:2380")),
+            ["CLUSTER_TOKEN"] = clusterToken,
+        });
+
+    public static string EtcdMember(NodeAddress node, IReadOnlyList<NodeAddress> members, string clusterToken, string etcdVersion, string etcdSha256) =>
+        Template.Render("etcd-member.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["NODE_IP"] = Sh.Quote(node.PrivateIp),
+            ["ETCD_VERSION"] = Sh.Quote(etcdVersion),
+            ["ETCD_SHA256"] = Sh.Quote(etcdSha256),
+            ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", EtcdClientUrls(members))),
+            ["PKI_DIR"] = Sh.Quote(EtcdPkiDir),
+            ["DATA_DIR"] = Sh.Quote(EtcdDataDir),
+            ["ETCD_CONFIG"] = EtcdConfig(node, members, clusterToken).TrimEnd('\n'),
+        });
+
+    public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir, string dataDir = EtcdDataDir) =>
+        Template.Render("etcd-member-remove.sh", new Dictionary<string, string>
+        {
+            ["NODE_IP"] = Sh.Quote(node.PrivateIp),
+            ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", EtcdClientUrls(members))),
+            ["PKI_DIR"] = Sh.Quote(pkiDir),
+            ["DATA_DIR"] = Sh.Quote(dataDir),
+        });
+
+    /// <summary>The health check, run with the API server's own etcd client certificate by default.</summary>
+    public static string EtcdHealth(
+        IEnumerable<string> clientEndpoints,
+        bool requireAll,
+        int timeoutSeconds,
+        string caFile = KubePki + "/etcd/ca.crt",
+        string certFile = KubePki + "/apiserver-etcd-client.crt",
+        string keyFile = KubePki + "/apiserver-etcd-client.key") =>
+        Template.Render("etcd-health.sh", new Dictionary<string, string>
+        {
+            ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", clientEndpoints)),
+            ["CA_FILE"] = Sh.Quote(caFile),
+            ["CERT_FILE"] = Sh.Quote(certFile),
+            ["KEY_FILE"] = Sh.Quote(keyFile),
+            ["REQUIRE_ALL"] = Sh.Bool(requireAll),
+            ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    public static IEnumerable<string> EtcdClientUrls(IEnumerable<NodeAddress> members) =>
+        members.Select(m => $"https://{m.PrivateIp}:2379");
+
+    /// <summary>ClusterConfiguration + KubeletConfiguration + this node's InitConfiguration.</summary>
+    public static string KubeadmInitConfig(KubeadmClusterInput cluster, NodeAddress node, bool schedulable) =>
+        Template.Render("kubeadm-init.yaml", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = node.Name,
+            ["NODE_IP"] = node.PrivateIp,
+            ["TAINTS"] = Taints(schedulable),
+        }) + "---\n" + Template.Render("kubeadm-cluster.yaml", new Dictionary<string, string>
+        {
+            ["CLUSTER_NAME"] = cluster.ClusterName,
+            ["KUBERNETES_VERSION"] = cluster.Version.ToString(),
+            ["POD_CIDR"] = cluster.PodCidr.ToString(),
+            ["SERVICE_CIDR"] = cluster.ServiceCidr.ToString(),
+            ["ETCD_ENDPOINTS"] = YamlList(cluster.EtcdEndpoints, 6),
+            ["CERT_SANS"] = YamlList(cluster.CertSans, 4),
+        });
+
+    /// <param name="apiServerEndpoint">host:port, or a shell expansion filled in on the node.</param>
+    /// <param name="controlPlane">True for a control-plane join: the node runs an API server on its VPC address.</param>
+    public static string KubeadmJoinConfig(NodeAddress node, string apiServerEndpoint, string bootstrapToken, string caCertHash, bool controlPlane, bool schedulable) =>
+        Template.Render("kubeadm-join.yaml", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = node.Name,
+            ["NODE_IP"] = node.PrivateIp,
+            ["API_SERVER_ENDPOINT"] = apiServerEndpoint,
+            ["BOOTSTRAP_TOKEN"] = bootstrapToken,
+            ["CA_CERT_HASH"] = caCertHash,
+            ["TAINTS"] = controlPlane ? Taints(schedulable) : "",
+            ["CONTROL_PLANE"] = controlPlane
+                ? $"controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: {node.PrivateIp}\n    bindPort: {ApiServerPort}"
+                : "",
+        }).TrimEnd('\n') + "\n";
+
+    /// <summary>Puts the program's CAs and keys where kubeadm looks for them on a control-plane node.</summary>
+    public static string ControlPlanePki(ClusterPkiMaterial pki)
+    {
+        var files = new StringBuilder();
+        void File(string path, string mode, string pem) =>
+            files.Append(FormattableString.Invariant($"install_file \"$PKI/{path}\" {mode} <<'PEM'\n{Pem(pem)}\nPEM\n"));
+        File("ca.crt", "0644", pki.CaCert);
+        File("ca.key", "0600", pki.CaKey);
+        File("front-proxy-ca.crt", "0644", pki.FrontProxyCaCert);
+        File("front-proxy-ca.key", "0600", pki.FrontProxyCaKey);
+        File("sa.key", "0600", pki.ServiceAccountKey);
+        File("sa.pub", "0644", pki.ServiceAccountPublicKey);
+        File("etcd/ca.crt", "0644", pki.EtcdCaCert);
+        File("apiserver-etcd-client.crt", "0644", pki.ApiServerEtcdClientCert);
+        File("apiserver-etcd-client.key", "0600", pki.ApiServerEtcdClientKey);
+        return Template.Render("control-plane-pki.sh", new Dictionary<string, string> { ["PKI_FILES"] = files.ToString().TrimEnd('\n') });
+    }
+
+    /// <param name="mayInit">Only the inventory's first control-plane node may create the cluster.</param>
+    /// <param name="peers">The control-plane nodes to join through (this node is left out).</param>
+    public static string ControlPlane(KubeadmClusterInput cluster, NodeAddress node, bool mayInit, bool schedulable, IEnumerable<NodeAddress> peers, string bootstrapToken, string caCertHash) =>
+        Template.Render("control-plane.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["MAY_INIT"] = Sh.Bool(mayInit),
+            ["PEER_API_SERVERS"] = Sh.Quote(string.Join(" ", peers.Where(p => p.Name != node.Name).Select(p => $"{p.PrivateIp}:{ApiServerPort}"))),
+            ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", cluster.EtcdEndpoints)),
+            ["BOOTSTRAP_TOKEN"] = Sh.Quote(bootstrapToken),
+            ["INIT_CONFIG"] = KubeadmInitConfig(cluster, node, schedulable).TrimEnd('\n'),
+            // Filled in on the node with whichever peer answers (unquoted heredoc).
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, "${API_SERVER_ENDPOINT}", bootstrapToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
+        });
+
+    public static string WorkerJoin(NodeAddress node, string bootstrapToken, string caCertHash) =>
+        Template.Render("worker-join.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true).TrimEnd('\n'),
+        });
+
+    /// <summary>nginx stream config of the local API-server proxy: least_conn over every API server, 1 s connect timeout.</summary>
+    public static string ApiProxyConfig(
+        string nodeName,
+        IEnumerable<string> apiServers,
+        string listen = ApiProxyListen,
+        string pidFile = "/run/kube-apiserver-proxy.pid",
+        string streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so") =>
+        Template.Render("api-proxy.nginx.conf", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = nodeName,
+            ["STREAM_MODULE"] = streamModule,
+            ["PID_FILE"] = pidFile,
+            ["LISTEN"] = listen,
+            ["UPSTREAM_SERVERS"] = string.Join("\n", apiServers.Select(s => $"    server {s} max_fails=1 fail_timeout=10s;")),
+        });
+
+    public static string ApiProxy(string nodeName, IEnumerable<NodeAddress> controlPlane) =>
+        Template.Render("api-proxy.sh", new Dictionary<string, string>
+        {
+            ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{ApiServerPort}")).TrimEnd('\n'),
+        });
+
+    public static string NodeLeave(string nodeName, string adminKubeconfig) =>
+        Template.Render("node-leave.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["ADMIN_KUBECONFIG"] = adminKubeconfig.TrimEnd('\n'),
+        });
+
+    public static string Kubeconfig(string clusterName, string server, string caCert, string clientCert, string clientKey) =>
+        Template.Render("kubeconfig.yaml", new Dictionary<string, string>
+        {
+            ["CLUSTER_NAME"] = clusterName,
+            ["SERVER"] = server,
+            ["CA_DATA"] = Base64(caCert),
+            ["CLIENT_CERT_DATA"] = Base64(clientCert),
+            ["CLIENT_KEY_DATA"] = Base64(clientKey),
+        });
+
+    /// <summary>
+    /// Wraps scripts into the command text of one Remote.Command: each is written under
+    /// /var/lib/do-k8s-ha/steps on the node and run in order; the first failure stops the step.
+    /// </summary>
+    public static string RemoteStep(params (string Name, string Script)[] scripts)
+    {
+        var runs = scripts.Select(s =>
+        {
+            if (s.Script.Contains("\nDO_K8S_HA_STEP\n", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"script {s.Name} contains the step delimiter");
+            }
+            return Template.Render("remote-step-run.fragment", new Dictionary<string, string>
+            {
+                ["STEP"] = s.Name,
+                ["SCRIPT"] = s.Script.TrimEnd('\n'),
+            }).TrimEnd('\n');
+        });
+        return Template.Render("remote-step.sh", new Dictionary<string, string> { ["RUNS"] = string.Join("\n", runs) });
+    }
+
+    private static string Taints(bool schedulable) =>
+        // An empty list removes kubeadm's default control-plane taint (for control-plane + worker nodes).
+        schedulable ? "  taints: []" : "";
+
+    private static string YamlList(IEnumerable<string> items, int indent) =>
+        string.Join("\n", items.Select(i => $"{new string(' ', indent)}- {i}"));
+
+    private static string Pem(string pem)
+    {
+        var trimmed = pem.Trim('\n');
+        if (trimmed.Contains("\nPEM\n", StringComparison.Ordinal) || trimmed.EndsWith("\nPEM", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("a PEM block contains its heredoc delimiter");
+        }
+        return trimmed;
+    }
+
+    private static string Base64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text.TrimEnd('\n') + "\n"));
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Takes this member out of the etcd cluster before its droplet goes, then stops it. Tolerates a
+# member or cluster that is already gone: removal must never block `pulumi destroy`.
+set -euo pipefail
+
+NODE_IP={{NODE_IP}}
+CLIENT_ENDPOINTS={{CLIENT_ENDPOINTS}}
+PKI_DIR={{PKI_DIR}}
+DATA_DIR={{DATA_DIR}}
+
+ETCDCTL=$(command -v etcdctl || echo /usr/local/bin/etcdctl)
+etcdctl() {
+  ETCDCTL_API=3 timeout 20 "$ETCDCTL" --endpoints "$CLIENT_ENDPOINTS" --dial-timeout 3s \
+    --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/member.crt" --key "$PKI_DIR/member.key" "$@"
+}
+
+if [ -x "$ETCDCTL" ] && [ -f "$PKI_DIR/member.crt" ]; then
+  id=$(etcdctl member list 2>/dev/null | awk -F', ' -v url="https://${NODE_IP}:2380" '$4 == url { print $1 }' || true)
+  if [ -z "$id" ]; then
+    echo "etcd member at $NODE_IP is not in the cluster (or no quorum answered); nothing to remove"
+  elif etcdctl member remove "$id" >/dev/null 2>&1; then
+    echo "removed etcd member $id ($NODE_IP)"
+  else
+    echo "warning: could not remove etcd member $id ($NODE_IP); remove it with 'etcdctl member remove $id' from a surviving member" >&2
+  fi
+fi
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now etcd >/dev/null 2>&1 || true
+fi
+rm -rf "$DATA_DIR"

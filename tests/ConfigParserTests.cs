@@ -1,0 +1,154 @@
+using DoK8sHa.Config;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>Every validation rule of the stack config: each bad value is named, with its fix.</summary>
+public class ConfigParserTests
+{
+    private const string PublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq6dummykeydummykeydummykeydummykeydummykey user@host";
+
+    private static Dictionary<string, string> Valid() => new()
+    {
+        ["sshPublicKey"] = PublicKey,
+        ["sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
+    };
+
+    private static ClusterSettings Parse(Dictionary<string, string> values, out IReadOnlyList<string> warnings) =>
+        ConfigParser.Parse(k => values.GetValueOrDefault(k), values.ContainsKey, "dev", out warnings);
+
+    private static ConfigException Fails(Dictionary<string, string> values) =>
+        Assert.Throws<ConfigException>(() => Parse(values, out _))!;
+
+    private static Dictionary<string, string> With(string key, string value)
+    {
+        var values = Valid();
+        values[key] = value;
+        return values;
+    }
+
+    [Test]
+    public void DefaultsGiveTheSeedTopology()
+    {
+        var settings = Parse(Valid(), out var warnings);
+
+        Assert.That(settings.Nodes.Select(n => (n.Name, string.Join(",", n.RoleNames))), Is.EqualTo(new[]
+        {
+            ("node1", "control-plane,etcd"),
+            ("node2", "control-plane,etcd,worker"),
+            ("node3", "etcd,worker"),
+        }));
+        Assert.That(settings.Region, Is.EqualTo("lon1"));
+        Assert.That(settings.Nodes.Select(n => n.Size), Is.All.EqualTo("s-2vcpu-4gb"));
+        Assert.That(settings.ClusterName, Is.EqualTo("k8s-dev"));
+        Assert.That(settings.InitNode.Name, Is.EqualTo("node1"));
+        Assert.That(settings.ApiLoadBalancer, Is.EqualTo(ApiLoadBalancerMode.DigitalOcean));
+        // The default adminCidrs are open to the world: said loudly, but allowed.
+        Assert.That(warnings, Has.One.Contains("adminCidrs"));
+    }
+
+    [Test]
+    public void NodeSizeOverridesTheDefaultSize()
+    {
+        var settings = Parse(With("nodes", """[{"name":"a","roles":["control-plane","etcd","worker"],"size":"s-4vcpu-8gb"}]"""), out _);
+        Assert.That(settings.Nodes.Single().Size, Is.EqualTo("s-4vcpu-8gb"));
+    }
+
+    [TestCase("""[{"name":"a","roles":["etcd","worker"]}]""", "nodes: has no control-plane node")]
+    [TestCase("""[{"name":"a","roles":["control-plane","etcd"]}]""", "nodes: has no schedulable node")]
+    [TestCase("""[{"name":"a","roles":["control-plane","worker"]}]""", "nodes: has no etcd node")]
+    [TestCase("""[{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"b","roles":["etcd"]}]""", "nodes: has 2 etcd nodes")]
+    [TestCase("""[{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"a","roles":["worker"]}]""", "nodes[1].name: 'a' is used by more than one node")]
+    [TestCase("""[{"name":"Node_1","roles":["control-plane","etcd","worker"]}]""", "nodes[0].name: 'Node_1' is not a DNS label")]
+    [TestCase("""[{"roles":["control-plane","etcd","worker"]}]""", "nodes[0].name: is missing")]
+    [TestCase("""[{"name":"a","roles":["control-plane","etcd","worker","master"]}]""", "nodes[0].roles: 'master' is not a role")]
+    [TestCase("""[{"name":"a","roles":[]}]""", "nodes[0].roles: is missing or empty")]
+    [TestCase("""[{"name":"a","role":["worker"],"roles":["control-plane","etcd","worker"]}]""", "nodes[0].role: is not a node field")]
+    [TestCase("""[{"name":"a","roles":["control-plane","etcd","worker"],"size":"huge"}]""", "nodes[0].size: 'huge' is not a DigitalOcean droplet size slug")]
+    [TestCase("""{"name":"a"}""", "nodes: must be a non-empty list")]
+    [TestCase("""[]""", "nodes: must be a non-empty list")]
+    [TestCase("""not json""", "nodes: is not valid structured config")]
+    public void BadInventoryIsNamed(string nodes, string expected)
+    {
+        var error = Fails(With("nodes", nodes));
+        Assert.That(error.Message, Does.Contain($"do-k8s-ha:{expected}"));
+        Assert.That(error.Message, Does.Contain("Fix:"));
+    }
+
+    [Test]
+    public void OneEtcdNodeIsAllowedWithAWarning()
+    {
+        Parse(With("nodes", """[{"name":"a","roles":["control-plane","etcd","worker"]}]"""), out var warnings);
+        Assert.That(warnings, Has.One.Contains("single etcd node"));
+    }
+
+    [TestCase("region", "London", "region: 'London' is not a DigitalOcean region slug")]
+    [TestCase("size", "2cpu", "size: '2cpu' is not a DigitalOcean droplet size slug")]
+    [TestCase("image", "Ubuntu 24.04", "image: 'Ubuntu 24.04' is not an image slug")]
+    [TestCase("kubernetesVersion", "v1.35.1", "kubernetesVersion: 'v1.35.1' is not a Kubernetes release")]
+    [TestCase("kubernetesVersion", "1.35", "kubernetesVersion: '1.35' is not a Kubernetes release")]
+    [TestCase("kubernetesVersion", "1.30.4", "kubernetesVersion: 1.30.4 is older than 1.31.0")]
+    [TestCase("etcdVersion", "3.6", "etcdVersion: '3.6' is not an etcd release")]
+    [TestCase("etcdVersion", "3.6.6", "etcdSha256: is required when etcdVersion is not 3.6.5")]
+    [TestCase("etcdSha256", "abc", "etcdSha256: 'abc' is not a SHA-256 hex digest")]
+    [TestCase("sshPublicKey", "not a key", "sshPublicKey: is not an OpenSSH public key")]
+    [TestCase("sshUser", "Root User", "sshUser: 'Root User' is not a Unix user name")]
+    [TestCase("adminCidrs", """["203.0.113.7"]""", "adminCidrs[0]: '203.0.113.7' is not a CIDR network")]
+    [TestCase("adminCidrs", """["203.0.113.7/24"]""", "adminCidrs[0]: '203.0.113.7/24' is not a CIDR network")]
+    [TestCase("adminCidrs", """[]""", "adminCidrs: must be a non-empty list")]
+    [TestCase("vpcCidr", "8.8.0.0/16", "vpcCidr: 8.8.0.0/16 is not a DigitalOcean VPC range")]
+    [TestCase("vpcCidr", "10.0.0.0/25", "vpcCidr: 10.0.0.0/25 is not a DigitalOcean VPC range")]
+    [TestCase("vpcCidr", "10.0.0/16", "vpcCidr: '10.0.0/16' is not a CIDR network")]
+    [TestCase("podCidr", "10.240.0.0/16", "podCidr: 10.240.0.0/16 overlaps vpcCidr 10.240.0.0/20")]
+    [TestCase("serviceCidr", "10.233.64.0/24", "serviceCidr: 10.233.64.0/24 overlaps podCidr 10.233.64.0/18")]
+    [TestCase("serviceCidr", "fd00::/108", "serviceCidr: fd00::/108 is not an IPv4 network")]
+    [TestCase("apiLoadBalancer", "haproxy", "apiLoadBalancer: 'haproxy' is not a load-balancer mode")]
+    public void BadValueIsNamedWithItsFix(string key, string value, string expected)
+    {
+        var error = Fails(With(key, value));
+        Assert.That(error.Message, Does.Contain($"do-k8s-ha:{expected}"));
+        Assert.That(error.Problems, Has.Count.EqualTo(1), error.Message);
+        Assert.That(error.Problems[0], Does.Contain(". Fix: "));
+    }
+
+    [TestCase("sshPublicKey", "pulumi config set sshPublicKey")]
+    [TestCase("sshPrivateKey", "pulumi config set sshPrivateKey --secret")]
+    public void MissingSshKeysAreNamed(string key, string fix)
+    {
+        var values = Valid();
+        values.Remove(key);
+        var error = Fails(values);
+        Assert.That(error.Message, Does.Contain($"do-k8s-ha:{key}: is missing. Fix: "));
+        Assert.That(error.Message, Does.Contain(fix));
+    }
+
+    [Test]
+    public void EveryProblemIsReportedAtOnce()
+    {
+        var values = new Dictionary<string, string>
+        {
+            ["region"] = "x",
+            ["kubernetesVersion"] = "latest",
+            ["nodes"] = """[{"name":"a","roles":["worker"]},{"name":"b","roles":["etcd","etcd2"]}]""",
+            ["podCidr"] = "10.240.0.0/20",
+        };
+        var error = Fails(values);
+        Assert.That(error.Problems.Select(p => p.Split(':')[1]), Is.SupersetOf(new[]
+        {
+            "region", "kubernetesVersion", "nodes[1].roles", "nodes", "sshPublicKey", "sshPrivateKey", "podCidr",
+        }));
+        Assert.That(error.Message, Does.StartWith($"The stack configuration has {error.Problems.Count} problem(s); nothing was created"));
+    }
+
+    [Test]
+    public void NoneLoadBalancerWithSeveralApiServersWarns()
+    {
+        Parse(With("apiLoadBalancer", "none"), out var warnings);
+        Assert.That(warnings, Has.One.Contains("apiLoadBalancer is none"));
+    }
+
+    [TestCase("dev", "k8s-dev")]
+    [TestCase("Prod_EU", "k8s-prod-eu")]
+    [TestCase("___", "k8s-stack")]
+    public void ClusterNameIsADnsLabel(string stack, string expected) =>
+        Assert.That(ConfigParser.ClusterNameFor(stack), Is.EqualTo(expected));
+}

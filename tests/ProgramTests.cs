@@ -1,0 +1,291 @@
+using System.Collections;
+using System.Collections.Immutable;
+using DoK8sHa.Config;
+using DoK8sHa.Tests.Support;
+using Pulumi;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>The whole program under Pulumi's mocks, with the dev and prod stack files.</summary>
+public class ProgramTests
+{
+    private const string Droplet = "digitalocean:index/droplet:Droplet";
+    private const string RemoteCommand = "command:remote:Command";
+    private const string LocalCommand = "command:local:Command";
+
+    private static string Input(MockedResource r, string key) =>
+        r.Inputs.TryGetValue(key, out var v) ? v?.ToString() ?? "" : throw new AssertionException($"{r.Name} has no input {key}");
+
+    private static IEnumerable<string> RemoteStepsOn(StackResult result, string node) =>
+        result.Mocks.OfType(RemoteCommand).Where(c => c.Name.EndsWith($"-{node}", StringComparison.Ordinal) || c.Name.Contains($"-{node}-", StringComparison.Ordinal) || c.Name.StartsWith($"{node}-", StringComparison.Ordinal)).Select(c => c.Name);
+
+    [Test]
+    public async Task DevStackBuildsTheSeedTopology()
+    {
+        var result = await StackRun.RunAsync("dev");
+        var mocks = result.Mocks;
+
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "name")), Is.EqualTo(new[] { "node1", "node2", "node3" }));
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "size")), Is.All.EqualTo("s-2vcpu-4gb"));
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "region")), Is.All.EqualTo("lon1"));
+        Assert.That(mocks.OfType("digitalocean:index/vpc:Vpc").Count(), Is.EqualTo(1));
+        Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey").Count(), Is.EqualTo(1));
+        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Count(), Is.EqualTo(1));
+        Assert.That(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Count(), Is.EqualTo(1));
+        Assert.That(mocks.OfType(LocalCommand).Select(c => c.Name), Is.EquivalentTo(new[] { "pki-generate", "node1-ssh-reachable", "node2-ssh-reachable", "node3-ssh-reachable" }));
+        Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
+        {
+            "node1-bootstrapped", "node2-bootstrapped", "node3-bootstrapped",
+            "etcd-node1", "etcd-node2", "etcd-node3",
+            "control-plane-node1", "control-plane-node2",
+            "workers-node3-api-proxy", "workers-node3-join",
+        }));
+    }
+
+    [Test]
+    public async Task DropletsCarryTheClusterAndRoleTagsAndTheVpc()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        string Tags(string node) => string.Join(",", ((IEnumerable)mocks.Named(node).Inputs["tags"]).Cast<object>());
+
+        Assert.That(Tags("node1"), Is.EqualTo("k8s-dev,k8s-dev-control-plane,k8s-dev-etcd"));
+        Assert.That(Tags("node2"), Is.EqualTo("k8s-dev,k8s-dev-control-plane,k8s-dev-etcd,k8s-dev-worker"));
+        Assert.That(Tags("node3"), Is.EqualTo("k8s-dev,k8s-dev-etcd,k8s-dev-worker"));
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "vpcUuid")), Is.All.EqualTo("network-vpc-id"));
+        Assert.That(Input(mocks.Named("node1"), "userData"), Does.Contain("INSTALL_KUBERNETES=true").And.Contains("KUBERNETES_VERSION='1.35.1'"));
+    }
+
+    [Test]
+    public async Task InitRunsOnTheFirstControlPlaneNodeAndTheOtherJoins()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var node1 = Input(mocks.Named("control-plane-node1"), "create");
+        var node2 = Input(mocks.Named("control-plane-node2"), "create");
+
+        Assert.That(node1, Does.Contain("MAY_INIT=true").And.Contains("name: node1"));
+        Assert.That(node2, Does.Contain("MAY_INIT=false").And.Contains("name: node2"));
+        // Both can join through the other: node1 too, should it be replaced while node2 serves.
+        Assert.That(node1, Does.Contain("PEER_API_SERVERS='10.240.0.3:6443'"));
+        Assert.That(node2, Does.Contain("PEER_API_SERVERS='10.240.0.2:6443'"));
+        // The health check runs before kubeadm in each control-plane step.
+        Assert.That(node2.IndexOf("etcd-health.sh", StringComparison.Ordinal), Is.LessThan(node2.IndexOf("steps/control-plane.sh", StringComparison.Ordinal)));
+    }
+
+    [Test]
+    public async Task ControlPlaneNodesThatAreWorkersLoseTheControlPlaneTaint()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Not.Contain("taints: []"));
+        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("taints: []"));
+    }
+
+    [Test]
+    public async Task EtcdRunsOnEveryEtcdNodeWithTheWholeInventoryAsInitialCluster()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        const string initialCluster = "initial-cluster: node1=https://10.240.0.2:2380,node2=https://10.240.0.3:2380,node3=https://10.240.0.4:2380";
+        foreach (var (node, ip) in new[] { ("node1", "10.240.0.2"), ("node2", "10.240.0.3"), ("node3", "10.240.0.4") })
+        {
+            var step = mocks.Named($"etcd-{node}");
+            Assert.That(Input(step, "create"), Does.Contain(initialCluster).And.Contains($"NODE_IP='{ip}'"));
+            Assert.That(Input(step, "delete"), Does.Contain("etcd-member-remove.sh").And.Contains($"NODE_IP='{ip}'"));
+        }
+        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("      - https://10.240.0.4:2379"));
+    }
+
+    [Test]
+    public async Task WorkersJoinThroughALocalProxyToEveryApiServer()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var proxy = Input(mocks.Named("workers-node3-api-proxy"), "create");
+        Assert.That(proxy, Does.Contain("server 10.240.0.2:6443 ").And.Contains("server 10.240.0.3:6443 ").And.Contains("least_conn;").And.Contains("proxy_connect_timeout 1s;"));
+        var join = mocks.Named("workers-node3-join");
+        Assert.That(Input(join, "create"), Does.Contain("apiServerEndpoint: 127.0.0.1:6443").And.Not.Contains("controlPlane:"));
+        Assert.That(Input(join, "delete"), Does.Contain("NODE_NAME='node3'").And.Contains("kubeadm reset"));
+        Assert.That(Input(mocks.Named("control-plane-node2"), "delete"), Does.Contain("NODE_NAME='node2'").And.Contains("drain"));
+    }
+
+    [Test]
+    public async Task FirewallOpensOnlyWhatTheClusterNeeds()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:adminCidrs"] = """["203.0.113.7/32"]""";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+        var firewall = mocks.OfType("digitalocean:index/firewall:Firewall").Single();
+
+        var rules = ((IEnumerable)firewall.Inputs["inboundRules"]).Cast<IDictionary<string, object>>()
+            .Select(r => $"{r["protocol"]}/{(r.TryGetValue("portRange", out var p) ? p : "-")} from {string.Join(",", ((IEnumerable)r["sourceAddresses"]).Cast<object>())}")
+            .ToList();
+        Assert.That(rules, Is.EquivalentTo(new[]
+        {
+            "tcp/22 from 203.0.113.7/32",
+            "tcp/6443 from 203.0.113.7/32",
+            "tcp/6443 from 10.240.0.0/20",
+            "tcp/2379-2380 from 10.240.0.0/20",
+            "tcp/10250 from 10.240.0.0/20",
+            "udp/4789 from 10.240.0.0/20",
+            "tcp/5473 from 10.240.0.0/20",
+            "icmp/- from 10.240.0.0/20",
+        }));
+        Assert.That(string.Join(",", ((IEnumerable)firewall.Inputs["tags"]).Cast<object>()), Is.EqualTo("k8s-dev"));
+    }
+
+    [Test]
+    public async Task OutputsKubeconfigAsSecretWithTheLoadBalancerAsServer()
+    {
+        var result = await StackRun.RunAsync("dev");
+        var kubeconfig = result.Output<string>("kubeconfig");
+
+        Assert.That(await Output.IsSecretAsync(kubeconfig), Is.True);
+        Assert.That(await kubeconfig.ValueAsync(), Does.Contain($"server: https://{ClusterMocks.LoadBalancerIp}:6443").And.Contains("client-key-data: "));
+        Assert.That(await result.Output<string>("apiEndpoint").ValueAsync(), Is.EqualTo($"https://{ClusterMocks.LoadBalancerIp}:6443"));
+        // The load balancer's address is on the API servers' certificates.
+        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain($"    - {ClusterMocks.LoadBalancerIp}"));
+        var lb = result.Mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single();
+        Assert.That(Input(lb, "dropletTag"), Is.EqualTo("k8s-dev-control-plane"));
+    }
+
+    [Test]
+    public async Task NodesOutputListsAddressesAndRoles()
+    {
+        var result = await StackRun.RunAsync("dev");
+        var nodes = await result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>("nodes").ValueAsync();
+
+        Assert.That(nodes.Keys, Is.EquivalentTo(new[] { "node1", "node2", "node3" }));
+        Assert.That(nodes["node2"]["privateIp"], Is.EqualTo("10.240.0.3"));
+        Assert.That(nodes["node2"]["publicIp"], Is.EqualTo("203.0.113.3"));
+        Assert.That((IEnumerable)nodes["node2"]["roles"], Is.EqualTo(new[] { "control-plane", "etcd", "worker" }));
+        Assert.That(await Output.IsSecretAsync(result.Output<string>("apiEndpoint")), Is.False);
+    }
+
+    [Test]
+    public async Task WithoutLoadBalancerTheKubeconfigPointsAtTheInitNode()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var result = await StackRun.RunAsync("dev", config);
+
+        Assert.That(result.Mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer"), Is.Empty);
+        Assert.That(await result.Output<string>("kubeconfig").ValueAsync(), Does.Contain("server: https://203.0.113.2:6443"));
+        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain("    - 203.0.113.2"));
+    }
+
+    [Test]
+    public async Task ProdStackSeparatesEtcdControlPlaneAndWorkers()
+    {
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+
+        Assert.That(mocks.OfType(Droplet).Count(), Is.EqualTo(9));
+        Assert.That(Input(mocks.Named("etcd1"), "size"), Is.EqualTo("s-2vcpu-4gb"));
+        Assert.That(Input(mocks.Named("cp1"), "size"), Is.EqualTo("s-4vcpu-8gb"));
+        Assert.That(Input(mocks.Named("worker1"), "size"), Is.EqualTo("s-8vcpu-16gb"));
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("etcd-", StringComparison.Ordinal)).Select(c => c.Name),
+            Is.EquivalentTo(new[] { "etcd-etcd1", "etcd-etcd2", "etcd-etcd3" }));
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("control-plane-", StringComparison.Ordinal)).Select(c => c.Name),
+            Is.EquivalentTo(new[] { "control-plane-cp1", "control-plane-cp2", "control-plane-cp3" }));
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.EndsWith("-join", StringComparison.Ordinal)).Select(c => c.Name),
+            Is.EquivalentTo(new[] { "workers-worker1-join", "workers-worker2-join", "workers-worker3-join" }));
+        // Dedicated etcd nodes run no kubelet; dedicated control-plane nodes keep their taint.
+        Assert.That(Input(mocks.Named("etcd1"), "userData"), Does.Contain("INSTALL_KUBERNETES=false"));
+        Assert.That(Input(mocks.Named("control-plane-cp2"), "create"), Does.Not.Contain("taints: []"));
+        Assert.That(Input(mocks.Named("control-plane-cp1"), "create"), Does.Contain("MAY_INIT=true"));
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "region")), Is.All.EqualTo("fra1"));
+    }
+
+    [Test]
+    public async Task StepsRunInTheOrderAClusterComesUp()
+    {
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        MockedResource R(string name) => mocks.Named(name);
+
+        foreach (var node in new[] { "cp1", "etcd1", "worker1" })
+        {
+            Assert.That(R($"{node}-bootstrapped").RegisteredAt, Is.GreaterThan(R($"{node}-ssh-reachable").CompletedAt), node);
+        }
+        foreach (var member in new[] { "etcd1", "etcd2", "etcd3" })
+        {
+            Assert.That(R($"etcd-{member}").RegisteredAt, Is.GreaterThan(R($"{member}-bootstrapped").CompletedAt));
+            Assert.That(R("control-plane-cp1").RegisteredAt, Is.GreaterThan(R($"etcd-{member}").CompletedAt), "kubeadm waits for every etcd member");
+        }
+        foreach (var joining in new[] { "control-plane-cp2", "control-plane-cp3", "workers-worker1-join", "workers-worker2-join" })
+        {
+            Assert.That(R(joining).RegisteredAt, Is.GreaterThan(R("control-plane-cp1").CompletedAt), $"{joining} waits for kubeadm init");
+        }
+        Assert.That(R("workers-worker1-join").RegisteredAt, Is.GreaterThan(R("workers-worker1-api-proxy").CompletedAt));
+    }
+
+    [Test]
+    public async Task TenWorkersJoinWithoutWaitingForEachOther()
+    {
+        var mocks = new ClusterMocks { Barrier = ((type, name) => type == RemoteCommand && name.EndsWith("-join", StringComparison.Ordinal), 10) };
+        var nodes = "[{\"name\":\"cp1\",\"roles\":[\"control-plane\",\"etcd\"]}," + StackRun.Workers(10)[1..];
+
+        await StackRun.RunAsync("dev", StackRun.WithNodes(nodes), mocks);
+
+        Assert.That(mocks.BarrierTimedOut, Is.False, "a worker join waited for another worker's");
+        Assert.That(mocks.OfType(RemoteCommand).Count(c => c.Name.EndsWith("-join", StringComparison.Ordinal)), Is.EqualTo(10));
+    }
+
+    [Test]
+    public async Task EtcdMembersStartTogether()
+    {
+        var mocks = new ClusterMocks { Barrier = ((type, name) => type == RemoteCommand && name.StartsWith("etcd-", StringComparison.Ordinal), 3) };
+        await StackRun.RunAsync("dev", mocks);
+        Assert.That(mocks.BarrierTimedOut, Is.False, "an etcd member waited for another");
+    }
+
+    [Test]
+    public async Task ControlPlaneJoinsRunTogetherAfterInit()
+    {
+        var mocks = new ClusterMocks { Barrier = ((type, name) => type == RemoteCommand && name is "control-plane-cp2" or "control-plane-cp3", 2) };
+        await StackRun.RunAsync("prod", mocks);
+        Assert.That(mocks.BarrierTimedOut, Is.False, "a control-plane join waited for another");
+    }
+
+    [Test]
+    public void InvalidConfigFailsBeforeAnyResourceIsCreated()
+    {
+        var mocks = new ClusterMocks();
+        var config = StackRun.WithNodes("""[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["etcd"]}]""");
+        config.Remove("do-k8s-ha:sshPrivateKey");
+
+        var error = Assert.CatchAsync(() => StackRun.RunAsync("dev", config, mocks));
+
+        Assert.That(error!.ToString(), Does.Contain("do-k8s-ha:nodes: has no schedulable node")
+            .And.Contains("do-k8s-ha:nodes: has 2 etcd nodes")
+            .And.Contains("do-k8s-ha:sshPrivateKey: is missing"));
+        Assert.That(mocks.Resources.Where(r => r.Type != "pulumi:pulumi:Stack"), Is.Empty);
+    }
+
+    [Test]
+    public async Task AddingANodeChangesNoOtherNodesJoinStep()
+    {
+        var before = (await StackRun.RunAsync("dev")).Mocks;
+        var nodes = """
+            [{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},
+             {"name":"node3","roles":["etcd","worker"]},{"name":"node4","roles":["worker"]}]
+            """;
+        var after = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
+
+        Assert.That(after.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("workers-node4-join"));
+        foreach (var unchanged in new[] { "workers-node3-join", "workers-node3-api-proxy", "control-plane-node1", "etcd-node3", "node1" })
+        {
+            Assert.That(after.Named(unchanged).Inputs, Is.EquivalentTo(before.Named(unchanged).Inputs), unchanged);
+        }
+    }
+
+    [Test]
+    public async Task RealPkiReachesTheNodesAndTheKubeconfig()
+    {
+        var result = await StackRun.RunAsync("dev");
+        var pki = RealPki.Material;
+        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain(pki.CaCert).And.Contains(pki.BootstrapToken));
+        Assert.That(Input(result.Mocks.Named("workers-node3-join"), "create"), Does.Contain(pki.CaCertHash).And.Not.Contains(pki.CaKey));
+        Assert.That(Input(result.Mocks.Named("etcd-node3"), "create"), Does.Contain(pki.EtcdCaKey).And.Not.Contains(pki.CaKey));
+        Assert.That(await result.Output<string>("kubeconfig").ValueAsync(), Does.Contain(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pki.CaCert + "\n"))));
+    }
+
+    [Test]
+    public void ConfigDefaultsParse() =>
+        Assert.That(ConfigParser.Parse(k => k == "sshPublicKey" ? StackRun.PublicKey : null, k => true, "dev", out _).Nodes, Has.Count.EqualTo(3));
+}

@@ -1,0 +1,113 @@
+using DoK8sHa.Scripts;
+using DoK8sHa.Tests.Support;
+using YamlDotNet.RepresentationModel;
+using static DoK8sHa.Tests.Support.Fixtures;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// Golden files of every rendered script and config, shellcheck on every script, and a YAML
+/// parse of every YAML file. Regenerate goldens with UPDATE_GOLDEN=1 and review the diff.
+/// </summary>
+public class RenderedFileTests
+{
+    private static readonly Dictionary<string, Func<string>> Cases = new()
+    {
+        ["node-bootstrap.sh"] = () => Render.NodeBootstrap(K8sVersion, installKubernetes: true),
+        ["node-bootstrap.etcd-only.sh"] = () => Render.NodeBootstrap(K8sVersion, installKubernetes: false),
+        ["wait-for-bootstrap.sh"] = Render.WaitForBootstrap,
+        ["cluster-pki.sh"] = Render.ClusterPki,
+        ["etcd-certs.sh"] = () => Render.EtcdCerts(Node1, FakePki.EtcdCaCert, FakePki.EtcdCaKey),
+        ["etcd.conf.yml"] = () => Render.EtcdConfig(Node1, EtcdMembers, "k8s-dev-etcd"),
+        ["etcd-member.sh"] = () => Render.EtcdMember(Node1, EtcdMembers, "k8s-dev-etcd", "3.6.5", EtcdSha256),
+        ["etcd-member-remove.sh"] = () => Render.EtcdMemberRemove(Node3, EtcdMembers),
+        ["etcd-health.sh"] = () => Render.EtcdHealth(Render.EtcdClientUrls(EtcdMembers), requireAll: false, timeoutSeconds: 300),
+        ["kubeadm-init.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node1, schedulable: false),
+        ["kubeadm-init.schedulable.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node2, schedulable: true),
+        ["kubeadm-join.worker.yaml"] = () => Render.KubeadmJoinConfig(Node3, Render.ApiProxyListen, FakePki.BootstrapToken, FakePki.CaCertHash, controlPlane: false, schedulable: true),
+        ["kubeadm-join.control-plane.yaml"] = () => Render.KubeadmJoinConfig(Node2, "10.240.0.2:6443", FakePki.BootstrapToken, FakePki.CaCertHash, controlPlane: true, schedulable: true),
+        ["control-plane-pki.sh"] = () => Render.ControlPlanePki(FakePki),
+        ["control-plane.init.sh"] = () => Render.ControlPlane(Cluster, Node1, mayInit: true, schedulable: false, ControlPlane, FakePki.BootstrapToken, FakePki.CaCertHash),
+        ["control-plane.join.sh"] = () => Render.ControlPlane(Cluster, Node2, mayInit: false, schedulable: true, ControlPlane, FakePki.BootstrapToken, FakePki.CaCertHash),
+        ["worker-join.sh"] = () => Render.WorkerJoin(Node3, FakePki.BootstrapToken, FakePki.CaCertHash),
+        ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),
+        ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),
+        ["node-leave.sh"] = () => Render.NodeLeave("node3", LocalKubeconfig()),
+        ["kubeconfig.yaml"] = LocalKubeconfig,
+        ["remote-step.sh"] = () => Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap()), ("etcd-health", Render.EtcdHealth(["https://10.240.0.2:2379"], true, 5))),
+    };
+
+    // Templates that are rendered only as part of another golden.
+    private static readonly Dictionary<string, string> PartOf = new()
+    {
+        ["kubeadm-cluster.yaml"] = "kubeadm-init.yaml",
+        ["remote-step-run.fragment"] = "remote-step.sh",
+    };
+
+    private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", "https://127.0.0.1:6443", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);
+
+    public static IEnumerable<string> CaseNames => Cases.Keys;
+
+    public static IEnumerable<string> ScriptNames => Cases.Keys.Where(k => k.EndsWith(".sh", StringComparison.Ordinal));
+
+    public static IEnumerable<string> YamlNames => Cases.Keys.Where(k => k.EndsWith(".yaml", StringComparison.Ordinal) || k.EndsWith(".yml", StringComparison.Ordinal));
+
+    [TestCaseSource(nameof(CaseNames))]
+    public void MatchesGoldenFile(string name)
+    {
+        var rendered = Cases[name]();
+        var path = Repo.Path("tests", "golden", name);
+        if (Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1")
+        {
+            File.WriteAllText(path, rendered);
+            Assert.Pass($"wrote {path}");
+        }
+        Assert.That(File.Exists(path), Is.True, $"no golden file {path}: run the tests with UPDATE_GOLDEN=1 and review it");
+        Assert.That(rendered, Is.EqualTo(File.ReadAllText(path)), $"{name} differs from its golden file; if the change is intended, regenerate with UPDATE_GOLDEN=1 and review the diff");
+    }
+
+    [Test]
+    public void EveryTemplateHasAGoldenFile()
+    {
+        var covered = Cases.Keys.ToHashSet();
+        foreach (var template in Template.Names())
+        {
+            var golden = PartOf.GetValueOrDefault(template, template);
+            var stem = System.IO.Path.GetFileNameWithoutExtension(golden);
+            Assert.That(covered.Any(c => c == golden || c.StartsWith(stem + ".", StringComparison.Ordinal)), Is.True, $"template {template} has no golden file");
+        }
+    }
+
+    [TestCaseSource(nameof(ScriptNames))]
+    public void ScriptIsStrictAndShellcheckClean(string name)
+    {
+        var script = Cases[name]();
+        Assert.That(script, Does.StartWith("#!/usr/bin/env bash\n"));
+        Assert.That(script, Does.Contain("\nset -euo pipefail\n"));
+
+        Repo.RequireTool("shellcheck", "apt-get install shellcheck");
+        var (exit, stdout, stderr) = Repo.Run("shellcheck", ["--shell=bash", "--severity=style", "-"], script);
+        Assert.That(exit, Is.Zero, $"shellcheck found problems in {name}:\n{stdout}{stderr}");
+    }
+
+    [TestCaseSource(nameof(YamlNames))]
+    public void YamlParses(string name)
+    {
+        var yaml = new YamlStream();
+        Assert.DoesNotThrow(() => yaml.Load(new StringReader(Cases[name]())));
+        Assert.That(yaml.Documents, Is.Not.Empty);
+    }
+
+    [Test]
+    public void TemplatesRejectMissingAndUnusedValues()
+    {
+        var missing = Assert.Throws<InvalidOperationException>(() => Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string>()));
+        Assert.That(missing!.Message, Does.Contain("no value for {{MARKER}}"));
+        var unused = Assert.Throws<InvalidOperationException>(() => Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = "m", ["EXTRA"] = "x" }));
+        Assert.That(unused!.Message, Does.Contain("values never used: EXTRA"));
+    }
+
+    [Test]
+    public void ShellValuesAreQuoted() =>
+        Assert.That(Sh.Quote("it's $HOME"), Is.EqualTo("'it'\\''s $HOME'"));
+}

@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Pulumi.Testing;
+
+namespace DoK8sHa.Tests.Support;
+
+/// <summary>A resource as the engine saw it: what the program asked for, and when.</summary>
+public sealed record MockedResource(string Type, string Name, ImmutableDictionary<string, object> Inputs, int RegisteredAt, int CompletedAt);
+
+/// <summary>
+/// Pulumi mocks standing in for DigitalOcean and the command provider. A resource's registration
+/// reaches the mock only after every resource it depends on has returned, so the recorded
+/// order shows the program's dependency graph; <see cref="Barrier"/> proves independence.
+/// </summary>
+public sealed class ClusterMocks : IMocks
+{
+    public const string LoadBalancerIp = "198.51.100.10";
+
+    private readonly ConcurrentDictionary<string, MockedResource> _resources = new();
+    private int _clock;
+
+    /// <summary>
+    /// Resources matching the predicate are held until all <c>Count</c> of them have been registered.
+    /// If one depended on another, the barrier could never fill: it times out and the test fails.
+    /// </summary>
+    public (Func<string, string, bool> Matches, int Count)? Barrier { get; init; }
+
+    private readonly TaskCompletionSource _barrierFull = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _barrierArrived;
+
+    public bool BarrierTimedOut { get; private set; }
+
+    public IReadOnlyCollection<MockedResource> Resources => _resources.Values.ToList();
+
+    public IEnumerable<MockedResource> OfType(string type) => Resources.Where(r => r.Type == type).OrderBy(r => r.Name, StringComparer.Ordinal);
+
+    /// <summary>The cloud or command resource of that name (components share names with their droplets).</summary>
+    public MockedResource Named(string name) =>
+        _resources.Values.SingleOrDefault(r => r.Name == name && !r.Type.StartsWith("do-k8s-ha:", StringComparison.Ordinal))
+        ?? throw new AssertionException($"no resource named {name}; have: {string.Join(", ", _resources.Values.Select(r => r.Name).Order())}");
+
+    public async Task<(string? id, object state)> NewResourceAsync(MockResourceArgs args)
+    {
+        var registeredAt = Interlocked.Increment(ref _clock);
+        var type = args.Type ?? "";
+        var name = args.Name ?? "";
+
+        if (Barrier is { } barrier && barrier.Matches(type, name))
+        {
+            if (Interlocked.Increment(ref _barrierArrived) == barrier.Count)
+            {
+                _barrierFull.TrySetResult();
+            }
+            if (await Task.WhenAny(_barrierFull.Task, Task.Delay(TimeSpan.FromSeconds(20))) != _barrierFull.Task)
+            {
+                BarrierTimedOut = true;
+            }
+        }
+
+        var state = ImmutableDictionary.CreateBuilder<string, object>();
+        state.AddRange(args.Inputs);
+        switch (type)
+        {
+            case "digitalocean:index/droplet:Droplet":
+                var index = AddressIndex(name);
+                state["ipv4Address"] = $"203.0.113.{index}";
+                state["ipv4AddressPrivate"] = $"10.240.0.{index}";
+                state["urn"] = name;
+                break;
+            case "digitalocean:index/loadBalancer:LoadBalancer":
+                state["ip"] = LoadBalancerIp;
+                break;
+            case "digitalocean:index/sshKey:SshKey":
+                state["fingerprint"] = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
+                break;
+            case "command:local:Command":
+                // The PKI step really runs cluster-pki.sh (with openssl); the SSH wait is not needed.
+                state["stdout"] = name.EndsWith("-generate", StringComparison.Ordinal) ? RealPki.Output : "";
+                state["stderr"] = "";
+                break;
+            case "command:remote:Command":
+                state["stdout"] = $"ran {name}";
+                state["stderr"] = "";
+                break;
+        }
+
+        _resources[$"{type}::{name}"] = new MockedResource(type, name, args.Inputs, registeredAt, Interlocked.Increment(ref _clock));
+        return ($"{name}-id", state.ToImmutable());
+    }
+
+    /// <summary>Addresses follow names, not registration order, so two runs give a node the same IPs.</summary>
+    private static int AddressIndex(string name)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(name, @"^(node|cp|etcd|worker)(\d+)$");
+        if (!match.Success)
+        {
+            return 240 + (int)((uint)name.Aggregate(17, (h, c) => (h * 31) + c) % 10);
+        }
+        var n = int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        return match.Groups[1].Value switch
+        {
+            "node" => n + 1,
+            "cp" => 10 + n,
+            "etcd" => 20 + n,
+            _ => 30 + n,
+        };
+    }
+
+    public Task<object> CallAsync(MockCallArgs args) => Task.FromResult<object>(args.Args);
+}

@@ -1,0 +1,52 @@
+using DoK8sHa.Config;
+using DoK8sHa.Scripts;
+
+namespace DoK8sHa.Tests.Support;
+
+/// <summary>Fixed inputs for rendering: the seed topology on fixed VPC addresses, with placeholder PEMs.</summary>
+public static class Fixtures
+{
+    public static readonly NodeAddress Node1 = new("node1", "10.240.0.2");
+    public static readonly NodeAddress Node2 = new("node2", "10.240.0.3");
+    public static readonly NodeAddress Node3 = new("node3", "10.240.0.4");
+    public static readonly IReadOnlyList<NodeAddress> EtcdMembers = [Node1, Node2, Node3];
+    public static readonly IReadOnlyList<NodeAddress> ControlPlane = [Node1, Node2];
+
+    public const string EtcdSha256 = "66bad39ed920f6fc15fd74adcb8bfd38ba9a6412f8c7852d09eb11670e88cac3";
+
+    public static KubernetesVersion K8sVersion => Parse<KubernetesVersion>(KubernetesVersion.TryParse, "1.35.1");
+
+    public static KubeadmClusterInput Cluster => new(
+        "k8s-dev",
+        K8sVersion,
+        Parse<Cidr>(Cidr.TryParse, "10.233.64.0/18"),
+        Parse<Cidr>(Cidr.TryParse, "10.233.0.0/18"),
+        Render.EtcdClientUrls(EtcdMembers).ToList(),
+        ["127.0.0.1", "localhost", "198.51.100.10"]);
+
+    /// <summary>Placeholder key material: goldens must not change with every run, and hold no real key.</summary>
+    public static ClusterPkiMaterial FakePki => new()
+    {
+        CaCert = Pem("CERTIFICATE", "kubernetes-ca"),
+        CaKey = Pem("PRIVATE KEY", "kubernetes-ca-key"),
+        FrontProxyCaCert = Pem("CERTIFICATE", "front-proxy-ca"),
+        FrontProxyCaKey = Pem("PRIVATE KEY", "front-proxy-ca-key"),
+        EtcdCaCert = Pem("CERTIFICATE", "etcd-ca"),
+        EtcdCaKey = Pem("PRIVATE KEY", "etcd-ca-key"),
+        ApiServerEtcdClientCert = Pem("CERTIFICATE", "apiserver-etcd-client"),
+        ApiServerEtcdClientKey = Pem("PRIVATE KEY", "apiserver-etcd-client-key"),
+        AdminCert = Pem("CERTIFICATE", "admin"),
+        AdminKey = Pem("PRIVATE KEY", "admin-key"),
+        ServiceAccountKey = Pem("PRIVATE KEY", "service-account-key"),
+        ServiceAccountPublicKey = Pem("PUBLIC KEY", "service-account-public-key"),
+        CaCertHash = "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        BootstrapToken = "abcdef.0123456789abcdef",
+    };
+
+    public static string Pem(string kind, string what) => $"-----BEGIN {kind}-----\nPLACEHOLDER-{what}\n-----END {kind}-----";
+
+    private delegate bool TryParser<T>(string? text, out T value);
+
+    private static T Parse<T>(TryParser<T> parse, string text) =>
+        parse(text, out var value) ? value : throw new ArgumentException(text);
+}

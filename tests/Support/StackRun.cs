@@ -1,0 +1,102 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Pulumi;
+using Pulumi.Testing;
+using YamlDotNet.RepresentationModel;
+
+namespace DoK8sHa.Tests.Support;
+
+/// <summary>The program's result under mocks: what it registered and what it exported.</summary>
+public sealed record StackResult(ClusterMocks Mocks, ImmutableArray<Resource> Resources, IDictionary<string, object?> Outputs)
+{
+    public Output<T> Output<T>(string name) => (Output<T>)Outputs[name]!;
+}
+
+/// <summary>
+/// Runs <see cref="ClusterProgram.Run"/> under Pulumi's mocks with a stack's config, supplied the
+/// standard way (PULUMI_CONFIG), exactly as `pulumi up` would read it from Pulumi.&lt;stack&gt;.yaml.
+/// </summary>
+public static class StackRun
+{
+    public const string PublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkLdummydummydummydummydummydummydummydummy test@do-k8s-ha";
+    public const string PrivateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER\n-----END OPENSSH PRIVATE KEY-----";
+
+    /// <summary>The stack file's config plus the SSH keys a user sets on the command line.</summary>
+    public static Dictionary<string, string> StackConfig(string stack)
+    {
+        var config = FromStackFile(Repo.Path($"Pulumi.{stack}.yaml"));
+        config["do-k8s-ha:sshPublicKey"] = PublicKey;
+        config["do-k8s-ha:sshPrivateKey"] = PrivateKey;
+        return config;
+    }
+
+    public static async Task<StackResult> RunAsync(string stack, IDictionary<string, string> config, ClusterMocks? mocks = null)
+    {
+        mocks ??= new ClusterMocks();
+        Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(config));
+        Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", JsonSerializer.Serialize(new[] { "do-k8s-ha:sshPrivateKey" }));
+        try
+        {
+            var (resources, outputs) = await Deployment.TestAsync(
+                mocks,
+                new TestOptions { ProjectName = "do-k8s-ha", StackName = stack, IsPreview = false },
+                ClusterProgram.Run);
+            return new StackResult(mocks, resources, outputs);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PULUMI_CONFIG", null);
+            Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", null);
+        }
+    }
+
+    public static Task<StackResult> RunAsync(string stack, ClusterMocks? mocks = null) => RunAsync(stack, StackConfig(stack), mocks);
+
+    /// <summary>A config with the given inventory (JSON) and everything else from the dev stack.</summary>
+    public static Dictionary<string, string> WithNodes(string nodesJson, string stack = "dev")
+    {
+        var config = StackConfig(stack);
+        config["do-k8s-ha:nodes"] = nodesJson;
+        return config;
+    }
+
+    public static string Workers(int count, string prefix = "worker") =>
+        new JsonArray(Enumerable.Range(1, count).Select(i => (JsonNode)new JsonObject
+        {
+            ["name"] = $"{prefix}{i}",
+            ["roles"] = new JsonArray("worker"),
+        }).ToArray()).ToJsonString();
+
+    /// <summary>Reads one stored output value (the program under mocks resolves every output).</summary>
+    public static Task<T> ValueAsync<T>(this Output<T> output)
+    {
+        var value = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        output.Apply(v =>
+        {
+            value.TrySetResult(v);
+            return v;
+        });
+        return value.Task;
+    }
+
+    // Structured values (lists, objects) reach a program as JSON strings, as the CLI passes them.
+    private static Dictionary<string, string> FromStackFile(string path)
+    {
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(File.ReadAllText(path)));
+        var root = (YamlMappingNode)yaml.Documents[0].RootNode;
+        var config = (YamlMappingNode)root[new YamlScalarNode("config")];
+        return config.Children.ToDictionary(
+            kv => kv.Key.ToString(),
+            kv => kv.Value is YamlScalarNode scalar ? scalar.Value ?? "" : ToJson(kv.Value)!.ToJsonString());
+    }
+
+    private static JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlScalarNode s => JsonValue.Create(s.Value),
+        YamlSequenceNode seq => new JsonArray(seq.Children.Select(ToJson).ToArray()),
+        YamlMappingNode map => new JsonObject(map.Children.Select(kv => KeyValuePair.Create(kv.Key.ToString(), ToJson(kv.Value)))),
+        _ => null,
+    };
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs the program's CAs, service-account keys and etcd client certificate where kubeadm
+# looks for them. kubeadm then issues every other certificate from these, on any node.
+set -euo pipefail
+
+PKI=/etc/kubernetes/pki
+
+install_file() { # path, mode; content on stdin
+  mkdir -p "$(dirname "$1")"
+  cat > "$1.new"
+  chmod "$2" "$1.new"
+  mv "$1.new" "$1"
+}
+
+umask 077
+install_file "$PKI/ca.crt" 0644 <<'PEM'
+-----BEGIN CERTIFICATE-----
+PLACEHOLDER-kubernetes-ca
+-----END CERTIFICATE-----
+PEM
+install_file "$PKI/ca.key" 0600 <<'PEM'
+-----BEGIN PRIVATE KEY-----
+PLACEHOLDER-kubernetes-ca-key
+-----END PRIVATE KEY-----
+PEM
+install_file "$PKI/front-proxy-ca.crt" 0644 <<'PEM'
+-----BEGIN CERTIFICATE-----
+PLACEHOLDER-front-proxy-ca
+-----END CERTIFICATE-----
+PEM
+install_file "$PKI/front-proxy-ca.key" 0600 <<'PEM'
+-----BEGIN PRIVATE KEY-----
+PLACEHOLDER-front-proxy-ca-key
+-----END PRIVATE KEY-----
+PEM
+install_file "$PKI/sa.key" 0600 <<'PEM'
+-----BEGIN PRIVATE KEY-----
+PLACEHOLDER-service-account-key
+-----END PRIVATE KEY-----
+PEM
+install_file "$PKI/sa.pub" 0644 <<'PEM'
+-----BEGIN PUBLIC KEY-----
+PLACEHOLDER-service-account-public-key
+-----END PUBLIC KEY-----
+PEM
+install_file "$PKI/etcd/ca.crt" 0644 <<'PEM'
+-----BEGIN CERTIFICATE-----
+PLACEHOLDER-etcd-ca
+-----END CERTIFICATE-----
+PEM
+install_file "$PKI/apiserver-etcd-client.crt" 0644 <<'PEM'
+-----BEGIN CERTIFICATE-----
+PLACEHOLDER-apiserver-etcd-client
+-----END CERTIFICATE-----
+PEM
+install_file "$PKI/apiserver-etcd-client.key" 0600 <<'PEM'
+-----BEGIN PRIVATE KEY-----
+PLACEHOLDER-apiserver-etcd-client-key
+-----END PRIVATE KEY-----
+PEM
+echo "control-plane certificates are in $PKI"

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Makes this node a control-plane node. Every control-plane node runs this same script:
+# `kubeadm init` happens only where MAY_INIT is true and no cluster (or no reachable API server)
+# exists yet; otherwise the node joins through any peer that answers. The certificates come from
+# the program's own CAs (control-plane-pki.sh), so joining needs no uploaded certificate key and
+# no time window.
+set -euo pipefail
+
+NODE_NAME='node2'
+MAY_INIT=false
+PEER_API_SERVERS='10.240.0.2:6443'
+ETCD_ENDPOINTS='https://10.240.0.2:2379,https://10.240.0.3:2379,https://10.240.0.4:2379'
+BOOTSTRAP_TOKEN='abcdef.0123456789abcdef'
+KUBEADM_DIR=/etc/kubernetes/kubeadm
+PKI=/etc/kubernetes/pki
+
+umask 077
+install -d -m 0700 "$KUBEADM_DIR"
+cat > "$KUBEADM_DIR/init.yaml" <<'YAML'
+# do-k8s-ha: kubeadm InitConfiguration of node2.
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: 10.240.0.3
+  bindPort: 6443
+nodeRegistration:
+  name: node2
+  criSocket: unix:///run/containerd/containerd.sock
+  kubeletExtraArgs:
+    # Droplets have a public and a VPC interface: the cluster talks over the VPC.
+    - name: node-ip
+      value: 10.240.0.3
+  taints: []
+---
+# do-k8s-ha: kubeadm ClusterConfiguration, uploaded to the cluster by the first `kubeadm init`.
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+clusterName: k8s-dev
+kubernetesVersion: v1.35.1
+# Every node reaches the API servers at 127.0.0.1:6443: control-plane nodes their own API server,
+# the others a local proxy to all of them. No load balancer or first node sits on that path.
+controlPlaneEndpoint: 127.0.0.1:6443
+certificatesDir: /etc/kubernetes/pki
+networking:
+  dnsDomain: cluster.local
+  podSubnet: 10.233.64.0/18
+  serviceSubnet: 10.233.0.0/18
+etcd:
+  external:
+    endpoints:
+      - https://10.240.0.2:2379
+      - https://10.240.0.3:2379
+      - https://10.240.0.4:2379
+    caFile: /etc/kubernetes/pki/etcd/ca.crt
+    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt
+    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key
+apiServer:
+  certSANs:
+    - 127.0.0.1
+    - localhost
+    - 198.51.100.10
+---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: systemd
+YAML
+
+cluster_exists() {
+  # kube-apiserver keeps every object in etcd: the kube-system namespace exists once init ran.
+  local key endpoint out
+  key=$(printf '/registry/namespaces/kube-system' | base64 -w0)
+  for endpoint in ${ETCD_ENDPOINTS//,/ }; do
+    if out=$(curl -fsS --max-time 5 --cacert "$PKI/etcd/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
+      --key "$PKI/apiserver-etcd-client.key" -X POST "$endpoint/v3/kv/range" \
+      -d "{\"key\":\"$key\",\"count_only\":true}" 2>/dev/null); then
+      grep -q '"count":"[1-9]' <<<"$out"
+      return
+    fi
+  done
+  echo "no etcd endpoint answered ($ETCD_ENDPOINTS): cannot tell whether the cluster exists" >&2
+  exit 1
+}
+
+reachable_peer() { # prints the first peer API server that answers, waiting up to $1 seconds
+  local deadline=$((SECONDS + $1)) peer
+  while :; do
+    for peer in $PEER_API_SERVERS; do
+      if curl -ksf --max-time 3 "https://$peer/livez" >/dev/null 2>&1; then
+        echo "$peer"
+        return 0
+      fi
+    done
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 3
+  done
+}
+
+if [ -f /etc/kubernetes/kubelet.conf ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then
+  echo "$NODE_NAME is already a control-plane node"
+elif [ "$MAY_INIT" = true ] && { ! cluster_exists || ! reachable_peer 0 >/dev/null; }; then
+  echo "creating the cluster on $NODE_NAME (kubeadm init)"
+  kubeadm init --config "$KUBEADM_DIR/init.yaml" --skip-token-print
+else
+  if ! API_SERVER_ENDPOINT=$(reachable_peer 300); then
+    echo "no API server answered among: $PEER_API_SERVERS. Look: 'crictl ps' and 'journalctl -u kubelet' on those nodes" >&2
+    exit 1
+  fi
+  echo "joining $NODE_NAME as a control-plane node through $API_SERVER_ENDPOINT"
+  cat > "$KUBEADM_DIR/join.yaml" <<YAML
+# do-k8s-ha: kubeadm JoinConfiguration of node2.
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: ${API_SERVER_ENDPOINT}
+    token: abcdef.0123456789abcdef
+    # The program owns the cluster CA, so the hash is known before the cluster exists.
+    caCertHashes:
+      - sha256:0000000000000000000000000000000000000000000000000000000000000000
+nodeRegistration:
+  name: node2
+  criSocket: unix:///run/containerd/containerd.sock
+  kubeletExtraArgs:
+    - name: node-ip
+      value: 10.240.0.3
+  taints: []
+controlPlane:
+  localAPIEndpoint:
+    advertiseAddress: 10.240.0.3
+    bindPort: 6443
+YAML
+  kubeadm join --config "$KUBEADM_DIR/join.yaml"
+fi
+
+# A control-plane kubelet talks to its own API server, not to the peer it joined through.
+if ! grep -q 'server: https://127.0.0.1:6443$' /etc/kubernetes/kubelet.conf; then
+  sed -i 's#server: https://.*#server: https://127.0.0.1:6443#' /etc/kubernetes/kubelet.conf
+  systemctl restart kubelet
+fi
+
+# The program's bootstrap token lets nodes join at any later time; any control-plane node restores it.
+export KUBECONFIG=/etc/kubernetes/admin.conf
+token_id=${BOOTSTRAP_TOKEN%%.*}
+if ! kubeadm token list 2>/dev/null | grep -q "^${token_id}\."; then
+  kubeadm token create "$BOOTSTRAP_TOKEN" --ttl 0 --description "do-k8s-ha node joins" >/dev/null 2>&1 \
+    || kubeadm token list 2>/dev/null | grep -q "^${token_id}\." \
+    || { echo "could not create the bootstrap token: kubeadm token list shows the state" >&2; exit 1; }
+fi
+echo "$NODE_NAME is a control-plane node"

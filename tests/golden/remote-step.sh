@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# do-k8s-ha remote step. Each script is kept on the node under /var/lib/do-k8s-ha/steps, readable
+# only by root, so an operator can read or re-run exactly what ran.
+set -euo pipefail
+install -d -m 0700 /var/lib/do-k8s-ha/steps
+cat > /var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh <<'DO_K8S_HA_STEP'
+#!/usr/bin/env bash
+# Waits for cloud-init to finish preparing the node. cloud-init holds the apt lock while it
+# runs, so every later step starts here; waiting on its status beats any fixed sleep.
+set -euo pipefail
+
+MARKER='/var/lib/do-k8s-ha/bootstrapped'
+
+if command -v cloud-init >/dev/null 2>&1; then
+  rc=0
+  cloud-init status --wait >/dev/null || rc=$?
+  # 2 is "done, with recoverable errors" (cloud-init 23.4 and later): the marker decides then.
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
+    echo "cloud-init failed on $(hostname) (exit $rc): see /var/log/cloud-init-output.log" >&2
+    exit 1
+  fi
+fi
+if [ ! -f "$MARKER" ]; then
+  echo "node bootstrap did not finish on $(hostname): $MARKER is missing; see /var/log/cloud-init-output.log" >&2
+  exit 1
+fi
+echo "node $(hostname) is bootstrapped (Kubernetes $(cat "$MARKER"))"
+DO_K8S_HA_STEP
+chmod 0700 /var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh
+/var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh
+cat > /var/lib/do-k8s-ha/steps/etcd-health.sh <<'DO_K8S_HA_STEP'
+#!/usr/bin/env bash
+# Reports etcd's health as kube-apiserver sees it: succeeds while a quorum of members answers
+# /health (writes work), or only when all do if REQUIRE_ALL is true. Waits up to TIMEOUT_SECONDS.
+set -euo pipefail
+
+CLIENT_ENDPOINTS='https://10.240.0.2:2379'
+CA_FILE='/etc/kubernetes/pki/etcd/ca.crt'
+CERT_FILE='/etc/kubernetes/pki/apiserver-etcd-client.crt'
+KEY_FILE='/etc/kubernetes/pki/apiserver-etcd-client.key'
+REQUIRE_ALL=true
+TIMEOUT_SECONDS=5
+
+IFS=',' read -r -a endpoints <<<"$CLIENT_ENDPOINTS"
+total=${#endpoints[@]}
+quorum=$((total / 2 + 1))
+deadline=$((SECONDS + TIMEOUT_SECONDS))
+while :; do
+  down=()
+  for endpoint in "${endpoints[@]}"; do
+    if ! curl -fsS --max-time 3 --cacert "$CA_FILE" --cert "$CERT_FILE" --key "$KEY_FILE" \
+      "$endpoint/health" 2>/dev/null | grep -q '"health":"true"'; then
+      down+=("$endpoint")
+    fi
+  done
+  healthy=$((total - ${#down[@]}))
+  if [ "${#down[@]}" -eq 0 ]; then
+    echo "etcd is healthy: ${healthy}/${total} members"
+    exit 0
+  fi
+  if [ "$REQUIRE_ALL" != true ] && [ "$healthy" -ge "$quorum" ]; then
+    echo "etcd has quorum: ${healthy}/${total} members healthy; not answering: ${down[*]}"
+    exit 0
+  fi
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    if [ "$healthy" -ge "$quorum" ]; then
+      echo "etcd is degraded: ${healthy}/${total} members healthy (quorum holds); not answering: ${down[*]}" >&2
+    else
+      echo "etcd has lost quorum: ${healthy}/${total} members healthy, ${quorum} needed; writes fail. Not answering: ${down[*]}" >&2
+    fi
+    echo "look: 'journalctl -u etcd' on those members, and 'etcdctl endpoint health --cluster'" >&2
+    exit 1
+  fi
+  sleep 2
+done
+DO_K8S_HA_STEP
+chmod 0700 /var/lib/do-k8s-ha/steps/etcd-health.sh
+/var/lib/do-k8s-ha/steps/etcd-health.sh
