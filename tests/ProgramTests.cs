@@ -286,6 +286,22 @@ public class ProgramTests
     }
 
     [Test]
+    public async Task KeyMaterialIsSecretAtItsSource()
+    {
+        // Mocks drop the secret flag of resource inputs, so this checks the sources every step's
+        // script is derived from: an output derived from a secret stays secret.
+        var result = await StackRun.RunAsync("dev");
+        var pki = result.Resources.OfType<Components.ClusterPki>().Single();
+        var controlPlane = result.Resources.OfType<Components.ControlPlane>().Single();
+
+        Assert.That(await Output.IsSecretAsync(pki.Material), Is.True);
+        Assert.That(await Output.IsSecretAsync(pki.Material.Apply(m => m.BootstrapToken)), Is.True);
+        Assert.That(await Output.IsSecretAsync(controlPlane.LocalAdminKubeconfig), Is.True);
+        var node = result.Resources.OfType<Components.ClusterNode>().First();
+        Assert.That(await Output.IsSecretAsync(node.Connection.PrivateKey!.ToOutput()), Is.True);
+    }
+
+    [Test]
     public void ConfigDefaultsParse() =>
         Assert.That(ConfigParser.Parse(k => k == "sshPublicKey" ? StackRun.PublicKey : null, k => true, "dev", out _).Nodes, Has.Count.EqualTo(3));
 }
