@@ -12,6 +12,9 @@ public sealed class RemoteStepArgs
     public Input<string>? Delete { get; init; }
 
     public IReadOnlyList<Resource> DependsOn { get; init; } = [];
+
+    /// <summary>Run on every update, not only when the step changes (checks, not changes).</summary>
+    public bool AlwaysRun { get; init; }
 }
 
 /// <summary>
@@ -21,19 +24,26 @@ public sealed class RemoteStepArgs
 /// </summary>
 internal static class RemoteStep
 {
-    public static Remote.Command Create(string name, ClusterNode node, RemoteStepArgs args, Resource? parent = null) =>
-        new(name, new Remote.CommandArgs
+    public static Remote.Command Create(string name, ClusterNode node, RemoteStepArgs args, Resource? parent = null)
+    {
+        var commandArgs = new Remote.CommandArgs
         {
             Connection = node.Connection,
             Create = args.Create,
             Delete = args.Delete!,
             // A new droplet (same name, new id) must run every step again.
             Triggers = { (Input<object>)node.Droplet.Id.Apply(id => (object)id) },
-        }, new CustomResourceOptions
+        };
+        if (args.AlwaysRun)
+        {
+            commandArgs.Triggers.Add((Input<object>)DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return new(name, commandArgs, new CustomResourceOptions
         {
             Parent = parent ?? node,
             DependsOn = args.DependsOn.ToList(),
             AdditionalSecretOutputs = { "stdout", "stderr" },
             DeleteBeforeReplace = true,
         });
+    }
 }

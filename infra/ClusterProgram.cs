@@ -86,13 +86,33 @@ public static class ClusterProgram
 
         var apiEndpoint = apiHost.Apply(host => $"https://{host}:{ClusterNetwork.ApiServerPort}");
         // The kubeconfig is handed out once the cluster exists: its stdout resolving means init ran.
-        var kubeconfig = Output.Tuple(apiEndpoint, pki.Material, controlPlane.Init.Stdout).Apply(t =>
-            Render.Kubeconfig(settings.ClusterName, t.Item1, t.Item2.CaCert, t.Item2.AdminCert, t.Item2.AdminKey));
+        var kubeconfig = Output.CreateSecret(Output.Tuple(apiEndpoint, pki.Material, controlPlane.Init.Stdout).Apply(t =>
+            Render.Kubeconfig(settings.ClusterName, t.Item1, t.Item2.CaCert, t.Item2.AdminCert, t.Item2.AdminKey)));
+
+        var addons = new ClusterAddons("addons", new ClusterAddonsArgs
+        {
+            Addons = settings.Addons,
+            PodCidr = settings.PodCidr,
+            ServiceCidr = settings.ServiceCidr,
+            Kubeconfig = kubeconfig,
+            ApiEndpoint = apiEndpoint,
+            ClusterCreated = controlPlane.Init,
+        });
+
+        var health = new HealthGate("health", new HealthGateArgs
+        {
+            Node = controlPlaneNodes[0],
+            KubernetesNodes = settings.Nodes.Where(n => n.IsKubernetesNode).Select(n => n.Name).ToList(),
+            EtcdEndpoints = etcd.ClientEndpoints,
+            After = [.. controlPlane.Steps, .. workers.Joins, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
+        });
 
         return new Dictionary<string, object?>
         {
-            ["kubeconfig"] = Output.CreateSecret(kubeconfig),
+            ["kubeconfig"] = kubeconfig,
             ["apiEndpoint"] = apiEndpoint,
+            ["schedulerLeader"] = health.SchedulerLeader,
+            ["controllerManagerLeader"] = health.ControllerManagerLeader,
             ["nodes"] = Output.All(nodes.Select(NodeOutput)).Apply(all => all.ToImmutableDictionary(n => n.Name, n => n.Value)),
         };
     }

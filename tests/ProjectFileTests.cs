@@ -58,6 +58,9 @@ public class ProjectFileTests
                 case string text:
                     Assert.That(actual?.ToString(), Is.EqualTo(text), $"default of {key}");
                     break;
+                case bool flag:
+                    Assert.That(actual?.ToString(), Is.EqualTo(flag ? "true" : "false"), $"default of {key}");
+                    break;
                 case IEnumerable<string> list:
                     Assert.That(((YamlSequenceNode)actual!).Children.Select(c => c.ToString()), Is.EqualTo(list), $"default of {key}");
                     break;

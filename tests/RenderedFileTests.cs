@@ -34,6 +34,9 @@ public class RenderedFileTests
         ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),
         ["node-leave.sh"] = () => Render.NodeLeave("node3", LocalKubeconfig()),
         ["kubeconfig.yaml"] = LocalKubeconfig,
+        ["cluster-health.sh"] = () => Render.ClusterHealth(["node1", "node2", "node3"], timeoutSeconds: 900),
+        ["wait-for-api.sh"] = () => Render.WaitForApi("https://198.51.100.10:6443", timeoutSeconds: 600),
+        ["nodelocaldns.yaml"] = () => Render.NodeLocalDns("1.25.0", "10.233.0.10"),
         ["remote-step.sh"] = () => Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap()), ("etcd-health", Render.EtcdHealth(["https://10.240.0.2:2379"], true, 5))),
     };
 

@@ -10,6 +10,15 @@ public enum ApiLoadBalancerMode
     None,
 }
 
+/// <summary>The add-ons installed through Pulumi.Kubernetes once the API answers, each version pinned.</summary>
+public sealed record AddonSettings(
+    string CalicoVersion,
+    string MetricsServerVersion,
+    bool Dashboard,
+    string DashboardVersion,
+    bool NodeLocalDns,
+    string NodeLocalDnsVersion);
+
 /// <summary>The validated stack configuration. Everything the components need, nothing read twice.</summary>
 public sealed record ClusterSettings
 {
@@ -28,6 +37,7 @@ public sealed record ClusterSettings
     public required string SshPublicKey { get; init; }
     public required string SshUser { get; init; }
     public required ApiLoadBalancerMode ApiLoadBalancer { get; init; }
+    public required AddonSettings Addons { get; init; }
 
     public IEnumerable<NodeSpec> ControlPlaneNodes => Nodes.Where(n => n.IsControlPlane);
     public IEnumerable<NodeSpec> EtcdNodes => Nodes.Where(n => n.IsEtcd);

@@ -27,6 +27,12 @@ public static class ConfigDefaults
     public const string SshUser = "root";
     public const string ApiLoadBalancer = "digitalocean";
 
+    // Add-ons, each pinned: a Helm chart version or, for NodeLocal DNSCache, the node-cache image tag.
+    public const string CalicoVersion = "v3.30.6";
+    public const string MetricsServerVersion = "3.13.0";
+    public const string DashboardVersion = "7.13.0";
+    public const string NodeLocalDnsVersion = "1.25.0";
+
     public static readonly IReadOnlyList<string> AdminCidrs = ["0.0.0.0/0", "::/0"];
 
     /// <summary>The seed tutorial's inventory: stacked etcd on all three, two API servers, two workers.</summary>
@@ -55,5 +61,11 @@ public static class ConfigDefaults
         ["podCidr"] = PodCidr,
         ["serviceCidr"] = ServiceCidr,
         ["apiLoadBalancer"] = ApiLoadBalancer,
+        ["calicoVersion"] = CalicoVersion,
+        ["metricsServerVersion"] = MetricsServerVersion,
+        ["dashboard"] = false,
+        ["dashboardVersion"] = DashboardVersion,
+        ["nodeLocalDns"] = false,
+        ["nodeLocalDnsVersion"] = NodeLocalDnsVersion,
     };
 }

@@ -134,6 +134,32 @@ public static partial class ConfigParser
             warned.Add($"{ConfigDefaults.Namespace}:apiLoadBalancer is none: the exported kubeconfig points at one control-plane node and stops working when that node is down.");
         }
 
+        string Version(string key, string fallback, string example)
+        {
+            var value = Read(key, fallback);
+            if (!ChartVersion().IsMatch(value))
+            {
+                Problem(key, $"'{value}' is not a version", $"give a release such as {example}");
+            }
+            return value;
+        }
+        bool Flag(string key)
+        {
+            var value = Read(key, "false");
+            if (value is not ("true" or "false"))
+            {
+                Problem(key, $"'{value}' is not true or false", $"pulumi config set {key} true");
+            }
+            return value == "true";
+        }
+        var addons = new AddonSettings(
+            Version("calicoVersion", ConfigDefaults.CalicoVersion, ConfigDefaults.CalicoVersion),
+            Version("metricsServerVersion", ConfigDefaults.MetricsServerVersion, ConfigDefaults.MetricsServerVersion),
+            Flag("dashboard"),
+            Version("dashboardVersion", ConfigDefaults.DashboardVersion, ConfigDefaults.DashboardVersion),
+            Flag("nodeLocalDns"),
+            Version("nodeLocalDnsVersion", ConfigDefaults.NodeLocalDnsVersion, ConfigDefaults.NodeLocalDnsVersion));
+
         warnings = warned;
         if (problems.Count > 0)
         {
@@ -155,6 +181,7 @@ public static partial class ConfigParser
             SshPublicKey = publicKey,
             SshUser = sshUser,
             ApiLoadBalancer = lb!.Value,
+            Addons = addons,
         };
     }
 
@@ -323,6 +350,9 @@ public static partial class ConfigParser
         problem(key, $"'{text}' is not a CIDR network (host bits must be zero)", "write it as NETWORK/PREFIX, e.g. 10.240.0.0/20");
         return null;
     }
+
+    [GeneratedRegex(@"^v?[0-9]+\.[0-9]+\.[0-9]+$")]
+    private static partial Regex ChartVersion();
 
     [GeneratedRegex("^[a-z]{3}[0-9]$")]
     private static partial Regex RegionSlug();

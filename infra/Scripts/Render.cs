@@ -220,6 +220,31 @@ public static class Render
             ["ADMIN_KUBECONFIG"] = adminKubeconfig.TrimEnd('\n'),
         });
 
+    /// <summary>The health gate: nodes Ready, CoreDNS available, scheduler and controller-manager leases held.</summary>
+    public static string ClusterHealth(IEnumerable<string> kubernetesNodes, int timeoutSeconds) =>
+        Template.Render("cluster-health.sh", new Dictionary<string, string>
+        {
+            ["EXPECTED_NODES"] = Sh.Quote(string.Join(" ", kubernetesNodes)),
+            ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    public static string WaitForApi(string endpoint, int timeoutSeconds) =>
+        Template.Render("wait-for-api.sh", new Dictionary<string, string>
+        {
+            ["ENDPOINT"] = Sh.Quote(endpoint),
+            ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    /// <summary>NodeLocal DNSCache manifests; it listens on a link-local address and on kube-dns's service address.</summary>
+    public static string NodeLocalDns(string version, string kubeDnsIp, string localIp = "169.254.20.10", string dnsDomain = "cluster.local") =>
+        Template.Render("nodelocaldns.yaml", new Dictionary<string, string>
+        {
+            ["VERSION"] = version,
+            ["KUBE_DNS_IP"] = kubeDnsIp,
+            ["LOCAL_IP"] = localIp,
+            ["DNS_DOMAIN"] = dnsDomain,
+        });
+
     public static string Kubeconfig(string clusterName, string server, string caCert, string clientCert, string clientKey) =>
         Template.Render("kubeconfig.yaml", new Dictionary<string, string>
         {

@@ -79,7 +79,10 @@ public sealed class ClusterMocks : IMocks
                 state["stderr"] = "";
                 break;
             case "command:remote:Command":
-                state["stdout"] = $"ran {name}";
+                // The health gate's report, as cluster-health.sh prints it.
+                state["stdout"] = name == "health-check"
+                    ? "cluster is healthy\nscheduler-leader=node1\ncontroller-manager-leader=node2\n"
+                    : $"ran {name}";
                 state["stderr"] = "";
                 break;
         }

@@ -1,0 +1,139 @@
+using DoK8sHa.Config;
+using DoK8sHa.Scripts;
+using Pulumi;
+using K8s = Pulumi.Kubernetes;
+using Local = Pulumi.Command.Local;
+
+namespace DoK8sHa.Components;
+
+public sealed class ClusterAddonsArgs
+{
+    public required AddonSettings Addons { get; init; }
+    public required Cidr PodCidr { get; init; }
+    public required Cidr ServiceCidr { get; init; }
+
+    /// <summary>Secret; resolves once the cluster exists.</summary>
+    public required Output<string> Kubeconfig { get; init; }
+
+    /// <summary>The endpoint the kubeconfig names, https://host:6443.</summary>
+    public required Output<string> ApiEndpoint { get; init; }
+
+    /// <summary>The step that creates the cluster.</summary>
+    public required Resource ClusterCreated { get; init; }
+}
+
+/// <summary>
+/// The add-ons, through a Kubernetes provider built from the exported kubeconfig: Calico and
+/// metrics-server always, the dashboard and NodeLocal DNSCache when asked for. Nothing is sent
+/// before the API answers at the kubeconfig's endpoint.
+/// </summary>
+public sealed class ClusterAddons : ComponentResource
+{
+    public const string CalicoChartRepository = "https://docs.tigera.io/calico/charts";
+    public const string MetricsServerChartRepository = "https://kubernetes-sigs.github.io/metrics-server/";
+    public const string DashboardChartRepository = "https://kubernetes.github.io/dashboard/";
+
+    public ClusterAddons(string name, ClusterAddonsArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:ClusterAddons", name, options)
+    {
+        var addons = args.Addons;
+
+        ApiReachable = new Local.Command($"{name}-api-reachable", new Local.CommandArgs
+        {
+            Create = args.ApiEndpoint.Apply(endpoint => Render.WaitForApi(endpoint, timeoutSeconds: 600)),
+            Interpreter = { "/bin/bash", "-c" },
+        }, new CustomResourceOptions { Parent = this, DependsOn = { args.ClusterCreated } });
+
+        Provider = new K8s.Provider($"{name}-provider", new K8s.ProviderArgs
+        {
+            KubeConfig = args.Kubeconfig,
+            // On `pulumi destroy` after the cluster is gone, forget its objects instead of failing.
+            DeleteUnreachable = true,
+        }, new CustomResourceOptions { Parent = this, DependsOn = { ApiReachable } });
+
+        var onCluster = new CustomResourceOptions { Parent = this, Provider = Provider };
+        var releases = new List<K8s.Helm.V3.Release>();
+
+        // VXLAN: DigitalOcean cloud firewalls pass TCP, UDP and ICMP only, never IP-in-IP.
+        var calico = Release("calico", "tigera-operator", addons.CalicoVersion, CalicoChartRepository, "tigera-operator", new Dictionary<string, object>
+        {
+            ["installation"] = new Dictionary<string, object>
+            {
+                ["calicoNetwork"] = new Dictionary<string, object>
+                {
+                    ["bgp"] = "Disabled",
+                    ["ipPools"] = new[]
+                    {
+                        new Dictionary<string, object>
+                        {
+                            ["cidr"] = args.PodCidr.ToString(),
+                            ["encapsulation"] = "VXLAN",
+                            ["natOutgoing"] = "Enabled",
+                            ["nodeSelector"] = "all()",
+                            ["blockSize"] = 26,
+                        },
+                    },
+                    // kubelet's node-ip is the VPC address; Calico must tunnel over the same interface.
+                    ["nodeAddressAutodetectionV4"] = new Dictionary<string, object> { ["kubernetes"] = "NodeInternalIP" },
+                },
+            },
+        });
+        Calico = calico;
+
+        // kubeadm's kubelets serve self-signed certificates, as Kubespray's defaults assume too.
+        MetricsServer = Release("metrics-server", "metrics-server", addons.MetricsServerVersion, MetricsServerChartRepository, "kube-system", new Dictionary<string, object>
+        {
+            ["args"] = new[] { "--kubelet-insecure-tls" },
+        }, dependsOn: calico);
+
+        if (addons.Dashboard)
+        {
+            Release("kubernetes-dashboard", "kubernetes-dashboard", addons.DashboardVersion, DashboardChartRepository, "kubernetes-dashboard", new Dictionary<string, object>(), dependsOn: calico);
+        }
+
+        if (addons.NodeLocalDns)
+        {
+            // kubeadm gives kube-dns the tenth address of the service network.
+            var kubeDnsIp = args.ServiceCidr.AddressAt(10).ToString();
+            NodeLocalDns = new K8s.Yaml.V2.ConfigGroup($"{name}-nodelocaldns", new K8s.Types.Inputs.Yaml.V2.ConfigGroupArgs
+            {
+                Yaml = Render.NodeLocalDns(addons.NodeLocalDnsVersion, kubeDnsIp),
+            }, new ComponentResourceOptions { Parent = this, Provider = Provider, DependsOn = { calico } });
+        }
+
+        Releases = releases;
+        RegisterOutputs(new Dictionary<string, object?> { ["releases"] = releases.Select(r => r.Name).ToList() });
+
+        K8s.Helm.V3.Release Release(string release, string chart, string version, string repository, string ns, Dictionary<string, object> values, Resource? dependsOn = null)
+        {
+            var resource = new K8s.Helm.V3.Release($"{name}-{release}", new K8s.Types.Inputs.Helm.V3.ReleaseArgs
+            {
+                Name = release,
+                Chart = chart,
+                Version = version,
+                Namespace = ns,
+                CreateNamespace = true,
+                RepositoryOpts = new K8s.Types.Inputs.Helm.V3.RepositoryOptsArgs { Repo = repository },
+                Values = values,
+                // Wait for the workloads to become ready, so the health gate judges a settled cluster.
+                Timeout = 900,
+            }, new CustomResourceOptions
+            {
+                Parent = this,
+                Provider = Provider,
+                DependsOn = dependsOn is null ? new InputList<Resource>() : new InputList<Resource> { dependsOn },
+            });
+            releases.Add(resource);
+            return resource;
+        }
+    }
+
+    public Local.Command ApiReachable { get; }
+    public K8s.Provider Provider { get; }
+    public K8s.Helm.V3.Release Calico { get; }
+    public K8s.Helm.V3.Release MetricsServer { get; }
+    public K8s.Yaml.V2.ConfigGroup? NodeLocalDns { get; }
+
+    /// <summary>Every Helm release installed, for the health gate to wait on.</summary>
+    public IReadOnlyList<K8s.Helm.V3.Release> Releases { get; }
+}

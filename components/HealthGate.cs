@@ -1,0 +1,61 @@
+using System.Collections.Immutable;
+using DoK8sHa.Scripts;
+using Pulumi;
+using Remote = Pulumi.Command.Remote;
+
+namespace DoK8sHa.Components;
+
+public sealed class HealthGateArgs
+{
+    /// <summary>A control-plane node: it has kubectl, admin.conf and an etcd client certificate.</summary>
+    public required ClusterNode Node { get; init; }
+
+    /// <summary>Every node that runs a kubelet: each must be Ready.</summary>
+    public required IReadOnlyList<string> KubernetesNodes { get; init; }
+    public required Output<ImmutableArray<string>> EtcdEndpoints { get; init; }
+
+    /// <summary>Everything `pulumi up` builds; the gate runs after all of it.</summary>
+    public required IReadOnlyList<Resource> After { get; init; }
+}
+
+/// <summary>
+/// The last step of every `pulumi up`: etcd healthy with every member, all nodes Ready, CoreDNS
+/// available, and the scheduler and controller-manager leases held. If not, the update fails
+/// with what is wrong and how to look, instead of reporting a cluster that is not there.
+/// </summary>
+public sealed class HealthGate : ComponentResource
+{
+    public HealthGate(string name, HealthGateArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:HealthGate", name, options)
+    {
+        Check = RemoteStep.Create($"{name}-check", args.Node, new RemoteStepArgs
+        {
+            Create = args.EtcdEndpoints.Apply(endpoints => Render.RemoteStep(
+                ("etcd-health-all", Render.EtcdHealth(endpoints, requireAll: true, timeoutSeconds: 300)),
+                ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900)))),
+            DependsOn = args.After,
+            // A health check judges the cluster as it is now: run it on every update.
+            AlwaysRun = true,
+        }, parent: this);
+
+        // stdout is kept secret like every step's; the leaders' names are not.
+        SchedulerLeader = Output.Unsecret(Check.Stdout.Apply(s => Field(s, "scheduler-leader")));
+        ControllerManagerLeader = Output.Unsecret(Check.Stdout.Apply(s => Field(s, "controller-manager-leader")));
+        RegisterOutputs(new Dictionary<string, object?>
+        {
+            ["schedulerLeader"] = SchedulerLeader,
+            ["controllerManagerLeader"] = ControllerManagerLeader,
+        });
+    }
+
+    public Remote.Command Check { get; }
+
+    /// <summary>The node whose kube-scheduler holds the lease.</summary>
+    public Output<string> SchedulerLeader { get; }
+
+    /// <summary>The node whose kube-controller-manager holds the lease.</summary>
+    public Output<string> ControllerManagerLeader { get; }
+
+    internal static string Field(string stdout, string key) =>
+        stdout.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..] ?? "";
+}

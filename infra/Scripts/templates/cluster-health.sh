@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The health gate at the end of `pulumi up`: every node Ready, CoreDNS available, and the
+# kube-scheduler and kube-controller-manager leases held. Waits up to TIMEOUT_SECONDS, then
+# fails naming each check that is still failing and how to look. Prints the lease holders.
+set -euo pipefail
+
+EXPECTED_NODES={{EXPECTED_NODES}}
+TIMEOUT_SECONDS={{TIMEOUT_SECONDS}}
+export KUBECONFIG=/etc/kubernetes/admin.conf
+
+kc() { timeout 30 kubectl --request-timeout=20s "$@"; }
+
+lease_holder() { # lease name; prints the node part of the holder identity (node_uuid)
+  local holder
+  holder=$(kc -n kube-system get lease "$1" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true)
+  echo "${holder%%_*}"
+}
+
+deadline=$((SECONDS + TIMEOUT_SECONDS))
+while :; do
+  problems=()
+
+  not_ready=()
+  for node in $EXPECTED_NODES; do
+    ready=$(kc get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+    [ "$ready" = True ] || not_ready+=("$node")
+  done
+  if [ "${#not_ready[@]}" -gt 0 ]; then
+    problems+=("nodes not Ready: ${not_ready[*]}. Look: kubectl describe node ${not_ready[0]}; journalctl -u kubelet on it")
+  fi
+
+  available=$(kc -n kube-system get deployment coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null || true)
+  if [ "${available:-0}" -lt 1 ]; then
+    problems+=("CoreDNS has no available replica. Look: kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide")
+  fi
+
+  scheduler=$(lease_holder kube-scheduler)
+  controller_manager=$(lease_holder kube-controller-manager)
+  if [ -z "$scheduler" ]; then
+    problems+=("no kube-scheduler holds its lease. Look: kubectl -n kube-system get lease kube-scheduler -o yaml")
+  fi
+  if [ -z "$controller_manager" ]; then
+    problems+=("no kube-controller-manager holds its lease. Look: kubectl -n kube-system get lease kube-controller-manager -o yaml")
+  fi
+
+  if [ "${#problems[@]}" -eq 0 ]; then
+    echo "cluster is healthy: nodes Ready: $EXPECTED_NODES"
+    echo "scheduler-leader=$scheduler"
+    echo "controller-manager-leader=$controller_manager"
+    exit 0
+  fi
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "the cluster is not healthy after ${TIMEOUT_SECONDS}s:" >&2
+    printf '  - %s\n' "${problems[@]}" >&2
+    exit 1
+  fi
+  sleep 5
+done

@@ -1,0 +1,119 @@
+using System.Collections;
+using DoK8sHa.Tests.Support;
+using Pulumi;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>Issue 3: add-ons through Pulumi.Kubernetes, the API proxies, and the health gate.</summary>
+public class AddonAndHealthTests
+{
+    private const string Release = "kubernetes:helm.sh/v3:Release";
+    private const string Provider = "pulumi:providers:kubernetes";
+
+    private static IDictionary<string, object> Map(object value) => (IDictionary<string, object>)value;
+
+    [Test]
+    public async Task CalicoAndMetricsServerAreInstalledByDefault()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+
+        Assert.That(mocks.OfType(Release).Select(r => r.Inputs["name"]), Is.EquivalentTo(new[] { "calico", "metrics-server" }));
+        var calico = mocks.Named("addons-calico");
+        Assert.That(calico.Inputs["chart"], Is.EqualTo("tigera-operator"));
+        Assert.That(calico.Inputs["version"], Is.EqualTo("v3.30.6"));
+        var pool = Map(((IEnumerable)Map(Map(Map(calico.Inputs["values"])["installation"])["calicoNetwork"])["ipPools"]).Cast<object>().Single());
+        Assert.That(pool["cidr"], Is.EqualTo("10.233.64.0/18"));
+        Assert.That(pool["encapsulation"], Is.EqualTo("VXLAN"));
+        Assert.That(mocks.Named("addons-metrics-server").Inputs["version"], Is.EqualTo("3.13.0"));
+        Assert.That(mocks.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
+    public async Task OptionalAddonsFollowTheirFlagsAndPinnedVersions()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:dashboard"] = "true";
+        config["do-k8s-ha:dashboardVersion"] = "7.12.0";
+        config["do-k8s-ha:nodeLocalDns"] = "true";
+        config["do-k8s-ha:podCidr"] = "10.100.0.0/16";
+        config["do-k8s-ha:serviceCidr"] = "10.96.0.0/16";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        Assert.That(mocks.Named("addons-kubernetes-dashboard").Inputs["version"], Is.EqualTo("7.12.0"));
+        var dns = mocks.Resources.Single(r => r.Name == "addons-nodelocaldns");
+        Assert.That(dns.Inputs["yaml"].ToString(), Does.Contain("k8s-dns-node-cache:1.25.0").And.Contains("169.254.20.10,10.96.0.10"));
+    }
+
+    [Test]
+    public async Task TheProviderUsesTheExportedKubeconfigAndWaitsForTheApi()
+    {
+        var result = await StackRun.RunAsync("dev");
+        var mocks = result.Mocks;
+        var provider = mocks.OfType(Provider).Single();
+
+        Assert.That(provider.Inputs["kubeconfig"], Is.EqualTo(await result.Output<string>("kubeconfig").ValueAsync()));
+        var wait = mocks.Named("addons-api-reachable");
+        Assert.That(wait.Inputs["create"].ToString(), Does.Contain($"ENDPOINT='https://{ClusterMocks.LoadBalancerIp}:6443'"));
+        Assert.That(wait.RegisteredAt, Is.GreaterThan(mocks.Named("control-plane-node1").CompletedAt), "the API is awaited only once init ran");
+        Assert.That(provider.RegisteredAt, Is.GreaterThan(wait.CompletedAt), "no add-on before the API answers");
+        Assert.That(mocks.Named("addons-metrics-server").RegisteredAt, Is.GreaterThan(mocks.Named("addons-calico").CompletedAt));
+    }
+
+    [Test]
+    public async Task TheHealthGateRunsLastAndExportsTheLeaders()
+    {
+        var result = await StackRun.RunAsync("dev");
+        var mocks = result.Mocks;
+        var gate = mocks.Named("health-check");
+
+        foreach (var before in new[] { "control-plane-node1", "control-plane-node2", "workers-node3-join", "addons-calico", "addons-metrics-server" })
+        {
+            Assert.That(gate.RegisteredAt, Is.GreaterThan(mocks.Named(before).CompletedAt), $"the gate waits for {before}");
+        }
+        var script = gate.Inputs["create"].ToString();
+        Assert.That(script, Does.Contain("EXPECTED_NODES='node1 node2 node3'").And.Contains("REQUIRE_ALL=true"));
+        Assert.That(await result.Output<string>("schedulerLeader").ValueAsync(), Is.EqualTo("node1"));
+        Assert.That(await result.Output<string>("controllerManagerLeader").ValueAsync(), Is.EqualTo("node2"));
+        Assert.That(await Output.IsSecretAsync(result.Output<string>("schedulerLeader")), Is.False);
+    }
+
+    [Test]
+    public async Task EtcdOnlyNodesAreNotExpectedToBeReady()
+    {
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        Assert.That(mocks.Named("health-check").Inputs["create"].ToString(), Does.Contain("EXPECTED_NODES='cp1 cp2 cp3 worker1 worker2 worker3'"));
+    }
+
+    [Test]
+    public async Task AddingAControlPlaneNodeUpdatesEveryProxy()
+    {
+        var before = (await StackRun.RunAsync("dev")).Mocks;
+        var nodes = """
+            [{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},
+             {"name":"node3","roles":["etcd","worker"]},{"name":"node4","roles":["control-plane"]}]
+            """;
+        var after = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
+
+        var proxy = after.Named("workers-node3-api-proxy").Inputs["create"].ToString();
+        Assert.That(proxy, Does.Contain("server 10.240.0.5:6443 "));
+        Assert.That(before.Named("workers-node3-api-proxy").Inputs["create"].ToString(), Does.Not.Contain("10.240.0.5"));
+        // The join itself does not change: kubelet keeps talking to 127.0.0.1:6443.
+        Assert.That(after.Named("workers-node3-join").Inputs, Is.EquivalentTo(before.Named("workers-node3-join").Inputs));
+    }
+
+    [TestCase("scheduler-leader=node2\ncontroller-manager-leader=node1\n", "scheduler-leader", "node2")]
+    [TestCase("noise\ncontroller-manager-leader=cp3", "controller-manager-leader", "cp3")]
+    [TestCase("nothing here", "scheduler-leader", "")]
+    public void LeaderFieldsAreReadFromTheGatesReport(string stdout, string key, string expected) =>
+        Assert.That(Components.HealthGate.Field(stdout, key), Is.EqualTo(expected));
+
+    [TestCase("calicoVersion", "latest", "calicoVersion: 'latest' is not a version")]
+    [TestCase("dashboard", "yes", "dashboard: 'yes' is not true or false")]
+    public void BadAddonSettingsAreNamed(string key, string value, string expected)
+    {
+        var config = StackRun.StackConfig("dev");
+        config[$"do-k8s-ha:{key}"] = value;
+        var error = Assert.CatchAsync(() => StackRun.RunAsync("dev", config));
+        Assert.That(error!.ToString(), Does.Contain($"do-k8s-ha:{expected}"));
+    }
+}
