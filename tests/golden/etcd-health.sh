@@ -16,26 +16,32 @@ quorum=$((total / 2 + 1))
 deadline=$((SECONDS + TIMEOUT_SECONDS))
 while :; do
   down=()
+  unhealthy=()
   for endpoint in "${endpoints[@]}"; do
-    if ! curl -fsS --max-time 3 --cacert "$CA_FILE" --cert "$CERT_FILE" --key "$KEY_FILE" \
-      "$endpoint/health" 2>/dev/null | grep -q '"health":"true"'; then
+    if ! body=$(curl -sS --max-time 3 --cacert "$CA_FILE" --cert "$CERT_FILE" --key "$KEY_FILE" "$endpoint/health" 2>/dev/null); then
       down+=("$endpoint")
+    elif ! grep -q '"health":"true"' <<<"$body"; then
+      # It answers, but without a leader: it cannot serve writes.
+      unhealthy+=("$endpoint")
     fi
   done
-  healthy=$((total - ${#down[@]}))
-  if [ "${#down[@]}" -eq 0 ]; then
+  healthy=$((total - ${#down[@]} - ${#unhealthy[@]}))
+  report=""
+  [ "${#down[@]}" -eq 0 ] || report+="; not answering: ${down[*]}"
+  [ "${#unhealthy[@]}" -eq 0 ] || report+="; answering without a leader: ${unhealthy[*]}"
+  if [ "$healthy" -eq "$total" ]; then
     echo "etcd is healthy: ${healthy}/${total} members"
     exit 0
   fi
   if [ "$REQUIRE_ALL" != true ] && [ "$healthy" -ge "$quorum" ]; then
-    echo "etcd has quorum: ${healthy}/${total} members healthy; not answering: ${down[*]}"
+    echo "etcd has quorum: ${healthy}/${total} members healthy${report}"
     exit 0
   fi
   if [ "$SECONDS" -ge "$deadline" ]; then
     if [ "$healthy" -ge "$quorum" ]; then
-      echo "etcd is degraded: ${healthy}/${total} members healthy (quorum holds); not answering: ${down[*]}" >&2
+      echo "etcd is degraded: ${healthy}/${total} members healthy (quorum holds)${report}" >&2
     else
-      echo "etcd has lost quorum: ${healthy}/${total} members healthy, ${quorum} needed; writes fail. Not answering: ${down[*]}" >&2
+      echo "etcd has lost quorum: ${healthy}/${total} members healthy, ${quorum} needed; writes fail${report}" >&2
     fi
     echo "look: 'journalctl -u etcd' on those members, and 'etcdctl endpoint health --cluster'" >&2
     exit 1

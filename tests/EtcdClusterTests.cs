@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using DoK8sHa.Scripts;
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// The etcd certificates and configuration the program renders for the seed topology, started as
+/// a real three-member TLS cluster on three test hosts (Debian's etcd 3.4).
+/// </summary>
+[NonParallelizable]
+public class EtcdClusterTests
+{
+    private TestHosts _hosts = null!;
+    private readonly Dictionary<string, Process> _members = [];
+    private List<NodeAddress> _nodes = [];
+
+    [SetUp]
+    public void StartCluster()
+    {
+        Repo.RequireTool("etcd", "apt-get install etcd-server");
+        Repo.RequireTool("etcdctl", "apt-get install etcd-client");
+        Repo.RequireTool("openssl", "apt-get install openssl");
+        _hosts = TestHosts.Create(3);
+        _nodes = [.. _hosts.Hosts.Select((h, i) => new NodeAddress($"node{i + 1}", h.Address))];
+        var pki = RealPki.Material;
+
+        foreach (var (host, node) in _hosts.Hosts.Zip(_nodes))
+        {
+            var certs = _hosts.Bash(host, Render.EtcdCerts(node, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(host)));
+            Assert.That(certs.ExitCode, Is.Zero, certs.Stderr);
+            var config = Path.Combine(host.Dir, "etcd.conf.yml");
+            File.WriteAllText(config, Render.EtcdConfig(node, _nodes, "k8s-dev-etcd", pkiDir: PkiDir(host), dataDir: Path.Combine(host.Dir, "data")));
+            _members[node.Name] = _hosts.Start(host, "etcd", "etcd", "--config-file", config);
+        }
+        WaitUntil(() => Etcdctl(_hosts[0], "endpoint", "health", "--cluster").ExitCode == 0, "the cluster to become healthy");
+    }
+
+    [TearDown]
+    public void StopCluster() => _hosts.Dispose();
+
+    private static string PkiDir(TestHost host) => Path.Combine(host.Dir, "pki");
+
+    private string Endpoints => string.Join(",", Render.EtcdClientUrls(_nodes));
+
+    private (int ExitCode, string Stdout, string Stderr) Etcdctl(TestHost from, params string[] args) =>
+        _hosts.Exec(from, "env", [
+            "ETCDCTL_API=3", "etcdctl", "--endpoints", Endpoints, "--dial-timeout=2s", "--command-timeout=3s",
+            "--cacert", Path.Combine(PkiDir(from), "ca.crt"), "--cert", Path.Combine(PkiDir(from), "member.crt"), "--key", Path.Combine(PkiDir(from), "member.key"),
+            .. args]);
+
+    private (int ExitCode, string Stdout, string Stderr) HealthCheck(TestHost from, bool requireAll = false) =>
+        _hosts.Bash(from, Render.EtcdHealth(Render.EtcdClientUrls(_nodes), requireAll, timeoutSeconds: 3,
+            caFile: Path.Combine(PkiDir(from), "ca.crt"), certFile: Path.Combine(PkiDir(from), "member.crt"), keyFile: Path.Combine(PkiDir(from), "member.key")));
+
+    private static void WaitUntil(Func<bool> condition, string what, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"timed out waiting for {what}");
+            }
+            Thread.Sleep(250);
+        }
+    }
+
+    [Test]
+    public void RenderedCertificatesAndConfigFormATlsCluster()
+    {
+        var health = Etcdctl(_hosts[0], "endpoint", "health", "--cluster");
+        Assert.That(health.ExitCode, Is.Zero, health.Stderr);
+        Assert.That(health.Stdout + health.Stderr, Does.Contain("https://10.203.0.2:2379 is healthy").And.Contains("https://10.203.0.4:2379 is healthy"));
+
+        var members = Etcdctl(_hosts[1], "member", "list");
+        Assert.That(members.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(3));
+        Assert.That(members.Stdout, Does.Contain("node1, https://10.203.0.2:2380, https://10.203.0.2:2379"));
+
+        var check = HealthCheck(_hosts[2], requireAll: true);
+        Assert.That(check.ExitCode, Is.Zero, check.Stderr);
+        Assert.That(check.Stdout, Does.Contain("etcd is healthy: 3/3 members"));
+    }
+
+    [Test]
+    public void QuorumSurvivesOneLossNotTwoAndTheHealthCheckSaysSo()
+    {
+        TestHosts.Stop(_members["node3"]);
+        Assert.That(Etcdctl(_hosts[0], "put", "/probe", "one-down").ExitCode, Is.Zero, "writes work with one member down");
+        var degraded = HealthCheck(_hosts[0]);
+        Assert.That(degraded.ExitCode, Is.Zero, degraded.Stderr);
+        Assert.That(degraded.Stdout, Does.Contain("etcd has quorum: 2/3 members healthy; not answering: https://10.203.0.4:2379"));
+        Assert.That(HealthCheck(_hosts[0], requireAll: true).ExitCode, Is.Not.Zero, "the health gate wants every member");
+
+        TestHosts.Stop(_members["node2"]);
+        Assert.That(Etcdctl(_hosts[0], "put", "/probe", "two-down").ExitCode, Is.Not.Zero, "writes stop without quorum");
+        var lost = HealthCheck(_hosts[0]);
+        Assert.That(lost.ExitCode, Is.Not.Zero);
+        Assert.That(lost.Stderr, Does.Contain("etcd has lost quorum: 0/3 members healthy, 2 needed; writes fail")
+            .And.Contains("not answering: https://10.203.0.3:2379 https://10.203.0.4:2379")
+            .And.Contains("answering without a leader: https://10.203.0.2:2379"));
+    }
+
+    [Test]
+    public void RenderedMemberRemovalRemovesTheMemberAndToleratesASecondRun()
+    {
+        var remove = Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data"));
+
+        var first = _hosts.Bash(_hosts[2], remove);
+        Assert.That(first.ExitCode, Is.Zero, first.Stderr);
+        Assert.That(first.Stdout, Does.Contain("removed etcd member"), first.Stderr);
+        var members = Etcdctl(_hosts[0], "member", "list");
+        Assert.That(members.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(2));
+        Assert.That(members.Stdout, Does.Not.Contain("10.203.0.4"));
+        Assert.That(Directory.Exists(Path.Combine(_hosts[2].Dir, "data")), Is.False, "its data is wiped");
+
+        var second = _hosts.Bash(_hosts[2], remove);
+        Assert.That(second.ExitCode, Is.Zero, second.Stderr);
+        Assert.That(second.Stdout, Does.Contain("not in the cluster"));
+        Assert.That(Etcdctl(_hosts[0], "put", "/probe", "after-removal").ExitCode, Is.Zero);
+    }
+}

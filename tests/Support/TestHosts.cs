@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace DoK8sHa.Tests.Support;
+
+/// <summary>One test host: a network namespace with its own address on the fixture's bridge.</summary>
+public sealed record TestHost(string Name, string Namespace, string Address, string Dir);
+
+/// <summary>
+/// Several hosts on this machine: network namespaces on a private bridge (itself inside a
+/// namespace, so no address exists outside what the fixture creates). Every process started is
+/// tracked and stopped by its PID on dispose; the namespaces and files go with it.
+/// </summary>
+public sealed class TestHosts : IDisposable
+{
+    public const string Subnet = "10.203.0";
+
+    /// <summary>An address on the bridge that no host answers: connections to it time out.</summary>
+    public const string Unreachable = Subnet + ".250";
+
+    private readonly List<Process> _processes = [];
+    private readonly List<string> _namespaces = [];
+    private readonly string _id = (Environment.ProcessId % 100000).ToString("D5", CultureInfo.InvariantCulture) + Random.Shared.Next(100, 999).ToString(CultureInfo.InvariantCulture);
+
+    public IReadOnlyList<TestHost> Hosts { get; private set; } = [];
+    public string Dir { get; }
+
+    public TestHost this[int index] => Hosts[index];
+
+    private TestHosts() => Dir = Directory.CreateTempSubdirectory("do-k8s-ha-hosts-").FullName;
+
+    private void Build(int count)
+    {
+        var bridge = Namespace("sw");
+        Ip("-n", bridge, "link", "add", "br0", "type", "bridge");
+        Ip("-n", bridge, "link", "set", "br0", "up");
+
+        var hosts = new List<TestHost>();
+        for (var i = 1; i <= count; i++)
+        {
+            var ns = Namespace($"h{i}");
+            var (inside, outside) = ($"dkh{_id}a{i}", $"dkh{_id}b{i}");
+            Ip("link", "add", inside, "type", "veth", "peer", "name", outside);
+            Ip("link", "set", inside, "netns", ns);
+            Ip("link", "set", outside, "netns", bridge);
+            Ip("-n", bridge, "link", "set", outside, "master", "br0");
+            Ip("-n", bridge, "link", "set", outside, "up");
+            Ip("-n", ns, "link", "set", inside, "name", "eth0");
+            var address = $"{Subnet}.{i + 1}";
+            Ip("-n", ns, "addr", "add", $"{address}/24", "dev", "eth0");
+            Ip("-n", ns, "link", "set", "eth0", "up");
+            Ip("-n", ns, "link", "set", "lo", "up");
+            var dir = Directory.CreateDirectory(Path.Combine(Dir, $"h{i}")).FullName;
+            hosts.Add(new TestHost($"host{i}", ns, address, dir));
+        }
+        Hosts = hosts;
+    }
+
+    /// <summary>Needs root and iproute2. In CI a missing prerequisite fails; elsewhere it skips, saying how to run.</summary>
+    public static TestHosts Create(int count)
+    {
+        Repo.RequireTool("ip", "apt-get install iproute2");
+        if (Environment.UserName != "root")
+        {
+            const string reason = "test hosts are network namespaces and need root: run the tests as root (CI does)";
+            if (Repo.InCi)
+            {
+                Assert.Fail(reason);
+            }
+            Assert.Ignore(reason);
+        }
+        var hosts = new TestHosts();
+        try
+        {
+            hosts.Build(count);
+        }
+        catch
+        {
+            hosts.Dispose();
+            throw;
+        }
+        return hosts;
+    }
+
+    /// <summary>Runs a command to completion inside the host's namespace.</summary>
+    public (int ExitCode, string Stdout, string Stderr) Exec(TestHost host, string file, IEnumerable<string> args, string? stdin = null, int timeoutSeconds = 60) =>
+        Repo.Run("ip", ["netns", "exec", host.Namespace, file, .. args], stdin, timeoutSeconds);
+
+    public (int ExitCode, string Stdout, string Stderr) Bash(TestHost host, string script, int timeoutSeconds = 60) =>
+        Exec(host, "bash", ["-c", script], timeoutSeconds: timeoutSeconds);
+
+    /// <summary>Starts a long-running process in the host's namespace; its output goes to a log in the host's dir.</summary>
+    public Process Start(TestHost host, string name, string file, params string[] args)
+    {
+        var log = Path.Combine(host.Dir, $"{name}.log");
+        var info = new ProcessStartInfo("ip")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in (string[])["netns", "exec", host.Namespace, file, .. args])
+        {
+            info.ArgumentList.Add(arg);
+        }
+        // `ip netns exec` execs the command itself: the PID is the process's own.
+        var process = Process.Start(info)!;
+        var writer = new StreamWriter(log) { AutoFlush = true };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (writer) { writer.WriteLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (writer) { writer.WriteLine(e.Data); } } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        lock (_processes)
+        {
+            _processes.Add(process);
+        }
+        return process;
+    }
+
+    public string Log(TestHost host, string name)
+    {
+        var path = Path.Combine(host.Dir, $"{name}.log");
+        return File.Exists(path) ? File.ReadAllText(path) : "";
+    }
+
+    /// <summary>Stops a process by its PID and waits for it.</summary>
+    public static void Stop(Process process)
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+    }
+
+    /// <summary>Waits until a TCP port accepts inside the host's namespace.</summary>
+    public void WaitForPort(TestHost host, string address, int port, int timeoutSeconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
+        while (Bash(host, $"exec 3<>/dev/tcp/{address}/{port}", timeoutSeconds: 5).ExitCode != 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"nothing listens on {address}:{port} in {host.Name}");
+            }
+            Thread.Sleep(100);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_processes)
+        {
+            foreach (var process in _processes)
+            {
+                try
+                {
+                    Stop(process);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Never started or already reaped.
+                }
+                process.Dispose();
+            }
+            _processes.Clear();
+        }
+        // Deleting a namespace deletes its veth ends, and with them their peers.
+        foreach (var ns in _namespaces)
+        {
+            Repo.Run("ip", ["netns", "del", ns]);
+        }
+        Directory.Delete(Dir, recursive: true);
+    }
+
+    private string Namespace(string suffix)
+    {
+        var name = $"dkh{_id}-{suffix}";
+        Ip("netns", "add", name);
+        _namespaces.Add(name);
+        return name;
+    }
+
+    private static void Ip(params string[] args)
+    {
+        var (exit, _, stderr) = Repo.Run("ip", args);
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"ip {string.Join(' ', args)}: {stderr}");
+        }
+    }
+}
