@@ -15,7 +15,7 @@ public class RenderedFileTests
     {
         ["node-bootstrap.sh"] = () => Render.NodeBootstrap(K8sVersion, installKubernetes: true),
         ["node-bootstrap.etcd-only.sh"] = () => Render.NodeBootstrap(K8sVersion, installKubernetes: false),
-        ["wait-for-bootstrap.sh"] = Render.WaitForBootstrap,
+        ["wait-for-bootstrap.sh"] = () => Render.WaitForBootstrap(),
         ["cluster-pki.sh"] = Render.ClusterPki,
         ["etcd-certs.sh"] = () => Render.EtcdCerts(Node1, FakePki.EtcdCaCert, FakePki.EtcdCaKey),
         ["etcd.conf.yml"] = () => Render.EtcdConfig(Node1, EtcdMembers, "k8s-dev-etcd"),

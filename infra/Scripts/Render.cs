@@ -24,6 +24,7 @@ public static class Render
     public const string EtcdPkiDir = "/etc/etcd/pki";
     public const string EtcdDataDir = "/var/lib/etcd";
     public const string BootstrapMarker = "/var/lib/do-k8s-ha/bootstrapped";
+    public const string StepsDir = "/var/lib/do-k8s-ha/steps";
     public const int ApiServerPort = 6443;
     public const string ApiProxyListen = "127.0.0.1:6443";
 
@@ -42,8 +43,8 @@ public static class Render
             ["INSTALL_KUBERNETES"] = Sh.Bool(installKubernetes),
         });
 
-    public static string WaitForBootstrap() =>
-        Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = Sh.Quote(BootstrapMarker) });
+    public static string WaitForBootstrap(string marker = BootstrapMarker) =>
+        Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = Sh.Quote(marker) });
 
     public static string ClusterPki() =>
         Template.Render("cluster-pki.sh", new Dictionary<string, string>
@@ -259,7 +260,10 @@ public static class Render
     /// Wraps scripts into the command text of one Remote.Command: each is written under
     /// /var/lib/do-k8s-ha/steps on the node and run in order; the first failure stops the step.
     /// </summary>
-    public static string RemoteStep(params (string Name, string Script)[] scripts)
+    public static string RemoteStep(params (string Name, string Script)[] scripts) => RemoteStepIn(StepsDir, scripts);
+
+    /// <summary><see cref="RemoteStep"/> with the scripts kept somewhere else (tests use a scratch folder).</summary>
+    public static string RemoteStepIn(string stepsDir, params (string Name, string Script)[] scripts)
     {
         var runs = scripts.Select(s =>
         {
@@ -269,11 +273,16 @@ public static class Render
             }
             return Template.Render("remote-step-run.fragment", new Dictionary<string, string>
             {
+                ["STEPS_DIR"] = stepsDir,
                 ["STEP"] = s.Name,
                 ["SCRIPT"] = s.Script.TrimEnd('\n'),
             }).TrimEnd('\n');
         });
-        return Template.Render("remote-step.sh", new Dictionary<string, string> { ["RUNS"] = string.Join("\n", runs) });
+        return Template.Render("remote-step.sh", new Dictionary<string, string>
+        {
+            ["STEPS_DIR"] = stepsDir,
+            ["RUNS"] = string.Join("\n", runs),
+        });
     }
 
     private static string Taints(bool schedulable) =>

@@ -133,6 +133,55 @@ public sealed class TestHosts : IDisposable
         }
     }
 
+    /// <summary>The key every host's sshd accepts for root (made by <see cref="StartSshd"/>).</summary>
+    public string ClientKey => Path.Combine(Dir, "client_key");
+
+    /// <summary>Runs sshd on the host, on its own address, with a fresh host key; root logs in with <see cref="ClientKey"/>.</summary>
+    public void StartSshd(TestHost host)
+    {
+        Repo.RequireTool("sshd", "apt-get install openssh-server");
+        if (!File.Exists(ClientKey))
+        {
+            Keygen(ClientKey);
+        }
+        var hostKey = Path.Combine(host.Dir, "ssh_host_ed25519_key");
+        Keygen(hostKey);
+        File.Copy(ClientKey + ".pub", Path.Combine(host.Dir, "authorized_keys"), overwrite: true);
+        var config = Path.Combine(host.Dir, "sshd_config");
+        File.WriteAllText(config, $"""
+            ListenAddress {host.Address}
+            Port 22
+            HostKey {hostKey}
+            AuthorizedKeysFile {host.Dir}/authorized_keys
+            PermitRootLogin prohibit-password
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            UsePAM no
+            StrictModes no
+            PidFile {host.Dir}/sshd.pid
+
+            """);
+        // sshd's privilege-separation directory; it is the system's own, made if missing.
+        Directory.CreateDirectory("/run/sshd");
+        Start(host, "sshd", Repo.Which("sshd")!, "-D", "-e", "-f", config);
+        WaitForPort(host, host.Address, 22);
+    }
+
+    /// <summary>Runs a command text on a host over SSH from another, as pulumi-command's Remote.Command does.</summary>
+    public (int ExitCode, string Stdout, string Stderr) Ssh(TestHost from, TestHost to, string command, int timeoutSeconds = 60) =>
+        Exec(from, "ssh", [
+            "-i", ClientKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", $"root@{to.Address}", command], timeoutSeconds: timeoutSeconds);
+
+    private static void Keygen(string path)
+    {
+        var (exit, _, stderr) = Repo.Run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "do-k8s-ha-test", "-f", path]);
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"ssh-keygen: {stderr}");
+        }
+    }
+
     /// <summary>Waits until a TCP port accepts inside the host's namespace.</summary>
     public void WaitForPort(TestHost host, string address, int port, int timeoutSeconds = 20)
     {

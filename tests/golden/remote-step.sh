@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# do-k8s-ha remote step. Each script is kept on the node under /var/lib/do-k8s-ha/steps, readable
-# only by root, so an operator can read or re-run exactly what ran.
+# do-k8s-ha remote step. Each script is kept on the node under /var/lib/do-k8s-ha/steps, readable only
+# by root, so an operator can read or re-run exactly what ran.
 set -euo pipefail
 install -d -m 0700 /var/lib/do-k8s-ha/steps
 cat > /var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh <<'DO_K8S_HA_STEP'
@@ -27,7 +27,11 @@ fi
 echo "node $(hostname) is bootstrapped (Kubernetes $(cat "$MARKER"))"
 DO_K8S_HA_STEP
 chmod 0700 /var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh
-/var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh
+/var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh || {
+  rc=$?
+  echo "do-k8s-ha: step wait-for-bootstrap failed on $(hostname) (exit $rc); read or re-run /var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh there" >&2
+  exit "$rc"
+}
 cat > /var/lib/do-k8s-ha/steps/etcd-health.sh <<'DO_K8S_HA_STEP'
 #!/usr/bin/env bash
 # Reports etcd's health as kube-apiserver sees it: succeeds while a quorum of members answers
@@ -81,4 +85,8 @@ while :; do
 done
 DO_K8S_HA_STEP
 chmod 0700 /var/lib/do-k8s-ha/steps/etcd-health.sh
-/var/lib/do-k8s-ha/steps/etcd-health.sh
+/var/lib/do-k8s-ha/steps/etcd-health.sh || {
+  rc=$?
+  echo "do-k8s-ha: step etcd-health failed on $(hostname) (exit $rc); read or re-run /var/lib/do-k8s-ha/steps/etcd-health.sh there" >&2
+  exit "$rc"
+}

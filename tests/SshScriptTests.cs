@@ -1,0 +1,108 @@
+using DoK8sHa.Scripts;
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// Rendered remote steps that need no kubeadm, run over real SSH on a test host the way
+/// pulumi-command runs them: twice (they must be idempotent), and broken (they must say why).
+/// </summary>
+[NonParallelizable]
+public class SshScriptTests
+{
+    private TestHosts _hosts = null!;
+    private TestHost Client => _hosts[0];
+    private TestHost Node => _hosts[1];
+
+    [SetUp]
+    public void StartSshd()
+    {
+        Repo.RequireTool("ssh", "apt-get install openssh-client");
+        Repo.RequireTool("openssl", "apt-get install openssl");
+        _hosts = TestHosts.Create(2);
+        _hosts.StartSshd(Node);
+    }
+
+    [TearDown]
+    public void StopHosts() => _hosts.Dispose();
+
+    private string Steps => Path.Combine(Node.Dir, "steps");
+
+    [Test]
+    public void StepsRunTwiceWithTheSameResult()
+    {
+        var marker = Path.Combine(Node.Dir, "bootstrapped");
+        File.WriteAllText(marker, "1.35.1\n");
+        var pki = RealPki.Material;
+        var etcdPki = Path.Combine(Node.Dir, "etcd-pki");
+        var step = Render.RemoteStepIn(Steps,
+            ("wait-for-bootstrap", Render.WaitForBootstrap(marker)),
+            ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, pki.EtcdCaKey, etcdPki)));
+
+        var first = _hosts.Ssh(Client, Node, step);
+        Assert.That(first.ExitCode, Is.Zero, first.Stderr);
+        Assert.That(first.Stdout, Does.Contain("is bootstrapped (Kubernetes 1.35.1)").And.Contains("issued the etcd certificate of node2"));
+        var certificate = File.ReadAllText(Path.Combine(etcdPki, "member.crt"));
+
+        var second = _hosts.Ssh(Client, Node, step);
+        Assert.That(second.ExitCode, Is.Zero, second.Stderr);
+        Assert.That(second.Stdout, Does.Contain("etcd certificate of node2 is current"));
+        Assert.That(File.ReadAllText(Path.Combine(etcdPki, "member.crt")), Is.EqualTo(certificate));
+
+        // The scripts stay on the node for an operator, readable by root only.
+        Assert.That(File.Exists(Path.Combine(Steps, "etcd-certs.sh")), Is.True);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.That(File.GetUnixFileMode(Steps), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
+        }
+    }
+
+    [Test]
+    public void AFailingStepStopsTheRestAndSaysWhereAndWhy()
+    {
+        var marker = Path.Combine(Node.Dir, "never-written");
+        var step = Render.RemoteStepIn(Steps,
+            ("wait-for-bootstrap", Render.WaitForBootstrap(marker)),
+            ("etcd-health", Render.EtcdHealth([$"https://{Node.Address}:2379"], requireAll: true, timeoutSeconds: 1)));
+
+        var result = _hosts.Ssh(Client, Node, step);
+
+        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.Stderr, Does.Contain($"node bootstrap did not finish on").And.Contains($"{marker} is missing; see /var/log/cloud-init-output.log"));
+        Assert.That(result.Stderr, Does.Contain($"do-k8s-ha: step wait-for-bootstrap failed on").And.Contains($"read or re-run {Steps}/wait-for-bootstrap.sh there"));
+        Assert.That(File.Exists(Path.Combine(Steps, "etcd-health.sh")), Is.False, "nothing after the failed script ran");
+    }
+
+    [Test]
+    public void EtcdHealthWithoutEtcdFailsNamingTheMembers()
+    {
+        var pki = RealPki.Material;
+        var etcdPki = Path.Combine(Node.Dir, "etcd-pki");
+        var step = Render.RemoteStepIn(Steps,
+            ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, pki.EtcdCaKey, etcdPki)),
+            ("etcd-health", Render.EtcdHealth([$"https://{Node.Address}:2379"], requireAll: false, timeoutSeconds: 1,
+                caFile: $"{etcdPki}/ca.crt", certFile: $"{etcdPki}/member.crt", keyFile: $"{etcdPki}/member.key")));
+
+        var result = _hosts.Ssh(Client, Node, step);
+
+        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.Stderr, Does.Contain($"etcd has lost quorum: 0/1 members healthy, 1 needed; writes fail; not answering: https://{Node.Address}:2379"));
+        Assert.That(result.Stderr, Does.Contain("do-k8s-ha: step etcd-health failed on"));
+    }
+
+    [Test]
+    public void MemberRemovalOfAMemberThatIsGoneSucceedsQuietly()
+    {
+        var dataDir = Path.Combine(Node.Dir, "etcd-data");
+        Directory.CreateDirectory(dataDir);
+        var step = Render.RemoteStepIn(Steps,
+            ("etcd-member-remove", Render.EtcdMemberRemove(new NodeAddress("node2", Node.Address), [new NodeAddress("node1", "10.203.0.9")], Path.Combine(Node.Dir, "etcd-pki"), dataDir)));
+
+        for (var run = 0; run < 2; run++)
+        {
+            var result = _hosts.Ssh(Client, Node, step);
+            Assert.That(result.ExitCode, Is.Zero, result.Stderr);
+        }
+        Assert.That(Directory.Exists(dataDir), Is.False);
+    }
+}
