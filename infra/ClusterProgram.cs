@@ -37,15 +37,7 @@ public static class ClusterProgram
         });
         var pki = new ClusterPki("pki");
 
-        var nodes = settings.Nodes.Select(spec => new ClusterNode(spec.Name, new ClusterNodeArgs
-        {
-            Spec = spec,
-            Settings = settings,
-            Network = network,
-            SshPrivateKey = sshPrivateKey,
-        })).ToList();
-        var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
-
+        // The load balancer takes minutes and the certificates name it: start it before the nodes.
         var loadBalancer = settings.ApiLoadBalancer == ApiLoadBalancerMode.DigitalOcean
             ? new ApiLoadBalancer("api", new ApiLoadBalancerArgs
             {
@@ -55,6 +47,16 @@ public static class ClusterProgram
                 ControlPlaneTag = network.RoleTags[NodeRoles.ControlPlane],
             })
             : null;
+
+        var nodes = settings.Nodes.Select(spec => new ClusterNode(spec.Name, new ClusterNodeArgs
+        {
+            Spec = spec,
+            Settings = settings,
+            Network = network,
+            SshPrivateKey = sshPrivateKey,
+        })).ToList();
+        var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
+
         // Users reach the API through the load balancer, or (not highly available) the init node.
         var apiHost = loadBalancer?.Ip ?? controlPlaneNodes[0].PublicIp;
 
@@ -76,14 +78,6 @@ public static class ClusterProgram
             ExtraCertSans = apiHost.Apply(host => (IReadOnlyList<string>)[host]),
         });
 
-        var workers = new WorkerPool("workers", new WorkerPoolArgs
-        {
-            Nodes = nodes.Where(n => n.Spec.IsWorker && !n.Spec.IsControlPlane).ToList(),
-            ControlPlaneNodes = controlPlaneNodes,
-            ControlPlane = controlPlane,
-            Pki = pki.Material,
-        });
-
         var apiEndpoint = apiHost.Apply(host => $"https://{host}:{ClusterNetwork.ApiServerPort}");
         // The kubeconfig is handed out once the cluster exists: its stdout resolving means init ran.
         var kubeconfig = Output.CreateSecret(Output.Tuple(apiEndpoint, pki.Material, controlPlane.Init.Stdout).Apply(t =>
@@ -97,6 +91,15 @@ public static class ClusterProgram
             Kubeconfig = kubeconfig,
             ApiEndpoint = apiEndpoint,
             ClusterCreated = controlPlane.Init,
+        });
+
+        // Workers after the add-ons: both wait for init, and the add-ons are on the longer path.
+        var workers = new WorkerPool("workers", new WorkerPoolArgs
+        {
+            Nodes = nodes.Where(n => n.Spec.IsWorker && !n.Spec.IsControlPlane).ToList(),
+            ControlPlaneNodes = controlPlaneNodes,
+            ControlPlane = controlPlane,
+            Pki = pki.Material,
         });
 
         var health = new HealthGate("health", new HealthGateArgs

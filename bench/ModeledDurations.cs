@@ -1,0 +1,55 @@
+namespace DoK8sHa.Bench;
+
+/// <summary>
+/// How long each kind of resource takes in the real world, in seconds. The benchmark sleeps one
+/// millisecond for each second. Sources are public; where they give a range, the middle is used.
+/// </summary>
+public static class ModeledDurations
+{
+    public static readonly IReadOnlyList<(string Match, int Seconds, string Why)> Table =
+    [
+        // DigitalOcean API objects that are records, not machines.
+        ("digitalocean:index/vpc:Vpc", 3, "API call"),
+        ("digitalocean:index/sshKey:SshKey", 1, "API call"),
+        ("digitalocean:index/tag:Tag", 1, "API call"),
+        ("digitalocean:index/firewall:Firewall", 3, "API call"),
+        // DigitalOcean: a droplet is active in under a minute (docs.digitalocean.com, "Create Droplets").
+        ("digitalocean:index/droplet:Droplet", 45, "droplet active"),
+        // DigitalOcean: a load balancer takes a few minutes to provision (docs.digitalocean.com, Load Balancers quickstart).
+        ("digitalocean:index/loadBalancer:LoadBalancer", 120, "load balancer active"),
+        ("command:local:Command:pki-generate", 1, "openssl, four RSA-2048 keys"),
+        // sshd answers ~10-20 s after the droplet reports active.
+        ("command:local:Command:-ssh-reachable", 15, "sshd up"),
+        // The API answers through a new load balancer after 2 health checks of 3 s.
+        ("command:local:Command:-api-reachable", 6, "2 load-balancer health checks"),
+        // cloud-init: apt update, containerd, kubeadm/kubelet/kubectl from pkgs.k8s.io: 2-3 min on a 2-vCPU droplet.
+        ("command:remote:Command:-bootstrapped", 150, "cloud-init"),
+        // Download of a ~25 MB etcd release, certificates, start.
+        ("command:remote:Command:etcd-", 25, "etcd member"),
+        // kubeadm init pulls the control-plane images and waits for a healthy API server ("may take a minute or longer", kubeadm docs).
+        ("command:remote:Command:control-plane-node1", 90, "kubeadm init"),
+        ("command:remote:Command:control-plane-", 75, "kubeadm join --control-plane"),
+        ("command:remote:Command:-api-proxy", 20, "apt install nginx, start"),
+        ("command:remote:Command:-join", 40, "kubeadm join (TLS bootstrap)"),
+        // Helm installs that wait for their workloads (Calico: operator, then calico-node on every node).
+        ("kubernetes:helm.sh/v3:Release:addons-calico", 90, "Calico ready"),
+        ("kubernetes:helm.sh/v3:Release:", 40, "chart ready"),
+        ("command:remote:Command:health-check", 45, "nodes Ready after the CNI, CoreDNS up"),
+    ];
+
+    /// <summary>The modeled seconds of a resource: the first entry whose type (and name part) matches.</summary>
+    public static int For(string type, string name)
+    {
+        foreach (var (match, seconds, _) in Table)
+        {
+            var parts = match.Split(':');
+            var matchType = string.Join(':', parts.Take(parts.Length > 3 ? 3 : parts.Length));
+            var namePart = parts.Length > 3 ? parts[3] : "";
+            if (type == matchType && (namePart.Length == 0 || name.Contains(namePart, StringComparison.Ordinal)))
+            {
+                return seconds;
+            }
+        }
+        return 0;
+    }
+}

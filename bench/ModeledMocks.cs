@@ -1,0 +1,53 @@
+using System.Collections.Immutable;
+using Pulumi.Testing;
+
+namespace DoK8sHa.Bench;
+
+/// <summary>
+/// Pulumi mocks in which every resource takes its modeled time. A resource reaches the mock only
+/// once everything it depends on has returned, so the run's wall time is the program's critical path.
+/// </summary>
+public sealed class ModeledMocks(string pkiOutput, bool delays) : IMocks
+{
+    private int _droplets;
+
+    public async Task<(string? id, object state)> NewResourceAsync(MockResourceArgs args)
+    {
+        var type = args.Type ?? "";
+        var name = args.Name ?? "";
+        if (delays)
+        {
+            var seconds = ModeledDurations.For(type, name);
+            if (seconds > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(seconds));
+            }
+        }
+
+        var state = ImmutableDictionary.CreateBuilder<string, object>();
+        state.AddRange(args.Inputs);
+        switch (type)
+        {
+            case "digitalocean:index/droplet:Droplet":
+                var n = Interlocked.Increment(ref _droplets);
+                state["ipv4Address"] = $"203.0.{n / 250}.{(n % 250) + 2}";
+                state["ipv4AddressPrivate"] = $"10.240.{n / 250}.{(n % 250) + 2}";
+                break;
+            case "digitalocean:index/loadBalancer:LoadBalancer":
+                state["ip"] = "198.51.100.10";
+                break;
+            case "digitalocean:index/sshKey:SshKey":
+                state["fingerprint"] = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
+                break;
+            case "command:local:Command":
+            case "command:remote:Command":
+                state["stdout"] = name == "pki-generate" ? pkiOutput
+                    : name == "health-check" ? "scheduler-leader=node1\ncontroller-manager-leader=node1\n" : "";
+                state["stderr"] = "";
+                break;
+        }
+        return ($"{name}-id", state.ToImmutable());
+    }
+
+    public Task<object> CallAsync(MockCallArgs args) => Task.FromResult<object>(args.Args);
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DoK8sHa;
+using DoK8sHa.Bench;
+using DoK8sHa.Scripts;
+using Pulumi;
+using Pulumi.Testing;
+
+// Time-to-ready of the real program under Pulumi mocks where each resource takes its modeled
+// time (1 ms stands for 1 s; see ModeledDurations), for 3 to 100 nodes; and the program's own
+// evaluation time with no delays. Run: dotnet run -c Release --project bench
+// The mock engine runs every registration on the thread pool; let it start them all at once,
+// as the real engine would, instead of ramping up threads while modeled time runs.
+ThreadPool.SetMinThreads(256, 256);
+var pkiOutput = RunPki();
+
+// Warm-up: JIT and first-use costs are not the program's.
+await Run(3, delays: false);
+await Run(3, delays: true);
+
+Console.WriteLine("Modeled time-to-ready (1 ms = 1 s; node1-3 control-plane+etcd, the rest workers; median of 3 runs)");
+Console.WriteLine($"{"nodes",6}  {"modeled",10}  {"resources",9}");
+var modeled = new Dictionary<int, double>();
+foreach (var nodes in new[] { 3, 10, 50, 100 })
+{
+    var (ms, resources) = await Median(nodes, delays: true);
+    modeled[nodes] = ms;
+    Console.WriteLine($"{nodes,6}  {Minutes(ms),10}  {resources,9}");
+}
+
+Console.WriteLine();
+Console.WriteLine("Program evaluation without delays (median of 3 runs)");
+foreach (var nodes in new[] { 3, 100 })
+{
+    var (ms, _) = await Median(nodes, delays: false);
+    Console.WriteLine($"evaluation{nodes}: {(ms / 1000).ToString("F2", CultureInfo.InvariantCulture)} s");
+}
+Console.WriteLine($"ratio100to3: {(modeled[100] / modeled[3]).ToString("F2", CultureInfo.InvariantCulture)}");
+return 0;
+
+async Task<(double Ms, int Resources)> Median(int nodes, bool delays)
+{
+    var runs = new List<(double Ms, int Resources)>();
+    for (var i = 0; i < 3; i++)
+    {
+        runs.Add(await Run(nodes, delays));
+    }
+    return runs.OrderBy(r => r.Ms).ElementAt(1);
+}
+
+async Task<(double Ms, int Resources)> Run(int nodes, bool delays)
+{
+    Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(Config(nodes)));
+    Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", """["do-k8s-ha:sshPrivateKey"]""");
+    var clock = Stopwatch.StartNew();
+    var (resources, _) = await Deployment.TestAsync(
+        new ModeledMocks(pkiOutput, delays),
+        new TestOptions { ProjectName = "do-k8s-ha", StackName = "bench", IsPreview = false },
+        ClusterProgram.Run);
+    return (clock.Elapsed.TotalMilliseconds, resources.Length);
+}
+
+static Dictionary<string, string> Config(int nodes)
+{
+    var inventory = new JsonArray(
+        Node("node1", "control-plane", "etcd"),
+        Node("node2", "control-plane", "etcd", "worker"),
+        Node("node3", "control-plane", "etcd", "worker"));
+    for (var i = 4; i <= nodes; i++)
+    {
+        inventory.Add(Node($"worker{i}", "worker"));
+    }
+    return new Dictionary<string, string>
+    {
+        ["do-k8s-ha:nodes"] = inventory.ToJsonString(),
+        ["do-k8s-ha:sshPublicKey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkLbenchbenchbenchbenchbenchbenchbenchbench bench@do-k8s-ha",
+        ["do-k8s-ha:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----",
+        ["do-k8s-ha:adminCidrs"] = """["203.0.113.0/24"]""",
+        ["do-k8s-ha:vpcCidr"] = "10.240.0.0/16",
+    };
+
+    static JsonObject Node(string name, params string[] roles) =>
+        new() { ["name"] = name, ["roles"] = new JsonArray([.. roles.Select(r => (JsonNode)r)]) };
+}
+
+static string RunPki()
+{
+    var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
+    info.ArgumentList.Add("-c");
+    info.ArgumentList.Add(Render.ClusterPki());
+    using var process = Process.Start(info)!;
+    var output = process.StandardOutput.ReadToEnd();
+    process.WaitForExit();
+    return process.ExitCode == 0 ? output : throw new InvalidOperationException("cluster-pki.sh failed: the benchmark needs bash and openssl");
+}
+
+static string Minutes(double ms) =>
+    $"{(int)(ms / 60)}m{(int)(ms % 60):D2}s";
