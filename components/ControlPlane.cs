@@ -30,7 +30,6 @@ public sealed class ControlPlane : ComponentResource
         : base("do-k8s-ha:index:ControlPlane", name, options)
     {
         var settings = args.Settings;
-        var peers = Output.All(args.Nodes.Select(n => n.Address));
         var cluster = Output.Tuple(args.Etcd.ClientEndpoints, args.ExtraCertSans).Apply(t => new KubeadmClusterInput(
             settings.ClusterName,
             settings.KubernetesVersion,
@@ -45,14 +44,14 @@ public sealed class ControlPlane : ComponentResource
         foreach (var node in args.Nodes)
         {
             var mayInit = node.Spec.Name == settings.InitNode.Name;
-            var create = Output.Tuple(cluster, node.Address, peers, args.Pki).Apply(t =>
+            var create = Output.Tuple(cluster, node.Address, args.Pki).Apply(t =>
             {
-                var (c, self, all, pki) = t;
+                var (c, self, pki) = t;
                 return Render.RemoteStep(
                     ("control-plane-pki", Render.ControlPlanePki(pki)),
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
-                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, all, pki.BootstrapToken, pki.CaCertHash)));
+                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, pki.BootstrapToken, pki.CaCertHash)));
             });
             var step = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {

@@ -43,9 +43,11 @@ public class EtcdClusterTests
 
     private string Endpoints => string.Join(",", Render.EtcdClientUrls(_nodes));
 
-    private (int ExitCode, string Stdout, string Stderr) Etcdctl(TestHost from, params string[] args) =>
+    private (int ExitCode, string Stdout, string Stderr) Etcdctl(TestHost from, params string[] args) => EtcdctlAt(Endpoints, from, args);
+
+    private (int ExitCode, string Stdout, string Stderr) EtcdctlAt(string endpoints, TestHost from, params string[] args) =>
         _hosts.Exec(from, "env", [
-            "ETCDCTL_API=3", "etcdctl", "--endpoints", Endpoints, "--dial-timeout=2s", "--command-timeout=3s",
+            "ETCDCTL_API=3", "etcdctl", "--endpoints", endpoints, "--dial-timeout=2s", "--command-timeout=3s",
             "--cacert", Path.Combine(PkiDir(from), "ca.crt"), "--cert", Path.Combine(PkiDir(from), "member.crt"), "--key", Path.Combine(PkiDir(from), "member.key"),
             .. args]);
 
@@ -102,6 +104,40 @@ public class EtcdClusterTests
     }
 
     [Test]
+    public void ControlPlaneScriptFindsTheClusterAndLiveApiServersInEtcd()
+    {
+        // The functions of control-plane.sh that read etcd, against the real cluster, with
+        // /etc/kubernetes/pki standing in as this host's PKI folder.
+        Repo.RequireTool("jq", "apt-get install jq");
+        var script = Render.ControlPlane(Fixtures.Cluster with { EtcdEndpoints = [.. Render.EtcdClientUrls(_nodes)] }, _nodes[0], mayInit: true, schedulable: false, "abcdef.0123456789abcdef", "sha256:00");
+        var functions = script[script.IndexOf("etcd_keys() {", StringComparison.Ordinal)..script.IndexOf("reachable_peer() {", StringComparison.Ordinal)];
+        var pki = PkiDir(_hosts[0]);
+        var probe = $"""
+            set -euo pipefail
+            NODE_IP={_nodes[0].PrivateIp}
+            ETCD_ENDPOINTS={string.Join(",", Render.EtcdClientUrls(_nodes))}
+            PKI={_hosts[0].Dir}/kube-pki
+            mkdir -p "$PKI/etcd"
+            cp {pki}/ca.crt "$PKI/etcd/ca.crt"; cp {pki}/member.crt "$PKI/apiserver-etcd-client.crt"; cp {pki}/member.key "$PKI/apiserver-etcd-client.key"
+            {functions}
+            if cluster_exists; then echo exists; else echo absent; fi
+            echo "live: $(live_api_servers | tr '\n' ' ')."
+            """;
+
+        var empty = _hosts.Bash(_hosts[0], probe);
+        Assert.That(empty.ExitCode, Is.Zero, empty.Stderr);
+        Assert.That(empty.Stdout, Does.Contain("absent").And.Contains("live: ."));
+        Assert.That(Etcdctl(_hosts[0], "put", "/registry/namespaces/kube-system", "x").ExitCode, Is.Zero);
+        Assert.That(Etcdctl(_hosts[0], "put", $"/registry/masterleases/{_nodes[0].PrivateIp}", "x").ExitCode, Is.Zero);
+        Assert.That(Etcdctl(_hosts[0], "put", $"/registry/masterleases/{_nodes[1].PrivateIp}", "x").ExitCode, Is.Zero);
+
+        var found = _hosts.Bash(_hosts[0], probe);
+        Assert.That(found.ExitCode, Is.Zero, found.Stderr);
+        Assert.That(found.Stdout, Does.Contain("exists"));
+        Assert.That(found.Stdout, Does.Contain($"live: {_nodes[1].PrivateIp} ."), "its own address is left out");
+    }
+
+    [Test]
     public void RenderedMemberRemovalRemovesTheMemberAndToleratesASecondRun()
     {
         var remove = Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data"));
@@ -117,6 +153,9 @@ public class EtcdClusterTests
         var second = _hosts.Bash(_hosts[2], remove);
         Assert.That(second.ExitCode, Is.Zero, second.Stderr);
         Assert.That(second.Stdout, Does.Contain("not in the cluster"));
-        Assert.That(Etcdctl(_hosts[0], "put", "/probe", "after-removal").ExitCode, Is.Zero);
+        // The two members left keep the quorum.
+        var left = string.Join(",", Render.EtcdClientUrls(_nodes.Take(2)));
+        var put = EtcdctlAt(left, _hosts[0], "put", "/probe", "after-removal");
+        Assert.That(put.ExitCode, Is.Zero, put.Stderr);
     }
 }

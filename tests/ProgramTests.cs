@@ -65,9 +65,10 @@ public class ProgramTests
 
         Assert.That(node1, Does.Contain("MAY_INIT=true").And.Contains("name: node1"));
         Assert.That(node2, Does.Contain("MAY_INIT=false").And.Contains("name: node2"));
-        // Both can join through the other: node1 too, should it be replaced while node2 serves.
-        Assert.That(node1, Does.Contain("PEER_API_SERVERS='10.240.0.3:6443'"));
-        Assert.That(node2, Does.Contain("PEER_API_SERVERS='10.240.0.2:6443'"));
+        // Any node joins through whichever API server is live (etcd's masterleases), node1 too
+        // should it be replaced: the inventory's other control-plane nodes are not in its script.
+        Assert.That(node1, Does.Contain("live_api_servers").And.Not.Contains("10.240.0.3:6443"));
+        Assert.That(node2, Does.Contain("NODE_IP='10.240.0.3'"));
         // The health check runs before kubeadm in each control-plane step.
         Assert.That(node2.IndexOf("etcd-health.sh", StringComparison.Ordinal), Is.LessThan(node2.IndexOf("steps/control-plane.sh", StringComparison.Ordinal)));
     }

@@ -171,17 +171,16 @@ public static class Render
     }
 
     /// <param name="mayInit">Only the inventory's first control-plane node may create the cluster.</param>
-    /// <param name="peers">The control-plane nodes to join through (this node is left out).</param>
-    public static string ControlPlane(KubeadmClusterInput cluster, NodeAddress node, bool mayInit, bool schedulable, IEnumerable<NodeAddress> peers, string bootstrapToken, string caCertHash) =>
+    public static string ControlPlane(KubeadmClusterInput cluster, NodeAddress node, bool mayInit, bool schedulable, string bootstrapToken, string caCertHash) =>
         Template.Render("control-plane.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["MAY_INIT"] = Sh.Bool(mayInit),
-            ["PEER_API_SERVERS"] = Sh.Quote(string.Join(" ", peers.Where(p => p.Name != node.Name).Select(p => $"{p.PrivateIp}:{ApiServerPort}"))),
             ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", cluster.EtcdEndpoints)),
             ["BOOTSTRAP_TOKEN"] = Sh.Quote(bootstrapToken),
             ["INIT_CONFIG"] = KubeadmInitConfig(cluster, node, schedulable).TrimEnd('\n'),
-            // Filled in on the node with whichever peer answers (unquoted heredoc).
+            // Filled in on the node with whichever live API server answers (unquoted heredoc).
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, "${API_SERVER_ENDPOINT}", bootstrapToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
         });
 

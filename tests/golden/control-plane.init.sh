@@ -7,8 +7,8 @@
 set -euo pipefail
 
 NODE_NAME='node1'
+NODE_IP='10.240.0.2'
 MAY_INIT=true
-PEER_API_SERVERS='10.240.0.3:6443'
 ETCD_ENDPOINTS='https://10.240.0.2:2379,https://10.240.0.3:2379,https://10.240.0.4:2379'
 BOOTSTRAP_TOKEN='abcdef.0123456789abcdef'
 KUBEADM_DIR=/etc/kubernetes/kubeadm
@@ -65,28 +65,43 @@ kind: KubeletConfiguration
 cgroupDriver: systemd
 YAML
 
-cluster_exists() {
-  # kube-apiserver keeps every object in etcd: the kube-system namespace exists once init ran.
-  local key endpoint out
-  key=$(printf '/registry/namespaces/kube-system' | base64 -w0)
+etcd_keys() { # prefix; prints the keys under it, one a line
+  local from to endpoint out
+  from=$(printf '%s' "$1" | base64 -w0)
+  to=$(printf '%s' "${1%/}0" | base64 -w0)
   for endpoint in ${ETCD_ENDPOINTS//,/ }; do
     if out=$(curl -fsS --max-time 5 --cacert "$PKI/etcd/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
       --key "$PKI/apiserver-etcd-client.key" -X POST "$endpoint/v3/kv/range" \
-      -d "{\"key\":\"$key\",\"count_only\":true}" 2>/dev/null); then
-      grep -q '"count":"[1-9]' <<<"$out"
-      return
+      -d "{\"key\":\"$from\",\"range_end\":\"$to\",\"keys_only\":true}" 2>/dev/null); then
+      jq -r '.kvs[]?.key' <<<"$out" | while read -r key; do base64 -d <<<"$key"; echo; done
+      return 0
     fi
   done
   echo "no etcd endpoint answered ($ETCD_ENDPOINTS): cannot tell whether the cluster exists" >&2
   exit 1
 }
 
-reachable_peer() { # prints the first peer API server that answers, waiting up to $1 seconds
+cluster_exists() {
+  # kube-apiserver keeps every object in etcd: the kube-system namespace exists once init ran.
+  local keys
+  keys=$(etcd_keys /registry/namespaces/) || exit 1
+  grep -qx /registry/namespaces/kube-system <<<"$keys"
+}
+
+live_api_servers() {
+  # Every running API server keeps a lease under /registry/masterleases/ (the "kubernetes"
+  # service's endpoints): the live ones, whatever the inventory says.
+  local keys
+  keys=$(etcd_keys /registry/masterleases/) || exit 1
+  sed -n 's#^/registry/masterleases/##p' <<<"$keys" | grep -vx "$NODE_IP" || true
+}
+
+reachable_peer() { # prints the first live API server that answers, waiting up to $1 seconds
   local deadline=$((SECONDS + $1)) peer
   while :; do
-    for peer in $PEER_API_SERVERS; do
-      if curl -ksf --max-time 3 "https://$peer/livez" >/dev/null 2>&1; then
-        echo "$peer"
+    for peer in $(live_api_servers); do
+      if curl -ksf --max-time 3 "https://$peer:6443/livez" >/dev/null 2>&1; then
+        echo "$peer:6443"
         return 0
       fi
     done
@@ -102,7 +117,7 @@ elif [ "$MAY_INIT" = true ] && { ! cluster_exists || ! reachable_peer 0 >/dev/nu
   kubeadm init --config "$KUBEADM_DIR/init.yaml" --skip-token-print
 else
   if ! API_SERVER_ENDPOINT=$(reachable_peer 300); then
-    echo "no API server answered among: $PEER_API_SERVERS. Look: 'crictl ps' and 'journalctl -u kubelet' on those nodes" >&2
+    echo "no other API server is live (none under /registry/masterleases in etcd answers /livez). Look: 'crictl ps' and 'journalctl -u kubelet' on the control-plane nodes" >&2
     exit 1
   fi
   echo "joining $NODE_NAME as a control-plane node through $API_SERVER_ENDPOINT"

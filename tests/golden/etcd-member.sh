@@ -45,6 +45,9 @@ peer-transport-security:
   key-file: /etc/etcd/pki/member.key
   trusted-ca-file: /etc/etcd/pki/ca.crt
   client-cert-auth: true
+# The JSON gateway (/v3/...) lets control-plane nodes read etcd with curl. Set it: a config
+# file leaves unset booleans false, unlike the command-line defaults.
+enable-grpc-gateway: true
 # Kubernetes compacts on its own; this bounds history if the API servers are down for long.
 auto-compaction-mode: periodic
 auto-compaction-retention: "8"
