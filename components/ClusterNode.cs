@@ -14,6 +14,9 @@ public sealed class ClusterNodeArgs
     public required ClusterSettings Settings { get; init; }
     public required ClusterNetwork Network { get; init; }
     public required Output<string> SshPrivateKey { get; init; }
+
+    /// <summary>What must succeed before the droplet is created or changed (the version guard).</summary>
+    public IReadOnlyList<Resource> Prerequisites { get; init; } = [];
 }
 
 /// <summary>
@@ -56,6 +59,7 @@ public sealed class ClusterNode : ComponentResource
             IgnoreChanges = { "userData" },
             // A replaced node leaves the cluster (its delete steps run) before the new one joins.
             DeleteBeforeReplace = true,
+            DependsOn = args.Prerequisites.ToList(),
         });
 
         PublicIp = Droplet.Ipv4Address;

@@ -8,6 +8,9 @@ public sealed class RemoteStepArgs
     /// <summary>The step's command text, from <c>Render.RemoteStep</c>. May hold secrets.</summary>
     public required Input<string> Create { get; init; }
 
+    /// <summary>What runs instead of <see cref="Create"/> when the step's inputs change (default: Create again).</summary>
+    public Input<string>? Update { get; init; }
+
     /// <summary>What runs when the step (and so the node's part in the cluster) goes away.</summary>
     public Input<string>? Delete { get; init; }
 
@@ -31,6 +34,7 @@ internal static class RemoteStep
             Connection = node.Connection,
             Create = args.Create,
             Delete = args.Delete!,
+            Update = args.Update!,
             // A new droplet (same name, new id) must run every step again.
             Triggers = { (Input<object>)node.Droplet.Id.Apply(id => (object)id) },
         };

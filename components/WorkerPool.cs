@@ -45,11 +45,13 @@ public sealed class WorkerPool : ComponentResource
             proxies.Add(proxy);
             joins.Add(join);
         }
+        Nodes = args.Nodes;
         Proxies = proxies;
         Joins = joins;
         RegisterOutputs(new Dictionary<string, object?> { ["workers"] = args.Nodes.Select(n => n.Spec.Name).ToList() });
     }
 
+    public IReadOnlyList<ClusterNode> Nodes { get; }
     public IReadOnlyList<Remote.Command> Proxies { get; }
     public IReadOnlyList<Remote.Command> Joins { get; }
 }

@@ -27,6 +27,9 @@ public static class ClusterProgram
         }
         var sshPrivateKey = config.RequireSecret("sshPrivateKey");
 
+        // First of all: a refused version change stops the update before anything changes.
+        var versionGuard = new KubernetesVersionGuard("kubernetes-version", settings.KubernetesVersion);
+
         var network = new ClusterNetwork("network", new ClusterNetworkArgs
         {
             ClusterName = settings.ClusterName,
@@ -54,6 +57,7 @@ public static class ClusterProgram
             Settings = settings,
             Network = network,
             SshPrivateKey = sshPrivateKey,
+            Prerequisites = [versionGuard.Check],
         })).ToList();
         var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
 
@@ -102,12 +106,22 @@ public static class ClusterProgram
             Pki = pki.Material,
         });
 
+        var joined = controlPlaneNodes.Zip(controlPlane.Steps, (node, step) => (node, (Resource)step))
+            .Concat(workers.Nodes.Zip(workers.Joins, (node, step) => (node, (Resource)step)))
+            .ToList();
+        var upgrade = new RollingUpgrade("upgrade", new RollingUpgradeArgs
+        {
+            Version = settings.KubernetesVersion,
+            Nodes = joined,
+            AdminKubeconfig = controlPlane.LocalAdminKubeconfig,
+        });
+
         var health = new HealthGate("health", new HealthGateArgs
         {
             Node = controlPlaneNodes[0],
             KubernetesNodes = settings.Nodes.Where(n => n.IsKubernetesNode).Select(n => n.Name).ToList(),
             EtcdEndpoints = etcd.ClientEndpoints,
-            After = [.. controlPlane.Steps, .. workers.Joins, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
+            After = [.. controlPlane.Steps, .. workers.Joins, .. upgrade.Steps, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
         });
 
         return new Dictionary<string, object?>

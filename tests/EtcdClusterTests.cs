@@ -52,7 +52,7 @@ public class EtcdClusterTests
             .. args]);
 
     private (int ExitCode, string Stdout, string Stderr) HealthCheck(TestHost from, bool requireAll = false) =>
-        _hosts.Bash(from, Render.EtcdHealth(Render.EtcdClientUrls(_nodes), requireAll, timeoutSeconds: 3,
+        _hosts.Bash(from, Render.EtcdHealth(Render.EtcdClientUrls(_nodes), requireAll, timeoutSeconds: 10,
             caFile: Path.Combine(PkiDir(from), "ca.crt"), certFile: Path.Combine(PkiDir(from), "member.crt"), keyFile: Path.Combine(PkiDir(from), "member.key")));
 
     private static void WaitUntil(Func<bool> condition, string what, int seconds = 30)
@@ -89,9 +89,9 @@ public class EtcdClusterTests
     {
         TestHosts.Stop(_members["node3"]);
         // Writes go to node1's endpoint: whether a client fails over fast is not what is tested.
+        // If node3 led, the others elect a new leader first (about a second; allow for a loaded machine).
         var node1 = Render.EtcdClientUrls(_nodes.Take(1)).Single();
-        var write = EtcdctlAt(node1, _hosts[0], "put", "/probe", "one-down");
-        Assert.That(write.ExitCode, Is.Zero, $"writes work with one member down: {write.Stderr}");
+        WaitUntil(() => EtcdctlAt(node1, _hosts[0], "put", "/probe", "one-down").ExitCode == 0, "writes with one member down", seconds: 20);
         var degraded = HealthCheck(_hosts[0]);
         Assert.That(degraded.ExitCode, Is.Zero, degraded.Stderr);
         Assert.That(degraded.Stdout, Does.Contain("etcd has quorum: 2/3 members healthy; not answering: https://10.203.0.4:2379"));
@@ -158,7 +158,6 @@ public class EtcdClusterTests
         Assert.That(second.Stdout, Does.Contain("not in the cluster"));
         // The two members left keep the quorum.
         var left = string.Join(",", Render.EtcdClientUrls(_nodes.Take(2)));
-        var put = EtcdctlAt(left, _hosts[0], "put", "/probe", "after-removal");
-        Assert.That(put.ExitCode, Is.Zero, put.Stderr);
+        WaitUntil(() => EtcdctlAt(left, _hosts[0], "put", "/probe", "after-removal").ExitCode == 0, "writes after the removal", seconds: 20);
     }
 }

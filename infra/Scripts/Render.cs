@@ -245,6 +245,24 @@ public static class Render
             ["DNS_DOMAIN"] = dnsDomain,
         });
 
+    /// <summary>The local guard that refuses a downgrade or a skipped minor before anything changes.</summary>
+    public static string VersionGuard(KubernetesVersion target) =>
+        Template.Render("version-guard.sh", new Dictionary<string, string> { ["TARGET"] = Sh.Quote(target.ToString()) });
+
+    /// <param name="first">The first node of the rolling order: it runs `kubeadm upgrade apply`.</param>
+    /// <param name="predecessors">The nodes upgraded before this one, in order.</param>
+    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, IEnumerable<string> predecessors, string adminKubeconfig, int waitSeconds = 3600) =>
+        Template.Render("node-upgrade.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["TARGET"] = Sh.Quote(target.ToString()),
+            ["TARGET_MINOR"] = Sh.Quote(target.RepositoryMinor),
+            ["KUBEADM_UPGRADE"] = first ? "apply" : "node",
+            ["PREDECESSORS"] = Sh.Quote(string.Join(" ", predecessors)),
+            ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ADMIN_KUBECONFIG"] = adminKubeconfig.TrimEnd('\n'),
+        });
+
     public static string Kubeconfig(string clusterName, string server, string caCert, string clientCert, string clientKey) =>
         Template.Render("kubeconfig.yaml", new Dictionary<string, string>
         {

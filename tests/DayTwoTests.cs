@@ -1,0 +1,153 @@
+using DoK8sHa.Scripts;
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// Issue 6: scale, upgrade and replace. The program is evaluated with the config before and after
+/// the change, and the tests say which resources' inputs change and which stay identical.
+/// </summary>
+public class DayTwoTests
+{
+    private const string RemoteCommand = "command:remote:Command";
+
+    private static string Input(MockedResource r, string key) => r.Inputs.TryGetValue(key, out var v) ? v?.ToString() ?? "" : "";
+
+    private static async Task<(ClusterMocks Before, ClusterMocks After)> BeforeAndAfter(string stack, Action<Dictionary<string, string>> change)
+    {
+        var before = (await StackRun.RunAsync(stack)).Mocks;
+        var config = StackRun.StackConfig(stack);
+        change(config);
+        var after = (await StackRun.RunAsync(stack, config)).Mocks;
+        return (before, after);
+    }
+
+    private static IEnumerable<string> Changed(ClusterMocks before, ClusterMocks after) =>
+        before.Resources.Where(b => !b.Type.StartsWith("do-k8s-ha:", StringComparison.Ordinal) && b.Name != "health-check")
+            .Where(b => after.Resources.SingleOrDefault(a => a.Type == b.Type && a.Name == b.Name) is { } a && !a.Inputs.SequenceEqual(b.Inputs, InputComparer.Instance))
+            .Select(b => b.Name)
+            .Order();
+
+    [Test]
+    public async Task UpgradeChangesTheUpgradeStepsAndNothingOfEtcdWorkersOrTheNetwork()
+    {
+        var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:kubernetesVersion"] = "1.36.0");
+
+        Assert.That(Changed(before, after), Is.EquivalentTo(new[]
+        {
+            // The version guard sees the new target; the upgrade steps carry it out.
+            "kubernetes-version-check",
+            "upgrade-cp1", "upgrade-cp2", "upgrade-cp3", "upgrade-worker1", "upgrade-worker2", "upgrade-worker3",
+            // The control-plane steps hold the version for a cluster created from scratch; re-run, they find the node joined.
+            "control-plane-cp1", "control-plane-cp2", "control-plane-cp3",
+            // cloud-init of new droplets installs the new version; existing droplets ignore user data changes.
+            "cp1", "cp2", "cp3", "etcd1", "etcd2", "etcd3", "worker1", "worker2", "worker3",
+        }));
+        Assert.That(Input(after.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.36.0'").And.Contains("TARGET_MINOR='v1.36'"));
+        Assert.That(Input(before.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.35.1'"));
+    }
+
+    [Test]
+    public async Task UpgradeRunsOneNodeAtATimeInOrder()
+    {
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var order = new[] { "cp1", "cp2", "cp3", "worker1", "worker2", "worker3" };
+        for (var i = 0; i < order.Length; i++)
+        {
+            var script = Input(mocks.Named($"upgrade-{order[i]}"), "update");
+            Assert.That(script, Does.Contain($"PREDECESSORS='{string.Join(" ", order.Take(i))}'"), order[i]);
+            Assert.That(script, Does.Contain(i == 0 ? "KUBEADM_UPGRADE=apply" : "KUBEADM_UPGRADE=node"), order[i]);
+        }
+        // Dedicated etcd nodes run no kubelet and have nothing to upgrade.
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("upgrade-etcd", StringComparison.Ordinal)), Is.Empty);
+        // Creating the steps does not upgrade anything: the nodes were just installed with the version.
+        Assert.That(Input(mocks.Named("upgrade-cp1"), "create"), Does.StartWith("echo "));
+    }
+
+    [Test]
+    public async Task NothingIsCreatedOrChangedBeforeTheVersionGuardHasRun()
+    {
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var guard = mocks.Named("kubernetes-version-check");
+        Assert.That(Input(guard, "create"), Does.Contain("TARGET='1.35.1'"));
+        Assert.That(Input(guard, "update"), Is.EqualTo(Input(guard, "create")));
+        foreach (var droplet in mocks.OfType("digitalocean:index/droplet:Droplet"))
+        {
+            Assert.That(droplet.RegisteredAt, Is.GreaterThan(guard.CompletedAt), droplet.Name);
+        }
+    }
+
+    [TestCase("", "1.35.1", 0, "1.35.1")]
+    [TestCase("1.35.1", "1.35.1", 0, "1.35.1")]
+    [TestCase("1.35.1", "1.35.4", 0, "1.35.4")]
+    [TestCase("1.35.1", "1.36.0", 0, "upgrading Kubernetes 1.35.1 -> 1.36.0")]
+    [TestCase("1.35.1", "1.37.0", 1, "1.35.1 -> 1.37.0 skips a minor release; kubeadm upgrades one minor at a time. Fix: pulumi config set kubernetesVersion 1.36.<patch>")]
+    [TestCase("1.35.1", "1.34.9", 1, "1.35.1 -> 1.34.9 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.35.1")]
+    [TestCase("1.35.4", "1.35.1", 1, "goes back")]
+    [TestCase("1.35.1", "2.0.0", 1, "goes back")]
+    public void TheVersionGuardRefusesSkipsAndDowngrades(string previous, string target, int exit, string expected)
+    {
+        Assert.That(KubernetesVersionOf(target, out var version), Is.True);
+        var script = $"export PULUMI_COMMAND_STDOUT='{previous}'\n" + Render.VersionGuard(version);
+
+        var (code, stdout, stderr) = Repo.Run("bash", ["-c", script]);
+
+        Assert.That(code, Is.EqualTo(exit), stderr);
+        Assert.That(stdout + stderr, Does.Contain(expected));
+        if (exit == 0)
+        {
+            Assert.That(stdout.TrimEnd('\n').Split('\n')[^1], Is.EqualTo(target), "the last line is what the next run compares with");
+        }
+    }
+
+    [Test]
+    public async Task AddingAWorkerChangesNoOtherResource()
+    {
+        var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:nodes"] = WithNode(c["do-k8s-ha:nodes"], "worker4", "worker"));
+        Assert.That(Changed(before, after), Is.Empty);
+        Assert.That(after.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("workers-worker4-join").And.Contain("upgrade-worker4"));
+    }
+
+    [Test]
+    public async Task AddingAControlPlaneNodeChangesOnlyTheProxies()
+    {
+        var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:nodes"] = WithNode(c["do-k8s-ha:nodes"], "cp4", "control-plane"));
+        Assert.That(Changed(before, after), Is.EquivalentTo(new[]
+        {
+            "workers-worker1-api-proxy", "workers-worker2-api-proxy", "workers-worker3-api-proxy",
+            // The upgrade order names every node before a worker, and cp4 comes before the workers.
+            "upgrade-worker1", "upgrade-worker2", "upgrade-worker3",
+        }));
+        Assert.That(after.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("control-plane-cp4"));
+    }
+
+    [Test]
+    public async Task RemovingAWorkerLeavesTheRestAsTheyWere()
+    {
+        var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:nodes"] = c["do-k8s-ha:nodes"].Replace(""",{"name":"worker3","roles":["worker"],"size":"s-8vcpu-16gb"}""", "", StringComparison.Ordinal));
+
+        Assert.That(after.Resources.Where(r => r.Name.Contains("worker3", StringComparison.Ordinal)), Is.Empty);
+        Assert.That(Changed(before, after), Is.Empty);
+        // What runs when worker3's resources go: drain, delete, reset, before the droplet.
+        Assert.That(Input(before.Named("workers-worker3-join"), "delete"), Does.Contain("drain").And.Contains("kubeadm reset"));
+    }
+
+    private static string WithNode(string nodesJson, string name, string role) =>
+        nodesJson.TrimEnd(']') + $$""",{"name":"{{name}}","roles":["{{role}}"]}]""";
+
+    private static bool KubernetesVersionOf(string text, out Config.KubernetesVersion version) => Config.KubernetesVersion.TryParse(text, out version);
+
+    private sealed class InputComparer : IEqualityComparer<KeyValuePair<string, object>>
+    {
+        public static readonly InputComparer Instance = new();
+
+        public bool Equals(KeyValuePair<string, object> x, KeyValuePair<string, object> y) =>
+            x.Key == y.Key && Render(x.Value) == Render(y.Value);
+
+        public int GetHashCode(KeyValuePair<string, object> obj) => obj.Key.GetHashCode(StringComparison.Ordinal);
+
+        private static string Render(object value) => value is System.Collections.IEnumerable e and not string
+            ? "[" + string.Join(",", e.Cast<object>().Select(Render)) + "]"
+            : value?.ToString() ?? "";
+    }
+}

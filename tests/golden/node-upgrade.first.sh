@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Upgrades this node to TARGET as part of a rolling upgrade: it waits until every node before it
+# in the order runs TARGET, Ready and schedulable, so one node at a time changes. Then
+# `kubeadm upgrade apply` (first control-plane node) or `kubeadm upgrade node`, drain, kubelet
+# and kubectl, uncordon. A node already on TARGET is left alone, so a second run changes nothing.
+set -euo pipefail
+
+NODE_NAME='node1'
+TARGET='1.35.1'
+TARGET_MINOR='v1.35'
+KUBEADM_UPGRADE=apply
+PREDECESSORS=''
+WAIT_SECONDS=3600
+export DEBIAN_FRONTEND=noninteractive
+
+kubeconfig=$(mktemp)
+trap 'rm -f "$kubeconfig"' EXIT
+chmod 0600 "$kubeconfig"
+cat > "$kubeconfig" <<'KUBECONFIG'
+apiVersion: v1
+kind: Config
+clusters:
+  - name: k8s-dev
+    cluster:
+      server: https://127.0.0.1:6443
+      certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWt1YmVybmV0ZXMtY2EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
+users:
+  - name: k8s-dev-admin
+    user:
+      client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWFkbWluCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K
+      client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClBMQUNFSE9MREVSLWFkbWluLWtleQotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==
+contexts:
+  - name: k8s-dev
+    context:
+      cluster: k8s-dev
+      user: k8s-dev-admin
+current-context: k8s-dev
+KUBECONFIG
+
+kc() { timeout 60 kubectl --kubeconfig "$kubeconfig" --request-timeout=20s "$@"; }
+
+# The local API server restarts during a control-plane upgrade: give calls a few tries.
+retry() {
+  local attempt
+  for attempt in $(seq 1 30); do
+    if "$@"; then
+      return 0
+    fi
+    [ "$attempt" -lt 30 ] && sleep 5
+  done
+  return 1
+}
+
+upgraded() { # node: runs TARGET, is Ready and schedulable
+  local state
+  state=$(kc get node "$1" -o jsonpath='{.status.nodeInfo.kubeletVersion}/{.spec.unschedulable}/{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+  [ "$state" = "v$TARGET//True" ]
+}
+
+wait_for() { # node, what
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  until upgraded "$1"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "upgrade of $NODE_NAME: $1 $2 within ${WAIT_SECONDS}s. Look: kubectl get node $1 -o wide; kubectl describe node $1" >&2
+      exit 1
+    fi
+    sleep 10
+  done
+}
+
+if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
+  retry kc uncordon "$NODE_NAME" >/dev/null
+  echo "$NODE_NAME already runs Kubernetes v$TARGET"
+  exit 0
+fi
+
+for node in $PREDECESSORS; do
+  wait_for "$node" "was not upgraded, Ready and schedulable"
+done
+
+echo "upgrading $NODE_NAME to Kubernetes v$TARGET"
+# Each minor release has its own package repository on pkgs.k8s.io.
+curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/Release.key" \
+  | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/ /" \
+  > /etc/apt/sources.list.d/kubernetes.list
+apt-get update -q
+apt-mark unhold kubeadm >/dev/null
+apt-get install -y -q "kubeadm=${TARGET}-*"
+apt-mark hold kubeadm >/dev/null
+
+if [ "$KUBEADM_UPGRADE" = apply ]; then
+  kubeadm upgrade apply --yes "v$TARGET"
+else
+  kubeadm upgrade node
+fi
+
+retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
+apt-mark unhold kubelet kubectl >/dev/null
+apt-get install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
+apt-mark hold kubelet kubectl >/dev/null
+systemctl daemon-reload
+systemctl restart kubelet
+retry kc uncordon "$NODE_NAME"
+wait_for "$NODE_NAME" "did not come back Ready"
+echo "$NODE_NAME runs Kubernetes v$TARGET"
