@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using DoK8sHa.Tests.Support;
+using Pulumi;
+using Pulumi.Testing;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// Resource options the engine acts on and mocks never see, captured by a stack transformation:
+/// what makes `pulumi up --replace` clean up before it rebuilds, and upgrades not replace droplets.
+/// </summary>
+public class ResourceOptionsTests
+{
+    private static readonly ConcurrentDictionary<string, (string Type, ResourceOptions Options)> Seen = new();
+
+    private sealed class CapturingStack : Stack
+    {
+        public CapturingStack()
+            : base(new StackOptions
+            {
+                ResourceTransformations =
+                {
+                    args =>
+                    {
+                        Seen[args.Resource.GetResourceName()] = (args.Resource.GetResourceType(), args.Options);
+                        return null;
+                    },
+                },
+            }) => ClusterProgram.Run();
+    }
+
+    [OneTimeSetUp]
+    public async Task RunTheProgram()
+    {
+        Seen.Clear();
+        var config = StackRun.StackConfig("dev");
+        Environment.SetEnvironmentVariable("PULUMI_CONFIG", System.Text.Json.JsonSerializer.Serialize(config));
+        Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", """["do-k8s-ha:sshPrivateKey"]""");
+        try
+        {
+            await Deployment.TestAsync<CapturingStack>(new ClusterMocks(), new TestOptions { ProjectName = "do-k8s-ha", StackName = "dev", IsPreview = false });
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PULUMI_CONFIG", null);
+            Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", null);
+        }
+    }
+
+    private static CustomResourceOptions Of(string name) =>
+        Seen.TryGetValue(name, out var seen) ? (CustomResourceOptions)seen.Options : throw new AssertionException($"no resource {name}");
+
+    [TestCase("node1")]
+    [TestCase("node3")]
+    public void AReplacedDropletLeavesTheClusterBeforeItsSuccessorJoins(string droplet)
+    {
+        var options = Of(droplet);
+        // Its steps are deleted first (drain, delete the Node, kubeadm reset, etcd member remove),
+        // then the droplet, and only then is the new one created and joined.
+        Assert.That(options.DeleteBeforeReplace, Is.True);
+        Assert.That(options.IgnoreChanges, Does.Contain("userData"), "a new version must not replace droplets");
+    }
+
+    [TestCase("etcd-node1")]
+    [TestCase("control-plane-node2")]
+    [TestCase("workers-node3-join")]
+    [TestCase("upgrade-node3")]
+    public void RemoteStepsAreTornDownBeforeTheyAreRecreated(string step)
+    {
+        var options = Of(step);
+        Assert.That(options.DeleteBeforeReplace, Is.True);
+        Assert.That(options.AdditionalSecretOutputs, Is.SupersetOf(new[] { "stdout", "stderr" }));
+    }
+
+    [Test]
+    public void TheCertificateAuthoritiesAreNeverMadeAgain() =>
+        Assert.That(Of("pki-generate").IgnoreChanges, Is.SupersetOf(new[] { "create", "interpreter" }));
+
+    [TestCase("node1")]
+    [TestCase("node2")]
+    public async Task DropletsWaitForTheVersionGuard(string droplet)
+    {
+        var dependsOn = await Of(droplet).DependsOn.ToOutput().ValueAsync();
+        Assert.That(dependsOn.Select(r => r.GetResourceName()), Does.Contain("kubernetes-version-check"));
+    }
+}
