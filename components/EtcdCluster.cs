@@ -35,7 +35,9 @@ public sealed class EtcdCluster : ComponentResource
                 var (self, all, pki) = t;
                 return Render.RemoteStep(
                     ("etcd-certs", Render.EtcdCerts(self, pki.EtcdCaCert, pki.EtcdCaKey)),
-                    ("etcd-member", Render.EtcdMember(self, all, token, args.EtcdVersion, args.EtcdSha256)));
+                    ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
+                    ("etcd-member", Render.EtcdMember(self, all, token)),
+                    ("etcd-service", Render.EtcdService()));
             });
             var delete = Output.Tuple(node.Address, addresses).Apply(t =>
                 Render.RemoteStep(("etcd-member-remove", Render.EtcdMemberRemove(t.Item1, t.Item2))));

@@ -21,11 +21,12 @@ public class EtcdClusterTests
         Repo.RequireTool("etcd", "apt-get install etcd-server");
         Repo.RequireTool("etcdctl", "apt-get install etcd-client");
         Repo.RequireTool("openssl", "apt-get install openssl");
-        _hosts = TestHosts.Create(3);
-        _nodes = [.. _hosts.Hosts.Select((h, i) => new NodeAddress($"node{i + 1}", h.Address))];
+        // Three members, and a spare host for a replacement node.
+        _hosts = TestHosts.Create(4);
+        _nodes = [.. _hosts.Hosts.Take(3).Select((h, i) => new NodeAddress($"node{i + 1}", h.Address))];
         var pki = RealPki.Material;
 
-        foreach (var (host, node) in _hosts.Hosts.Zip(_nodes))
+        foreach (var (host, node) in _hosts.Hosts.Take(3).Zip(_nodes))
         {
             var certs = _hosts.Bash(host, Render.EtcdCerts(node, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(host)));
             Assert.That(certs.ExitCode, Is.Zero, certs.Stderr);
@@ -138,6 +139,42 @@ public class EtcdClusterTests
         Assert.That(found.ExitCode, Is.Zero, found.Stderr);
         Assert.That(found.Stdout, Does.Contain("exists"));
         Assert.That(found.Stdout, Does.Contain($"live: {_nodes[1].PrivateIp} ."), "its own address is left out");
+    }
+
+    [Test]
+    public void AReplacedNodeIsAnnouncedToTheClusterAndRejoinsIt()
+    {
+        // `pulumi up --replace` on node3: its member is removed first (its delete step) ...
+        var removal = _hosts.Bash(_hosts[2], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data")));
+        Assert.That(removal.Stdout, Does.Contain("removed etcd member"), removal.Stderr);
+        TestHosts.Stop(_members["node3"]);
+
+        // ... then a new droplet, with a new address, runs the member steps.
+        var spare = _hosts[3];
+        var replacement = new NodeAddress("node3", spare.Address);
+        List<NodeAddress> inventory = [_nodes[0], _nodes[1], replacement];
+        var pki = RealPki.Material;
+        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
+        var config = Path.Combine(spare.Dir, "etcd.conf.yml");
+        var member = Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!);
+
+        var first = _hosts.Bash(spare, member);
+        Assert.That(first.ExitCode, Is.Zero, first.Stderr);
+        Assert.That(first.Stdout, Does.Contain("announced node3 to the running etcd cluster"));
+        Assert.That(File.ReadAllText(config), Does.Contain("initial-cluster-state: existing"));
+
+        _hosts.Start(spare, "etcd", "etcd", "--config-file", config);
+        var endpoints = string.Join(",", Render.EtcdClientUrls(inventory));
+        WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout.Contains("started, node3", StringComparison.Ordinal), $"the replacement to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
+        Assert.That(EtcdctlAt(endpoints, _hosts[0], "endpoint", "health", "--cluster").ExitCode, Is.Zero);
+        var members = EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout;
+        Assert.That(members, Does.Contain($"node3, https://{spare.Address}:2380").And.Not.Contains(_nodes[2].PrivateIp));
+
+        // A second run finds the member started: no announcement, no restart.
+        var second = _hosts.Bash(spare, member);
+        Assert.That(second.ExitCode, Is.Zero, second.Stderr);
+        Assert.That(second.Stdout, Does.Not.Contain("announced"));
+        Assert.That(File.Exists(config + ".restart"), Is.False);
     }
 
     [Test]

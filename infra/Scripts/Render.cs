@@ -76,18 +76,38 @@ public static class Render
             ["CLUSTER_TOKEN"] = clusterToken,
         });
 
-    public static string EtcdMember(NodeAddress node, IReadOnlyList<NodeAddress> members, string clusterToken, string etcdVersion, string etcdSha256) =>
+    public const string EtcdConfigFile = "/etc/etcd/etcd.conf.yml";
+
+    public static string EtcdInstall(string etcdVersion, string etcdSha256) =>
+        Template.Render("etcd-install.sh", new Dictionary<string, string>
+        {
+            ["ETCD_VERSION"] = Sh.Quote(etcdVersion),
+            ["ETCD_SHA256"] = Sh.Quote(etcdSha256),
+        });
+
+    /// <summary>Writes the member's config, announcing it first if the running cluster lacks it.</summary>
+    public static string EtcdMember(
+        NodeAddress node,
+        IReadOnlyList<NodeAddress> members,
+        string clusterToken,
+        string pkiDir = EtcdPkiDir,
+        string dataDir = EtcdDataDir,
+        string configFile = EtcdConfigFile,
+        string etcdctl = "/usr/local/bin/etcdctl") =>
         Template.Render("etcd-member.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
-            ["ETCD_VERSION"] = Sh.Quote(etcdVersion),
-            ["ETCD_SHA256"] = Sh.Quote(etcdSha256),
             ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", EtcdClientUrls(members))),
-            ["PKI_DIR"] = Sh.Quote(EtcdPkiDir),
-            ["DATA_DIR"] = Sh.Quote(EtcdDataDir),
-            ["ETCD_CONFIG"] = EtcdConfig(node, members, clusterToken).TrimEnd('\n'),
+            ["PKI_DIR"] = Sh.Quote(pkiDir),
+            ["DATA_DIR"] = Sh.Quote(dataDir),
+            ["CONFIG"] = Sh.Quote(configFile),
+            ["ETCDCTL"] = Sh.Quote(etcdctl),
+            ["ETCD_CONFIG"] = EtcdConfig(node, members, clusterToken, pkiDir, dataDir).TrimEnd('\n'),
         });
+
+    public static string EtcdService() =>
+        Template.Render("etcd-service.sh", new Dictionary<string, string> { ["CONFIG"] = Sh.Quote(EtcdConfigFile) });
 
     public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir, string dataDir = EtcdDataDir) =>
         Template.Render("etcd-member-remove.sh", new Dictionary<string, string>

@@ -26,6 +26,11 @@ if [ -x "$ETCDCTL" ] && [ -f "$PKI_DIR/member.crt" ]; then
         echo "removed etcd member $id ($NODE_IP)"
         break
       fi
+      # An earlier attempt that timed out on this side may have gone through on the cluster's.
+      if grep -q "member not found" <<<"$error"; then
+        echo "removed etcd member $id ($NODE_IP); it was already gone on a retry"
+        break
+      fi
       if [ "$attempt" -eq 8 ]; then
         echo "warning: could not remove etcd member $id ($NODE_IP): ${error##*Error: }. Remove it with 'etcdctl member remove $id' from a surviving member" >&2
       else

@@ -1,43 +1,33 @@
 #!/usr/bin/env bash
-# Installs and starts one etcd member as a systemd service (Kubespray's "host" deployment):
-# a pinned, checksum-verified release binary and TLS between every peer and client.
+# Writes this member's configuration. A member the running cluster does not know yet (added
+# after creation, or a replaced node) is announced first (`etcdctl member add`) and starts as
+# "existing"; members created with the cluster all start as "new", together. Leaves
+# "$CONFIG.restart" when a running member must restart to take the new configuration.
 set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
 NODE_IP={{NODE_IP}}
-ETCD_VERSION={{ETCD_VERSION}}
-ETCD_SHA256={{ETCD_SHA256}}
 CLIENT_ENDPOINTS={{CLIENT_ENDPOINTS}}
 PKI_DIR={{PKI_DIR}}
 DATA_DIR={{DATA_DIR}}
-CONFIG=/etc/etcd/etcd.conf.yml
+CONFIG={{CONFIG}}
+ETCDCTL={{ETCDCTL}}
 
-if ! /usr/local/bin/etcd --version 2>/dev/null | grep -q "^etcd Version: ${ETCD_VERSION}$"; then
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  curl -fsSL --retry 5 -o "$tmp/etcd.tar.gz" \
-    "https://github.com/etcd-io/etcd/releases/download/v${ETCD_VERSION}/etcd-v${ETCD_VERSION}-linux-amd64.tar.gz"
-  echo "${ETCD_SHA256}  $tmp/etcd.tar.gz" | sha256sum --check --quiet
-  tar -xzf "$tmp/etcd.tar.gz" -C "$tmp" --strip-components=1
-  install -m 0755 "$tmp/etcd" "$tmp/etcdctl" /usr/local/bin/
-fi
+etcdctl() {
+  ETCDCTL_API=3 timeout 20 "$ETCDCTL" --endpoints "$CLIENT_ENDPOINTS" --dial-timeout 3s \
+    --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/member.crt" --key "$PKI_DIR/member.key" "$@"
+}
 
-mkdir -p /etc/etcd "$DATA_DIR"
+mkdir -p "$(dirname "$CONFIG")" "$DATA_DIR"
 chmod 0700 "$DATA_DIR"
 cat > "$CONFIG.new" <<'YAML'
 {{ETCD_CONFIG}}
 YAML
 
-# A member the running cluster does not know yet (one added after creation) is announced first
-# and starts as "existing". Members created with the cluster all start as "new", together.
 if [ ! -d "$DATA_DIR/member" ]; then
-  members=$(ETCDCTL_API=3 timeout 15 /usr/local/bin/etcdctl --endpoints "$CLIENT_ENDPOINTS" \
-    --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/member.crt" --key "$PKI_DIR/member.key" \
-    --dial-timeout 3s member list 2>/dev/null || true)
+  members=$(etcdctl member list 2>/dev/null || true)
   if [ -n "$members" ] && ! grep -q "https://${NODE_IP}:2380" <<<"$members"; then
-    ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints "$CLIENT_ENDPOINTS" \
-      --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/member.crt" --key "$PKI_DIR/member.key" \
-      member add "$NODE_NAME" --peer-urls "https://${NODE_IP}:2380" >/dev/null
+    etcdctl member add "$NODE_NAME" --peer-urls "https://${NODE_IP}:2380" >/dev/null
     sed -i 's/^initial-cluster-state: new$/initial-cluster-state: existing/' "$CONFIG.new"
     echo "announced $NODE_NAME to the running etcd cluster"
   fi
@@ -45,41 +35,8 @@ fi
 
 # initial-* settings matter only at a member's first start: a change to them (another member
 # joined the inventory) must not restart every member at once and cost the cluster its quorum.
-changed=true
-if [ -f "$CONFIG" ] && diff -q <(grep -v '^initial-' "$CONFIG") <(grep -v '^initial-' "$CONFIG.new") >/dev/null; then
-  changed=false
+if [ -f "$CONFIG" ] && ! diff -q <(grep -v '^initial-' "$CONFIG") <(grep -v '^initial-' "$CONFIG.new") >/dev/null; then
+  touch "$CONFIG.restart"
 fi
 mv "$CONFIG.new" "$CONFIG"
-
-cat > /etc/systemd/system/etcd.service.new <<'UNIT'
-[Unit]
-Description=etcd key-value store (do-k8s-ha)
-Documentation=https://etcd.io/docs/
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-Type=notify
-ExecStart=/usr/local/bin/etcd --config-file /etc/etcd/etcd.conf.yml
-Restart=always
-RestartSec=5s
-LimitNOFILE=40000
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-if ! cmp -s /etc/systemd/system/etcd.service.new /etc/systemd/system/etcd.service; then
-  mv /etc/systemd/system/etcd.service.new /etc/systemd/system/etcd.service
-  changed=true
-else
-  rm -f /etc/systemd/system/etcd.service.new
-fi
-systemctl daemon-reload
-systemctl enable etcd >/dev/null 2>&1
-# --no-block: a new member waits for its peers to form a quorum; the health check waits for that.
-if [ "$changed" = true ] && systemctl is-active --quiet etcd; then
-  systemctl restart --no-block etcd
-else
-  systemctl start --no-block etcd
-fi
-echo "etcd member $NODE_NAME ($NODE_IP) is started"
+echo "configured etcd member $NODE_NAME ($NODE_IP)"

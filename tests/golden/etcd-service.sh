@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs etcd as a systemd service, restarting it only when its configuration asks for it.
+set -euo pipefail
+
+CONFIG='/etc/etcd/etcd.conf.yml'
+
+cat > /etc/systemd/system/etcd.service.new <<UNIT
+[Unit]
+Description=etcd key-value store (do-k8s-ha)
+Documentation=https://etcd.io/docs/
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=notify
+ExecStart=/usr/local/bin/etcd --config-file ${CONFIG}
+Restart=always
+RestartSec=5s
+LimitNOFILE=40000
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+if ! cmp -s /etc/systemd/system/etcd.service.new /etc/systemd/system/etcd.service; then
+  mv /etc/systemd/system/etcd.service.new /etc/systemd/system/etcd.service
+  touch "$CONFIG.restart"
+else
+  rm -f /etc/systemd/system/etcd.service.new
+fi
+systemctl daemon-reload
+systemctl enable etcd >/dev/null 2>&1
+# --no-block: a new member waits for its peers to form a quorum; the health check waits for that.
+if [ -f "$CONFIG.restart" ] && systemctl is-active --quiet etcd; then
+  systemctl restart --no-block etcd
+else
+  systemctl start --no-block etcd
+fi
+rm -f "$CONFIG.restart"
+echo "etcd is started"
