@@ -50,6 +50,7 @@ public class RenderedFileTests
     {
         ["kubeadm-cluster.yaml"] = "kubeadm-init.yaml",
         ["remote-step-run.fragment"] = "remote-step.sh",
+        ["admin-kubeconfig.fragment"] = "node-leave.sh",
     };
 
     private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", "https://127.0.0.1:6443", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);

@@ -237,7 +237,7 @@ public static class Render
         Template.Render("node-leave.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),
-            ["ADMIN_KUBECONFIG"] = adminKubeconfig.TrimEnd('\n'),
+            ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
         });
 
     /// <summary>The health gate: nodes Ready, CoreDNS available, scheduler and controller-manager leases held.</summary>
@@ -280,7 +280,7 @@ public static class Render
             ["KUBEADM_UPGRADE"] = first ? "apply" : "node",
             ["PREDECESSORS"] = Sh.Quote(string.Join(" ", predecessors)),
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ADMIN_KUBECONFIG"] = adminKubeconfig.TrimEnd('\n'),
+            ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
         });
 
     public static string Kubeconfig(string clusterName, string server, string caCert, string clientCert, string clientKey) =>
@@ -321,6 +321,10 @@ public static class Render
             ["RUNS"] = string.Join("\n", runs),
         });
     }
+
+    /// <summary>Shell lines that put the admin kubeconfig in $kubeconfig for the rest of a script.</summary>
+    private static string AdminKubeconfigFile(string adminKubeconfig) =>
+        Template.Render("admin-kubeconfig.fragment", new Dictionary<string, string> { ["ADMIN_KUBECONFIG"] = adminKubeconfig.TrimEnd('\n') }).TrimEnd('\n');
 
     private static string Taints(bool schedulable) =>
         // An empty list removes kubeadm's default control-plane taint (for control-plane + worker nodes).

@@ -6,6 +6,7 @@ set -euo pipefail
 
 NODE_NAME='node3'
 
+# The admin credential, in a file only root can read and that goes when the script ends.
 kubeconfig=$(mktemp)
 trap 'rm -f "$kubeconfig"' EXIT
 chmod 0600 "$kubeconfig"

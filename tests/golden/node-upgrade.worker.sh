@@ -13,6 +13,7 @@ PREDECESSORS='node1 node2'
 WAIT_SECONDS=3600
 export DEBIAN_FRONTEND=noninteractive
 
+# The admin credential, in a file only root can read and that goes when the script ends.
 kubeconfig=$(mktemp)
 trap 'rm -f "$kubeconfig"' EXIT
 chmod 0600 "$kubeconfig"

@@ -6,12 +6,7 @@ set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
 
-kubeconfig=$(mktemp)
-trap 'rm -f "$kubeconfig"' EXIT
-chmod 0600 "$kubeconfig"
-cat > "$kubeconfig" <<'KUBECONFIG'
-{{ADMIN_KUBECONFIG}}
-KUBECONFIG
+{{ADMIN_KUBECONFIG_FILE}}
 
 kc() { timeout "$1" kubectl --kubeconfig "$kubeconfig" --request-timeout=20s "${@:2}"; }
 

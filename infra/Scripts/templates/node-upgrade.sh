@@ -13,12 +13,7 @@ PREDECESSORS={{PREDECESSORS}}
 WAIT_SECONDS={{WAIT_SECONDS}}
 export DEBIAN_FRONTEND=noninteractive
 
-kubeconfig=$(mktemp)
-trap 'rm -f "$kubeconfig"' EXIT
-chmod 0600 "$kubeconfig"
-cat > "$kubeconfig" <<'KUBECONFIG'
-{{ADMIN_KUBECONFIG}}
-KUBECONFIG
+{{ADMIN_KUBECONFIG_FILE}}
 
 kc() { timeout 60 kubectl --kubeconfig "$kubeconfig" --request-timeout=20s "$@"; }
 
