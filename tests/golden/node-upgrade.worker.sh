@@ -69,8 +69,15 @@ wait_for() { # node, what
   done
 }
 
+# Set while this script has the node drained: a re-run after a failure uncordons it, but a node
+# an operator cordoned stays cordoned.
+DRAINED=/var/lib/do-k8s-ha/upgrade-drained
+
 if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
-  retry kc uncordon "$NODE_NAME" >/dev/null
+  if [ -f "$DRAINED" ]; then
+    retry kc uncordon "$NODE_NAME"
+    rm -f "$DRAINED"
+  fi
   echo "$NODE_NAME already runs Kubernetes v$TARGET"
   exit 0
 fi
@@ -96,6 +103,8 @@ else
   kubeadm upgrade node
 fi
 
+mkdir -p "$(dirname "$DRAINED")"
+touch "$DRAINED"
 retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
@@ -103,5 +112,6 @@ apt-mark hold kubelet kubectl >/dev/null
 systemctl daemon-reload
 systemctl restart kubelet
 retry kc uncordon "$NODE_NAME"
+rm -f "$DRAINED"
 wait_for "$NODE_NAME" "did not come back Ready"
 echo "$NODE_NAME runs Kubernetes v$TARGET"
