@@ -1,0 +1,110 @@
+using DoK8sHa.Config;
+using DoK8sHa.Scripts;
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// The rendered node-upgrade.sh run for real against stand-ins for kubeadm, kubelet, kubectl,
+/// apt and systemd, in a private mount namespace whose /etc/apt and /var/lib are scratch space.
+/// What is checked is the script's own logic: its turn, its kubeadm command, drain and uncordon.
+/// </summary>
+[NonParallelizable]
+public class NodeUpgradeScriptTests
+{
+    private StubbedNode _node = null!;
+
+    [SetUp]
+    public void Stubs()
+    {
+        _node = new StubbedNode();
+        _node.Stub("kubelet", "echo \"Kubernetes v$(cat \"$STATE/kubelet\")\"");
+        _node.Stub("kubectl", """
+            for arg in "$@"; do
+              if [ "$prev" = node ] && [ -f "$STATE/node-$arg" ]; then cat "$STATE/node-$arg"; exit 0; fi
+              prev=$arg
+            done
+            """);
+        _node.Stub("systemctl", """
+            if [ "$*" = "restart kubelet" ]; then cp "$STATE/target" "$STATE/kubelet"; echo "v$(cat "$STATE/target")//True" > "$STATE/node-$(cat "$STATE/self")"; fi
+            """);
+        foreach (var tool in new[] { "kubeadm", "apt-get", "apt-mark", "curl" })
+        {
+            _node.Stub(tool);
+        }
+        _node.Stub("gpg", "cat > /dev/null");
+    }
+
+    [TearDown]
+    public void Remove() => _node.Dispose();
+
+    private (int Exit, string Output, string Log) Upgrade(string node, bool first, string[] predecessors, string kubeletNow, string target = "1.36.0", bool drainedBefore = false)
+    {
+        Assert.That(KubernetesVersion.TryParse(target, out var version), Is.True);
+        _node.WriteState("kubelet", kubeletNow);
+        _node.WriteState("target", target);
+        _node.WriteState("self", node);
+        _node.WriteState($"node-{node}", $"v{kubeletNow}//True");
+        var (exit, output) = _node.Run(
+            Render.NodeUpgrade(node, version, first, predecessors, "apiVersion: v1", waitSeconds: 2),
+            scratch: ["/etc/apt", "/var/lib"],
+            prepare: "mkdir -p /etc/apt/keyrings /etc/apt/sources.list.d" + (drainedBefore ? "\nmkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained" : ""));
+        return (exit, output, _node.Log);
+    }
+
+    private void Upgraded(string node, string version = "1.36.0") => _node.WriteState($"node-{node}", $"v{version}//True");
+
+    [Test]
+    public void TheFirstNodeRunsUpgradeApplyThenDrainsUpgradesAndUncordons()
+    {
+        var (exit, output, log) = Upgrade("cp1", first: true, [], kubeletNow: "1.35.1");
+
+        Assert.That(exit, Is.Zero, output);
+        var steps = log.Split('\n').Where(l => l.StartsWith("kubeadm", StringComparison.Ordinal) || l.Contains(" drain ", StringComparison.Ordinal) || l.Contains("uncordon", StringComparison.Ordinal) || l.StartsWith("systemctl restart", StringComparison.Ordinal)).ToList();
+        Assert.That(steps[0], Is.EqualTo("kubeadm upgrade apply --yes v1.36.0"));
+        Assert.That(steps[1], Does.Contain("drain cp1"));
+        Assert.That(steps[2], Is.EqualTo("systemctl restart kubelet"));
+        Assert.That(steps[3], Does.Contain("uncordon cp1"));
+        Assert.That(log, Does.Contain("apt-get install -y -q kubeadm=1.36.0-*").And.Contains("kubelet=1.36.0-* kubectl=1.36.0-*"));
+        Assert.That(output, Does.Contain("cp1 runs Kubernetes v1.36.0"));
+    }
+
+    [Test]
+    public void ANodeWaitsForTheNodesBeforeItAndGivesUpSayingWhich()
+    {
+        var (exit, output, log) = Upgrade("worker1", first: false, ["cp1"], kubeletNow: "1.35.1");
+
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(output, Does.Contain("upgrade of worker1: cp1 was not upgraded, Ready and schedulable within 2s"));
+        Assert.That(log, Does.Not.Contain("kubeadm"), "nothing changes before its turn");
+    }
+
+    [Test]
+    public void ANodeWhoseTurnHasComeRunsUpgradeNode()
+    {
+        Upgraded("cp1");
+        var (exit, output, log) = Upgrade("worker1", first: false, ["cp1"], kubeletNow: "1.35.1");
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(log, Does.Contain("kubeadm upgrade node").And.Not.Contains("upgrade apply"));
+    }
+
+    [Test]
+    public void ASecondRunLeavesAnUpgradedNodeAndAnOperatorsCordonAlone()
+    {
+        var (exit, output, log) = Upgrade("worker1", first: false, ["cp1"], kubeletNow: "1.36.0");
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("worker1 already runs Kubernetes v1.36.0"));
+        Assert.That(log, Does.Not.Contain("uncordon").And.Not.Contains("kubeadm").And.Not.Contains("drain"));
+    }
+
+    [Test]
+    public void ARunAfterAFailureUncordonsTheNodeItDrained()
+    {
+        var (exit, output, log) = Upgrade("worker1", first: false, ["cp1"], kubeletNow: "1.36.0", drainedBefore: true);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(log, Does.Contain("uncordon worker1"));
+    }
+}
