@@ -44,14 +44,14 @@ public sealed class ControlPlane : ComponentResource
         foreach (var node in args.Nodes)
         {
             var mayInit = node.Spec.Name == settings.InitNode.Name;
-            var create = Output.Tuple(cluster, node.Address, args.Pki).Apply(t =>
+            var create = Output.Tuple(cluster, node.Address, args.Pki, LocalAdminKubeconfig).Apply(t =>
             {
-                var (c, self, pki) = t;
+                var (c, self, pki, kubeconfig) = t;
                 return Render.RemoteStep(
                     ("control-plane-pki", Render.ControlPlanePki(pki)),
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
-                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, pki.BootstrapToken, pki.CaCertHash)));
+                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, pki.BootstrapToken, pki.CaCertHash, kubeconfig)));
             });
             var step = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {

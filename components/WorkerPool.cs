@@ -37,8 +37,8 @@ public sealed class WorkerPool : ComponentResource
 
             var join = RemoteStep.Create($"{name}-{node.Spec.Name}-join", node, new RemoteStepArgs
             {
-                Create = Output.Tuple(node.Address, args.Pki).Apply(t =>
-                    Render.RemoteStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item2.BootstrapToken, t.Item2.CaCertHash)))),
+                Create = Output.Tuple(node.Address, args.Pki, args.ControlPlane.LocalAdminKubeconfig).Apply(t =>
+                    Render.RemoteStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item2.BootstrapToken, t.Item2.CaCertHash, t.Item3)))),
                 Delete = args.ControlPlane.LocalAdminKubeconfig.Apply(k => Render.RemoteStep(("node-leave", Render.NodeLeave(node.Spec.Name, k)))),
                 DependsOn = [proxy, args.ControlPlane.Init],
             }, parent: this);

@@ -113,7 +113,7 @@ public class EtcdClusterTests
         // The functions of control-plane.sh that read etcd, against the real cluster, with
         // /etc/kubernetes/pki standing in as this host's PKI folder.
         Repo.RequireTool("jq", "apt-get install jq");
-        var script = Render.ControlPlane(Fixtures.Cluster with { EtcdEndpoints = [.. Render.EtcdClientUrls(_nodes)] }, _nodes[0], mayInit: true, schedulable: false, "abcdef.0123456789abcdef", "sha256:00");
+        var script = Render.ControlPlane(Fixtures.Cluster with { EtcdEndpoints = [.. Render.EtcdClientUrls(_nodes)] }, _nodes[0], mayInit: true, schedulable: false, "abcdef.0123456789abcdef", "sha256:00", "apiVersion: v1");
         var functions = script[script.IndexOf("etcd_keys() {", StringComparison.Ordinal)..script.IndexOf("reachable_peer() {", StringComparison.Ordinal)];
         var pki = PkiDir(_hosts[0]);
         var probe = $"""
@@ -175,6 +175,59 @@ public class EtcdClusterTests
         Assert.That(second.ExitCode, Is.Zero, second.Stderr);
         Assert.That(second.Stdout, Does.Not.Contain("announced"));
         Assert.That(File.Exists(config + ".restart"), Is.False);
+    }
+
+    [Test]
+    public void ADeadNodesReplacementRemovesItsOldMemberBeforeJoining()
+    {
+        // node3 died: its delete step never ran, so its member is still listed, and counts.
+        TestHosts.Stop(_members["node3"]);
+        var spare = _hosts[3];
+        var replacement = new NodeAddress("node3", spare.Address);
+        List<NodeAddress> inventory = [_nodes[0], _nodes[1], replacement];
+        var pki = RealPki.Material;
+        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
+        var config = Path.Combine(spare.Dir, "etcd.conf.yml");
+        var member = Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!);
+
+        var run = _hosts.Bash(spare, member);
+
+        Assert.That(run.ExitCode, Is.Zero, run.Stderr);
+        Assert.That(run.Stdout, Does.Match(@"removed etcd member [0-9a-f]+ \(node3's old member\)"));
+        Assert.That(run.Stdout, Does.Contain("announced node3 to the running etcd cluster"));
+        var endpoints = string.Join(",", Render.EtcdClientUrls(inventory));
+        var listed = EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout;
+        Assert.That(listed, Does.Not.Contain(_nodes[2].PrivateIp + ":2380"), "the dead member is gone");
+        Assert.That(listed.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(3));
+
+        _hosts.Start(spare, "etcd", "etcd", "--config-file", config);
+        WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout.Contains($"started, node3, https://{spare.Address}:2380", StringComparison.Ordinal), $"the replacement to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
+        Assert.That(EtcdctlAt(endpoints, _hosts[0], "endpoint", "health", "--cluster").ExitCode, Is.Zero);
+    }
+
+    [Test]
+    public void AMemberAnnouncedOnAFailedRunJoinsAsExistingOnTheNext()
+    {
+        var removal = _hosts.Bash(_hosts[2], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data")));
+        Assert.That(removal.ExitCode, Is.Zero, removal.Stderr);
+        TestHosts.Stop(_members["node3"]);
+        var spare = _hosts[3];
+        var replacement = new NodeAddress("node3", spare.Address);
+        List<NodeAddress> inventory = [_nodes[0], _nodes[1], replacement];
+        var pki = RealPki.Material;
+        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
+        // The first run announced the member, then the step failed before etcd started.
+        var endpoints = string.Join(",", Render.EtcdClientUrls(inventory));
+        Assert.That(EtcdctlAt(endpoints, _hosts[0], "member", "add", "node3", "--peer-urls", $"https://{spare.Address}:2380").ExitCode, Is.Zero);
+        var config = Path.Combine(spare.Dir, "etcd.conf.yml");
+
+        var rerun = _hosts.Bash(spare, Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!));
+
+        Assert.That(rerun.ExitCode, Is.Zero, rerun.Stderr);
+        Assert.That(rerun.Stdout, Does.Not.Contain("announced"), "announced once only");
+        Assert.That(File.ReadAllText(config), Does.Contain("initial-cluster-state: existing"));
+        _hosts.Start(spare, "etcd", "etcd", "--config-file", config);
+        WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout.Contains($"started, node3, https://{spare.Address}:2380", StringComparison.Ordinal), $"the member to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
     }
 
     [Test]

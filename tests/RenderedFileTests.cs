@@ -29,9 +29,9 @@ public class RenderedFileTests
         ["kubeadm-join.worker.yaml"] = () => Render.KubeadmJoinConfig(Node3, Render.ApiProxyListen, FakePki.BootstrapToken, FakePki.CaCertHash, controlPlane: false, schedulable: true),
         ["kubeadm-join.control-plane.yaml"] = () => Render.KubeadmJoinConfig(Node2, "10.240.0.2:6443", FakePki.BootstrapToken, FakePki.CaCertHash, controlPlane: true, schedulable: true),
         ["control-plane-pki.sh"] = () => Render.ControlPlanePki(FakePki),
-        ["control-plane.init.sh"] = () => Render.ControlPlane(Cluster, Node1, mayInit: true, schedulable: false, FakePki.BootstrapToken, FakePki.CaCertHash),
-        ["control-plane.join.sh"] = () => Render.ControlPlane(Cluster, Node2, mayInit: false, schedulable: true, FakePki.BootstrapToken, FakePki.CaCertHash),
-        ["worker-join.sh"] = () => Render.WorkerJoin(Node3, FakePki.BootstrapToken, FakePki.CaCertHash),
+        ["control-plane.init.sh"] = () => Render.ControlPlane(Cluster, Node1, mayInit: true, schedulable: false, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
+        ["control-plane.join.sh"] = () => Render.ControlPlane(Cluster, Node2, mayInit: false, schedulable: true, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
+        ["worker-join.sh"] = () => Render.WorkerJoin(Node3, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
         ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),
         ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),
         ["node-leave.sh"] = () => Render.NodeLeave("node3", LocalKubeconfig()),
@@ -51,6 +51,8 @@ public class RenderedFileTests
         ["kubeadm-cluster.yaml"] = "kubeadm-init.yaml",
         ["remote-step-run.fragment"] = "remote-step.sh",
         ["admin-kubeconfig.fragment"] = "node-leave.sh",
+        ["etcd-member-change.fragment"] = "etcd-member-remove.sh",
+        ["stale-node.fragment"] = "worker-join.sh",
     };
 
     private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", "https://127.0.0.1:6443", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);

@@ -104,6 +104,7 @@ public static class Render
             ["CONFIG"] = Sh.Quote(configFile),
             ["ETCDCTL"] = Sh.Quote(etcdctl),
             ["ETCD_CONFIG"] = EtcdConfig(node, members, clusterToken, pkiDir, dataDir).TrimEnd('\n'),
+            ["MEMBER_CHANGE"] = MemberChangeFunction(),
         });
 
     public static string EtcdService() =>
@@ -116,7 +117,12 @@ public static class Render
             ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", EtcdClientUrls(members))),
             ["PKI_DIR"] = Sh.Quote(pkiDir),
             ["DATA_DIR"] = Sh.Quote(dataDir),
+            ["MEMBER_CHANGE"] = MemberChangeFunction(),
         });
+
+    /// <summary>The shell function both etcd scripts change the membership with, retrying while etcd refuses.</summary>
+    private static string MemberChangeFunction() =>
+        Template.Render("etcd-member-change.fragment", new Dictionary<string, string>()).TrimEnd('\n');
 
     /// <summary>The health check, run with the API server's own etcd client certificate by default.</summary>
     public static string EtcdHealth(
@@ -191,9 +197,12 @@ public static class Render
     }
 
     /// <param name="mayInit">Only the inventory's first control-plane node may create the cluster.</param>
-    public static string ControlPlane(KubeadmClusterInput cluster, NodeAddress node, bool mayInit, bool schedulable, string bootstrapToken, string caCertHash) =>
+    /// <param name="adminKubeconfig">Deletes a stale Node object of this name before the join.</param>
+    public static string ControlPlane(KubeadmClusterInput cluster, NodeAddress node, bool mayInit, bool schedulable, string bootstrapToken, string caCertHash, string adminKubeconfig) =>
         Template.Render("control-plane.sh", new Dictionary<string, string>
         {
+            ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
+            ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["MAY_INIT"] = Sh.Bool(mayInit),
@@ -204,9 +213,12 @@ public static class Render
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, "${API_SERVER_ENDPOINT}", bootstrapToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
         });
 
-    public static string WorkerJoin(NodeAddress node, string bootstrapToken, string caCertHash) =>
+    /// <param name="adminKubeconfig">Deletes a stale Node object of this name before the join.</param>
+    public static string WorkerJoin(NodeAddress node, string bootstrapToken, string caCertHash, string adminKubeconfig) =>
         Template.Render("worker-join.sh", new Dictionary<string, string>
         {
+            ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
+            ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true).TrimEnd('\n'),
         });
@@ -325,6 +337,9 @@ public static class Render
     /// <summary>Shell lines that put the admin kubeconfig in $kubeconfig for the rest of a script.</summary>
     private static string AdminKubeconfigFile(string adminKubeconfig) =>
         Template.Render("admin-kubeconfig.fragment", new Dictionary<string, string> { ["ADMIN_KUBECONFIG"] = adminKubeconfig.TrimEnd('\n') }).TrimEnd('\n');
+
+    private static string DeleteStaleNodeFunction() =>
+        Template.Render("stale-node.fragment", new Dictionary<string, string>()).TrimEnd('\n');
 
     private static string Taints(bool schedulable) =>
         // An empty list removes kubeadm's default control-plane taint (for control-plane + worker nodes).

@@ -14,29 +14,34 @@ etcdctl() {
     --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/member.crt" --key "$PKI_DIR/member.key" "$@"
 }
 
+# etcd refuses a membership change until its members have all been connected for a few seconds
+# ("unhealthy cluster"), as right after another change: that passes, so try again for a while.
+etcd_member() { # etcdctl member arguments: add or remove; says why and fails if etcd keeps refusing
+  local attempt error
+  for attempt in 1 2 3 4 5 6 7 8; do
+    if error=$(etcdctl member "$@" 2>&1 >/dev/null); then
+      return 0
+    fi
+    # An earlier attempt that timed out on this side may have gone through on the cluster's.
+    if grep -qE "member not found|Peer URLs already exists" <<<"$error"; then
+      return 0
+    fi
+    [ "$attempt" -eq 8 ] || sleep 4
+  done
+  echo "etcdctl member $*: ${error##*Error: }" >&2
+  return 1
+}
+
 if [ -x "$ETCDCTL" ] && [ -f "$PKI_DIR/member.crt" ]; then
   id=$(etcdctl member list 2>/dev/null | awk -F', ' -v url="https://${NODE_IP}:2380" '$4 == url { print $1 }' || true)
   if [ -z "$id" ]; then
     echo "etcd member at $NODE_IP is not in the cluster (or no quorum answered); nothing to remove"
   else
-    # etcd refuses a removal while its members have not all been connected for a few seconds
-    # ("unhealthy cluster"): that passes, so try again for a while.
-    for attempt in 1 2 3 4 5 6 7 8; do
-      if error=$(etcdctl member remove "$id" 2>&1 >/dev/null); then
-        echo "removed etcd member $id ($NODE_IP)"
-        break
-      fi
-      # An earlier attempt that timed out on this side may have gone through on the cluster's.
-      if grep -q "member not found" <<<"$error"; then
-        echo "removed etcd member $id ($NODE_IP); it was already gone on a retry"
-        break
-      fi
-      if [ "$attempt" -eq 8 ]; then
-        echo "warning: could not remove etcd member $id ($NODE_IP): ${error##*Error: }. Remove it with 'etcdctl member remove $id' from a surviving member" >&2
-      else
-        sleep 4
-      fi
-    done
+    if etcd_member remove "$id"; then
+      echo "removed etcd member $id ($NODE_IP)"
+    else
+      echo "warning: could not remove etcd member $id ($NODE_IP). Remove it with 'etcdctl member remove $id' from a surviving member" >&2
+    fi
   fi
 fi
 if command -v systemctl >/dev/null 2>&1; then

@@ -20,6 +20,10 @@ cat > "$KUBEADM_DIR/init.yaml" <<'YAML'
 {{INIT_CONFIG}}
 YAML
 
+{{ADMIN_KUBECONFIG_FILE}}
+
+{{DELETE_STALE_NODE}}
+
 etcd_keys() { # prefix; prints the keys under it, one a line
   local from to endpoint out
   from=$(printf '%s' "$1" | base64 -w0)
@@ -75,6 +79,7 @@ else
     echo "no other API server is live (none under /registry/masterleases in etcd answers /livez). Look: 'crictl ps' and 'journalctl -u kubelet' on the control-plane nodes" >&2
     exit 1
   fi
+  delete_stale_node "$API_SERVER_ENDPOINT"
   echo "joining $NODE_NAME as a control-plane node through $API_SERVER_ENDPOINT"
   cat > "$KUBEADM_DIR/join.yaml" <<YAML
 {{JOIN_CONFIG}}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Writes this member's configuration. A member the running cluster does not know yet (added
-# after creation, or a replaced node) is announced first (`etcdctl member add`) and starts as
-# "existing"; members created with the cluster all start as "new", together. Leaves
-# "$CONFIG.restart" when a running member must restart to take the new configuration.
+# after creation, or a replaced node) is announced first (`etcdctl member add`) and joins it as
+# "existing"; members created with the cluster all start as "new", together. A replaced node's
+# old member (same name, old address) is removed first: dead, it would still count towards the
+# quorum, and etcd would refuse the new one. Leaves "$CONFIG.restart" when a running member must
+# restart to take the new configuration.
 set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
@@ -18,18 +20,29 @@ etcdctl() {
     --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/member.crt" --key "$PKI_DIR/member.key" "$@"
 }
 
+{{MEMBER_CHANGE}}
+
 mkdir -p "$(dirname "$CONFIG")" "$DATA_DIR"
 chmod 0700 "$DATA_DIR"
 cat > "$CONFIG.new" <<'YAML'
 {{ETCD_CONFIG}}
 YAML
 
+PEER_URL="https://${NODE_IP}:2380"
 if [ ! -d "$DATA_DIR/member" ]; then
+  # No answer means no cluster runs yet: this member is one of those that start it.
   members=$(etcdctl member list 2>/dev/null || true)
-  if [ -n "$members" ] && ! grep -q "https://${NODE_IP}:2380" <<<"$members"; then
-    etcdctl member add "$NODE_NAME" --peer-urls "https://${NODE_IP}:2380" >/dev/null
+  if [ -n "$members" ]; then
+    while read -r stale; do
+      etcd_member remove "$stale"
+      echo "removed etcd member $stale ($NODE_NAME's old member)"
+    done < <(awk -F', ' -v name="$NODE_NAME" -v url="$PEER_URL" '$3 == name && $4 != url { print $1 }' <<<"$members")
+    if ! awk -F', ' -v url="$PEER_URL" '$4 == url { found = 1 } END { exit !found }' <<<"$members"; then
+      etcd_member add "$NODE_NAME" --peer-urls "$PEER_URL"
+      echo "announced $NODE_NAME to the running etcd cluster"
+    fi
+    # Announced now or on an earlier run that failed later: the cluster runs, so join it.
     sed -i 's/^initial-cluster-state: new$/initial-cluster-state: existing/' "$CONFIG.new"
-    echo "announced $NODE_NAME to the running etcd cluster"
   fi
 fi
 

@@ -20,6 +20,12 @@ until curl -ksf --max-time 3 https://127.0.0.1:6443/livez >/dev/null 2>&1; do
   sleep 3
 done
 
+{{ADMIN_KUBECONFIG_FILE}}
+
+{{DELETE_STALE_NODE}}
+
+delete_stale_node 127.0.0.1:6443
+
 umask 077
 install -d -m 0700 "$KUBEADM_DIR"
 cat > "$KUBEADM_DIR/join.yaml" <<'YAML'
