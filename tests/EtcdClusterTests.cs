@@ -206,6 +206,35 @@ public class EtcdClusterTests
     }
 
     [Test]
+    public void ANodeSwappedInOneUpdateJoinsBeforeTheOldOneLeaves()
+    {
+        // The inventory swaps node3 for node4: Pulumi creates node4 first and deletes node3 at the
+        // end of the update, so node4 joins a cluster of four that its inventory calls three.
+        var spare = _hosts[3];
+        var node4 = new NodeAddress("node4", spare.Address);
+        List<NodeAddress> inventory = [_nodes[0], _nodes[1], node4];
+        var pki = RealPki.Material;
+        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(node4, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
+        var config = Path.Combine(spare.Dir, "etcd.conf.yml");
+
+        var join = _hosts.Bash(spare, Render.EtcdMember(node4, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!));
+
+        Assert.That(join.ExitCode, Is.Zero, join.Stderr);
+        var initial = File.ReadAllLines(config).Single(l => l.StartsWith("initial-cluster: ", StringComparison.Ordinal))["initial-cluster: ".Length..];
+        Assert.That(initial.Split(','), Is.EquivalentTo(new[] { "node1", "node2", "node3" }.Select((n, i) => $"{n}=https://{_nodes[i].PrivateIp}:2380").Append($"node4=https://{spare.Address}:2380")),
+            "the members as they are, not as the inventory will be");
+        _hosts.Start(spare, "etcd", "etcd", "--config-file", config);
+        var all = string.Join(",", Render.EtcdClientUrls([.. _nodes, node4]));
+        WaitUntil(() => EtcdctlAt(all, _hosts[0], "member", "list").Stdout.Contains($"started, node4, https://{spare.Address}:2380", StringComparison.Ordinal), $"node4 to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
+
+        var leave = _hosts.Bash(_hosts[2], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data")));
+        Assert.That(leave.Stdout, Does.Contain("removed etcd member"), leave.Stderr);
+        var endpoints = string.Join(",", Render.EtcdClientUrls(inventory));
+        WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "endpoint", "health", "--cluster").ExitCode == 0, "the three members left to be healthy");
+        Assert.That(EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(3));
+    }
+
+    [Test]
     public void AMemberAnnouncedOnAFailedRunJoinsAsExistingOnTheNext()
     {
         var removal = _hosts.Bash(_hosts[2], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data")));

@@ -82,8 +82,14 @@ if [ ! -d "$DATA_DIR/member" ]; then
       etcd_member add "$NODE_NAME" --peer-urls "$PEER_URL"
       echo "announced $NODE_NAME to the running etcd cluster"
     fi
-    # Announced now or on an earlier run that failed later: the cluster runs, so join it.
-    sed -i 's/^initial-cluster-state: new$/initial-cluster-state: existing/' "$CONFIG.new"
+    # Announced now or on an earlier run that failed later: the cluster runs, so join it, naming
+    # its members as they are now. etcd refuses a member whose initial-cluster differs in count
+    # from the running cluster's, and the inventory can differ: a node removed in the same update
+    # leaves only at its end, and others may be joining beside this one (not started: no name).
+    initial=$(etcdctl member list | awk -F', ' -v self="$NODE_NAME" -v url="$PEER_URL" \
+      '{ name = $4 == url ? self : ($3 == "" ? "joining-" NR : $3); printf "%s%s=%s", sep, name, $4; sep = "," }')
+    sed -i -e 's/^initial-cluster-state: new$/initial-cluster-state: existing/' \
+      -e "s#^initial-cluster: .*#initial-cluster: $initial#" "$CONFIG.new"
   fi
 fi
 
