@@ -82,6 +82,13 @@ public static class ClusterProgram
             ExtraCertSans = apiHost.Apply(host => (IReadOnlyList<string>)[host]),
         });
 
+        // After etcd nodes change, each API server is pointed at the new members in turn.
+        var apiServerEtcd = new ApiServerEtcdEndpoints("apiserver-endpoints", new ApiServerEtcdEndpointsArgs
+        {
+            ControlPlane = controlPlaneNodes.Zip(controlPlane.Steps).ToList(),
+            EtcdEndpoints = etcd.ClientEndpoints,
+        });
+
         var apiEndpoint = apiHost.Apply(host => $"https://{host}:{ClusterNetwork.ApiServerPort}");
         // The kubeconfig is handed out once the cluster exists: its stdout resolving means init ran.
         var kubeconfig = Output.CreateSecret(Output.Tuple(apiEndpoint, pki.Material, controlPlane.Init.Stdout).Apply(t =>
@@ -121,7 +128,7 @@ public static class ClusterProgram
             Node = controlPlaneNodes[0],
             KubernetesNodes = settings.Nodes.Where(n => n.IsKubernetesNode).Select(n => n.Name).ToList(),
             EtcdEndpoints = etcd.ClientEndpoints,
-            After = [.. controlPlane.Steps, .. workers.Joins, .. upgrade.Steps, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
+            After = [.. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. upgrade.Steps, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
         });
 
         return new Dictionary<string, object?>

@@ -132,6 +132,44 @@ public class DayTwoTests
         Assert.That(Input(before.Named("workers-worker3-join"), "delete"), Does.Contain("drain").And.Contains("kubeadm reset"));
     }
 
+    [Test]
+    public async Task SwappingAnEtcdNodeChangesEtcdAndTheApiServersOnly()
+    {
+        var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:nodes"] = WithNode(c["do-k8s-ha:nodes"], "etcd4", "etcd")
+            .Replace(""",{"name":"etcd3","roles":["etcd"],"size":"s-2vcpu-4gb"}""", "", StringComparison.Ordinal));
+
+        Assert.That(Changed(before, after), Is.EquivalentTo(new[]
+        {
+            // The members that stay learn the new member list (their config; no restart).
+            "etcd-etcd1", "etcd-etcd2",
+            // kubeadm's config on the control-plane nodes names the members ...
+            "control-plane-cp1", "control-plane-cp2", "control-plane-cp3",
+            // ... and the API servers are pointed at them, one node at a time.
+            "apiserver-endpoints-cp1", "apiserver-endpoints-cp2", "apiserver-endpoints-cp3",
+        }));
+        // The mocks give etcdN the VPC address 10.240.0.(20+N).
+        Assert.That(Input(after.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("ETCD_ENDPOINTS='https://10.240.0.21:2379,https://10.240.0.22:2379,https://10.240.0.24:2379'"));
+        Assert.That(Input(before.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("https://10.240.0.23:2379"));
+        // etcd3's member leaves through its delete step, before its droplet goes.
+        Assert.That(Input(before.Named("etcd-etcd3"), "delete"), Does.Contain("etcd_member remove"));
+    }
+
+    [Test]
+    public async Task ApiServersTakeNewEtcdEndpointsOneNodeAtATime()
+    {
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var steps = new[] { "apiserver-endpoints-cp1", "apiserver-endpoints-cp2", "apiserver-endpoints-cp3" }.Select(mocks.Named).ToList();
+        for (var i = 1; i < steps.Count; i++)
+        {
+            Assert.That(steps[i].RegisteredAt, Is.GreaterThan(steps[i - 1].CompletedAt), $"{steps[i].Name} waits for {steps[i - 1].Name}");
+        }
+        Assert.That(steps[0].RegisteredAt, Is.GreaterThan(mocks.Named("control-plane-cp1").CompletedAt), "after the node's kubeadm step");
+        Assert.That(mocks.Named("health-check").RegisteredAt, Is.GreaterThan(steps[^1].CompletedAt), "the health gate judges the result");
+        // Creating, updating and re-running are the same script: it changes only what differs.
+        Assert.That(Input(steps[0], "update"), Is.Empty);
+        Assert.That(Input(steps[0], "create"), Does.Contain("ETCD_ENDPOINTS='https://"));
+    }
+
     private static string WithNode(string nodesJson, string name, string role) =>
         nodesJson.TrimEnd(']') + $$""",{"name":"{{name}}","roles":["{{role}}"]}]""";
 

@@ -38,6 +38,7 @@ public class ProgramTests
             "node1-bootstrapped", "node2-bootstrapped", "node3-bootstrapped",
             "etcd-node1", "etcd-node2", "etcd-node3",
             "control-plane-node1", "control-plane-node2",
+            "apiserver-endpoints-node1", "apiserver-endpoints-node2",
             "workers-node3-api-proxy", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3",
             "health-check",

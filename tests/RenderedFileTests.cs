@@ -31,6 +31,7 @@ public class RenderedFileTests
         ["control-plane-pki.sh"] = () => Render.ControlPlanePki(FakePki),
         ["control-plane.init.sh"] = () => Render.ControlPlane(Cluster, Node1, mayInit: true, schedulable: false, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
         ["control-plane.join.sh"] = () => Render.ControlPlane(Cluster, Node2, mayInit: false, schedulable: true, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
+        ["apiserver-etcd-endpoints.sh"] = () => Render.ApiServerEtcdEndpoints("node1", Render.EtcdClientUrls(EtcdMembers)),
         ["worker-join.sh"] = () => Render.WorkerJoin(Node3, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
         ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),
         ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),

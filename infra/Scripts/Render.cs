@@ -213,6 +213,20 @@ public static class Render
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, "${API_SERVER_ENDPOINT}", bootstrapToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
         });
 
+    /// <summary>Points a control-plane node's API server, and kubeadm's stored config, at the inventory's etcd members.</summary>
+    public static string ApiServerEtcdEndpoints(
+        string nodeName,
+        IEnumerable<string> etcdEndpoints,
+        int waitSeconds = 300,
+        string manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml") =>
+        Template.Render("apiserver-etcd-endpoints.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", etcdEndpoints)),
+            ["MANIFEST"] = Sh.Quote(manifest),
+            ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
     /// <param name="adminKubeconfig">Deletes a stale Node object of this name before the join.</param>
     public static string WorkerJoin(NodeAddress node, string bootstrapToken, string caCertHash, string adminKubeconfig) =>
         Template.Render("worker-join.sh", new Dictionary<string, string>

@@ -1,0 +1,43 @@
+using System.Collections.Immutable;
+using DoK8sHa.Scripts;
+using Pulumi;
+using Remote = Pulumi.Command.Remote;
+
+namespace DoK8sHa.Components;
+
+public sealed class ApiServerEtcdEndpointsArgs
+{
+    /// <summary>Every control-plane node with its kubeadm step, in inventory order.</summary>
+    public required IReadOnlyList<(ClusterNode Node, Remote.Command Joined)> ControlPlane { get; init; }
+    public required Output<ImmutableArray<string>> EtcdEndpoints { get; init; }
+}
+
+/// <summary>
+/// Keeps every API server pointed at the etcd members of the inventory. kubeadm writes the
+/// endpoints once, at init and join; when etcd nodes are added, removed or replaced, these steps
+/// change them on one control-plane node after another (each step depends on the one before), so
+/// the cluster never loses more than one API server at a time. At creation they change nothing.
+/// </summary>
+public sealed class ApiServerEtcdEndpoints : ComponentResource
+{
+    public ApiServerEtcdEndpoints(string name, ApiServerEtcdEndpointsArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:ApiServerEtcdEndpoints", name, options)
+    {
+        var steps = new List<Remote.Command>();
+        foreach (var (node, joined) in args.ControlPlane)
+        {
+            var script = args.EtcdEndpoints.Apply(endpoints =>
+                Render.RemoteStep(("apiserver-etcd-endpoints", Render.ApiServerEtcdEndpoints(node.Spec.Name, endpoints))));
+            steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
+            {
+                Create = script,
+                DependsOn = steps.Count == 0 ? [joined] : [joined, steps[^1]],
+            }, parent: this));
+        }
+        Steps = steps;
+        RegisterOutputs(new Dictionary<string, object?> { ["etcdEndpoints"] = args.EtcdEndpoints });
+    }
+
+    /// <summary>One step per control-plane node, in the order they run.</summary>
+    public IReadOnlyList<Remote.Command> Steps { get; }
+}

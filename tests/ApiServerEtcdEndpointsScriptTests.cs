@@ -1,0 +1,176 @@
+using DoK8sHa.Scripts;
+using DoK8sHa.Tests.Support;
+using YamlDotNet.RepresentationModel;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// The rendered apiserver-etcd-endpoints.sh run for real on a kubeadm-shaped static pod manifest
+/// and kubeadm-config, with stand-ins for kubectl (the ConfigMap is a file), pgrep (the running
+/// API server is what the manifest says, as the kubelet makes it) and curl.
+/// </summary>
+[NonParallelizable]
+public class ApiServerEtcdEndpointsScriptTests
+{
+    private static readonly string[] Before = ["https://10.240.0.2:2379", "https://10.240.0.3:2379", "https://10.240.0.4:2379"];
+
+    // etcd node3 replaced (new address), and a fourth member.
+    private static readonly string[] After = ["https://10.240.0.2:2379", "https://10.240.0.3:2379", "https://10.240.0.9:2379", "https://10.240.0.10:2379"];
+
+    private StubbedNode _node = null!;
+
+    private string Manifest => _node.StatePath("kube-apiserver.yaml");
+
+    [SetUp]
+    public void Stubs()
+    {
+        _node = new StubbedNode();
+        _node.WriteState("kube-apiserver.yaml", ApiServerManifest(Before));
+        _node.WriteState("cluster-config", StoredClusterConfiguration(Before));
+        _node.Stub("pgrep", """
+            running="kube-apiserver $(sed -n 's/^ *- \(--.*\)/\1/p' "$STATE/kube-apiserver.yaml" | tr '\n' ' ')"
+            [ -f "$STATE/apiserver-down" ] && exit 1
+            for arg in "$@"; do pattern=$arg; done
+            grep -qE -- "$pattern" <<<"$running"
+            """);
+        _node.Stub("curl");
+        _node.Stub("kubectl", """
+            case " $* " in
+              *" get configmap kubeadm-config "*) cat "$STATE/cluster-config" ;;
+              *" patch configmap kubeadm-config "*)
+                for arg in "$@"; do [ "$prev" = -p ] && patch=$arg; prev=$arg; done
+                jq -r '.data.ClusterConfiguration' <<<"$patch" > "$STATE/cluster-config" ;;
+              *) exit 1 ;;
+            esac
+            """);
+    }
+
+    [TearDown]
+    public void Remove() => _node.Dispose();
+
+    private (int Exit, string Output) Run(string[] endpoints, int waitSeconds = 30) =>
+        _node.Run(Render.ApiServerEtcdEndpoints("cp1", endpoints, waitSeconds, manifest: Manifest), scratch: []);
+
+    [Test]
+    public void NewMembersReachTheManifestAndKubeadmsStoredConfig()
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+
+        var (exit, output) = Run(After);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("restarting cp1's API server with etcd at " + string.Join(",", After)));
+        var manifest = File.ReadAllText(Manifest);
+        Assert.That(manifest, Does.Contain("    - --etcd-servers=" + string.Join(",", After) + "\n"));
+        Assert.That(manifest.Replace(string.Join(",", After), string.Join(",", Before), StringComparison.Ordinal), Is.EqualTo(ApiServerManifest(Before)), "only the etcd line changes");
+
+        Assert.That(output, Does.Contain("kubeadm-config now names etcd at"));
+        var stored = File.ReadAllText(_node.StatePath("cluster-config"));
+        Assert.That(EtcdEndpointsIn(stored), Is.EqualTo(After));
+        Assert.That(stored.TrimEnd('\n'), Is.EqualTo(StoredClusterConfiguration(After).TrimEnd('\n')), "nothing else in the ClusterConfiguration changes");
+    }
+
+    [Test]
+    public void ASecondRunChangesNothing()
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+        Assert.That(Run(After).Exit, Is.Zero);
+        File.Delete(_node.StatePath("log"));
+        var manifest = File.ReadAllText(Manifest);
+
+        var (exit, output) = Run(After);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("cp1's API server uses etcd at").And.Not.Contains("restarting").And.Not.Contains("kubeadm-config now"));
+        Assert.That(File.ReadAllText(Manifest), Is.EqualTo(manifest));
+        Assert.That(_node.Log, Does.Not.Contain("patch"));
+    }
+
+    [Test]
+    public void AnApiServerThatDoesNotComeBackStopsTheRolloutBeforeTheStoredConfig()
+    {
+        _node.WriteState("apiserver-down", "");
+
+        var (exit, output) = Run(After, waitSeconds: 2);
+
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(output, Does.Contain("cp1's API server did not come back ready with etcd at"));
+        Assert.That(_node.Log, Does.Not.Contain("patch"), "the next node's step does not run either: the program chains them");
+    }
+
+    [Test]
+    public void TheStoredConfigIsFoundInTheProgramsOwnLayoutToo()
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+        // The layout kubeadm-cluster.yaml renders: list items indented under the key.
+        var ours = Render.KubeadmInitConfig(Fixtures.Cluster, Fixtures.Node1, schedulable: false);
+        var clusterConfiguration = ours[ours.IndexOf("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration", StringComparison.Ordinal)..];
+        clusterConfiguration = clusterConfiguration[..clusterConfiguration.IndexOf("---", StringComparison.Ordinal)];
+        _node.WriteState("cluster-config", clusterConfiguration);
+
+        var (exit, output) = Run(After);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(EtcdEndpointsIn(File.ReadAllText(_node.StatePath("cluster-config"))), Is.EqualTo(After));
+    }
+
+    private static string[] EtcdEndpointsIn(string clusterConfiguration)
+    {
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(clusterConfiguration));
+        var root = (YamlMappingNode)yaml.Documents[0].RootNode;
+        var endpoints = (YamlSequenceNode)((YamlMappingNode)((YamlMappingNode)root["etcd"])["external"])["endpoints"];
+        return [.. endpoints.Children.Select(e => ((YamlScalarNode)e).Value!)];
+    }
+
+    // As kubeadm writes them (sorted keys, list items level with their key).
+    private static string ApiServerManifest(string[] etcd) => $"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          annotations:
+            kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: 10.240.0.2:6443
+          labels:
+            component: kube-apiserver
+            tier: control-plane
+          name: kube-apiserver
+          namespace: kube-system
+        spec:
+          containers:
+          - command:
+            - kube-apiserver
+            - --advertise-address=10.240.0.2
+            - --etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt
+            - --etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt
+            - --etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key
+            - --etcd-servers={string.Join(",", etcd)}
+            - --secure-port=6443
+            image: registry.k8s.io/kube-apiserver:v1.35.1
+            name: kube-apiserver
+
+        """;
+
+    private static string StoredClusterConfiguration(string[] etcd) => $"""
+        apiServer:
+          certSANs:
+          - 127.0.0.1
+          - localhost
+        apiVersion: kubeadm.k8s.io/v1beta4
+        certificatesDir: /etc/kubernetes/pki
+        clusterName: k8s-dev
+        controlPlaneEndpoint: 127.0.0.1:6443
+        etcd:
+          external:
+            caFile: /etc/kubernetes/pki/etcd/ca.crt
+            certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt
+            endpoints:
+        {string.Join("\n", etcd.Select(e => "    - " + e))}
+            keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key
+        kind: ClusterConfiguration
+        kubernetesVersion: v1.35.1
+        networking:
+          dnsDomain: cluster.local
+          podSubnet: 10.233.64.0/18
+
+        """;
+}
