@@ -56,7 +56,6 @@ public class ConfigParserTests
     [TestCase("""[{"name":"a","roles":["etcd","worker"]}]""", "nodes: has no control-plane node")]
     [TestCase("""[{"name":"a","roles":["control-plane","etcd"]}]""", "nodes: has no schedulable node")]
     [TestCase("""[{"name":"a","roles":["control-plane","worker"]}]""", "nodes: has no etcd node")]
-    [TestCase("""[{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"b","roles":["etcd"]}]""", "nodes: has 2 etcd nodes")]
     [TestCase("""[{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"a","roles":["worker"]}]""", "nodes[1].name: 'a' is used by more than one node")]
     [TestCase("""[{"name":"Node_1","roles":["control-plane","etcd","worker"]}]""", "nodes[0].name: 'Node_1' is not a DNS label")]
     [TestCase("""[{"roles":["control-plane","etcd","worker"]}]""", "nodes[0].name: is missing")]
@@ -72,6 +71,13 @@ public class ConfigParserTests
         var error = Fails(With("nodes", nodes));
         Assert.That(error.Message, Does.Contain($"do-k8s-ha:{expected}"));
         Assert.That(error.Message, Does.Contain("Fix:"));
+    }
+
+    [Test]
+    public void AnEvenEtcdCountIsAllowedWithAWarningAsAStepBetweenOddOnes()
+    {
+        Parse(With("nodes", """[{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"b","roles":["etcd"]}]"""), out var warnings);
+        Assert.That(warnings, Has.One.Contains("has 2 etcd nodes: an even count tolerates no more failures than 1. Fine on the way from 1 to 3"));
     }
 
     [Test]

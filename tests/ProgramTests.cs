@@ -250,13 +250,13 @@ public class ProgramTests
     public void InvalidConfigFailsBeforeAnyResourceIsCreated()
     {
         var mocks = new ClusterMocks();
-        var config = StackRun.WithNodes("""[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["etcd"]}]""");
+        var config = StackRun.WithNodes("""[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["etcd","master"]}]""");
         config.Remove("do-k8s-ha:sshPrivateKey");
 
         var error = Assert.CatchAsync(() => StackRun.RunAsync("dev", config, mocks));
 
         Assert.That(error!.ToString(), Does.Contain("do-k8s-ha:nodes: has no schedulable node")
-            .And.Contains("do-k8s-ha:nodes: has 2 etcd nodes")
+            .And.Contains("do-k8s-ha:nodes[1].roles: 'master' is not a role")
             .And.Contains("do-k8s-ha:sshPrivateKey: is missing"));
         Assert.That(mocks.Resources.Where(r => r.Type != "pulumi:pulumi:Stack"), Is.Empty);
     }

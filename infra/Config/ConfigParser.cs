@@ -294,7 +294,8 @@ public static partial class ConfigParser
         }
         else if (etcd % 2 == 0)
         {
-            problem("nodes", $"has {etcd} etcd nodes: an even count tolerates no more failures than one fewer", $"give the role etcd to {etcd - 1} or {etcd + 1} nodes");
+            // Allowed on the way between odd counts: etcd takes new members one at a time.
+            warnings.Add($"{ConfigDefaults.Namespace}:nodes has {etcd} etcd nodes: an even count tolerates no more failures than {etcd - 1}. Fine on the way from {etcd - 1} to {etcd + 1}; give the role etcd to one more node next.");
         }
         else if (etcd == 1)
         {
