@@ -1,11 +1,18 @@
 namespace DoK8sHa.Bench;
 
 /// <summary>
-/// How long each kind of resource takes in the real world, in seconds. The benchmark sleeps one
-/// millisecond for each second. Sources are public; where they give a range, the middle is used.
+/// How long each kind of resource takes in the real world, in seconds. The benchmark sleeps
+/// <see cref="MillisecondsPerSecond"/> for each second. Sources are public; where they give a
+/// range, the middle is used.
 /// </summary>
 public static class ModeledDurations
 {
+    /// <summary>
+    /// Real time per modeled second: large enough that the mock engine's own work (hundreds of
+    /// registrations at once on two cores) stays small beside the modeled durations.
+    /// </summary>
+    public const int MillisecondsPerSecond = 5;
+
     public static readonly IReadOnlyList<(string Match, int Seconds, string Why)> Table =
     [
         // DigitalOcean API objects that are records, not machines.
@@ -18,6 +25,8 @@ public static class ModeledDurations
         // DigitalOcean: a load balancer takes a few minutes to provision (docs.digitalocean.com, Load Balancers quickstart).
         ("digitalocean:index/loadBalancer:LoadBalancer", 120, "load balancer active"),
         ("command:local:Command:pki-generate", 1, "openssl, four RSA-2048 keys"),
+        // A node's departure steps do nothing when created: an echo over SSH.
+        ("command:remote:Command:leave-", 2, "nothing to do at creation"),
         // sshd answers ~10-20 s after the droplet reports active.
         ("command:local:Command:-ssh-reachable", 15, "sshd up"),
         // The API answers through a new load balancer after 2 health checks of 3 s.

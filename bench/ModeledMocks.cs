@@ -20,7 +20,7 @@ public sealed class ModeledMocks(string pkiOutput, bool delays) : IMocks
             var seconds = ModeledDurations.For(type, name);
             if (seconds > 0)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(seconds));
+                await Task.Delay(TimeSpan.FromMilliseconds(seconds * ModeledDurations.MillisecondsPerSecond));
             }
         }
 

@@ -9,7 +9,7 @@ using Pulumi;
 using Pulumi.Testing;
 
 // Time-to-ready of the real program under Pulumi mocks where each resource takes its modeled
-// time (1 ms stands for 1 s; see ModeledDurations), for 3 to 100 nodes; and the program's own
+// time (5 ms stand for 1 s; see ModeledDurations), for 3 to 100 nodes; and the program's own
 // evaluation time with no delays. Run: dotnet run -c Release --project bench
 // The mock engine runs every registration on the thread pool; let it start them all at once,
 // as the real engine would, instead of ramping up threads while modeled time runs.
@@ -20,14 +20,14 @@ var pkiOutput = RunPki();
 await Run(3, delays: false);
 await Run(3, delays: true);
 
-Console.WriteLine("Modeled time-to-ready (1 ms = 1 s; node1-3 control-plane+etcd, the rest workers; median of 3 runs)");
+Console.WriteLine($"Modeled time-to-ready ({ModeledDurations.MillisecondsPerSecond} ms = 1 s; node1-3 control-plane+etcd, the rest workers; median of 3 runs)");
 Console.WriteLine($"{"nodes",6}  {"modeled",10}  {"resources",9}");
 var modeled = new Dictionary<int, double>();
 foreach (var nodes in new[] { 3, 10, 50, 100 })
 {
     var (ms, resources) = await Median(nodes, delays: true);
-    modeled[nodes] = ms;
-    Console.WriteLine($"{nodes,6}  {Minutes(ms),10}  {resources,9}");
+    modeled[nodes] = ms / ModeledDurations.MillisecondsPerSecond;
+    Console.WriteLine($"{nodes,6}  {Minutes(modeled[nodes]),10}  {resources,9}");
 }
 
 Console.WriteLine();
@@ -96,5 +96,5 @@ static string RunPki()
     return process.ExitCode == 0 ? output : throw new InvalidOperationException("cluster-pki.sh failed: the benchmark needs bash and openssl");
 }
 
-static string Minutes(double ms) =>
-    $"{(int)(ms / 60)}m{(int)(ms % 60):D2}s";
+static string Minutes(double seconds) =>
+    $"{(int)(seconds / 60)}m{(int)(seconds % 60):D2}s";

@@ -57,6 +57,8 @@ public sealed class ClusterNode : ComponentResource
             Parent = this,
             // User data only matters at first boot; version changes are rolled out by remote steps.
             IgnoreChanges = { "userData" },
+            // The tags are the node's roles: a node that changes roles is rebuilt with its new ones.
+            ReplaceOnChanges = { "tags" },
             // A replaced node leaves the cluster (its delete steps run) before the new one joins.
             DeleteBeforeReplace = true,
             DependsOn = args.Prerequisites.ToList(),
@@ -76,7 +78,7 @@ public sealed class ClusterNode : ComponentResource
         };
 
         // pulumi-command retries a refused dial without delay, so wait for sshd from here first.
-        var sshReachable = new Local.Command($"{name}-ssh-reachable", new Local.CommandArgs
+        SshReachable = new Local.Command($"{name}-ssh-reachable", new Local.CommandArgs
         {
             Create = PublicIp.Apply(ip =>
                 $"for _ in $(seq 1 120); do if timeout 3 bash -c '</dev/tcp/{ip}/22' 2>/dev/null; then exit 0; fi; sleep 2; done; " +
@@ -87,7 +89,7 @@ public sealed class ClusterNode : ComponentResource
         Ready = RemoteStep.Create($"{name}-bootstrapped", this, new RemoteStepArgs
         {
             Create = Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap())),
-            DependsOn = [sshReachable],
+            DependsOn = [SshReachable],
         });
 
         RegisterOutputs(new Dictionary<string, object?>
@@ -103,6 +105,9 @@ public sealed class ClusterNode : ComponentResource
     public Output<string> PrivateIp { get; }
     public Output<NodeAddress> Address { get; }
     public ConnectionArgs Connection { get; }
+
+    /// <summary>sshd answers: the node can be connected to, though cloud-init may still run.</summary>
+    public Local.Command SshReachable { get; }
 
     /// <summary>cloud-init finished: packages are installed and the node can take remote steps.</summary>
     public Remote.Command Ready { get; }

@@ -14,6 +14,9 @@ public sealed class ControlPlaneArgs
     public required EtcdCluster Etcd { get; init; }
     public required Output<ClusterPkiMaterial> Pki { get; init; }
 
+    /// <summary>A node joins only after its node's previous machine has left.</summary>
+    public required NodeDepartures Departures { get; init; }
+
     /// <summary>Extra names and addresses on the API server certificates (the load balancer's, say).</summary>
     public required Output<IReadOnlyList<string>> ExtraCertSans { get; init; }
 }
@@ -56,8 +59,9 @@ public sealed class ControlPlane : ComponentResource
             var step = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = create,
-                Delete = LocalAdminKubeconfig.Apply(k => Render.RemoteStep(("node-leave", Render.NodeLeave(node.Spec.Name, k)))),
-                DependsOn = mayInit ? [node.Ready, .. args.Etcd.Members] : [node.Ready, .. args.Etcd.Members, init!],
+                DependsOn = mayInit
+                    ? [node.Ready, args.Departures.Kubernetes(node), .. args.Etcd.Members]
+                    : [node.Ready, args.Departures.Kubernetes(node), .. args.Etcd.Members, init!],
             }, parent: this);
             if (mayInit)
             {

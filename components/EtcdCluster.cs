@@ -14,11 +14,14 @@ public sealed class EtcdClusterArgs
     /// <summary>The nodes with the etcd role, in inventory order.</summary>
     public required IReadOnlyList<ClusterNode> Members { get; init; }
     public required Output<ClusterPkiMaterial> Pki { get; init; }
+
+    /// <summary>A member joins only after its node's previous machine has left.</summary>
+    public required NodeDepartures Departures { get; init; }
 }
 
 /// <summary>
 /// The external etcd cluster the API servers use: one systemd etcd per etcd node, TLS for peers
-/// and clients, all members started at once. Removing a node takes its member out first.
+/// and clients, all members started at once. A leaving member is taken out by NodeDepartures.
 /// </summary>
 public sealed class EtcdCluster : ComponentResource
 {
@@ -39,15 +42,12 @@ public sealed class EtcdCluster : ComponentResource
                     ("etcd-member", Render.EtcdMember(self, all, token)),
                     ("etcd-service", Render.EtcdService()));
             });
-            var delete = Output.Tuple(node.Address, addresses).Apply(t =>
-                Render.RemoteStep(("etcd-member-remove", Render.EtcdMemberRemove(t.Item1, t.Item2))));
-
             // Members depend only on their own node: all of them start together and form the quorum.
+            // (Its departure step runs elsewhere and is created long before cloud-init is done.)
             return RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = create,
-                Delete = delete,
-                DependsOn = [node.Ready],
+                DependsOn = [node.Ready, args.Departures.Etcd(node)],
             }, parent: this);
         }).ToList();
 

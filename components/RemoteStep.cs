@@ -18,12 +18,19 @@ public sealed class RemoteStepArgs
 
     /// <summary>Run on every update, not only when the step changes (checks, not changes).</summary>
     public bool AlwaysRun { get; init; }
+
+    /// <summary>
+    /// Another node to run the step on, for work about the step's node that must not need it
+    /// alive: taking a dead node out of the cluster. The step still follows its own node's droplet.
+    /// </summary>
+    public ClusterNode? RunOn { get; init; }
 }
 
 /// <summary>
-/// Every remote step runs the same way: over the node's SSH connection, parented to its
-/// component, with stdout and stderr kept secret in the state (pulumi-command shows them in
-/// diffs otherwise), re-run on a new droplet, and torn down before a replacement is created.
+/// Every remote step runs the same way: over the node's SSH connection (or another node's, see
+/// <see cref="RemoteStepArgs.RunOn"/>), parented to its component, with stdout and stderr kept
+/// secret in the state (pulumi-command shows them in diffs otherwise), re-run on a new droplet,
+/// and torn down before a replacement is created.
 /// </summary>
 internal static class RemoteStep
 {
@@ -31,7 +38,7 @@ internal static class RemoteStep
     {
         var commandArgs = new Remote.CommandArgs
         {
-            Connection = node.Connection,
+            Connection = (args.RunOn ?? node).Connection,
             Create = args.Create,
             Delete = args.Delete!,
             Update = args.Update!,

@@ -13,6 +13,9 @@ public sealed class WorkerPoolArgs
     public required IReadOnlyList<ClusterNode> ControlPlaneNodes { get; init; }
     public required ControlPlane ControlPlane { get; init; }
     public required Output<ClusterPkiMaterial> Pki { get; init; }
+
+    /// <summary>A node joins only after its node's previous machine has left.</summary>
+    public required NodeDepartures Departures { get; init; }
 }
 
 /// <summary>
@@ -39,8 +42,7 @@ public sealed class WorkerPool : ComponentResource
             {
                 Create = Output.Tuple(node.Address, args.Pki, args.ControlPlane.LocalAdminKubeconfig).Apply(t =>
                     Render.RemoteStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item2.BootstrapToken, t.Item2.CaCertHash, t.Item3)))),
-                Delete = args.ControlPlane.LocalAdminKubeconfig.Apply(k => Render.RemoteStep(("node-leave", Render.NodeLeave(node.Spec.Name, k)))),
-                DependsOn = [proxy, args.ControlPlane.Init],
+                DependsOn = [proxy, args.ControlPlane.Init, args.Departures.Kubernetes(node)],
             }, parent: this);
             proxies.Add(proxy);
             joins.Add(join);

@@ -64,6 +64,9 @@ public static class ClusterProgram
         // Users reach the API through the load balancer, or (not highly available) the init node.
         var apiHost = loadBalancer?.Ip ?? controlPlaneNodes[0].PublicIp;
 
+        // How each node leaves when its droplet goes: from another node, so a dead one can leave too.
+        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes });
+
         var etcd = new EtcdCluster("etcd", new EtcdClusterArgs
         {
             ClusterName = settings.ClusterName,
@@ -71,6 +74,7 @@ public static class ClusterProgram
             EtcdSha256 = settings.EtcdSha256,
             Members = nodes.Where(n => n.Spec.IsEtcd).ToList(),
             Pki = pki.Material,
+            Departures = departures,
         });
 
         var controlPlane = new ControlPlane("control-plane", new ControlPlaneArgs
@@ -79,6 +83,7 @@ public static class ClusterProgram
             Nodes = controlPlaneNodes,
             Etcd = etcd,
             Pki = pki.Material,
+            Departures = departures,
             ExtraCertSans = apiHost.Apply(host => (IReadOnlyList<string>)[host]),
         });
 
@@ -111,6 +116,7 @@ public static class ClusterProgram
             ControlPlaneNodes = controlPlaneNodes,
             ControlPlane = controlPlane,
             Pki = pki.Material,
+            Departures = departures,
         });
 
         var joined = controlPlaneNodes.Zip(controlPlane.Steps, (node, step) => (node, (Resource)step))
@@ -128,7 +134,7 @@ public static class ClusterProgram
             Node = controlPlaneNodes[0],
             KubernetesNodes = settings.Nodes.Where(n => n.IsKubernetesNode).Select(n => n.Name).ToList(),
             EtcdEndpoints = etcd.ClientEndpoints,
-            After = [.. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. upgrade.Steps, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
+            After = [.. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
         });
 
         return new Dictionary<string, object?>

@@ -128,8 +128,8 @@ public class DayTwoTests
 
         Assert.That(after.Resources.Where(r => r.Name.Contains("worker3", StringComparison.Ordinal)), Is.Empty);
         Assert.That(Changed(before, after), Is.Empty);
-        // What runs when worker3's resources go: drain, delete, reset, before the droplet.
-        Assert.That(Input(before.Named("workers-worker3-join"), "delete"), Does.Contain("drain").And.Contains("kubeadm reset"));
+        // What runs when worker3's resources go, before its droplet: drain and delete, from cp1.
+        Assert.That(Input(before.Named("leave-worker3"), "delete"), Does.Contain("drain").And.Contains("delete node"));
     }
 
     [Test]
@@ -146,12 +146,14 @@ public class DayTwoTests
             "control-plane-cp1", "control-plane-cp2", "control-plane-cp3",
             // ... and the API servers are pointed at them, one node at a time.
             "apiserver-endpoints-cp1", "apiserver-endpoints-cp2", "apiserver-endpoints-cp3",
+            // The members' departure steps keep the member list they will remove from (an echo runs).
+            "leave-etcd1-etcd", "leave-etcd2-etcd",
         }));
         // The mocks give etcdN the VPC address 10.240.0.(20+N).
         Assert.That(Input(after.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("ETCD_ENDPOINTS='https://10.240.0.21:2379,https://10.240.0.22:2379,https://10.240.0.24:2379'"));
         Assert.That(Input(before.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("https://10.240.0.23:2379"));
-        // etcd3's member leaves through its delete step, before its droplet goes.
-        Assert.That(Input(before.Named("etcd-etcd3"), "delete"), Does.Contain("etcd_member remove"));
+        // etcd3's member leaves through its departure step, run from etcd1, before its droplet goes.
+        Assert.That(Input(before.Named("leave-etcd3-etcd"), "delete"), Does.Contain("etcd_member remove").And.Contains("NODE_IP='10.240.0.23'"));
     }
 
     [Test]

@@ -145,7 +145,7 @@ public class EtcdClusterTests
     public void AReplacedNodeIsAnnouncedToTheClusterAndRejoinsIt()
     {
         // `pulumi up --replace` on node3: its member is removed first (its delete step) ...
-        var removal = _hosts.Bash(_hosts[2], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data")));
+        var removal = _hosts.Bash(_hosts[0], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[0])));
         Assert.That(removal.Stdout, Does.Contain("removed etcd member"), removal.Stderr);
         TestHosts.Stop(_members["node3"]);
 
@@ -227,7 +227,7 @@ public class EtcdClusterTests
         var all = string.Join(",", Render.EtcdClientUrls([.. _nodes, node4]));
         WaitUntil(() => EtcdctlAt(all, _hosts[0], "member", "list").Stdout.Contains($"started, node4, https://{spare.Address}:2380", StringComparison.Ordinal), $"node4 to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
 
-        var leave = _hosts.Bash(_hosts[2], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data")));
+        var leave = _hosts.Bash(_hosts[0], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[0])));
         Assert.That(leave.Stdout, Does.Contain("removed etcd member"), leave.Stderr);
         var endpoints = string.Join(",", Render.EtcdClientUrls(inventory));
         WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "endpoint", "health", "--cluster").ExitCode == 0, "the three members left to be healthy");
@@ -237,7 +237,7 @@ public class EtcdClusterTests
     [Test]
     public void AMemberAnnouncedOnAFailedRunJoinsAsExistingOnTheNext()
     {
-        var removal = _hosts.Bash(_hosts[2], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data")));
+        var removal = _hosts.Bash(_hosts[0], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[0])));
         Assert.That(removal.ExitCode, Is.Zero, removal.Stderr);
         TestHosts.Stop(_members["node3"]);
         var spare = _hosts[3];
@@ -260,23 +260,38 @@ public class EtcdClusterTests
     }
 
     [Test]
-    public void RenderedMemberRemovalRemovesTheMemberAndToleratesASecondRun()
+    public void RenderedMemberRemovalRunsFromAnotherMemberAndToleratesASecondRun()
     {
-        var remove = Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[2]), dataDir: Path.Combine(_hosts[2].Dir, "data"));
+        // node3's departure runs on node1: node3 itself may be dead.
+        var remove = Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[0]));
 
-        var first = _hosts.Bash(_hosts[2], remove);
+        var first = _hosts.Bash(_hosts[0], remove);
         Assert.That(first.ExitCode, Is.Zero, first.Stderr);
         Assert.That(first.Stdout, Does.Contain("removed etcd member"), first.Stderr);
         var members = Etcdctl(_hosts[0], "member", "list");
         Assert.That(members.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(2));
         Assert.That(members.Stdout, Does.Not.Contain("10.203.0.4"));
-        Assert.That(Directory.Exists(Path.Combine(_hosts[2].Dir, "data")), Is.False, "its data is wiped");
+        Assert.That(_members["node3"].WaitForExit(15_000), Is.True, "a removed member shuts itself down");
 
-        var second = _hosts.Bash(_hosts[2], remove);
+        var second = _hosts.Bash(_hosts[0], remove);
         Assert.That(second.ExitCode, Is.Zero, second.Stderr);
         Assert.That(second.Stdout, Does.Contain("not in the cluster"));
         // The two members left keep the quorum.
         var left = string.Join(",", Render.EtcdClientUrls(_nodes.Take(2)));
         WaitUntil(() => EtcdctlAt(left, _hosts[0], "put", "/probe", "after-removal").ExitCode == 0, "writes after the removal", seconds: 20);
+    }
+
+    [Test]
+    public void ADeadMemberIsRemovedFromASurvivor()
+    {
+        TestHosts.Stop(_members["node3"]);
+
+        var removal = _hosts.Bash(_hosts[1], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[1])));
+
+        Assert.That(removal.ExitCode, Is.Zero, removal.Stderr);
+        Assert.That(removal.Stdout, Does.Contain("removed etcd member"), removal.Stderr);
+        var members = Etcdctl(_hosts[0], "member", "list").Stdout;
+        Assert.That(members, Does.Not.Contain(_nodes[2].PrivateIp + ":2380"));
+        Assert.That(HealthCheck(_hosts[0], requireAll: false).ExitCode, Is.Zero);
     }
 }

@@ -41,6 +41,7 @@ public class ProgramTests
             "apiserver-endpoints-node1", "apiserver-endpoints-node2",
             "workers-node3-api-proxy", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3",
+            "leave-node1", "leave-node2", "leave-node3", "leave-node1-etcd", "leave-node2-etcd", "leave-node3-etcd",
             "health-check",
         }));
     }
@@ -92,7 +93,8 @@ public class ProgramTests
         {
             var step = mocks.Named($"etcd-{node}");
             Assert.That(Input(step, "create"), Does.Contain(initialCluster).And.Contains($"NODE_IP='{ip}'"));
-            Assert.That(Input(step, "delete"), Does.Contain("etcd-member-remove.sh").And.Contains($"NODE_IP='{ip}'"));
+            Assert.That(step.Inputs.ContainsKey("delete"), Is.False, "a member leaves through its departure step");
+            Assert.That(Input(mocks.Named($"leave-{node}-etcd"), "delete"), Does.Contain($"etcd-member-remove-{node}.sh").And.Contains($"NODE_IP='{ip}'"));
         }
         Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("      - https://10.240.0.4:2379"));
     }
@@ -105,9 +107,34 @@ public class ProgramTests
         Assert.That(proxy, Does.Contain("server 10.240.0.2:6443 ").And.Contains("server 10.240.0.3:6443 ").And.Contains("least_conn;").And.Contains("proxy_connect_timeout 1s;"));
         var join = mocks.Named("workers-node3-join");
         Assert.That(Input(join, "create"), Does.Contain("apiServerEndpoint: 127.0.0.1:6443").And.Not.Contains("controlPlane:"));
-        Assert.That(Input(join, "delete"), Does.Contain("NODE_NAME='node3'").And.Contains("kubeadm reset"));
-        Assert.That(Input(mocks.Named("control-plane-node2"), "delete"), Does.Contain("NODE_NAME='node2'").And.Contains("drain"));
+        Assert.That(join.Inputs.ContainsKey("delete"), Is.False, "a node leaves through its departure step");
     }
+
+    [TestCase("leave-node1", "node2", "node-leave-node1.sh", "NODE_NAME='node1'", "control-plane-node1")]
+    [TestCase("leave-node2", "node1", "node-leave-node2.sh", "NODE_NAME='node2'", "control-plane-node2")]
+    [TestCase("leave-node3", "node1", "node-leave-node3.sh", "NODE_NAME='node3'", "workers-node3-join")]
+    [TestCase("leave-node1-etcd", "node2", "etcd-member-remove-node1.sh", "NODE_IP='10.240.0.2'", "etcd-node1")]
+    [TestCase("leave-node2-etcd", "node1", "etcd-member-remove-node2.sh", "NODE_IP='10.240.0.3'", "etcd-node2")]
+    [TestCase("leave-node3-etcd", "node1", "etcd-member-remove-node3.sh", "NODE_IP='10.240.0.4'", "etcd-node3")]
+    public async Task ANodeIsTakenOutOfTheClusterFromAnotherNode(string step, string runsOn, string script, string about, string joins)
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var departure = mocks.Named(step);
+
+        Assert.That(Input(departure, "delete"), Does.Contain(script).And.Contains(about));
+        // The mocks give nodeN the public address 203.0.113.(N+1).
+        Assert.That(ConnectionHost(departure), Is.EqualTo($"203.0.113.{int.Parse(runsOn[^1..], System.Globalization.CultureInfo.InvariantCulture) + 1}"));
+        // It follows the leaving node's droplet: replacing that droplet runs the removal first.
+        var leaving = step.Split('-')[1];
+        Assert.That(((IEnumerable)departure.Inputs["triggers"]).Cast<object>(), Is.EqualTo(new[] { $"{leaving}-id" }));
+        // Whatever order Pulumi replaces things in, the previous machine leaves before the new one joins.
+        Assert.That(mocks.Named(joins).RegisteredAt, Is.GreaterThan(departure.CompletedAt), $"{joins} waits for {step}");
+        // Nothing about leaving runs on the leaving node itself: it may be dead.
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => !c.Name.StartsWith("leave-", StringComparison.Ordinal) && c.Inputs.ContainsKey("delete")).Select(c => c.Name), Is.Empty);
+    }
+
+    private static string ConnectionHost(MockedResource step) =>
+        step.Inputs["connection"] is IDictionary<string, object> connection ? connection["host"].ToString()! : step.Inputs["connection"].ToString()!;
 
     [Test]
     public async Task FirewallOpensOnlyWhatTheClusterNeeds()

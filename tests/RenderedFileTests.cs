@@ -35,7 +35,7 @@ public class RenderedFileTests
         ["worker-join.sh"] = () => Render.WorkerJoin(Node3, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
         ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),
         ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),
-        ["node-leave.sh"] = () => Render.NodeLeave("node3", LocalKubeconfig()),
+        ["node-leave.sh"] = () => Render.NodeLeave("node3"),
         ["kubeconfig.yaml"] = LocalKubeconfig,
         ["cluster-health.sh"] = () => Render.ClusterHealth(["node1", "node2", "node3"], timeoutSeconds: 900),
         ["wait-for-api.sh"] = () => Render.WaitForApi("https://198.51.100.10:6443", timeoutSeconds: 600),
@@ -51,7 +51,7 @@ public class RenderedFileTests
     {
         ["kubeadm-cluster.yaml"] = "kubeadm-init.yaml",
         ["remote-step-run.fragment"] = "remote-step.sh",
-        ["admin-kubeconfig.fragment"] = "node-leave.sh",
+        ["admin-kubeconfig.fragment"] = "worker-join.sh",
         ["etcd-member-change.fragment"] = "etcd-member-remove.sh",
         ["stale-node.fragment"] = "worker-join.sh",
     };

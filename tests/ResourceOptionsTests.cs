@@ -55,16 +55,19 @@ public class ResourceOptionsTests
     public void AReplacedDropletLeavesTheClusterBeforeItsSuccessorJoins(string droplet)
     {
         var options = Of(droplet);
-        // Its steps are deleted first (drain, delete the Node, kubeadm reset, etcd member remove),
-        // then the droplet, and only then is the new one created and joined.
+        // Its steps are deleted first (its departure from another node: drain, delete the Node,
+        // etcd member remove), then the droplet, and only then is the new one created and joined.
         Assert.That(options.DeleteBeforeReplace, Is.True);
         Assert.That(options.IgnoreChanges, Does.Contain("userData"), "a new version must not replace droplets");
+        Assert.That(options.ReplaceOnChanges, Does.Contain("tags"), "new roles are a new node: nothing of the old ones stays on it");
     }
 
     [TestCase("etcd-node1")]
     [TestCase("control-plane-node2")]
     [TestCase("workers-node3-join")]
     [TestCase("upgrade-node3")]
+    [TestCase("leave-node1")]
+    [TestCase("leave-node3-etcd")]
     public void RemoteStepsAreTornDownBeforeTheyAreRecreated(string step)
     {
         var options = Of(step);

@@ -110,13 +110,13 @@ public static class Render
     public static string EtcdService() =>
         Template.Render("etcd-service.sh", new Dictionary<string, string> { ["CONFIG"] = Sh.Quote(EtcdConfigFile) });
 
-    public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir, string dataDir = EtcdDataDir) =>
+    /// <param name="pkiDir">The client certificate of the member the removal runs on.</param>
+    public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir) =>
         Template.Render("etcd-member-remove.sh", new Dictionary<string, string>
         {
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", EtcdClientUrls(members))),
             ["PKI_DIR"] = Sh.Quote(pkiDir),
-            ["DATA_DIR"] = Sh.Quote(dataDir),
             ["MEMBER_CHANGE"] = MemberChangeFunction(),
         });
 
@@ -259,11 +259,12 @@ public static class Render
             ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{ApiServerPort}")).TrimEnd('\n'),
         });
 
-    public static string NodeLeave(string nodeName, string adminKubeconfig) =>
+    /// <param name="kubeconfigFile">The admin credential of the control-plane node it runs on.</param>
+    public static string NodeLeave(string nodeName, string kubeconfigFile = "/etc/kubernetes/admin.conf") =>
         Template.Render("node-leave.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),
-            ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
+            ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
         });
 
     /// <summary>The health gate: nodes Ready, CoreDNS available, scheduler and controller-manager leases held.</summary>

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Takes this member out of the etcd cluster before its droplet goes, then stops it. Tolerates a
-# member or cluster that is already gone: removal must never block `pulumi destroy`.
+# Takes the member at NODE_IP out of the etcd cluster before its droplet goes. Runs on another
+# etcd member, with that member's client certificate, so a member whose node is dead or already
+# gone leaves as cleanly as a live one (a live member shuts itself down once removed). Tolerates
+# a member or cluster that is already gone: removal must never block `pulumi destroy`.
 set -euo pipefail
 
 NODE_IP='10.240.0.4'
 CLIENT_ENDPOINTS='https://10.240.0.2:2379,https://10.240.0.3:2379,https://10.240.0.4:2379'
 PKI_DIR='/etc/etcd/pki'
-DATA_DIR='/var/lib/etcd'
 
 ETCDCTL=$(command -v etcdctl || echo /usr/local/bin/etcdctl)
 etcdctl() {
@@ -32,19 +33,15 @@ etcd_member() { # etcdctl member arguments: add or remove; says why and fails if
   return 1
 }
 
-if [ -x "$ETCDCTL" ] && [ -f "$PKI_DIR/member.crt" ]; then
-  id=$(etcdctl member list 2>/dev/null | awk -F', ' -v url="https://${NODE_IP}:2380" '$4 == url { print $1 }' || true)
-  if [ -z "$id" ]; then
-    echo "etcd member at $NODE_IP is not in the cluster (or no quorum answered); nothing to remove"
-  else
-    if etcd_member remove "$id"; then
-      echo "removed etcd member $id ($NODE_IP)"
-    else
-      echo "warning: could not remove etcd member $id ($NODE_IP). Remove it with 'etcdctl member remove $id' from a surviving member" >&2
-    fi
-  fi
+if [ ! -x "$ETCDCTL" ] || [ ! -f "$PKI_DIR/member.crt" ]; then
+  echo "warning: no etcdctl or etcd client certificate here: remove the member at $NODE_IP with 'etcdctl member remove <id>' from a surviving member" >&2
+  exit 0
 fi
-if command -v systemctl >/dev/null 2>&1; then
-  systemctl disable --now etcd >/dev/null 2>&1 || true
+id=$(etcdctl member list 2>/dev/null | awk -F', ' -v url="https://${NODE_IP}:2380" '$4 == url { print $1 }' || true)
+if [ -z "$id" ]; then
+  echo "etcd member at $NODE_IP is not in the cluster (or no quorum answered); nothing to remove"
+elif etcd_member remove "$id"; then
+  echo "removed etcd member $id ($NODE_IP)"
+else
+  echo "warning: could not remove etcd member $id ($NODE_IP). Remove it with 'etcdctl member remove $id' from a surviving member" >&2
 fi
-rm -rf "$DATA_DIR"

@@ -1,0 +1,75 @@
+using DoK8sHa.Scripts;
+using Pulumi;
+using Remote = Pulumi.Command.Remote;
+
+namespace DoK8sHa.Components;
+
+public sealed class NodeDeparturesArgs
+{
+    /// <summary>Every node of the inventory, in inventory order.</summary>
+    public required IReadOnlyList<ClusterNode> Nodes { get; init; }
+}
+
+/// <summary>
+/// How a node leaves the cluster when its droplet goes (removed from the inventory, replaced, or
+/// destroyed): a step whose delete drains it and deletes its Node object, and for an etcd node
+/// one whose delete removes its member. They run on another node of the same kind, never on the
+/// one leaving, so a node that is dead or already deleted leaves as cleanly as a live one. Each
+/// follows its own node's droplet, and the steps that make a node part of the cluster wait for
+/// its departure steps: whatever the order Pulumi replaces things in, the old machine has left
+/// before the new one joins. Creating a departure step changes nothing.
+/// </summary>
+public sealed class NodeDepartures : ComponentResource
+{
+    private readonly Dictionary<string, Remote.Command> _kubernetes = [];
+    private readonly Dictionary<string, Remote.Command> _etcd = [];
+
+    public NodeDepartures(string name, NodeDeparturesArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:NodeDepartures", name, options)
+    {
+        var controlPlane = args.Nodes.Where(n => n.Spec.IsControlPlane).ToList();
+        var etcd = args.Nodes.Where(n => n.Spec.IsEtcd).ToList();
+        var members = Output.All(etcd.Select(n => n.Address));
+        foreach (var node in args.Nodes)
+        {
+            if (node.Spec.IsKubernetesNode)
+            {
+                _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, Janitor(controlPlane, node), "Kubernetes",
+                    Render.RemoteStep(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
+            }
+            if (node.Spec.IsEtcd)
+            {
+                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}-etcd", node, Janitor(etcd, node), "etcd",
+                    Output.Tuple(node.Address, members).Apply(t => Render.RemoteStep(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
+            }
+        }
+        RegisterOutputs(new Dictionary<string, object?>
+        {
+            ["kubernetes"] = _kubernetes.Keys.ToList(),
+            ["etcd"] = _etcd.Keys.ToList(),
+        });
+    }
+
+    /// <summary>The step that takes the node out of Kubernetes; its join waits for it.</summary>
+    public Remote.Command Kubernetes(ClusterNode node) => _kubernetes[node.Spec.Name];
+
+    /// <summary>The step that takes the node's member out of etcd; its member step waits for it.</summary>
+    public Remote.Command Etcd(ClusterNode node) => _etcd[node.Spec.Name];
+
+    public IEnumerable<Remote.Command> Steps => _kubernetes.Values.Concat(_etcd.Values);
+
+    // The scripts are kept on the janitor under the leaving node's name: several nodes may leave
+    // through the same janitor at once (pulumi destroy), and must not overwrite each other's.
+    private Remote.Command Departure(string name, ClusterNode leaving, ClusterNode janitor, string from, Input<string> delete) =>
+        RemoteStep.Create(name, leaving, new RemoteStepArgs
+        {
+            Create = $"echo '{janitor.Spec.Name} takes {leaving.Spec.Name} out of {from} when it goes'",
+            Delete = delete,
+            DependsOn = [janitor.SshReachable],
+            RunOn = janitor,
+        }, parent: this);
+
+    /// <summary>The first node of the kind that is not the one leaving; the node itself if it is the only one.</summary>
+    private static ClusterNode Janitor(IReadOnlyList<ClusterNode> candidates, ClusterNode leaving) =>
+        candidates.FirstOrDefault(c => c != leaving) ?? leaving;
+}
