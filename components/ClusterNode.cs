@@ -59,7 +59,7 @@ public sealed class ClusterNode : ComponentResource
             IgnoreChanges = { "userData" },
             // The tags are the node's roles: a node that changes roles is rebuilt with its new ones.
             ReplaceOnChanges = { "tags" },
-            // A replaced node leaves the cluster (its delete steps run) before the new one joins.
+            // A replaced node leaves the cluster (NodeDepartures, run on other nodes) before the new one joins.
             DeleteBeforeReplace = true,
             DependsOn = args.Prerequisites.ToList(),
         });

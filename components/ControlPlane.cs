@@ -14,7 +14,7 @@ public sealed class ControlPlaneArgs
     public required EtcdCluster Etcd { get; init; }
     public required Output<ClusterPkiMaterial> Pki { get; init; }
 
-    /// <summary>A node joins only after its node's previous machine has left.</summary>
+    /// <summary>A node joins only after the machine it replaces has left.</summary>
     public required NodeDepartures Departures { get; init; }
 
     /// <summary>Extra names and addresses on the API server certificates (the load balancer's, say).</summary>

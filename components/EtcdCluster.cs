@@ -15,7 +15,7 @@ public sealed class EtcdClusterArgs
     public required IReadOnlyList<ClusterNode> Members { get; init; }
     public required Output<ClusterPkiMaterial> Pki { get; init; }
 
-    /// <summary>A member joins only after its node's previous machine has left.</summary>
+    /// <summary>A member joins only after the machine it replaces has left.</summary>
     public required NodeDepartures Departures { get; init; }
 }
 

@@ -30,6 +30,8 @@ public sealed class NodeDepartures : ComponentResource
         var controlPlane = args.Nodes.Where(n => n.Spec.IsControlPlane).ToList();
         var etcd = args.Nodes.Where(n => n.Spec.IsEtcd).ToList();
         var members = Output.All(etcd.Select(n => n.Address));
+        // The scripts are kept on the janitor under the leaving node's name: several nodes may
+        // leave through the same janitor at once (pulumi destroy) and must not overwrite each other's.
         foreach (var node in args.Nodes)
         {
             if (node.Spec.IsKubernetesNode)
@@ -58,8 +60,6 @@ public sealed class NodeDepartures : ComponentResource
 
     public IEnumerable<Remote.Command> Steps => _kubernetes.Values.Concat(_etcd.Values);
 
-    // The scripts are kept on the janitor under the leaving node's name: several nodes may leave
-    // through the same janitor at once (pulumi destroy), and must not overwrite each other's.
     private Remote.Command Departure(string name, ClusterNode leaving, ClusterNode janitor, string from, Input<string> delete) =>
         RemoteStep.Create(name, leaving, new RemoteStepArgs
         {
