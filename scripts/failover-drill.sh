@@ -75,6 +75,6 @@ while :; do
 done
 
 cat <<NEXT
-To bring $NODE back, see README.md, "Failover drill": take the dead node out of Kubernetes and
-etcd, drop its resources from the stack state, then pulumi up.
+To bring $NODE back: pulumi refresh --yes && pulumi up
+($NODE leaves the cluster from a surviving node, then a new $NODE joins; README.md, "Replace a node")
 NEXT

@@ -50,6 +50,7 @@ teardown() {
   [ "$status" -eq 0 ]
   [[ "$output" == *"before: kube-scheduler leader: node1"* ]]
   [[ "$output" == *"failover complete"* ]]
+  [[ "$output" == *"To bring node1 back: pulumi refresh --yes && pulumi up"* ]]
   [ -f "$STATE/deleted" ]
 }
 
