@@ -15,13 +15,7 @@ public sealed class KubernetesVersionGuard : ComponentResource
     public KubernetesVersionGuard(string name, KubernetesVersion version, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:KubernetesVersionGuard", name, options)
     {
-        var script = Render.VersionGuard(version);
-        Check = new Local.Command($"{name}-check", new Local.CommandArgs
-        {
-            Create = script,
-            Update = script,
-            Interpreter = { "/bin/bash", "-c" },
-        }, new CustomResourceOptions { Parent = this });
+        Check = LocalGuard.Create($"{name}-check", Render.VersionGuard(version), this);
         RegisterOutputs(new Dictionary<string, object?> { ["version"] = version.ToString() });
     }
 

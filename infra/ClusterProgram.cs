@@ -27,8 +27,9 @@ public static class ClusterProgram
         }
         var sshPrivateKey = config.RequireSecret("sshPrivateKey");
 
-        // First of all: a refused version change stops the update before anything changes.
+        // First of all: a refused version or etcd change stops the update before anything changes.
         var versionGuard = new KubernetesVersionGuard("kubernetes-version", settings.KubernetesVersion);
+        var etcdGuard = new EtcdChangeGuard("etcd-membership", [.. settings.Nodes.Where(n => n.IsEtcd).Select(n => n.Name)]);
 
         var network = new ClusterNetwork("network", new ClusterNetworkArgs
         {
@@ -57,7 +58,7 @@ public static class ClusterProgram
             Settings = settings,
             Network = network,
             SshPrivateKey = sshPrivateKey,
-            Prerequisites = [versionGuard.Check],
+            Prerequisites = [versionGuard.Check, etcdGuard.Check],
         })).ToList();
         var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
 

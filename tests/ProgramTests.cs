@@ -32,7 +32,7 @@ public class ProgramTests
         Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Count(), Is.EqualTo(1));
-        Assert.That(mocks.OfType(LocalCommand).Select(c => c.Name), Is.EquivalentTo(new[] { "pki-generate", "node1-ssh-reachable", "node2-ssh-reachable", "node3-ssh-reachable", "addons-api-reachable", "kubernetes-version-check" }));
+        Assert.That(mocks.OfType(LocalCommand).Select(c => c.Name), Is.EquivalentTo(new[] { "pki-generate", "node1-ssh-reachable", "node2-ssh-reachable", "node3-ssh-reachable", "addons-api-reachable", "kubernetes-version-check", "etcd-membership-check" }));
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
         {
             "node1-bootstrapped", "node2-bootstrapped", "node3-bootstrapped",

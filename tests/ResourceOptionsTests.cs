@@ -81,9 +81,9 @@ public class ResourceOptionsTests
 
     [TestCase("node1")]
     [TestCase("node2")]
-    public async Task DropletsWaitForTheVersionGuard(string droplet)
+    public async Task DropletsWaitForTheGuards(string droplet)
     {
         var dependsOn = await Of(droplet).DependsOn.ToOutput().ValueAsync();
-        Assert.That(dependsOn.Select(r => r.GetResourceName()), Does.Contain("kubernetes-version-check"));
+        Assert.That(dependsOn.Select(r => r.GetResourceName()), Does.Contain("kubernetes-version-check").And.Contains("etcd-membership-check"));
     }
 }

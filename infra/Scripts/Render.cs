@@ -296,6 +296,10 @@ public static class Render
     public static string VersionGuard(KubernetesVersion target) =>
         Template.Render("version-guard.sh", new Dictionary<string, string> { ["TARGET"] = Sh.Quote(target.ToString()) });
 
+    /// <summary>The local guard that refuses more than one etcd member added, or removed, per update.</summary>
+    public static string EtcdChangeGuard(IEnumerable<string> etcdNodes) =>
+        Template.Render("etcd-change-guard.sh", new Dictionary<string, string> { ["ETCD_NODES"] = Sh.Quote(string.Join(" ", etcdNodes)) });
+
     /// <param name="first">The first node of the rolling order: it runs `kubeadm upgrade apply`.</param>
     /// <param name="predecessors">The nodes upgraded before this one, in order.</param>
     public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, IEnumerable<string> predecessors, string adminKubeconfig, int waitSeconds = 3600) =>
