@@ -20,18 +20,3 @@ public sealed class EtcdChangeGuard : ComponentResource
     /// <summary>Every droplet waits for this: a refused change stops the update before it starts.</summary>
     public Local.Command Check { get; }
 }
-
-/// <summary>
-/// A check that runs where `pulumi up` runs, on creation and on every change of its script. Its
-/// script sees the previous run's output as PULUMI_COMMAND_STDOUT, so it can judge a change.
-/// </summary>
-internal static class LocalGuard
-{
-    public static Local.Command Create(string name, string script, Resource parent) =>
-        new(name, new Local.CommandArgs
-        {
-            Create = script,
-            Update = script,
-            Interpreter = { "/bin/bash", "-c" },
-        }, new CustomResourceOptions { Parent = parent });
-}
