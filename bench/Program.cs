@@ -79,6 +79,8 @@ static Dictionary<string, string> Config(int nodes)
         ["do-k8s-ha:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----",
         ["do-k8s-ha:adminCidrs"] = """["203.0.113.0/24"]""",
         ["do-k8s-ha:vpcCidr"] = "10.240.0.0/16",
+        // The default /18 holds 64 node ranges of /24; 100 nodes need a /16 (the program refuses less).
+        ["do-k8s-ha:podCidr"] = "10.232.0.0/16",
     };
 
     static JsonObject Node(string name, params string[] roles) =>

@@ -39,9 +39,13 @@ public sealed class ApiLoadBalancer : ComponentResource
                 },
             },
             // DigitalOcean's fastest detection (3 s interval, 2 failures): a dead API server leaves within ~6 s.
+            // /readyz, not a TCP connect: an API server that lost etcd still accepts connections
+            // but answers 500 there, and leaves the pool. kubeadm's RBAC lets anyone read it
+            // (system:public-info-viewer), and a TCP-forwarding rule may still check over https.
             Healthcheck = new DO.Inputs.LoadBalancerHealthcheckArgs
             {
-                Protocol = "tcp",
+                Protocol = "https",
+                Path = "/readyz",
                 Port = ClusterNetwork.ApiServerPort,
                 CheckIntervalSeconds = 3,
                 ResponseTimeoutSeconds = 3,

@@ -50,13 +50,13 @@ public sealed class ClusterNode : ComponentResource
             VpcUuid = network.Vpc.Id,
             SshKeys = { network.SshKey.Fingerprint },
             Tags = tags,
-            UserData = Render.NodeBootstrap(settings.KubernetesVersion, installKubernetes: Spec.IsKubernetesNode),
+            // The same for every node and version: a replaced droplet boots it and the remote steps
+            // bring the current version and roles (nothing here may need ignoreChanges).
+            UserData = Render.NodeBootstrap(),
             Monitoring = true,
         }, new CustomResourceOptions
         {
             Parent = this,
-            // User data only matters at first boot; version changes are rolled out by remote steps.
-            IgnoreChanges = { "userData" },
             // The tags are the node's roles: a node that changes roles is rebuilt with its new ones.
             ReplaceOnChanges = { "tags" },
             // A replaced node leaves the cluster (NodeDepartures, run on other nodes) before the new one joins.

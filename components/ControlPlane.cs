@@ -19,6 +19,9 @@ public sealed class ControlPlaneArgs
 
     /// <summary>Extra names and addresses on the API server certificates (the load balancer's, say).</summary>
     public required Output<IReadOnlyList<string>> ExtraCertSans { get; init; }
+
+    /// <summary>Each node's packages and local API proxy: init and joins go through it (the controlPlaneEndpoint).</summary>
+    public required KubernetesNodeSetup Setup { get; init; }
 }
 
 /// <summary>
@@ -39,7 +42,9 @@ public sealed class ControlPlane : ComponentResource
             settings.PodCidr,
             settings.ServiceCidr,
             t.Item1,
-            ["127.0.0.1", "localhost", .. t.Item2]));
+            // 127.0.0.1 is the controlPlaneEndpoint (the local proxy): kubeadm does not add it itself.
+            ["127.0.0.1", "localhost", .. t.Item2],
+            settings.NodeCidrMaskSize));
         LocalAdminKubeconfig = args.Pki.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Render.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
 
         Remote.Command? init = null;
@@ -60,8 +65,8 @@ public sealed class ControlPlane : ComponentResource
             {
                 Create = create,
                 DependsOn = mayInit
-                    ? [node.Ready, args.Departures.Kubernetes(node), .. args.Etcd.Members]
-                    : [node.Ready, args.Departures.Kubernetes(node), .. args.Etcd.Members, init!],
+                    ? [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members]
+                    : [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members, init!],
             }, parent: this);
             if (mayInit)
             {
@@ -81,6 +86,6 @@ public sealed class ControlPlane : ComponentResource
     /// <summary>Every control-plane node's kubeadm step, the init step first.</summary>
     public IReadOnlyList<Remote.Command> Steps { get; }
 
-    /// <summary>Secret: the admin kubeconfig for use on the nodes (server 127.0.0.1:6443).</summary>
+    /// <summary>Secret: the admin kubeconfig for use on the nodes (server: the local API proxy).</summary>
     public Output<string> LocalAdminKubeconfig { get; }
 }

@@ -17,7 +17,7 @@ public sealed class RollingUpgradeArgs
 }
 
 /// <summary>
-/// The upgrade step of every node. Creating it does nothing (cloud-init installed the version);
+/// The upgrade step of every node. Creating it does nothing (node setup installed the version);
 /// raising kubernetesVersion updates every step at once, and each node's script waits for the
 /// nodes before it, so the cluster changes one node at a time, in order: Pulumi's graph stays
 /// parallel (no chain of 100 steps at creation) while the upgrade itself is serial.

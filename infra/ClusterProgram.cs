@@ -68,6 +68,14 @@ public static class ClusterProgram
         // How each node leaves when its droplet goes: from another node, so a dead one can leave too.
         var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes });
 
+        // Packages of the version, and the local API proxy every Kubernetes node joins through.
+        var setup = new KubernetesNodeSetup("node-setup", new KubernetesNodeSetupArgs
+        {
+            Nodes = nodes.Where(n => n.Spec.IsKubernetesNode).ToList(),
+            ControlPlaneNodes = controlPlaneNodes,
+            Version = settings.KubernetesVersion,
+        });
+
         var etcd = new EtcdCluster("etcd", new EtcdClusterArgs
         {
             ClusterName = settings.ClusterName,
@@ -85,6 +93,7 @@ public static class ClusterProgram
             Etcd = etcd,
             Pki = pki.Material,
             Departures = departures,
+            Setup = setup,
             ExtraCertSans = apiHost.Apply(host => (IReadOnlyList<string>)[host]),
         });
 
@@ -114,7 +123,7 @@ public static class ClusterProgram
         var workers = new WorkerPool("workers", new WorkerPoolArgs
         {
             Nodes = nodes.Where(n => n.Spec.IsWorker && !n.Spec.IsControlPlane).ToList(),
-            ControlPlaneNodes = controlPlaneNodes,
+            Setup = setup,
             ControlPlane = controlPlane,
             Pki = pki.Material,
             Departures = departures,

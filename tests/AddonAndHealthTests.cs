@@ -94,10 +94,10 @@ public class AddonAndHealthTests
             """;
         var after = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
 
-        var proxy = after.Named("workers-node3-api-proxy").Inputs["create"].ToString();
+        var proxy = after.Named("node-setup-node3").Inputs["create"].ToString();
         Assert.That(proxy, Does.Contain("server 10.240.0.5:6443 "));
-        Assert.That(before.Named("workers-node3-api-proxy").Inputs["create"].ToString(), Does.Not.Contain("10.240.0.5"));
-        // The join itself does not change: kubelet keeps talking to 127.0.0.1:6443.
+        Assert.That(before.Named("node-setup-node3").Inputs["create"].ToString(), Does.Not.Contain("10.240.0.5"));
+        // The join itself does not change: kubelet keeps talking to its proxy, 127.0.0.1:6444.
         Assert.That(after.Named("workers-node3-join").Inputs, Is.EquivalentTo(before.Named("workers-node3-join").Inputs));
     }
 

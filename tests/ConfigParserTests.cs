@@ -157,4 +157,37 @@ public class ConfigParserTests
     [TestCase("___", "k8s-stack")]
     public void ClusterNameIsADnsLabel(string stack, string expected) =>
         Assert.That(ConfigParser.ClusterNameFor(stack), Is.EqualTo(expected));
+
+    private static string Workers(int count) =>
+        "[{\"name\":\"cp1\",\"roles\":[\"control-plane\",\"etcd\"]}" +
+        string.Concat(Enumerable.Range(1, count).Select(i => $",{{\"name\":\"w{i}\",\"roles\":[\"worker\"]}}")) + "]";
+
+    [Test]
+    public void PodCidrMustHoldARangeForEveryKubernetesNode()
+    {
+        var values = With("nodes", Workers(99));
+
+        // 100 Kubernetes nodes: the default /18 holds 64 ranges of /24.
+        var error = Fails(values);
+        Assert.That(error.Message, Does.Contain("do-k8s-ha:nodeCidrMaskSize: podCidr 10.233.64.0/18 holds 64 ranges of /24, fewer than the 100 Kubernetes nodes").And.Contain("Fix: use a larger podCidr"));
+
+        values["nodeCidrMaskSize"] = "25";
+        Assert.That(Parse(values, out _).NodeCidrMaskSize, Is.EqualTo(25), "a /18 holds 128 ranges of /25");
+        values.Remove("nodeCidrMaskSize");
+        values["podCidr"] = "10.232.0.0/16";
+        Assert.That(Parse(values, out _).NodeCidrMaskSize, Is.EqualTo(24), "a /16 holds 256 ranges of /24");
+    }
+
+    [TestCase("x")]
+    [TestCase("15")]
+    [TestCase("29")]
+    public void NodeCidrMaskSizeIsAPrefixLength(string mask) =>
+        Assert.That(Fails(With("nodeCidrMaskSize", mask)).Message, Does.Contain($"do-k8s-ha:nodeCidrMaskSize: '{mask}' is not a prefix length from 16 to 28"));
+
+    [Test]
+    public void TheMaskReachesTheControllerManager()
+    {
+        var config = DoK8sHa.Scripts.Render.KubeadmInitConfig(Support.Fixtures.Cluster with { NodeCidrMaskSize = 25 }, Support.Fixtures.Node1, schedulable: false);
+        Assert.That(config, Does.Contain("    - name: node-cidr-mask-size\n      value: \"25\""));
+    }
 }

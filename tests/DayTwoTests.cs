@@ -40,8 +40,10 @@ public class DayTwoTests
             "upgrade-cp1", "upgrade-cp2", "upgrade-cp3", "upgrade-worker1", "upgrade-worker2", "upgrade-worker3",
             // The control-plane steps hold the version for a cluster created from scratch; re-run, they find the node joined.
             "control-plane-cp1", "control-plane-cp2", "control-plane-cp3",
-            // cloud-init of new droplets installs the new version; existing droplets ignore user data changes.
-            "cp1", "cp2", "cp3", "etcd1", "etcd2", "etcd3", "worker1", "worker2", "worker3",
+            // The setup step installs the new version on a node that has not joined (a new or
+            // replaced droplet); re-run on a joined node it leaves the version to the upgrade.
+            // No droplet changes: user data names no version.
+            "node-setup-cp1", "node-setup-cp2", "node-setup-cp3", "node-setup-worker1", "node-setup-worker2", "node-setup-worker3",
         }));
         Assert.That(Input(after.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.36.0'").And.Contains("TARGET_MINOR='v1.36'"));
         Assert.That(Input(before.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.35.1'"));
@@ -114,7 +116,8 @@ public class DayTwoTests
         var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:nodes"] = WithNode(c["do-k8s-ha:nodes"], "cp4", "control-plane"));
         Assert.That(Changed(before, after), Is.EquivalentTo(new[]
         {
-            "workers-worker1-api-proxy", "workers-worker2-api-proxy", "workers-worker3-api-proxy",
+            // Every node's proxy, control-plane nodes' too, gets cp4 as an upstream.
+            "node-setup-cp1", "node-setup-cp2", "node-setup-cp3", "node-setup-worker1", "node-setup-worker2", "node-setup-worker3",
             // The upgrade order names every node before a worker, and cp4 comes before the workers.
             "upgrade-worker1", "upgrade-worker2", "upgrade-worker3",
         }));

@@ -114,7 +114,7 @@ public class EtcdClusterTests
         // /etc/kubernetes/pki standing in as this host's PKI folder.
         Repo.RequireTool("jq", "apt-get install jq");
         var script = Render.ControlPlane(Fixtures.Cluster with { EtcdEndpoints = [.. Render.EtcdClientUrls(_nodes)] }, _nodes[0], mayInit: true, schedulable: false, "abcdef.0123456789abcdef", "sha256:00", "apiVersion: v1");
-        var functions = script[script.IndexOf("etcd_keys() {", StringComparison.Ordinal)..script.IndexOf("reachable_peer() {", StringComparison.Ordinal)];
+        var functions = script[script.IndexOf("etcd_curl() {", StringComparison.Ordinal)..script.IndexOf("# kubeadm's preflight asks", StringComparison.Ordinal)];
         var pki = PkiDir(_hosts[0]);
         var probe = $"""
             set -euo pipefail

@@ -48,7 +48,7 @@ public class JoinScriptTests
         var join = Array.FindIndex(calls, c => c.StartsWith("kubeadm join", StringComparison.Ordinal));
         Assert.That(delete, Is.GreaterThanOrEqualTo(0), _node.Log);
         Assert.That(join, Is.GreaterThan(delete), "the stale object goes before the join");
-        Assert.That(calls[delete], Does.Contain("--server https://127.0.0.1:6443"), "workers ask through their local proxy");
+        Assert.That(calls[delete], Does.Contain("--server https://127.0.0.1:6444"), "workers ask through their local proxy");
         Assert.That(File.Exists(_node.StatePath("node-node3")), Is.False);
     }
 

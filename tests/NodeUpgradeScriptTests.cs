@@ -28,7 +28,14 @@ public class NodeUpgradeScriptTests
         _node.Stub("systemctl", """
             if [ "$*" = "restart kubelet" ]; then cp "$STATE/target" "$STATE/kubelet"; echo "v$(cat "$STATE/target")//True" > "$STATE/node-$(cat "$STATE/self")"; fi
             """);
-        foreach (var tool in new[] { "kubeadm", "apt-get", "apt-mark", "curl" })
+        // `kubeadm config images list --kubernetes-version` prints the release's images, the pause
+        // image among them (cmd/kubeadm/app/images/images.go GetControlPlaneImages, constants.PauseVersion).
+        _node.Stub("kubeadm", """
+            case "$*" in
+              "config images list --kubernetes-version "*) printf 'registry.k8s.io/kube-apiserver:%s\nregistry.k8s.io/pause:3.10.1\n' "${@: -1}" ;;
+            esac
+            """);
+        foreach (var tool in new[] { "apt-get", "apt-mark", "curl" })
         {
             _node.Stub(tool);
         }
@@ -47,8 +54,8 @@ public class NodeUpgradeScriptTests
         _node.WriteState($"node-{node}", $"v{kubeletNow}//True");
         var (exit, output) = _node.Run(
             Render.NodeUpgrade(node, version, first, predecessors, "apiVersion: v1", waitSeconds: 2),
-            scratch: ["/etc/apt", "/var/lib"],
-            prepare: "mkdir -p /etc/apt/keyrings /etc/apt/sources.list.d" + (drainedBefore ? "\nmkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained" : ""));
+            scratch: ["/etc/apt", "/var/lib", "/etc/containerd"],
+            prepare: "mkdir -p /etc/apt/keyrings /etc/apt/sources.list.d\nprintf '  sandbox_image = \"registry.k8s.io/pause:3.8\"\\n' > /etc/containerd/config.toml" + (drainedBefore ? "\nmkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained" : ""));
         return (exit, output, _node.Log);
     }
 
@@ -60,13 +67,16 @@ public class NodeUpgradeScriptTests
         var (exit, output, log) = Upgrade("cp1", first: true, [], kubeletNow: "1.35.1");
 
         Assert.That(exit, Is.Zero, output);
-        var steps = log.Split('\n').Where(l => l.StartsWith("kubeadm", StringComparison.Ordinal) || l.Contains(" drain ", StringComparison.Ordinal) || l.Contains("uncordon", StringComparison.Ordinal) || l.StartsWith("systemctl restart", StringComparison.Ordinal)).ToList();
+        var steps = log.Split('\n').Where(l => (l.StartsWith("kubeadm", StringComparison.Ordinal) && !l.StartsWith("kubeadm config", StringComparison.Ordinal)) || l.Contains(" drain ", StringComparison.Ordinal) || l.Contains("uncordon", StringComparison.Ordinal) || l.StartsWith("systemctl restart kubelet", StringComparison.Ordinal)).ToList();
         Assert.That(steps[0], Is.EqualTo("kubeadm upgrade apply --yes v1.36.0"));
         Assert.That(steps[1], Does.Contain("drain cp1"));
         Assert.That(steps[2], Is.EqualTo("systemctl restart kubelet"));
         Assert.That(steps[3], Does.Contain("uncordon cp1"));
-        Assert.That(log, Does.Contain("apt-get install -y -q kubeadm=1.36.0-*").And.Contains("kubelet=1.36.0-* kubectl=1.36.0-*"));
+        Assert.That(log, Does.Contain("apt-get -o DPkg::Lock::Timeout=600 install -y -q kubeadm=1.36.0-*").And.Contains("kubelet=1.36.0-* kubectl=1.36.0-*"));
         Assert.That(output, Does.Contain("cp1 runs Kubernetes v1.36.0"));
+        // The new release's pause image, as kubeadm names it, becomes containerd's sandbox image.
+        Assert.That(output, Does.Contain("containerd's sandbox image is now registry.k8s.io/pause:3.10.1"));
+        Assert.That(log, Does.Contain("systemctl restart containerd"));
     }
 
     [Test]

@@ -39,7 +39,7 @@ public class ProgramTests
             "etcd-node1", "etcd-node2", "etcd-node3",
             "control-plane-node1", "control-plane-node2",
             "apiserver-endpoints-node1", "apiserver-endpoints-node2",
-            "workers-node3-api-proxy", "workers-node3-join",
+            "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3",
             "leave-node1", "leave-node2", "leave-node3", "leave-node1-etcd", "leave-node2-etcd", "leave-node3-etcd",
             "health-check",
@@ -56,7 +56,10 @@ public class ProgramTests
         Assert.That(Tags("node2"), Is.EqualTo("k8s-dev,k8s-dev-control-plane,k8s-dev-etcd,k8s-dev-worker"));
         Assert.That(Tags("node3"), Is.EqualTo("k8s-dev,k8s-dev-etcd,k8s-dev-worker"));
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "vpcUuid")), Is.All.EqualTo("network-vpc-id"));
-        Assert.That(Input(mocks.Named("node1"), "userData"), Does.Contain("INSTALL_KUBERNETES=true").And.Contains("KUBERNETES_VERSION='1.35.1'"));
+        // User data names neither the version nor the roles: a replaced droplet must never boot stale values.
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "userData")).Distinct().Count(), Is.EqualTo(1));
+        Assert.That(Input(mocks.Named("node1"), "userData"), Does.Not.Contain("1.35").And.Not.Contain("control-plane"));
+        Assert.That(Input(mocks.Named("node-setup-node1"), "create"), Does.Contain("KUBERNETES_VERSION='1.35.1'"));
     }
 
     [Test]
@@ -103,10 +106,10 @@ public class ProgramTests
     public async Task WorkersJoinThroughALocalProxyToEveryApiServer()
     {
         var mocks = (await StackRun.RunAsync("dev")).Mocks;
-        var proxy = Input(mocks.Named("workers-node3-api-proxy"), "create");
+        var proxy = Input(mocks.Named("node-setup-node3"), "create");
         Assert.That(proxy, Does.Contain("server 10.240.0.2:6443 ").And.Contains("server 10.240.0.3:6443 ").And.Contains("least_conn;").And.Contains("proxy_connect_timeout 1s;"));
         var join = mocks.Named("workers-node3-join");
-        Assert.That(Input(join, "create"), Does.Contain("apiServerEndpoint: 127.0.0.1:6443").And.Not.Contains("controlPlane:"));
+        Assert.That(Input(join, "create"), Does.Contain("apiServerEndpoint: 127.0.0.1:6444").And.Not.Contains("controlPlane:"));
         Assert.That(join.Inputs.ContainsKey("delete"), Is.False, "a node leaves through its departure step");
     }
 
@@ -174,6 +177,9 @@ public class ProgramTests
         Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain($"    - {ClusterMocks.LoadBalancerIp}"));
         var lb = result.Mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single();
         Assert.That(Input(lb, "dropletTag"), Is.EqualTo("k8s-dev-control-plane"));
+        // Readiness, not a TCP connect: an API server that lost etcd still accepts connections.
+        var check = (IDictionary<string, object>)lb.Inputs["healthcheck"];
+        Assert.That((check["protocol"], check["path"], check["port"]), Is.EqualTo(("https", (object)"/readyz", (object)6443)));
     }
 
     [Test]
@@ -217,7 +223,8 @@ public class ProgramTests
         Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.EndsWith("-join", StringComparison.Ordinal)).Select(c => c.Name),
             Is.EquivalentTo(new[] { "workers-worker1-join", "workers-worker2-join", "workers-worker3-join" }));
         // Dedicated etcd nodes run no kubelet; dedicated control-plane nodes keep their taint.
-        Assert.That(Input(mocks.Named("etcd1"), "userData"), Does.Contain("INSTALL_KUBERNETES=false"));
+        Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name).Where(n => n.StartsWith("node-setup-", StringComparison.Ordinal)),
+            Is.EquivalentTo(new[] { "node-setup-cp1", "node-setup-cp2", "node-setup-cp3", "node-setup-worker1", "node-setup-worker2", "node-setup-worker3" }));
         Assert.That(Input(mocks.Named("control-plane-cp2"), "create"), Does.Not.Contain("taints: []"));
         Assert.That(Input(mocks.Named("control-plane-cp1"), "create"), Does.Contain("MAY_INIT=true"));
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "region")), Is.All.EqualTo("fra1"));
@@ -242,7 +249,10 @@ public class ProgramTests
         {
             Assert.That(R(joining).RegisteredAt, Is.GreaterThan(R("control-plane-cp1").CompletedAt), $"{joining} waits for kubeadm init");
         }
-        Assert.That(R("workers-worker1-join").RegisteredAt, Is.GreaterThan(R("workers-worker1-api-proxy").CompletedAt));
+        Assert.That(R("workers-worker1-join").RegisteredAt, Is.GreaterThan(R("node-setup-worker1").CompletedAt));
+        // A control-plane node, the first included, inits or joins through its own local proxy.
+        Assert.That(R("control-plane-cp1").RegisteredAt, Is.GreaterThan(R("node-setup-cp1").CompletedAt));
+        Assert.That(R("control-plane-cp2").RegisteredAt, Is.GreaterThan(R("node-setup-cp2").CompletedAt));
     }
 
     [Test]
@@ -299,7 +309,7 @@ public class ProgramTests
         var after = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
 
         Assert.That(after.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("workers-node4-join"));
-        foreach (var unchanged in new[] { "workers-node3-join", "workers-node3-api-proxy", "control-plane-node1", "etcd-node3", "node1" })
+        foreach (var unchanged in new[] { "workers-node3-join", "node-setup-node3", "control-plane-node1", "etcd-node3", "node1" })
         {
             Assert.That(after.Named(unchanged).Inputs, Is.EquivalentTo(before.Named(unchanged).Inputs), unchanged);
         }

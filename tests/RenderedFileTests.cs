@@ -13,8 +13,8 @@ public class RenderedFileTests
 {
     private static readonly Dictionary<string, Func<string>> Cases = new()
     {
-        ["node-bootstrap.sh"] = () => Render.NodeBootstrap(K8sVersion, installKubernetes: true),
-        ["node-bootstrap.etcd-only.sh"] = () => Render.NodeBootstrap(K8sVersion, installKubernetes: false),
+        ["node-bootstrap.sh"] = Render.NodeBootstrap,
+        ["kubernetes-packages.sh"] = () => Render.KubernetesPackages(K8sVersion),
         ["wait-for-bootstrap.sh"] = () => Render.WaitForBootstrap(),
         ["cluster-pki.sh"] = Render.ClusterPki,
         ["etcd-certs.sh"] = () => Render.EtcdCerts(Node1, FakePki.EtcdCaCert, FakePki.EtcdCaKey),
@@ -27,7 +27,7 @@ public class RenderedFileTests
         ["kubeadm-init.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node1, schedulable: false),
         ["kubeadm-init.schedulable.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node2, schedulable: true),
         ["kubeadm-join.worker.yaml"] = () => Render.KubeadmJoinConfig(Node3, Render.ApiProxyListen, FakePki.BootstrapToken, FakePki.CaCertHash, controlPlane: false, schedulable: true),
-        ["kubeadm-join.control-plane.yaml"] = () => Render.KubeadmJoinConfig(Node2, "10.240.0.2:6443", FakePki.BootstrapToken, FakePki.CaCertHash, controlPlane: true, schedulable: true),
+        ["kubeadm-join.control-plane.yaml"] = () => Render.KubeadmJoinConfig(Node2, Render.ApiProxyListen, FakePki.BootstrapToken, FakePki.CaCertHash, controlPlane: true, schedulable: true),
         ["control-plane-pki.sh"] = () => Render.ControlPlanePki(FakePki),
         ["control-plane.init.sh"] = () => Render.ControlPlane(Cluster, Node1, mayInit: true, schedulable: false, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
         ["control-plane.join.sh"] = () => Render.ControlPlane(Cluster, Node2, mayInit: false, schedulable: true, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
@@ -55,9 +55,10 @@ public class RenderedFileTests
         ["admin-kubeconfig.fragment"] = "worker-join.sh",
         ["etcd-member-change.fragment"] = "etcd-member-remove.sh",
         ["stale-node.fragment"] = "worker-join.sh",
+        ["containerd-sandbox.fragment"] = "kubernetes-packages.sh",
     };
 
-    private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", "https://127.0.0.1:6443", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);
+    private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", $"https://{Render.ApiProxyListen}", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);
 
     public static IEnumerable<string> CaseNames => Cases.Keys;
 

@@ -58,7 +58,9 @@ public class ResourceOptionsTests
         // Its steps are deleted first (its departure from another node: drain, delete the Node,
         // etcd member remove), then the droplet, and only then is the new one created and joined.
         Assert.That(options.DeleteBeforeReplace, Is.True);
-        Assert.That(options.IgnoreChanges, Does.Contain("userData"), "a new version must not replace droplets");
+        // ignoreChanges on userData would make a replacement boot the stored, stale user data
+        // (the engine keeps an ignored property's old value for a replacement too).
+        Assert.That(options.IgnoreChanges, Does.Not.Contain("userData"), "a replacement must boot the current user data");
         Assert.That(options.ReplaceOnChanges, Does.Contain("tags"), "new roles are a new node: nothing of the old ones stays on it");
     }
 

@@ -34,6 +34,9 @@ public sealed record ClusterSettings
     public required Cidr VpcCidr { get; init; }
     public required Cidr PodCidr { get; init; }
     public required Cidr ServiceCidr { get; init; }
+
+    /// <summary>The size of the pod range each node gets from <see cref="PodCidr"/>.</summary>
+    public required int NodeCidrMaskSize { get; init; }
     public required string SshPublicKey { get; init; }
     public required string SshUser { get; init; }
     public required ApiLoadBalancerMode ApiLoadBalancer { get; init; }

@@ -24,6 +24,9 @@ public static class ConfigDefaults
     public const string PodCidr = "10.233.64.0/18";
     public const string ServiceCidr = "10.233.0.0/18";
 
+    // kube-controller-manager's default: a /24 of podCidr per node (with a /18, 64 nodes).
+    public const int NodeCidrMaskSize = 24;
+
     public const string SshUser = "root";
     public const string ApiLoadBalancer = "digitalocean";
 
@@ -60,6 +63,7 @@ public static class ConfigDefaults
         ["vpcCidr"] = VpcCidr,
         ["podCidr"] = PodCidr,
         ["serviceCidr"] = ServiceCidr,
+        ["nodeCidrMaskSize"] = NodeCidrMaskSize,
         ["apiLoadBalancer"] = ApiLoadBalancer,
         ["calicoVersion"] = CalicoVersion,
         ["metricsServerVersion"] = MetricsServerVersion,

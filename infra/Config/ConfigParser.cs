@@ -113,6 +113,21 @@ public static partial class ConfigParser
                 Problem(key, $"{c} is not an IPv4 network", "use an IPv4 range; the cluster is single-stack IPv4");
             }
         }
+        var maskText = Read("nodeCidrMaskSize", ConfigDefaults.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (!int.TryParse(maskText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var nodeMask) || nodeMask is < 16 or > 28)
+        {
+            Problem("nodeCidrMaskSize", $"'{maskText}' is not a prefix length from 16 to 28", $"use {ConfigDefaults.NodeCidrMaskSize} (a /24 of podCidr per node) or 25 for twice the nodes");
+        }
+        else if (pod is not null && pod.Family == AddressFamily.InterNetwork)
+        {
+            // kube-controller-manager hands each node one range of this size; a node past the last gets none.
+            var kubernetesNodes = nodes.Count(n => n.IsKubernetesNode);
+            var ranges = nodeMask <= pod.PrefixLength ? 0 : 1L << Math.Min(nodeMask - pod.PrefixLength, 32);
+            if (ranges < kubernetesNodes)
+            {
+                Problem("nodeCidrMaskSize", $"podCidr {pod} holds {ranges} ranges of /{nodeMask}, fewer than the {kubernetesNodes} Kubernetes nodes", $"use a larger podCidr (e.g. a /16) or a larger nodeCidrMaskSize (e.g. {nodeMask + 1}, half the pods per node)");
+            }
+        }
         if (vpc is not null && nodes.Count > 0 && (1L << (32 - vpc.PrefixLength)) - 2 < nodes.Count)
         {
             Problem("vpcCidr", $"{vpc} has too few addresses for {nodes.Count} nodes", "use a larger range, e.g. a /20");
@@ -178,6 +193,7 @@ public static partial class ConfigParser
             VpcCidr = vpc!,
             PodCidr = pod!,
             ServiceCidr = service!,
+            NodeCidrMaskSize = nodeMask,
             SshPublicKey = publicKey,
             SshUser = sshUser,
             ApiLoadBalancer = lb!.Value,

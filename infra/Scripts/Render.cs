@@ -13,7 +13,8 @@ public sealed record KubeadmClusterInput(
     Cidr PodCidr,
     Cidr ServiceCidr,
     IReadOnlyList<string> EtcdEndpoints,
-    IReadOnlyList<string> CertSans);
+    IReadOnlyList<string> CertSans,
+    int NodeCidrMaskSize = 24);
 
 /// <summary>
 /// Renders every script and config file the program puts on a machine: the single place they
@@ -26,22 +27,30 @@ public static class Render
     public const string BootstrapMarker = "/var/lib/do-k8s-ha/bootstrapped";
     public const string StepsDir = "/var/lib/do-k8s-ha/steps";
     public const int ApiServerPort = 6443;
-    public const string ApiProxyListen = "127.0.0.1:6443";
 
-    /// <summary>Ubuntu 24.04's containerd series; the patch level follows Ubuntu's security updates.</summary>
-    public const string ContainerdVersion = "1.7.*";
+    /// <summary>
+    /// The local API proxy on every Kubernetes node, and the cluster's controlPlaneEndpoint. Not
+    /// 6443: the API servers listen there on every address of a control-plane node.
+    /// </summary>
+    public const int ApiProxyPort = 6444;
+    public const string ApiProxyListen = "127.0.0.1:6444";
 
     private const string KubePki = "/etc/kubernetes/pki";
 
-    // cloud-init user data. Kubernetes packages only where a kubelet runs (not on etcd-only nodes).
-    public static string NodeBootstrap(KubernetesVersion version, bool installKubernetes) =>
-        Template.Render("node-bootstrap.sh", new Dictionary<string, string>
+    /// <summary>cloud-init user data: the same for every node, role and version (see the template).</summary>
+    public static string NodeBootstrap() => Template.Render("node-bootstrap.sh", new Dictionary<string, string>());
+
+    /// <summary>kubeadm, kubelet and kubectl of the version on a node that has not joined yet.</summary>
+    public static string KubernetesPackages(KubernetesVersion version) =>
+        Template.Render("kubernetes-packages.sh", new Dictionary<string, string>
         {
             ["KUBERNETES_VERSION"] = Sh.Quote(version.ToString()),
             ["KUBERNETES_MINOR"] = Sh.Quote(version.RepositoryMinor),
-            ["CONTAINERD_VERSION"] = Sh.Quote(ContainerdVersion),
-            ["INSTALL_KUBERNETES"] = Sh.Bool(installKubernetes),
+            ["SANDBOX_IMAGE"] = SandboxImageFunction(),
         });
+
+    private static string SandboxImageFunction() =>
+        Template.Render("containerd-sandbox.fragment", new Dictionary<string, string>()).TrimEnd('\n');
 
     public static string WaitForBootstrap(string marker = BootstrapMarker) =>
         Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = Sh.Quote(marker) });
@@ -156,13 +165,15 @@ public static class Render
         {
             ["CLUSTER_NAME"] = cluster.ClusterName,
             ["KUBERNETES_VERSION"] = cluster.Version.ToString(),
+            ["CONTROL_PLANE_ENDPOINT"] = ApiProxyListen,
+            ["NODE_CIDR_MASK_SIZE"] = cluster.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["POD_CIDR"] = cluster.PodCidr.ToString(),
             ["SERVICE_CIDR"] = cluster.ServiceCidr.ToString(),
             ["ETCD_ENDPOINTS"] = YamlList(cluster.EtcdEndpoints, 6),
             ["CERT_SANS"] = YamlList(cluster.CertSans, 4),
         });
 
-    /// <param name="apiServerEndpoint">host:port, or a shell expansion filled in on the node.</param>
+    /// <param name="apiServerEndpoint">Where token discovery fetches cluster-info: the local API proxy.</param>
     /// <param name="controlPlane">True for a control-plane join: the node runs an API server on its VPC address.</param>
     public static string KubeadmJoinConfig(NodeAddress node, string apiServerEndpoint, string bootstrapToken, string caCertHash, bool controlPlane, bool schedulable) =>
         Template.Render("kubeadm-join.yaml", new Dictionary<string, string>
@@ -198,9 +209,24 @@ public static class Render
 
     /// <param name="mayInit">Only the inventory's first control-plane node may create the cluster.</param>
     /// <param name="adminKubeconfig">Deletes a stale Node object of this name before the join.</param>
-    public static string ControlPlane(KubeadmClusterInput cluster, NodeAddress node, bool mayInit, bool schedulable, string bootstrapToken, string caCertHash, string adminKubeconfig) =>
+    /// <param name="joinWaitSeconds">How long a node waits for a live API server when the cluster exists.</param>
+    /// <param name="etcdWaitSeconds">How long it waits for every etcd member to answer kubeadm's preflight.</param>
+    public static string ControlPlane(
+        KubeadmClusterInput cluster,
+        NodeAddress node,
+        bool mayInit,
+        bool schedulable,
+        string bootstrapToken,
+        string caCertHash,
+        string adminKubeconfig,
+        int joinWaitSeconds = 300,
+        int etcdWaitSeconds = 60) =>
         Template.Render("control-plane.sh", new Dictionary<string, string>
         {
+            ["API_PROXY"] = Sh.Quote(ApiProxyListen),
+            ["API_SERVER_PORT"] = ApiServerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["JOIN_WAIT_SECONDS"] = joinWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ETCD_WAIT_SECONDS"] = etcdWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
             ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
             ["NODE_NAME"] = Sh.Quote(node.Name),
@@ -209,8 +235,7 @@ public static class Render
             ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", cluster.EtcdEndpoints)),
             ["BOOTSTRAP_TOKEN"] = Sh.Quote(bootstrapToken),
             ["INIT_CONFIG"] = KubeadmInitConfig(cluster, node, schedulable).TrimEnd('\n'),
-            // Filled in on the node with whichever live API server answers (unquoted heredoc).
-            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, "${API_SERVER_ENDPOINT}", bootstrapToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
         });
 
     /// <summary>Points a control-plane node's API server, and kubeadm's stored config, at the inventory's etcd members.</summary>
@@ -234,6 +259,7 @@ public static class Render
             ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
             ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
             ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["API_PROXY"] = Sh.Quote(ApiProxyListen),
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true).TrimEnd('\n'),
         });
 
@@ -253,9 +279,11 @@ public static class Render
             ["UPSTREAM_SERVERS"] = string.Join("\n", apiServers.Select(s => $"    server {s} max_fails=1 fail_timeout=10s;")),
         });
 
+    /// <summary>The proxy every Kubernetes node runs, control-plane nodes too: see <see cref="ApiProxyListen"/>.</summary>
     public static string ApiProxy(string nodeName, IEnumerable<NodeAddress> controlPlane) =>
         Template.Render("api-proxy.sh", new Dictionary<string, string>
         {
+            ["LISTEN"] = ApiProxyListen,
             ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{ApiServerPort}")).TrimEnd('\n'),
         });
 
@@ -312,6 +340,7 @@ public static class Render
             ["PREDECESSORS"] = Sh.Quote(string.Join(" ", predecessors)),
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
+            ["SANDBOX_IMAGE"] = SandboxImageFunction(),
         });
 
     public static string Kubeconfig(string clusterName, string server, string caCert, string clientCert, string clientKey) =>

@@ -7,7 +7,7 @@ CONF_DIR=/etc/kube-apiserver-proxy
 export DEBIAN_FRONTEND=noninteractive
 
 if [ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
-  apt-get install -y -q nginx libnginx-mod-stream
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q nginx libnginx-mod-stream
   # Only the proxy unit below runs nginx; the distribution's web server stays off.
   systemctl disable --now nginx >/dev/null 2>&1 || true
 fi
@@ -15,7 +15,7 @@ fi
 mkdir -p "$CONF_DIR"
 cat > "$CONF_DIR/nginx.conf.new" <<'CONF'
 # do-k8s-ha: local API-server proxy of node3 (Kubespray's nginx-proxy).
-# kubelet and kube-proxy reach https://127.0.0.1:6443; nginx spreads them over every API server.
+# kubelet, kube-proxy and kubeadm reach https://127.0.0.1:6444; nginx spreads them over every API server.
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 error_log stderr notice;
 pid /run/kube-apiserver-proxy.pid;
@@ -37,7 +37,7 @@ stream {
   }
 
   server {
-    listen 127.0.0.1:6443;
+    listen 127.0.0.1:6444;
     proxy_pass kube_apiserver;
     proxy_timeout 10m;
     proxy_connect_timeout 1s;
@@ -76,4 +76,4 @@ if [ "$changed" = true ] && systemctl is-active --quiet kube-apiserver-proxy; th
 else
   systemctl start kube-apiserver-proxy
 fi
-echo "API-server proxy on 127.0.0.1:6443 is running"
+echo "API-server proxy on 127.0.0.1:6444 is running"

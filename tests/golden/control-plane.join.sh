@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Makes this node a control-plane node. Every control-plane node runs this same script:
-# `kubeadm init` happens only where MAY_INIT is true and no cluster (or no reachable API server)
-# exists yet; otherwise the node joins through any peer that answers. The certificates come from
-# the program's own CAs (control-plane-pki.sh), so joining needs no uploaded certificate key and
-# no time window.
+# Makes this node a control-plane node. Every control-plane node runs this same script.
+# The node reaches the cluster only through its local API proxy (api-proxy.sh), which is also the
+# cluster's controlPlaneEndpoint: kubeadm's token discovery returns the kubeconfig stored in
+# cluster-info, and the join then talks only to that server (kubeadm discovery/token/token.go;
+# kubernetes/kubeadm#3079), so it has to answer on a node that has no API server of its own yet.
+# `kubeadm init` runs only where MAY_INIT is true and etcd holds no cluster, or — on purpose, said
+# loudly — when etcd holds a cluster but no API server has been live for JOIN_WAIT_SECONDS
+# (every control-plane node was lost; README "Every control-plane node lost"). The certificates
+# come from the program's own CAs (control-plane-pki.sh), so joining needs no uploaded
+# certificate key and no time window.
 set -euo pipefail
 
 NODE_NAME='node2'
@@ -11,6 +16,10 @@ NODE_IP='10.240.0.3'
 MAY_INIT=false
 ETCD_ENDPOINTS='https://10.240.0.2:2379,https://10.240.0.3:2379,https://10.240.0.4:2379'
 BOOTSTRAP_TOKEN='abcdef.0123456789abcdef'
+API_PROXY='127.0.0.1:6444'
+API_SERVER_PORT=6443
+JOIN_WAIT_SECONDS=300
+ETCD_WAIT_SECONDS=60
 KUBEADM_DIR=/etc/kubernetes/kubeadm
 PKI=/etc/kubernetes/pki
 
@@ -37,9 +46,11 @@ apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 clusterName: k8s-dev
 kubernetesVersion: v1.35.1
-# Every node reaches the API servers at 127.0.0.1:6443: control-plane nodes their own API server,
-# the others a local proxy to all of them. No load balancer or first node sits on that path.
-controlPlaneEndpoint: 127.0.0.1:6443
+# Every node, control-plane nodes included, reaches the API servers through its own local proxy
+# to all of them (api-proxy.sh). kubeadm writes this address into cluster-info, and a joining node
+# then talks only to it (kubeadm discovery/token/token.go), so it must answer on a node that has no
+# API server yet. No load balancer or first node sits on that path.
+controlPlaneEndpoint: 127.0.0.1:6444
 certificatesDir: /etc/kubernetes/pki
 networking:
   dnsDomain: cluster.local
@@ -59,10 +70,38 @@ apiServer:
     - 127.0.0.1
     - localhost
     - 198.51.100.10
+controllerManager:
+  extraArgs:
+    # Each node gets a pod range of this size from podSubnet: the two bound the node count.
+    - name: node-cidr-mask-size
+      value: "24"
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
+YAML
+cat > "$KUBEADM_DIR/join.yaml" <<'YAML'
+# do-k8s-ha: kubeadm JoinConfiguration of node2.
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: 127.0.0.1:6444
+    token: abcdef.0123456789abcdef
+    # The program owns the cluster CA, so the hash is known before the cluster exists.
+    caCertHashes:
+      - sha256:0000000000000000000000000000000000000000000000000000000000000000
+nodeRegistration:
+  name: node2
+  criSocket: unix:///run/containerd/containerd.sock
+  kubeletExtraArgs:
+    - name: node-ip
+      value: 10.240.0.3
+  taints: []
+controlPlane:
+  localAPIEndpoint:
+    advertiseAddress: 10.240.0.3
+    bindPort: 6443
 YAML
 
 # The admin credential, in a file only root can read and that goes when the script ends.
@@ -75,7 +114,7 @@ kind: Config
 clusters:
   - name: k8s-dev
     cluster:
-      server: https://127.0.0.1:6443
+      server: https://127.0.0.1:6444
       certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWt1YmVybmV0ZXMtY2EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
 users:
   - name: k8s-dev-admin
@@ -101,14 +140,19 @@ delete_stale_node() { # the API server to ask, host:port
   fi
 }
 
+etcd_curl() { # endpoint, path, [curl args…]: etcd with the API server's own client certificate
+  local endpoint=$1 path=$2
+  shift 2
+  curl -fsS --max-time 5 --cacert "$PKI/etcd/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
+    --key "$PKI/apiserver-etcd-client.key" "$@" "$endpoint$path"
+}
+
 etcd_keys() { # prefix; prints the keys under it, one a line
   local from to endpoint out
   from=$(printf '%s' "$1" | base64 -w0)
   to=$(printf '%s' "${1%/}0" | base64 -w0)
   for endpoint in ${ETCD_ENDPOINTS//,/ }; do
-    if out=$(curl -fsS --max-time 5 --cacert "$PKI/etcd/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
-      --key "$PKI/apiserver-etcd-client.key" -X POST "$endpoint/v3/kv/range" \
-      -d "{\"key\":\"$from\",\"range_end\":\"$to\",\"keys_only\":true}" 2>/dev/null); then
+    if out=$(etcd_curl "$endpoint" /v3/kv/range -X POST -d "{\"key\":\"$from\",\"range_end\":\"$to\",\"keys_only\":true}" 2>/dev/null); then
       jq -r '.kvs[]?.key' <<<"$out" | while read -r key; do base64 -d <<<"$key"; echo; done
       return 0
     fi
@@ -125,69 +169,97 @@ cluster_exists() {
 }
 
 live_api_servers() {
-  # Every running API server keeps a lease under /registry/masterleases/ (the "kubernetes"
-  # service's endpoints): the live ones, whatever the inventory says.
+  # Every running API server holds a lease under /registry/masterleases/ that lapses 15 s after
+  # it stops renewing (kube-apiserver pkg/controlplane/reconcilers/lease.go): the live ones,
+  # whatever the inventory says.
   local keys
   keys=$(etcd_keys /registry/masterleases/) || exit 1
   sed -n 's#^/registry/masterleases/##p' <<<"$keys" | grep -vx "$NODE_IP" || true
 }
 
-reachable_peer() { # prints the first live API server that answers, waiting up to $1 seconds
-  local deadline=$((SECONDS + $1)) peer
+# kubeadm's preflight asks /version of every external etcd endpoint and refuses if one does not
+# answer (preflight/checks.go ExternalEtcdVersionCheck). The health step before this one waited
+# for a quorum; wait a while longer for every member, then let kubeadm go on without the ones
+# that stay down: a member lost for good must not stop a control-plane node from joining.
+etcd_preflight_flags() {
+  local deadline=$((SECONDS + ETCD_WAIT_SECONDS)) endpoint down
   while :; do
-    for peer in $(live_api_servers); do
-      if curl -ksf --max-time 3 "https://$peer:6443/livez" >/dev/null 2>&1; then
-        echo "$peer:6443"
+    down=()
+    for endpoint in ${ETCD_ENDPOINTS//,/ }; do
+      etcd_curl "$endpoint" /version >/dev/null 2>&1 || down+=("$endpoint")
+    done
+    [ "${#down[@]}" -gt 0 ] || return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "warning: etcd ${down[*]} did not answer /version within ${ETCD_WAIT_SECONDS}s; kubeadm's ExternalEtcdVersion check is skipped (a quorum answered)" >&2
+      echo "--ignore-preflight-errors=ExternalEtcdVersion"
+      return 0
+    fi
+    sleep 2
+  done
+}
+
+# Waits up to JOIN_WAIT_SECONDS for a live API server. Prints its address and succeeds, or fails
+# saying on stderr whether any API server held a lease meanwhile ("leases") or none did ("none").
+wait_for_live_peer() {
+  local deadline=$((SECONDS + JOIN_WAIT_SECONDS)) peer peers seen=none
+  while :; do
+    peers=$(live_api_servers)
+    [ -z "$peers" ] || seen=leases
+    for peer in $peers; do
+      if curl -ksf --max-time 3 "https://$peer:$API_SERVER_PORT/livez" >/dev/null 2>&1; then
+        echo "$peer"
         return 0
       fi
     done
-    [ "$SECONDS" -lt "$deadline" ] || return 1
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$seen" >&2
+      return 1
+    fi
     sleep 3
   done
 }
 
+wait_for_proxy() {
+  local deadline=$((SECONDS + 60))
+  until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "no API server answers through the local proxy $API_PROXY. Look: 'systemctl status kube-apiserver-proxy' here" >&2
+      exit 1
+    fi
+    sleep 2
+  done
+}
+
+init() { # why
+  echo "$1"
+  # shellcheck disable=SC2046 # the flag, or nothing
+  kubeadm init --config "$KUBEADM_DIR/init.yaml" --skip-token-print $(etcd_preflight_flags)
+}
+
 if [ -f /etc/kubernetes/kubelet.conf ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then
   echo "$NODE_NAME is already a control-plane node"
-elif [ "$MAY_INIT" = true ] && { ! cluster_exists || ! reachable_peer 0 >/dev/null; }; then
-  echo "creating the cluster on $NODE_NAME (kubeadm init)"
-  kubeadm init --config "$KUBEADM_DIR/init.yaml" --skip-token-print
-else
-  if ! API_SERVER_ENDPOINT=$(reachable_peer 300); then
-    echo "no other API server is live (none under /registry/masterleases in etcd answers /livez). Look: 'crictl ps' and 'journalctl -u kubelet' on the control-plane nodes" >&2
+elif ! cluster_exists; then
+  if [ "$MAY_INIT" != true ]; then
+    echo "etcd holds no cluster yet, and $NODE_NAME does not create it: the inventory's first control-plane node does. Look: its control-plane step" >&2
     exit 1
   fi
-  delete_stale_node "$API_SERVER_ENDPOINT"
-  echo "joining $NODE_NAME as a control-plane node through $API_SERVER_ENDPOINT"
-  cat > "$KUBEADM_DIR/join.yaml" <<YAML
-# do-k8s-ha: kubeadm JoinConfiguration of node2.
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: JoinConfiguration
-discovery:
-  bootstrapToken:
-    apiServerEndpoint: ${API_SERVER_ENDPOINT}
-    token: abcdef.0123456789abcdef
-    # The program owns the cluster CA, so the hash is known before the cluster exists.
-    caCertHashes:
-      - sha256:0000000000000000000000000000000000000000000000000000000000000000
-nodeRegistration:
-  name: node2
-  criSocket: unix:///run/containerd/containerd.sock
-  kubeletExtraArgs:
-    - name: node-ip
-      value: 10.240.0.3
-  taints: []
-controlPlane:
-  localAPIEndpoint:
-    advertiseAddress: 10.240.0.3
-    bindPort: 6443
-YAML
-  kubeadm join --config "$KUBEADM_DIR/join.yaml"
-fi
-
-# A control-plane kubelet talks to its own API server, not to the peer it joined through.
-if ! grep -q 'server: https://127.0.0.1:6443$' /etc/kubernetes/kubelet.conf; then
-  sed -i 's#server: https://.*#server: https://127.0.0.1:6443#' /etc/kubernetes/kubelet.conf
-  systemctl restart kubelet
+  init "creating the cluster on $NODE_NAME (kubeadm init)"
+elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
+  wait_for_proxy
+  delete_stale_node "$API_PROXY"
+  echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
+  # shellcheck disable=SC2046 # the flag, or nothing
+  kubeadm join --config "$KUBEADM_DIR/join.yaml" $(etcd_preflight_flags)
+elif [ "$(cat "$KUBEADM_DIR/peer-wait")" = leases ]; then
+  # API servers are registered but none answers (a network blip, peers restarting during an
+  # upgrade): a second `kubeadm init` here would overwrite a live cluster's configuration.
+  echo "API servers hold leases in etcd ($(live_api_servers | paste -sd' ')) but none answered /livez within ${JOIN_WAIT_SECONDS}s; not creating a cluster over a live one. Look: 'crictl ps' and 'journalctl -u kubelet' on the control-plane nodes, then run 'pulumi up' again" >&2
+  exit 1
+elif [ "$MAY_INIT" = true ]; then
+  init "etcd holds a cluster but no API server has been live for ${JOIN_WAIT_SECONDS}s: restoring the control plane on $NODE_NAME against the existing etcd data (kubeadm init; README: Every control-plane node lost)"
+else
+  echo "etcd holds a cluster but no API server has been live for ${JOIN_WAIT_SECONDS}s; $NODE_NAME joins once the first control-plane node has restored it. Look: its control-plane step" >&2
+  exit 1
 fi
 
 # The program's bootstrap token lets nodes join at any later time; any control-plane node restores it.

@@ -13,6 +13,19 @@ PREDECESSORS=''
 WAIT_SECONDS=3600
 export DEBIAN_FRONTEND=noninteractive
 
+# containerd's CRI sandbox ("pause") image must be the one kubeadm expects for the release, or
+# kubeadm warns and the kubelet runs pods on an image kubeadm never pre-pulled.
+set_sandbox_image() { # Kubernetes version
+  local image
+  image=$(kubeadm config images list --kubernetes-version "v$1" 2>/dev/null | grep '/pause:') \
+    || { echo "kubeadm names no pause image for v$1" >&2; exit 1; }
+  if ! grep -q "sandbox_image = \"$image\"" /etc/containerd/config.toml; then
+    sed -i -E "s#^([[:space:]]*sandbox_image = ).*#\\1\"$image\"#" /etc/containerd/config.toml
+    systemctl restart containerd
+    echo "containerd's sandbox image is now $image"
+  fi
+}
+
 # The admin credential, in a file only root can read and that goes when the script ends.
 kubeconfig=$(mktemp)
 trap 'rm -f "$kubeconfig"' EXIT
@@ -23,7 +36,7 @@ kind: Config
 clusters:
   - name: k8s-dev
     cluster:
-      server: https://127.0.0.1:6443
+      server: https://127.0.0.1:6444
       certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWt1YmVybmV0ZXMtY2EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
 users:
   - name: k8s-dev-admin
@@ -92,10 +105,11 @@ curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/Rele
   | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
 echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/ /" \
   > /etc/apt/sources.list.d/kubernetes.list
-apt-get update -q
+apt-get -o DPkg::Lock::Timeout=600 update -q
 apt-mark unhold kubeadm >/dev/null
-apt-get install -y -q "kubeadm=${TARGET}-*"
+apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubeadm=${TARGET}-*"
 apt-mark hold kubeadm >/dev/null
+set_sandbox_image "$TARGET"
 
 if [ "$KUBEADM_UPGRADE" = apply ]; then
   kubeadm upgrade apply --yes "v$TARGET"
@@ -107,7 +121,7 @@ mkdir -p "$(dirname "$DRAINED")"
 touch "$DRAINED"
 retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
 apt-mark unhold kubelet kubectl >/dev/null
-apt-get install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
+apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
 apt-mark hold kubelet kubectl >/dev/null
 systemctl daemon-reload
 systemctl restart kubelet

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Joins this node as a worker through the local API-server proxy (127.0.0.1:6443), so it depends
-# on no particular control-plane node. Workers join in parallel.
+# Joins this node as a worker through the local API-server proxy, so it depends on no particular
+# control-plane node. Workers join in parallel.
 set -euo pipefail
 
 NODE_NAME='node3'
+API_PROXY='127.0.0.1:6444'
 KUBEADM_DIR=/etc/kubernetes/kubeadm
 
 if [ -f /etc/kubernetes/kubelet.conf ]; then
@@ -12,9 +13,9 @@ if [ -f /etc/kubernetes/kubelet.conf ]; then
 fi
 
 deadline=$((SECONDS + 300))
-until curl -ksf --max-time 3 https://127.0.0.1:6443/livez >/dev/null 2>&1; do
+until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
   if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "no API server answers through the local proxy 127.0.0.1:6443. Look: 'systemctl status kube-apiserver-proxy' here" >&2
+    echo "no API server answers through the local proxy $API_PROXY. Look: 'systemctl status kube-apiserver-proxy' here" >&2
     exit 1
   fi
   sleep 3
@@ -30,7 +31,7 @@ kind: Config
 clusters:
   - name: k8s-dev
     cluster:
-      server: https://127.0.0.1:6443
+      server: https://127.0.0.1:6444
       certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWt1YmVybmV0ZXMtY2EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
 users:
   - name: k8s-dev-admin
@@ -56,7 +57,7 @@ delete_stale_node() { # the API server to ask, host:port
   fi
 }
 
-delete_stale_node 127.0.0.1:6443
+delete_stale_node "$API_PROXY"
 
 umask 077
 install -d -m 0700 "$KUBEADM_DIR"
@@ -66,7 +67,7 @@ apiVersion: kubeadm.k8s.io/v1beta4
 kind: JoinConfiguration
 discovery:
   bootstrapToken:
-    apiServerEndpoint: 127.0.0.1:6443
+    apiServerEndpoint: 127.0.0.1:6444
     token: abcdef.0123456789abcdef
     # The program owns the cluster CA, so the hash is known before the cluster exists.
     caCertHashes:

@@ -7,7 +7,7 @@ CONF_DIR=/etc/kube-apiserver-proxy
 export DEBIAN_FRONTEND=noninteractive
 
 if [ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
-  apt-get install -y -q nginx libnginx-mod-stream
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q nginx libnginx-mod-stream
   # Only the proxy unit below runs nginx; the distribution's web server stays off.
   systemctl disable --now nginx >/dev/null 2>&1 || true
 fi
@@ -48,4 +48,4 @@ if [ "$changed" = true ] && systemctl is-active --quiet kube-apiserver-proxy; th
 else
   systemctl start kube-apiserver-proxy
 fi
-echo "API-server proxy on 127.0.0.1:6443 is running"
+echo "API-server proxy on {{LISTEN}} is running"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# do-k8s-ha cloud-init user data: prepares a droplet for kubeadm.
-# Runs once at first boot; safe to run again (every step overwrites or checks its own state).
+# do-k8s-ha cloud-init user data: prepares a droplet for any role and any Kubernetes version.
+# It names neither on purpose: DigitalOcean keeps user data for the droplet's life and a change of
+# it replaces the droplet, so what depends on the version or the roles is done by remote steps
+# (kubernetes-packages.sh, etcd-install.sh). Runs once at first boot; safe to run again.
 set -euo pipefail
 
-KUBERNETES_VERSION={{KUBERNETES_VERSION}}
-KUBERNETES_MINOR={{KUBERNETES_MINOR}}
-CONTAINERD_VERSION={{CONTAINERD_VERSION}}
-INSTALL_KUBERNETES={{INSTALL_KUBERNETES}}
 export DEBIAN_FRONTEND=noninteractive
+# unattended-upgrades holds the dpkg lock at first boot on Ubuntu: wait for it, never fail on it.
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 
 # kubelet refuses to start while swap is on.
 swapoff -a
@@ -27,32 +27,21 @@ net.ipv4.ip_forward = 1
 CONF
 sysctl --system >/dev/null
 
-apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg jq
+apt_get update -q
+# containerd (Ubuntu's, the 1.7 series) and nginx with its stream module (the local API proxy)
+# serve any Kubernetes node; on an etcd-only node they stay idle.
+apt_get install -y -q apt-transport-https ca-certificates curl gpg jq containerd nginx libnginx-mod-stream
+# Only the API proxy unit runs nginx; the distribution's web server stays off.
+systemctl disable --now nginx >/dev/null 2>&1 || true
 
-if [ "$INSTALL_KUBERNETES" = "true" ]; then
-  apt-get install -y -q "containerd=${CONTAINERD_VERSION}"
-  mkdir -p /etc/containerd
+mkdir -p /etc/containerd
+if [ ! -f /etc/containerd/config.toml ] || ! grep -q 'SystemdCgroup = true' /etc/containerd/config.toml; then
   containerd config default > /etc/containerd/config.toml
   # kubelet uses the systemd cgroup driver (kubeadm's default); containerd must use the same.
   sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml
-  systemctl enable containerd
-  systemctl restart containerd
-
-  # Only the per-minor repositories exist on pkgs.k8s.io (apt.kubernetes.io is gone).
-  install -m 0755 -d /etc/apt/keyrings
-  curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/${KUBERNETES_MINOR}/deb/Release.key" \
-    | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${KUBERNETES_MINOR}/deb/ /" \
-    > /etc/apt/sources.list.d/kubernetes.list
-  apt-get update -q
-  apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
-  apt-get install -y -q --allow-downgrades \
-    "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*"
-  # Upgrades are a deliberate, rolling step of the program, never an unattended apt upgrade.
-  apt-mark hold kubelet kubeadm kubectl
-  systemctl enable kubelet
 fi
+systemctl enable containerd
+systemctl restart containerd
 
 mkdir -p /var/lib/do-k8s-ha
-echo "$KUBERNETES_VERSION" > /var/lib/do-k8s-ha/bootstrapped
+date -u +%FT%TZ > /var/lib/do-k8s-ha/bootstrapped

@@ -13,6 +13,8 @@ PREDECESSORS={{PREDECESSORS}}
 WAIT_SECONDS={{WAIT_SECONDS}}
 export DEBIAN_FRONTEND=noninteractive
 
+{{SANDBOX_IMAGE}}
+
 {{ADMIN_KUBECONFIG_FILE}}
 
 kc() { timeout 60 kubectl --kubeconfig "$kubeconfig" --request-timeout=20s "$@"; }
@@ -69,10 +71,11 @@ curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/Rele
   | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
 echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/ /" \
   > /etc/apt/sources.list.d/kubernetes.list
-apt-get update -q
+apt-get -o DPkg::Lock::Timeout=600 update -q
 apt-mark unhold kubeadm >/dev/null
-apt-get install -y -q "kubeadm=${TARGET}-*"
+apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubeadm=${TARGET}-*"
 apt-mark hold kubeadm >/dev/null
+set_sandbox_image "$TARGET"
 
 if [ "$KUBEADM_UPGRADE" = apply ]; then
   kubeadm upgrade apply --yes "v$TARGET"
@@ -84,7 +87,7 @@ mkdir -p "$(dirname "$DRAINED")"
 touch "$DRAINED"
 retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
 apt-mark unhold kubelet kubectl >/dev/null
-apt-get install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
+apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
 apt-mark hold kubelet kubectl >/dev/null
 systemctl daemon-reload
 systemctl restart kubelet

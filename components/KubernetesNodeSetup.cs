@@ -1,0 +1,54 @@
+using DoK8sHa.Config;
+using DoK8sHa.Scripts;
+using Pulumi;
+using Remote = Pulumi.Command.Remote;
+
+namespace DoK8sHa.Components;
+
+public sealed class KubernetesNodeSetupArgs
+{
+    /// <summary>Every node that runs a kubelet, control-plane nodes included.</summary>
+    public required IReadOnlyList<ClusterNode> Nodes { get; init; }
+
+    /// <summary>Every control-plane node: the upstreams of each node's API proxy.</summary>
+    public required IReadOnlyList<ClusterNode> ControlPlaneNodes { get; init; }
+
+    /// <summary>The packages a node that has not joined yet gets.</summary>
+    public required KubernetesVersion Version { get; init; }
+}
+
+/// <summary>
+/// What every Kubernetes node needs before it joins, in one step per node: kubeadm, kubelet and
+/// kubectl of the cluster's version (user data names no version), and the local API proxy (nginx
+/// on 127.0.0.1:6444 over every API server), which is also the cluster's controlPlaneEndpoint.
+/// kubeadm's token discovery tells a joining node to use cluster-info's server from then on, so
+/// the proxy runs on it before it joins, control-plane nodes included; afterwards its kubelet and
+/// kube-proxy depend on no single API server. A change of control-plane nodes rewrites every
+/// proxy's upstreams; a version change leaves joined nodes to the rolling upgrade.
+/// </summary>
+public sealed class KubernetesNodeSetup : ComponentResource
+{
+    private readonly Dictionary<string, Remote.Command> _byNode = [];
+
+    public KubernetesNodeSetup(string name, KubernetesNodeSetupArgs args, ComponentResourceOptions? options = null)
+        : base("do-k8s-ha:index:KubernetesNodeSetup", name, options)
+    {
+        var apiServers = Output.All(args.ControlPlaneNodes.Select(n => n.Address));
+        foreach (var node in args.Nodes)
+        {
+            _byNode[node.Spec.Name] = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
+            {
+                Create = apiServers.Apply(servers => Render.RemoteStep(
+                    ("kubernetes-packages", Render.KubernetesPackages(args.Version)),
+                    ("api-proxy", Render.ApiProxy(node.Spec.Name, servers)))),
+                DependsOn = [node.Ready],
+            }, parent: this);
+        }
+        RegisterOutputs(new Dictionary<string, object?> { ["apiProxy"] = Render.ApiProxyListen });
+    }
+
+    /// <summary>The setup step of a Kubernetes node: after it, the node can join.</summary>
+    public Remote.Command For(ClusterNode node) => _byNode[node.Spec.Name];
+
+    public IReadOnlyCollection<Remote.Command> Steps => _byNode.Values;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs kubeadm, kubelet and kubectl of KUBERNETES_VERSION (held) on a node that has not joined
+# yet, and gives containerd the sandbox image kubeadm expects for that version. This is a remote
+# step, not user data: user data is the same for every node and every version, and a droplet
+# replaced after an upgrade or a role change boots it and then gets the current version here.
+# A node that has joined is left alone: its version changes only by the rolling upgrade.
+set -euo pipefail
+
+KUBERNETES_VERSION={{KUBERNETES_VERSION}}
+KUBERNETES_MINOR={{KUBERNETES_MINOR}}
+export DEBIAN_FRONTEND=noninteractive
+
+{{SANDBOX_IMAGE}}
+
+if [ -f /etc/kubernetes/kubelet.conf ]; then
+  echo "$(hostname) has joined: its Kubernetes packages change only in a rolling upgrade"
+  exit 0
+fi
+
+if [ "$(kubeadm version -o short 2>/dev/null || true)" != "v$KUBERNETES_VERSION" ]; then
+  # Only the per-minor repositories exist on pkgs.k8s.io (apt.kubernetes.io is gone).
+  install -m 0755 -d /etc/apt/keyrings
+  curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/${KUBERNETES_MINOR}/deb/Release.key" \
+    | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${KUBERNETES_MINOR}/deb/ /" \
+    > /etc/apt/sources.list.d/kubernetes.list
+  # unattended-upgrades may hold the dpkg lock on a fresh Ubuntu droplet: wait for it.
+  apt-get -o DPkg::Lock::Timeout=600 update -q
+  apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q --allow-downgrades \
+    "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*"
+  # Upgrades are a deliberate, rolling step of the program, never an unattended apt upgrade.
+  apt-mark hold kubelet kubeadm kubectl >/dev/null
+  systemctl enable kubelet
+fi
+set_sandbox_image "$KUBERNETES_VERSION"
+echo "$(hostname) has Kubernetes v$KUBERNETES_VERSION packages"
