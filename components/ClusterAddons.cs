@@ -18,6 +18,9 @@ public sealed class ClusterAddonsArgs
     /// <summary>The endpoint the kubeconfig names, https://host:6443.</summary>
     public required Output<string> ApiEndpoint { get; init; }
 
+    /// <summary>Identifies the cluster to pulumi-kubernetes, whatever the kubeconfig's form.</summary>
+    public required string ClusterName { get; init; }
+
     /// <summary>The step that creates the cluster.</summary>
     public required Resource ClusterCreated { get; init; }
 }
@@ -47,7 +50,13 @@ public sealed class ClusterAddons : ComponentResource
         Provider = new K8s.Provider($"{name}-provider", new K8s.ProviderArgs
         {
             KubeConfig = args.Kubeconfig,
-            // On `pulumi destroy` after the cluster is gone, forget its objects instead of failing.
+            // pulumi-kubernetes replaces the provider, and every resource on it, when the
+            // kubeconfig changes or is unknown, unless clusterIdentifier is set and unchanged
+            // (provider.go): a renewed credential or a new endpoint must not uninstall the add-ons.
+            ClusterIdentifier = args.ClusterName,
+            // Objects of an unreachable cluster are dropped from the state on refresh and delete.
+            // Helm releases ignore it on delete: after the cluster is gone, `pulumi refresh`
+            // drops them, then `pulumi destroy` finishes.
             DeleteUnreachable = true,
         }, new CustomResourceOptions { Parent = this, DependsOn = { ApiReachable } });
 

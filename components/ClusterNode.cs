@@ -77,7 +77,8 @@ public sealed class ClusterNode : ComponentResource
             PerDialTimeout = 15,
         };
 
-        // pulumi-command retries a refused dial without delay, so wait for sshd from here first.
+        // pulumi-command backs off between dials (100 ms × 1.5, at most 5 s: DialErrorLimit 20 is
+        // about a minute), less than a fresh droplet may take to start sshd: wait for it here first.
         SshReachable = new Local.Command($"{name}-ssh-reachable", new Local.CommandArgs
         {
             Create = PublicIp.Apply(ip =>

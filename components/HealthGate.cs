@@ -16,6 +16,12 @@ public sealed class HealthGateArgs
 
     /// <summary>Everything `pulumi up` builds; the gate runs after all of it.</summary>
     public required IReadOnlyList<Resource> After { get; init; }
+
+    /// <summary>Every node's droplet: a replaced one runs the gate again.</summary>
+    public required IReadOnlyList<ClusterNode> Nodes { get; init; }
+
+    /// <summary>A new version runs the gate again, after the rolling upgrade.</summary>
+    public required string KubernetesVersion { get; init; }
 }
 
 /// <summary>
@@ -34,8 +40,11 @@ public sealed class HealthGate : ComponentResource
                 ("etcd-health-all", Render.EtcdHealth(endpoints, requireAll: true, timeoutSeconds: 300)),
                 ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900)))),
             DependsOn = args.After,
-            // A health check judges the cluster as it is now: run it on every update.
-            AlwaysRun = true,
+            // The gate runs again when what it judges changes: the nodes and their names (in the
+            // script), the etcd members (in the script), a droplet replaced, a new version. An
+            // unchanged stack gets an empty diff, so `pulumi preview --expect-no-changes` and saved
+            // plans work; to check on demand, see README "Check the cluster's health".
+            Triggers = [.. args.Nodes.Select(n => (Input<object>)n.Droplet.Id.Apply(id => (object)id)), (Input<object>)args.KubernetesVersion],
         }, parent: this);
 
         // stdout is kept secret like every step's; the leaders' names are not.

@@ -16,8 +16,11 @@ public sealed class RemoteStepArgs
 
     public IReadOnlyList<Resource> DependsOn { get; init; } = [];
 
-    /// <summary>Run on every update, not only when the step changes (checks, not changes).</summary>
-    public bool AlwaysRun { get; init; }
+    /// <summary>
+    /// More values whose change runs the step again (as a replacement), beside its own droplet.
+    /// Never a clock: a trigger that differs on every run makes every preview dirty.
+    /// </summary>
+    public IReadOnlyList<Input<object>> Triggers { get; init; } = [];
 
     /// <summary>
     /// Another node to run the step on, for work about the step's node that must not need it
@@ -44,10 +47,14 @@ internal static class RemoteStep
             Update = args.Update!,
             // A new droplet (same name, new id) must run every step again.
             Triggers = { (Input<object>)node.Droplet.Id.Apply(id => (object)id) },
+            // On update and delete pulumi-command would send the previous stdout and stderr as
+            // SSH environment variables, which sshd refuses unless AcceptEnv allows them: a
+            // warning on every update (pulumi-command remote/commandController.go).
+            AddPreviousOutputInEnv = false,
         };
-        if (args.AlwaysRun)
+        foreach (var trigger in args.Triggers)
         {
-            commandArgs.Triggers.Add((Input<object>)DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            commandArgs.Triggers.Add(trigger);
         }
         return new(name, commandArgs, new CustomResourceOptions
         {

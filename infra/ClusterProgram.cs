@@ -105,8 +105,11 @@ public static class ClusterProgram
         });
 
         var apiEndpoint = apiHost.Apply(host => $"https://{host}:{ClusterNetwork.ApiServerPort}");
-        // The kubeconfig is handed out once the cluster exists: its stdout resolving means init ran.
-        var kubeconfig = Output.CreateSecret(Output.Tuple(apiEndpoint, pki.Material, controlPlane.Init.Stdout).Apply(t =>
+        // Built from the endpoint and the PKI only, never from a step's output: when the init step
+        // is replaced (node1 replaced) its output is unknown in the preview, and pulumi-kubernetes
+        // replaces a provider whose kubeconfig is unknown, and every add-on with it. The add-ons
+        // still wait for the cluster: the provider depends on the API answering (ClusterAddons).
+        var kubeconfig = Output.CreateSecret(Output.Tuple(apiEndpoint, pki.Material).Apply(t =>
             Render.Kubeconfig(settings.ClusterName, t.Item1, t.Item2.CaCert, t.Item2.AdminCert, t.Item2.AdminKey)));
 
         var addons = new ClusterAddons("addons", new ClusterAddonsArgs
@@ -116,6 +119,7 @@ public static class ClusterProgram
             ServiceCidr = settings.ServiceCidr,
             Kubeconfig = kubeconfig,
             ApiEndpoint = apiEndpoint,
+            ClusterName = settings.ClusterName,
             ClusterCreated = controlPlane.Init,
         });
 
@@ -143,6 +147,8 @@ public static class ClusterProgram
         {
             Node = controlPlaneNodes[0],
             KubernetesNodes = settings.Nodes.Where(n => n.IsKubernetesNode).Select(n => n.Name).ToList(),
+            Nodes = nodes,
+            KubernetesVersion = settings.KubernetesVersion.ToString(),
             EtcdEndpoints = etcd.ClientEndpoints,
             After = [.. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
         });

@@ -116,4 +116,52 @@ public class AddonAndHealthTests
         var error = Assert.CatchAsync(() => StackRun.RunAsync("dev", config));
         Assert.That(error!.ToString(), Does.Contain($"do-k8s-ha:{expected}"));
     }
+
+    [Test]
+    public async Task ASecondUpOfAnUnchangedStackChangesNothing()
+    {
+        // Two runs with the same config: the engine diffs every resource's inputs, so any input
+        // that differs (a clock in a trigger, say) is an update on every `pulumi up`.
+        var first = (await StackRun.RunAsync("dev")).Mocks;
+        var second = (await StackRun.RunAsync("dev")).Mocks;
+
+        Assert.That(second.Resources.Count, Is.EqualTo(first.Resources.Count));
+        foreach (var resource in first.Resources)
+        {
+            var again = second.Resources.Single(r => r.Type == resource.Type && r.Name == resource.Name);
+            Assert.That(System.Text.Json.JsonSerializer.Serialize(again.Inputs), Is.EqualTo(System.Text.Json.JsonSerializer.Serialize(resource.Inputs)), $"{resource.Type} {resource.Name}");
+        }
+    }
+
+    [Test]
+    public async Task TheHealthGateRunsAgainWhenADropletOrTheVersionChanges()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var triggers = ((IEnumerable)mocks.Named("health-check").Inputs["triggers"]).Cast<object>().Select(t => t.ToString()).ToList();
+
+        Assert.That(triggers, Is.SupersetOf(new[] { "node1-id", "node2-id", "node3-id", "1.35.1" }));
+    }
+
+    [Test]
+    public async Task ReplacingTheInitNodeKeepsTheKubernetesProviderAndItsAddons()
+    {
+        // The preview of node1's replacement: its control-plane step's outputs are unknown. A
+        // kubeconfig derived from them would be unknown too, and pulumi-kubernetes would replace
+        // the provider and uninstall every add-on.
+        var mocks = new ClusterMocks { OutputsUnknown = new HashSet<string> { "control-plane-node1", "node1" } };
+        await StackRun.RunAsync("dev", StackRun.StackConfig("dev"), mocks, isPreview: true);
+
+        var provider = mocks.OfType(Provider).Single();
+        Assert.That(provider.Inputs.ContainsKey("kubeconfig"), Is.True);
+        Assert.That(provider.Inputs["kubeconfig"].ToString(), Does.Not.Contain(ClusterMocks.Unknown).And.Contain("server: https://"));
+        Assert.That(provider.Inputs["clusterIdentifier"], Is.EqualTo("k8s-dev"));
+    }
+
+    [Test]
+    public async Task RemoteStepsSendNoPreviousOutputAsSshEnvironment()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+
+        Assert.That(mocks.OfType("command:remote:Command").Select(c => c.Inputs.GetValueOrDefault("addPreviousOutputInEnv")), Is.All.EqualTo(false));
+    }
 }

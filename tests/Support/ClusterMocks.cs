@@ -30,6 +30,15 @@ public sealed class ClusterMocks : IMocks
 
     public bool BarrierTimedOut { get; private set; }
 
+    /// <summary>The engine's marker of a value not known yet (pulumi-dotnet Serialization/Constants.cs).</summary>
+    public const string Unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+    /// <summary>
+    /// Resources whose outputs are not known in this run, as in the preview of an update that
+    /// replaces or changes them: the engine answers their outputs as unknown.
+    /// </summary>
+    public IReadOnlySet<string> OutputsUnknown { get; init; } = new HashSet<string>();
+
     public IReadOnlyCollection<MockedResource> Resources => _resources.Values.ToList();
 
     public IEnumerable<MockedResource> OfType(string type) => Resources.Where(r => r.Type == type).OrderBy(r => r.Name, StringComparer.Ordinal);
@@ -85,6 +94,14 @@ public sealed class ClusterMocks : IMocks
                     : $"ran {name}";
                 state["stderr"] = "";
                 break;
+        }
+
+        if (OutputsUnknown.Contains(name))
+        {
+            foreach (var key in state.Keys.ToList())
+            {
+                state[key] = Unknown;
+            }
         }
 
         _resources[$"{type}::{name}"] = new MockedResource(type, name, args.Inputs, registeredAt, Interlocked.Increment(ref _clock));

@@ -31,7 +31,7 @@ public static class StackRun
         return config;
     }
 
-    public static async Task<StackResult> RunAsync(string stack, IDictionary<string, string> config, ClusterMocks? mocks = null)
+    public static async Task<StackResult> RunAsync(string stack, IDictionary<string, string> config, ClusterMocks? mocks = null, bool isPreview = false)
     {
         mocks ??= new ClusterMocks();
         Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(config));
@@ -40,7 +40,7 @@ public static class StackRun
         {
             var (resources, outputs) = await Deployment.TestAsync(
                 mocks,
-                new TestOptions { ProjectName = "do-k8s-ha", StackName = stack, IsPreview = false },
+                new TestOptions { ProjectName = "do-k8s-ha", StackName = stack, IsPreview = isPreview },
                 ClusterProgram.Run);
             return new StackResult(mocks, resources, outputs);
         }
