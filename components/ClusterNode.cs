@@ -87,8 +87,11 @@ public sealed class ClusterNode : ComponentResource
             Interpreter = { "/bin/bash", "-c" },
         }, new CustomResourceOptions { Parent = this, DeleteBeforeReplace = true });
 
-        Ready = RemoteStep.Create($"{name}-bootstrapped", this, new RemoteStepArgs
+        // "." never occurs in a node name (a DNS label): "<node>.<what>" cannot be another
+        // resource's "<prefix>-<node>" (the engine refuses two resources of one type and name).
+        Ready = RemoteStep.Create($"{name}.bootstrapped", this, new RemoteStepArgs
         {
+            FormerNames = [$"{name}-bootstrapped"],
             Create = Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap())),
             DependsOn = [SshReachable],
         });

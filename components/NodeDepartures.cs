@@ -41,7 +41,8 @@ public sealed class NodeDepartures : ComponentResource
             }
             if (node.Spec.IsEtcd)
             {
-                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}-etcd", node, Janitor(etcd, node), "etcd",
+                // Not "-etcd": nodes named X and X-etcd would both have a leave-X-etcd step.
+                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, Janitor(etcd, node), "etcd",
                     Output.Tuple(node.Address, members).Apply(t => Render.RemoteStep(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
             }
         }
@@ -63,6 +64,9 @@ public sealed class NodeDepartures : ComponentResource
     private Remote.Command Departure(string name, ClusterNode leaving, ClusterNode janitor, string from, Input<string> delete) =>
         RemoteStep.Create(name, leaving, new RemoteStepArgs
         {
+            // Renamed from "-etcd": without the alias the engine would delete the old step, and
+            // its delete takes the node out of etcd.
+            FormerNames = name.EndsWith(".etcd", StringComparison.Ordinal) ? [name[..^".etcd".Length] + "-etcd"] : [],
             Create = $"echo '{janitor.Spec.Name} takes {leaving.Spec.Name} out of {from} when it goes'",
             Delete = delete,
             DependsOn = [janitor.SshReachable],

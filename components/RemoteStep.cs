@@ -27,6 +27,9 @@ public sealed class RemoteStepArgs
     /// alive: taking a dead node out of the cluster. The step still follows its own node's droplet.
     /// </summary>
     public ClusterNode? RunOn { get; init; }
+
+    /// <summary>Names the step had before (same parent and type): the engine keeps it instead of replacing it.</summary>
+    public IReadOnlyList<string> FormerNames { get; init; } = [];
 }
 
 /// <summary>
@@ -62,6 +65,7 @@ internal static class RemoteStep
             DependsOn = args.DependsOn.ToList(),
             AdditionalSecretOutputs = { "stdout", "stderr" },
             DeleteBeforeReplace = true,
+            Aliases = [.. args.FormerNames.Select(n => (Input<Alias>)new Alias { Name = n })],
         });
     }
 }

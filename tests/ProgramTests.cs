@@ -35,13 +35,13 @@ public class ProgramTests
         Assert.That(mocks.OfType(LocalCommand).Select(c => c.Name), Is.EquivalentTo(new[] { "pki-generate", "node1-ssh-reachable", "node2-ssh-reachable", "node3-ssh-reachable", "addons-api-reachable", "kubernetes-version-check", "etcd-membership-check" }));
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
         {
-            "node1-bootstrapped", "node2-bootstrapped", "node3-bootstrapped",
+            "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped",
             "etcd-node1", "etcd-node2", "etcd-node3",
             "control-plane-node1", "control-plane-node2",
             "apiserver-endpoints-node1", "apiserver-endpoints-node2",
             "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3",
-            "leave-node1", "leave-node2", "leave-node3", "leave-node1-etcd", "leave-node2-etcd", "leave-node3-etcd",
+            "leave-node1", "leave-node2", "leave-node3", "leave-node1.etcd", "leave-node2.etcd", "leave-node3.etcd",
             "health-check",
         }));
     }
@@ -97,7 +97,7 @@ public class ProgramTests
             var step = mocks.Named($"etcd-{node}");
             Assert.That(Input(step, "create"), Does.Contain(initialCluster).And.Contains($"NODE_IP='{ip}'"));
             Assert.That(step.Inputs.ContainsKey("delete"), Is.False, "a member leaves through its departure step");
-            Assert.That(Input(mocks.Named($"leave-{node}-etcd"), "delete"), Does.Contain($"etcd-member-remove-{node}.sh").And.Contains($"NODE_IP='{ip}'"));
+            Assert.That(Input(mocks.Named($"leave-{node}.etcd"), "delete"), Does.Contain($"etcd-member-remove-{node}.sh").And.Contains($"NODE_IP='{ip}'"));
         }
         Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("      - https://10.240.0.4:2379"));
     }
@@ -116,9 +116,9 @@ public class ProgramTests
     [TestCase("leave-node1", "node2", "node-leave-node1.sh", "NODE_NAME='node1'", "control-plane-node1")]
     [TestCase("leave-node2", "node1", "node-leave-node2.sh", "NODE_NAME='node2'", "control-plane-node2")]
     [TestCase("leave-node3", "node1", "node-leave-node3.sh", "NODE_NAME='node3'", "workers-node3-join")]
-    [TestCase("leave-node1-etcd", "node2", "etcd-member-remove-node1.sh", "NODE_IP='10.240.0.2'", "etcd-node1")]
-    [TestCase("leave-node2-etcd", "node1", "etcd-member-remove-node2.sh", "NODE_IP='10.240.0.3'", "etcd-node2")]
-    [TestCase("leave-node3-etcd", "node1", "etcd-member-remove-node3.sh", "NODE_IP='10.240.0.4'", "etcd-node3")]
+    [TestCase("leave-node1.etcd", "node2", "etcd-member-remove-node1.sh", "NODE_IP='10.240.0.2'", "etcd-node1")]
+    [TestCase("leave-node2.etcd", "node1", "etcd-member-remove-node2.sh", "NODE_IP='10.240.0.3'", "etcd-node2")]
+    [TestCase("leave-node3.etcd", "node1", "etcd-member-remove-node3.sh", "NODE_IP='10.240.0.4'", "etcd-node3")]
     public async Task ANodeIsTakenOutOfTheClusterFromAnotherNode(string step, string runsOn, string script, string about, string joins)
     {
         var mocks = (await StackRun.RunAsync("dev")).Mocks;
@@ -128,7 +128,7 @@ public class ProgramTests
         // The mocks give nodeN the public address 203.0.113.(N+1).
         Assert.That(ConnectionHost(departure), Is.EqualTo($"203.0.113.{int.Parse(runsOn[^1..], System.Globalization.CultureInfo.InvariantCulture) + 1}"));
         // It follows the leaving node's droplet: replacing that droplet runs the removal first.
-        var leaving = step.Split('-')[1];
+        var leaving = step["leave-".Length..].Split('.')[0];
         Assert.That(((IEnumerable)departure.Inputs["triggers"]).Cast<object>(), Is.EqualTo(new[] { $"{leaving}-id" }));
         // Whatever order Pulumi replaces things in, the previous machine leaves before the new one joins.
         Assert.That(mocks.Named(joins).RegisteredAt, Is.GreaterThan(departure.CompletedAt), $"{joins} waits for {step}");
@@ -238,11 +238,11 @@ public class ProgramTests
 
         foreach (var node in new[] { "cp1", "etcd1", "worker1" })
         {
-            Assert.That(R($"{node}-bootstrapped").RegisteredAt, Is.GreaterThan(R($"{node}-ssh-reachable").CompletedAt), node);
+            Assert.That(R($"{node}.bootstrapped").RegisteredAt, Is.GreaterThan(R($"{node}-ssh-reachable").CompletedAt), node);
         }
         foreach (var member in new[] { "etcd1", "etcd2", "etcd3" })
         {
-            Assert.That(R($"etcd-{member}").RegisteredAt, Is.GreaterThan(R($"{member}-bootstrapped").CompletedAt));
+            Assert.That(R($"etcd-{member}").RegisteredAt, Is.GreaterThan(R($"{member}.bootstrapped").CompletedAt));
             Assert.That(R("control-plane-cp1").RegisteredAt, Is.GreaterThan(R($"etcd-{member}").CompletedAt), "kubeadm waits for every etcd member");
         }
         foreach (var joining in new[] { "control-plane-cp2", "control-plane-cp3", "workers-worker1-join", "workers-worker2-join" })
@@ -345,4 +345,18 @@ public class ProgramTests
     [Test]
     public void ConfigDefaultsParse() =>
         Assert.That(ConfigParser.Parse(k => k == "sshPublicKey" ? StackRun.PublicKey : null, k => true, "dev", out _).Nodes, Has.Count.EqualTo(3));
+
+    [Test]
+    public async Task NodeNamesThatExtendEachOtherGiveEveryResourceItsOwnName()
+    {
+        // "a" and "a-etcd" once both had a "leave-a-etcd" step, and "etcd-b" and "b-bootstrapped"
+        // once shared "etcd-b-bootstrapped": the engine refuses a duplicate URN (as the mocks do now).
+        var nodes = """
+            [{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"a-etcd","roles":["worker"]},
+             {"name":"etcd-b","roles":["worker"]},{"name":"b-bootstrapped","roles":["etcd"]},{"name":"c","roles":["etcd"]}]
+            """;
+        var mocks = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
+
+        Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("leave-a.etcd").And.Contain("leave-a-etcd").And.Contain("etcd-b.bootstrapped").And.Contain("etcd-b-bootstrapped"));
+    }
 }

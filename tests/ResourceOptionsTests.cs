@@ -69,7 +69,7 @@ public class ResourceOptionsTests
     [TestCase("workers-node3-join")]
     [TestCase("upgrade-node3")]
     [TestCase("leave-node1")]
-    [TestCase("leave-node3-etcd")]
+    [TestCase("leave-node3.etcd")]
     public void RemoteStepsAreTornDownBeforeTheyAreRecreated(string step)
     {
         var options = Of(step);

@@ -30,6 +30,11 @@ public sealed class ClusterMocks : IMocks
 
     public bool BarrierTimedOut { get; private set; }
 
+    private readonly ConcurrentBag<string> _duplicates = [];
+
+    /// <summary>Resources registered twice: the engine would have stopped the update (StackRun fails on any).</summary>
+    public IReadOnlyCollection<string> Duplicates => _duplicates;
+
     /// <summary>The engine's marker of a value not known yet (pulumi-dotnet Serialization/Constants.cs).</summary>
     public const string Unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -104,7 +109,13 @@ public sealed class ClusterMocks : IMocks
             }
         }
 
-        _resources[$"{type}::{name}"] = new MockedResource(type, name, args.Inputs, registeredAt, Interlocked.Increment(ref _clock));
+        // The engine refuses a second resource with the same URN (type and name under the same
+        // parent types); Deployment.TestAsync alone would let the second overwrite the first.
+        if (!_resources.TryAdd($"{type}::{name}", new MockedResource(type, name, args.Inputs, registeredAt, Interlocked.Increment(ref _clock))))
+        {
+            _duplicates.Add($"{type} {name}");
+            throw new InvalidOperationException($"Duplicate resource URN: a {type} named {name} is registered twice");
+        }
         return ($"{name}-id", state.ToImmutable());
     }
 

@@ -42,6 +42,11 @@ public static class StackRun
                 mocks,
                 new TestOptions { ProjectName = "do-k8s-ha", StackName = stack, IsPreview = isPreview },
                 ClusterProgram.Run);
+            // A failed registration does not fail TestAsync; under the engine a duplicate URN stops the update.
+            if (mocks.Duplicates.Count > 0)
+            {
+                throw new InvalidOperationException($"the engine would refuse duplicate URNs: {string.Join(", ", mocks.Duplicates)}");
+            }
             return new StackResult(mocks, resources, outputs);
         }
         finally
