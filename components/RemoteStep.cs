@@ -5,8 +5,11 @@ namespace DoK8sHa.Components;
 
 public sealed class RemoteStepArgs
 {
-    /// <summary>The step's command text, from <c>Render.RemoteStep</c>. May hold secrets.</summary>
-    public required Input<string> Create { get; init; }
+    /// <summary>
+    /// The step's command text, from <c>Render.RemoteStep</c>. May hold secrets. Null: creating
+    /// the step connects nowhere and runs nothing (pulumi-command remote/commandController.go).
+    /// </summary>
+    public required Input<string>? Create { get; init; }
 
     /// <summary>What runs instead of <see cref="Create"/> when the step's inputs change (default: Create again).</summary>
     public Input<string>? Update { get; init; }
@@ -45,7 +48,7 @@ internal static class RemoteStep
         var commandArgs = new Remote.CommandArgs
         {
             Connection = (args.RunOn ?? node).Connection,
-            Create = args.Create,
+            Create = args.Create!,
             Delete = args.Delete!,
             Update = args.Update!,
             // A new droplet (same name, new id) must run every step again.

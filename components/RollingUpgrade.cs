@@ -17,10 +17,12 @@ public sealed class RollingUpgradeArgs
 }
 
 /// <summary>
-/// The upgrade step of every node. Creating it does nothing (node setup installed the version);
-/// raising kubernetesVersion updates every step at once, and each node's script waits for the
-/// nodes before it, so the cluster changes one node at a time, in order: Pulumi's graph stays
-/// parallel (no chain of 100 steps at creation) while the upgrade itself is serial.
+/// The upgrade step of every node, chained by dependsOn in rolling order. Creating one runs
+/// nothing and connects nowhere (node setup installed the version), so the chain costs nothing
+/// at creation. Raising kubernetesVersion updates the steps, and the engine runs each only after
+/// the one before it has finished: one node at a time, in order. No script waits for another
+/// node: a step waiting inside its script would hold one of the engine's --parallel slots
+/// (4 × CPUs by default), and with more nodes than slots the nodes it waits for would never start.
 /// </summary>
 public sealed class RollingUpgrade : ComponentResource
 {
@@ -28,17 +30,19 @@ public sealed class RollingUpgrade : ComponentResource
         : base("do-k8s-ha:index:RollingUpgrade", name, options)
     {
         var order = args.Nodes.Select(n => n.Node.Spec.Name).ToList();
-        Steps = args.Nodes.Select((entry, index) =>
+        var steps = new List<Remote.Command>();
+        foreach (var (node, joined) in args.Nodes)
         {
-            var (node, joined) = entry;
-            return RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
+            var first = steps.Count == 0;
+            steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
-                Create = $"echo '{node.Spec.Name} was installed with Kubernetes {args.Version}'",
+                Create = null,
                 Update = args.AdminKubeconfig.Apply(kubeconfig => Render.RemoteStep(
-                    ("node-upgrade", Render.NodeUpgrade(node.Spec.Name, args.Version, first: index == 0, order.Take(index), kubeconfig)))),
-                DependsOn = [joined],
-            }, parent: this);
-        }).ToList();
+                    ("node-upgrade", Render.NodeUpgrade(node.Spec.Name, args.Version, first, kubeconfig)))),
+                DependsOn = first ? [joined] : [joined, steps[^1]],
+            }, parent: this));
+        }
+        Steps = steps;
         RegisterOutputs(new Dictionary<string, object?> { ["order"] = order });
     }
 

@@ -42,8 +42,8 @@ public class RenderedFileTests
         ["nodelocaldns.yaml"] = () => Render.NodeLocalDns("1.25.0", "10.233.0.10"),
         ["version-guard.sh"] = () => Render.VersionGuard(K8sVersion),
         ["etcd-change-guard.sh"] = () => Render.EtcdChangeGuard(EtcdMembers.Select(m => m.Name)),
-        ["node-upgrade.first.sh"] = () => Render.NodeUpgrade("node1", K8sVersion, first: true, [], LocalKubeconfig()),
-        ["node-upgrade.worker.sh"] = () => Render.NodeUpgrade("node3", K8sVersion, first: false, ["node1", "node2"], LocalKubeconfig()),
+        ["node-upgrade.first.sh"] = () => Render.NodeUpgrade("node1", K8sVersion, first: true, LocalKubeconfig()),
+        ["node-upgrade.worker.sh"] = () => Render.NodeUpgrade("node3", K8sVersion, first: false, LocalKubeconfig()),
         ["remote-step.sh"] = () => Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap()), ("etcd-health", Render.EtcdHealth(["https://10.240.0.2:2379"], true, 5))),
     };
 

@@ -329,15 +329,13 @@ public static class Render
         Template.Render("etcd-change-guard.sh", new Dictionary<string, string> { ["ETCD_NODES"] = Sh.Quote(string.Join(" ", etcdNodes)) });
 
     /// <param name="first">The first node of the rolling order: it runs `kubeadm upgrade apply`.</param>
-    /// <param name="predecessors">The nodes upgraded before this one, in order.</param>
-    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, IEnumerable<string> predecessors, string adminKubeconfig, int waitSeconds = 3600) =>
+    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, string adminKubeconfig, int waitSeconds = 600) =>
         Template.Render("node-upgrade.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["TARGET"] = Sh.Quote(target.ToString()),
             ["TARGET_MINOR"] = Sh.Quote(target.RepositoryMinor),
             ["KUBEADM_UPGRADE"] = first ? "apply" : "node",
-            ["PREDECESSORS"] = Sh.Quote(string.Join(" ", predecessors)),
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
             ["SANDBOX_IMAGE"] = SandboxImageFunction(),

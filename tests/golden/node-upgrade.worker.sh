@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Upgrades this node to TARGET as part of a rolling upgrade: it waits until every node before it
-# in the order runs TARGET, Ready and schedulable, so one node at a time changes. Then
-# `kubeadm upgrade apply` (first control-plane node) or `kubeadm upgrade node`, drain, kubelet
-# and kubectl, uncordon. A node already on TARGET is left alone, so a second run changes nothing.
+# Upgrades this node to TARGET as part of a rolling upgrade: `kubeadm upgrade apply` (first
+# control-plane node) or `kubeadm upgrade node`, drain, kubelet and kubectl, uncordon, then it
+# waits until this node is Ready. The order is the engine's: each node's step depends on the one
+# before it, so this script never waits for another node (it would hold an engine slot while
+# waiting). A node already on TARGET is left alone, so a second run changes nothing.
 set -euo pipefail
 
 NODE_NAME='node3'
 TARGET='1.35.1'
 TARGET_MINOR='v1.35'
 KUBEADM_UPGRADE=node
-PREDECESSORS='node1 node2'
-WAIT_SECONDS=3600
+WAIT_SECONDS=600
 export DEBIAN_FRONTEND=noninteractive
 
 # containerd's CRI sandbox ("pause") image must be the one kubeadm expects for the release, or
@@ -94,10 +94,6 @@ if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
   echo "$NODE_NAME already runs Kubernetes v$TARGET"
   exit 0
 fi
-
-for node in $PREDECESSORS; do
-  wait_for "$node" "was not upgraded, Ready and schedulable"
-done
 
 echo "upgrading $NODE_NAME to Kubernetes v$TARGET"
 # Each minor release has its own package repository on pkgs.k8s.io.
