@@ -2,7 +2,8 @@
 # Runs where `pulumi up` runs, before any droplet or remote step changes: refuses a change of the
 # etcd nodes that etcd cannot take in one update. Each new member joins with the membership as it
 # finds it, so two joining at once can each count the other or not; and members leave one at a
-# time. One added and one removed (a swap, or a rename) is fine.
+# time. One added and one removed (a swap, or a rename) is fine. A new cluster (no previous run)
+# must start with an odd count.
 # Prints the etcd nodes last; pulumi-command hands them to the next run as PULUMI_COMMAND_STDOUT.
 set -euo pipefail
 
@@ -25,6 +26,13 @@ if [ -n "$PREVIOUS" ]; then
   fi
   if [ -n "$added$removed" ]; then
     echo "etcd members: ${added:+adding $added}${added:+${removed:+, }}${removed:+removing $removed}" >&2
+  fi
+else
+  # No previous run: a new cluster. An even count is only a step between odd ones on a live cluster.
+  count=$(wc -w <<<"$TARGET")
+  if [ $((count % 2)) -eq 0 ]; then
+    echo "do-k8s-ha:nodes: gives a new cluster $count etcd nodes, which tolerate as many failures as $((count - 1)) do ($(((count - 1) / 2))); an even count is only a step between odd ones on a live cluster. Fix: give the role etcd to $((count - 1)) or $((count + 1)) nodes" >&2
+    exit 1
   fi
 fi
 echo "$TARGET"
