@@ -11,6 +11,12 @@ public sealed class ClusterNetworkArgs
     public required Cidr VpcCidr { get; init; }
     public required IReadOnlyList<Cidr> AdminCidrs { get; init; }
     public required string SshPublicKey { get; init; }
+
+    /// <summary>A key already in the account (uploading it again is refused with 422); null: upload <see cref="SshPublicKey"/>.</summary>
+    public string? ExistingSshKeyFingerprint { get; init; }
+
+    /// <summary>A VPC to use instead of creating one (its range must be <see cref="VpcCidr"/>).</summary>
+    public string? ExistingVpcId { get; init; }
 }
 
 /// <summary>
@@ -26,19 +32,25 @@ public sealed class ClusterNetwork : ComponentResource
     {
         var child = new CustomResourceOptions { Parent = this };
 
-        Vpc = new DO.Vpc($"{name}-vpc", new DO.VpcArgs
-        {
-            Name = $"{args.ClusterName}-vpc",
-            Region = args.Region,
-            IpRange = args.VpcCidr.ToString(),
-            Description = $"do-k8s-ha cluster {args.ClusterName}",
-        }, child);
+        // The first VPC made in a region becomes the account's default there, and DigitalOcean
+        // refuses to delete a default VPC (403): README "Destroy" says what that leaves.
+        VpcId = args.ExistingVpcId is { } vpcId
+            ? Output.Create(vpcId)
+            : new DO.Vpc($"{name}-vpc", new DO.VpcArgs
+            {
+                Name = $"{args.ClusterName}-vpc",
+                Region = args.Region,
+                IpRange = args.VpcCidr.ToString(),
+                Description = $"do-k8s-ha cluster {args.ClusterName}",
+            }, child).Id;
 
-        SshKey = new DO.SshKey($"{name}-ssh-key", new DO.SshKeyArgs
-        {
-            Name = $"{args.ClusterName}-admin",
-            PublicKey = args.SshPublicKey,
-        }, child);
+        SshKeyFingerprint = args.ExistingSshKeyFingerprint is { } fingerprint
+            ? Output.Create(fingerprint)
+            : new DO.SshKey($"{name}-ssh-key", new DO.SshKeyArgs
+            {
+                Name = $"{args.ClusterName}-admin",
+                PublicKey = args.SshPublicKey,
+            }, child).Fingerprint;
 
         Tag NewTag(string suffix, string tagName) => new(new DO.Tag($"{name}-tag-{suffix}", new DO.TagArgs { Name = tagName }, child).Name);
         ClusterTag = NewTag("cluster", args.ClusterName).Name;
@@ -59,13 +71,16 @@ public sealed class ClusterNetwork : ComponentResource
 
         RegisterOutputs(new Dictionary<string, object?>
         {
-            ["vpcId"] = Vpc.Id,
+            ["vpcId"] = VpcId,
             ["clusterTag"] = ClusterTag,
         });
     }
 
-    public DO.Vpc Vpc { get; }
-    public DO.SshKey SshKey { get; }
+    /// <summary>The VPC the nodes and the load balancer are in, made here or given.</summary>
+    public Output<string> VpcId { get; }
+
+    /// <summary>The account SSH key every droplet gets, uploaded here or given.</summary>
+    public Output<string> SshKeyFingerprint { get; }
     public DO.Firewall Firewall { get; }
 
     /// <summary>Carried by every node: the firewall applies to it.</summary>

@@ -47,8 +47,8 @@ public sealed class ClusterNode : ComponentResource
             Region = settings.Region,
             Size = Spec.Size,
             Image = settings.Image,
-            VpcUuid = network.Vpc.Id,
-            SshKeys = { network.SshKey.Fingerprint },
+            VpcUuid = network.VpcId,
+            SshKeys = { network.SshKeyFingerprint },
             Tags = tags,
             // The same for every node and version: a replaced droplet boots it and the remote steps
             // bring the current version and roles (nothing here may need ignoreChanges).

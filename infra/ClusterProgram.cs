@@ -38,6 +38,8 @@ public static class ClusterProgram
             VpcCidr = settings.VpcCidr,
             AdminCidrs = settings.AdminCidrs,
             SshPublicKey = settings.SshPublicKey,
+            ExistingSshKeyFingerprint = settings.SshKeyFingerprint,
+            ExistingVpcId = settings.VpcId,
         });
         var pki = new ClusterPki("pki");
 
@@ -47,7 +49,7 @@ public static class ClusterProgram
             {
                 ClusterName = settings.ClusterName,
                 Region = settings.Region,
-                VpcId = network.Vpc.Id,
+                VpcId = network.VpcId,
                 ControlPlaneTag = network.RoleTags[NodeRoles.ControlPlane],
             })
             : null;

@@ -190,4 +190,22 @@ public class ConfigParserTests
         var config = DoK8sHa.Scripts.Render.KubeadmInitConfig(Support.Fixtures.Cluster with { NodeCidrMaskSize = 25 }, Support.Fixtures.Node1, schedulable: false);
         Assert.That(config, Does.Contain("    - name: node-cidr-mask-size\n      value: \"25\""));
     }
+
+    [TestCase("sshKeyFingerprint", "SHA256:abc", "is not an MD5 key fingerprint")]
+    [TestCase("sshKeyFingerprint", "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45", "is not an MD5 key fingerprint")]
+    [TestCase("vpcId", "default", "is not a VPC id")]
+    public void AnExistingKeyOrVpcIsNamedByItsId(string key, string value, string problem) =>
+        Assert.That(Fails(With(key, value)).Message, Does.Contain($"do-k8s-ha:{key}: '{value.Trim()}' {problem}"));
+
+    [Test]
+    public void AnExistingKeyAndVpcAreTaken()
+    {
+        var values = With("sshKeyFingerprint", "3B:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa");
+        values["vpcId"] = "5a4981aa-9653-4bd1-bef5-d6bff52042e4";
+
+        var settings = Parse(values, out _);
+
+        Assert.That((settings.SshKeyFingerprint, settings.VpcId), Is.EqualTo(("3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa", "5a4981aa-9653-4bd1-bef5-d6bff52042e4")));
+        Assert.That((Parse(Valid(), out _).SshKeyFingerprint, Parse(Valid(), out _).VpcId), Is.EqualTo(((string?)null, (string?)null)));
+    }
 }

@@ -359,4 +359,23 @@ public class ProgramTests
 
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("leave-a.etcd").And.Contain("leave-a-etcd").And.Contain("etcd-b.bootstrapped").And.Contain("etcd-b-bootstrapped"));
     }
+
+    [Test]
+    public async Task AKeyAlreadyInTheAccountAndAnExistingVpcAreUsedNotCreated()
+    {
+        // DigitalOcean refuses to upload a key it already has (422), and a region's default VPC cannot be deleted (403).
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:sshKeyFingerprint"] = "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99";
+        config["do-k8s-ha:vpcId"] = "5a4981aa-9653-4bd1-bef5-d6bff52042e4";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey"), Is.Empty);
+        Assert.That(mocks.OfType("digitalocean:index/vpc:Vpc"), Is.Empty);
+        foreach (var droplet in mocks.OfType(Droplet))
+        {
+            Assert.That(((IEnumerable)droplet.Inputs["sshKeys"]).Cast<object>(), Is.EqualTo(new[] { "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99" }), droplet.Name);
+            Assert.That(Input(droplet, "vpcUuid"), Is.EqualTo("5a4981aa-9653-4bd1-bef5-d6bff52042e4"), droplet.Name);
+        }
+        Assert.That(Input(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single(), "vpcUuid"), Is.EqualTo("5a4981aa-9653-4bd1-bef5-d6bff52042e4"));
+    }
 }

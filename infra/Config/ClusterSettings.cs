@@ -39,6 +39,12 @@ public sealed record ClusterSettings
     public required int NodeCidrMaskSize { get; init; }
     public required string SshPublicKey { get; init; }
     public required string SshUser { get; init; }
+
+    /// <summary>An SSH key already in the account, by its MD5 fingerprint; null: upload <see cref="SshPublicKey"/>.</summary>
+    public string? SshKeyFingerprint { get; init; }
+
+    /// <summary>An existing VPC to put the nodes in; null: create one of <see cref="VpcCidr"/>.</summary>
+    public string? VpcId { get; init; }
     public required ApiLoadBalancerMode ApiLoadBalancer { get; init; }
     public required AddonSettings Addons { get; init; }
 

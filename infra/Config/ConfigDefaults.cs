@@ -59,6 +59,8 @@ public static class ConfigDefaults
         ["sshPublicKey"] = null,
         ["sshPrivateKey"] = null,
         ["sshUser"] = SshUser,
+        ["sshKeyFingerprint"] = "",
+        ["vpcId"] = "",
         ["adminCidrs"] = AdminCidrs,
         ["vpcCidr"] = VpcCidr,
         ["podCidr"] = PodCidr,

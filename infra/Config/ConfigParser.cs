@@ -81,6 +81,18 @@ public static partial class ConfigParser
         {
             Problem("sshPublicKey", "is not an OpenSSH public key", "give the one line of ~/.ssh/id_ed25519.pub (ssh-ed25519 AAAA…)");
         }
+        // DigitalOcean refuses a second copy of a key already in the account (422 "SSH Key is
+        // already in use"): a fingerprint names the existing key instead of uploading it.
+        var sshKeyFingerprint = get("sshKeyFingerprint")?.Trim() ?? "";
+        if (sshKeyFingerprint.Length > 0 && !Md5Fingerprint().IsMatch(sshKeyFingerprint))
+        {
+            Problem("sshKeyFingerprint", $"'{sshKeyFingerprint}' is not an MD5 key fingerprint", "pulumi config set sshKeyFingerprint \"$(ssh-keygen -l -E md5 -f ~/.ssh/id_ed25519.pub | awk '{print $2}' | cut -d: -f2-)\" (aa:bb:…, 16 pairs), or unset it to upload sshPublicKey");
+        }
+        var vpcId = get("vpcId")?.Trim() ?? "";
+        if (vpcId.Length > 0 && !Uuid().IsMatch(vpcId))
+        {
+            Problem("vpcId", $"'{vpcId}' is not a VPC id", "give the VPC's UUID (`doctl vpcs list`), or unset it to create a VPC");
+        }
         if (!isSet("sshPrivateKey"))
         {
             Problem("sshPrivateKey", "is missing", "cat ~/.ssh/id_ed25519 | pulumi config set sshPrivateKey --secret");
@@ -196,6 +208,8 @@ public static partial class ConfigParser
             NodeCidrMaskSize = nodeMask,
             SshPublicKey = publicKey,
             SshUser = sshUser,
+            SshKeyFingerprint = sshKeyFingerprint.Length > 0 ? sshKeyFingerprint.ToLowerInvariant() : null,
+            VpcId = vpcId.Length > 0 ? vpcId.ToLowerInvariant() : null,
             ApiLoadBalancer = lb!.Value,
             Addons = addons,
         };
@@ -385,6 +399,12 @@ public static partial class ConfigParser
 
     [GeneratedRegex("[^a-z0-9-]+")]
     private static partial Regex NotDnsLabel();
+
+    [GeneratedRegex(@"\A([0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}\z")]
+    private static partial Regex Md5Fingerprint();
+
+    [GeneratedRegex(@"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\z")]
+    private static partial Regex Uuid();
 
     [GeneratedRegex("^[a-fA-F0-9]{64}$")]
     private static partial Regex Sha256();
