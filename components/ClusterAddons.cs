@@ -21,6 +21,9 @@ public sealed class ClusterAddonsArgs
     /// <summary>Identifies the cluster to pulumi-kubernetes, whatever the kubeconfig's form.</summary>
     public required string ClusterName { get; init; }
 
+    /// <summary>Goes only with the whole cluster: then the add-ons are not uninstalled one by one first.</summary>
+    public required Resource Cluster { get; init; }
+
     /// <summary>The step that creates the cluster.</summary>
     public required Resource ClusterCreated { get; init; }
 }
@@ -107,7 +110,7 @@ public sealed class ClusterAddons : ComponentResource
             NodeLocalDns = new K8s.Yaml.V2.ConfigGroup($"{name}-nodelocaldns", new K8s.Types.Inputs.Yaml.V2.ConfigGroupArgs
             {
                 Yaml = Render.NodeLocalDns(addons.NodeLocalDnsVersion, kubeDnsIp),
-            }, new ComponentResourceOptions { Parent = this, Provider = Provider, DependsOn = { calico } });
+            }, new ComponentResourceOptions { Parent = this, Provider = Provider, DependsOn = { calico }, DeletedWith = args.Cluster });
         }
 
         Releases = releases;
@@ -131,6 +134,9 @@ public sealed class ClusterAddons : ComponentResource
                 Parent = this,
                 Provider = Provider,
                 DependsOn = dependsOn is null ? new InputList<Resource>() : new InputList<Resource> { dependsOn },
+                // `pulumi destroy`: the droplets take every release with them; uninstalling each
+                // first only costs minutes. Turning one add-on off still uninstalls it.
+                DeletedWith = args.Cluster,
             });
             releases.Add(resource);
             return resource;

@@ -8,6 +8,12 @@ public sealed class NodeDeparturesArgs
 {
     /// <summary>Every node of the inventory, in inventory order.</summary>
     public required IReadOnlyList<ClusterNode> Nodes { get; init; }
+
+    /// <summary>
+    /// A resource that goes only with the whole cluster: when it is deleted too (`pulumi destroy`),
+    /// the departures are skipped, as there is no cluster left to take the nodes out of.
+    /// </summary>
+    public required Resource Cluster { get; init; }
 }
 
 /// <summary>
@@ -17,7 +23,9 @@ public sealed class NodeDeparturesArgs
 /// one leaving, so a node that is dead or already deleted leaves as cleanly as a live one. Each
 /// follows its own node's droplet, and the steps that make a node part of the cluster wait for
 /// its departure steps: whatever the order Pulumi replaces things in, the old machine has left
-/// before the new one joins. Creating a departure step changes nothing.
+/// before the new one joins. Creating a departure step runs nothing and connects nowhere, and a
+/// whole-stack destroy skips them all (deletedWith the cluster's firewall): draining nodes of a
+/// cluster that is going is wasted minutes, and would fail on a janitor that is already dead.
 /// </summary>
 public sealed class NodeDepartures : ComponentResource
 {
@@ -36,13 +44,13 @@ public sealed class NodeDepartures : ComponentResource
         {
             if (node.Spec.IsKubernetesNode)
             {
-                _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, Janitor(controlPlane, node), "Kubernetes",
+                _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, Janitor(controlPlane, node), args.Cluster,
                     Render.RemoteStep(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
             }
             if (node.Spec.IsEtcd)
             {
                 // Not "-etcd": nodes named X and X-etcd would both have a leave-X-etcd step.
-                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, Janitor(etcd, node), "etcd",
+                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, Janitor(etcd, node), args.Cluster,
                     Output.Tuple(node.Address, members).Apply(t => Render.RemoteStep(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
             }
         }
@@ -61,14 +69,15 @@ public sealed class NodeDepartures : ComponentResource
 
     public IEnumerable<Remote.Command> Steps => _kubernetes.Values.Concat(_etcd.Values);
 
-    private Remote.Command Departure(string name, ClusterNode leaving, ClusterNode janitor, string from, Input<string> delete) =>
+    private Remote.Command Departure(string name, ClusterNode leaving, ClusterNode janitor, Resource cluster, Input<string> delete) =>
         RemoteStep.Create(name, leaving, new RemoteStepArgs
         {
             // Renamed from "-etcd": without the alias the engine would delete the old step, and
             // its delete takes the node out of etcd.
             FormerNames = name.EndsWith(".etcd", StringComparison.Ordinal) ? [name[..^".etcd".Length] + "-etcd"] : [],
-            Create = $"echo '{janitor.Spec.Name} takes {leaving.Spec.Name} out of {from} when it goes'",
+            Create = null,
             Delete = delete,
+            DeletedWith = cluster,
             DependsOn = [janitor.SshReachable],
             RunOn = janitor,
         }, parent: this);

@@ -31,6 +31,12 @@ public sealed class RemoteStepArgs
     /// </summary>
     public ClusterNode? RunOn { get; init; }
 
+    /// <summary>
+    /// A resource whose deletion makes this step's delete needless: the engine then skips it
+    /// (resource option deletedWith). For cleanup that only matters while the cluster lives.
+    /// </summary>
+    public Resource? DeletedWith { get; init; }
+
     /// <summary>Names the step had before (same parent and type): the engine keeps it instead of replacing it.</summary>
     public IReadOnlyList<string> FormerNames { get; init; } = [];
 }
@@ -69,6 +75,7 @@ internal static class RemoteStep
             AdditionalSecretOutputs = { "stdout", "stderr" },
             DeleteBeforeReplace = true,
             Aliases = [.. args.FormerNames.Select(n => (Input<Alias>)new Alias { Name = n })],
+            DeletedWith = args.DeletedWith,
         });
     }
 }

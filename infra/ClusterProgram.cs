@@ -68,7 +68,7 @@ public static class ClusterProgram
         var apiHost = loadBalancer?.Ip ?? controlPlaneNodes[0].PublicIp;
 
         // How each node leaves when its droplet goes: from another node, so a dead one can leave too.
-        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes });
+        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall });
 
         // Packages of the version, and the local API proxy every Kubernetes node joins through.
         var setup = new KubernetesNodeSetup("node-setup", new KubernetesNodeSetupArgs
@@ -123,6 +123,7 @@ public static class ClusterProgram
             ApiEndpoint = apiEndpoint,
             ClusterName = settings.ClusterName,
             ClusterCreated = controlPlane.Init,
+            Cluster = network.Firewall,
         });
 
         // Workers after the add-ons: both wait for init, and the add-ons are on the longer path.

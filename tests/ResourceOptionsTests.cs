@@ -88,4 +88,21 @@ public class ResourceOptionsTests
         var dependsOn = await Of(droplet).DependsOn.ToOutput().ValueAsync();
         Assert.That(dependsOn.Select(r => r.GetResourceName()), Does.Contain("kubernetes-version-check").And.Contains("etcd-membership-check"));
     }
+
+    // A whole-stack `pulumi destroy` deletes the cluster's firewall too: then the engine skips the
+    // delete of every resource deleted with it (resource option deletedWith), so no departure
+    // drains a node of a cluster that is going anyway (nor fails on a dead janitor), and no Helm
+    // release is uninstalled from it. Removing one node, or one add-on, still runs its delete.
+    [TestCase("leave-node1")]
+    [TestCase("leave-node3")]
+    [TestCase("leave-node2.etcd")]
+    [TestCase("addons-calico")]
+    [TestCase("addons-metrics-server")]
+    public void AWholeStackDestroySkipsWhatGoesWithTheCluster(string resource) =>
+        Assert.That(Of(resource).DeletedWith?.GetResourceName(), Is.EqualTo("network-firewall"));
+
+    [TestCase("control-plane-node1")]
+    [TestCase("node1")]
+    public void NothingElseIsSkippedOnDestroy(string resource) =>
+        Assert.That(Of(resource).DeletedWith, Is.Null);
 }
