@@ -11,6 +11,7 @@ public class ConfigParserTests
     {
         ["sshPublicKey"] = PublicKey,
         ["sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
+        ["adminCidrs"] = """["203.0.113.7/32"]""",
     };
 
     private static ClusterSettings Parse(Dictionary<string, string> values, out IReadOnlyList<string> warnings) =>
@@ -42,8 +43,7 @@ public class ConfigParserTests
         Assert.That(settings.ClusterName, Is.EqualTo("k8s-dev"));
         Assert.That(settings.InitNode.Name, Is.EqualTo("node1"));
         Assert.That(settings.ApiLoadBalancer, Is.EqualTo(ApiLoadBalancerMode.DigitalOcean));
-        // The default adminCidrs are open to the world: said loudly, but allowed.
-        Assert.That(warnings, Has.One.Contains("adminCidrs"));
+        Assert.That(warnings, Is.Empty);
     }
 
     [Test]
@@ -208,4 +208,26 @@ public class ConfigParserTests
         Assert.That((settings.SshKeyFingerprint, settings.VpcId), Is.EqualTo(("3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa", "5a4981aa-9653-4bd1-bef5-d6bff52042e4")));
         Assert.That((Parse(Valid(), out _).SshKeyFingerprint, Parse(Valid(), out _).VpcId), Is.EqualTo(((string?)null, (string?)null)));
     }
+
+    [Test]
+    public void ThereIsNoOpenDefaultForWhoMayReachTheCluster()
+    {
+        var values = Valid();
+        values.Remove("adminCidrs");
+
+        Assert.That(Fails(values).Message, Does.Contain("do-k8s-ha:adminCidrs: is missing: nobody may reach SSH and the API until you say who. Fix: pulumi config set --path 'adminCidrs[0]' \"$(curl -s https://ifconfig.me)/32\""));
+    }
+
+    [Test]
+    public void TheWholeInternetIsAcceptedOnlyWhenAskedForAndThenWithAWarning()
+    {
+        Parse(With("adminCidrs", """["0.0.0.0/0"]"""), out var warnings);
+
+        Assert.That(warnings, Has.One.Contains("do-k8s-ha:adminCidrs lets the whole internet reach"));
+    }
+
+    [TestCase("node1\\n")]
+    [TestCase("node1\\n\\n")]
+    public void ANodeNameWithATrailingNewlineIsRefused(string name) =>
+        Assert.That(Fails(With("nodes", $$"""[{"name":"{{name}}","roles":["control-plane","etcd","worker"]}]""")).Message, Does.Contain("do-k8s-ha:nodes[0].name"));
 }

@@ -344,7 +344,7 @@ public class ProgramTests
 
     [Test]
     public void ConfigDefaultsParse() =>
-        Assert.That(ConfigParser.Parse(k => k == "sshPublicKey" ? StackRun.PublicKey : null, k => true, "dev", out _).Nodes, Has.Count.EqualTo(3));
+        Assert.That(ConfigParser.Parse(k => k switch { "sshPublicKey" => StackRun.PublicKey, "adminCidrs" => """["203.0.113.0/24"]""", _ => null }, k => true, "dev", out _).Nodes, Has.Count.EqualTo(3));
 
     [Test]
     public async Task NodeNamesThatExtendEachOtherGiveEveryResourceItsOwnName()

@@ -36,8 +36,6 @@ public static class ConfigDefaults
     public const string DashboardVersion = "7.13.0";
     public const string NodeLocalDnsVersion = "1.25.0";
 
-    public static readonly IReadOnlyList<string> AdminCidrs = ["0.0.0.0/0", "::/0"];
-
     /// <summary>The seed tutorial's inventory: stacked etcd on all three, two API servers, two workers.</summary>
     public const string NodesJson = """
         [
@@ -61,7 +59,7 @@ public static class ConfigDefaults
         ["sshUser"] = SshUser,
         ["sshKeyFingerprint"] = "",
         ["vpcId"] = "",
-        ["adminCidrs"] = AdminCidrs,
+        ["adminCidrs"] = null,
         ["vpcCidr"] = VpcCidr,
         ["podCidr"] = PodCidr,
         ["serviceCidr"] = ServiceCidr,

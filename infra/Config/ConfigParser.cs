@@ -339,7 +339,9 @@ public static partial class ConfigParser
         const string fix = "set a list of CIDRs, e.g. `pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32`";
         if (string.IsNullOrWhiteSpace(json))
         {
-            return ConfigDefaults.AdminCidrs.Select(c => { Cidr.TryParse(c, out var x); return x; }).ToList();
+            // No open default: the firewall and the API load balancer admit exactly these networks.
+            problem("adminCidrs", "is missing: nobody may reach SSH and the API until you say who", "pulumi config set --path 'adminCidrs[0]' \"$(curl -s https://ifconfig.me)/32\" (an explicit 0.0.0.0/0 is accepted, with a warning)");
+            return [];
         }
         var result = new List<Cidr>();
         try
@@ -382,19 +384,19 @@ public static partial class ConfigParser
         return null;
     }
 
-    [GeneratedRegex(@"^v?[0-9]+\.[0-9]+\.[0-9]+$")]
+    [GeneratedRegex(@"\Av?[0-9]+\.[0-9]+\.[0-9]+\z")]
     private static partial Regex ChartVersion();
 
-    [GeneratedRegex("^[a-z]{3}[0-9]$")]
+    [GeneratedRegex("\\A[a-z]{3}[0-9]\\z")]
     private static partial Regex RegionSlug();
 
-    [GeneratedRegex("^[a-z0-9]+(-[a-z0-9]+)+$")]
+    [GeneratedRegex("\\A[a-z0-9]+(-[a-z0-9]+)+\\z")]
     private static partial Regex SizeSlug();
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9.-]*[a-z0-9]$")]
+    [GeneratedRegex("\\A[a-z0-9][a-z0-9.-]*[a-z0-9]\\z")]
     private static partial Regex ImageSlug();
 
-    [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    [GeneratedRegex("\\A[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\z")]
     private static partial Regex DnsLabel();
 
     [GeneratedRegex("[^a-z0-9-]+")]
@@ -406,12 +408,12 @@ public static partial class ConfigParser
     [GeneratedRegex(@"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\z")]
     private static partial Regex Uuid();
 
-    [GeneratedRegex("^[a-fA-F0-9]{64}$")]
+    [GeneratedRegex("\\A[a-fA-F0-9]{64}\\z")]
     private static partial Regex Sha256();
 
-    [GeneratedRegex("^[a-z_][a-z0-9_-]{0,31}$")]
+    [GeneratedRegex("\\A[a-z_][a-z0-9_-]{0,31}\\z")]
     private static partial Regex UserName();
 
-    [GeneratedRegex(@"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?$")]
+    [GeneratedRegex(@"\A(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( .*)?\z")]
     private static partial Regex PublicKey();
 }

@@ -35,6 +35,6 @@ public sealed partial record KubernetesVersion(int Major, int Minor, int Patch)
         return true;
     }
 
-    [GeneratedRegex(@"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")]
+    [GeneratedRegex(@"\A(\d{1,3})\.(\d{1,3})\.(\d{1,3})\z")]
     private static partial Regex Pattern();
 }

@@ -28,6 +28,8 @@ public static class StackRun
         var config = FromStackFile(Repo.Path($"Pulumi.{stack}.yaml"));
         config["do-k8s-ha:sshPublicKey"] = PublicKey;
         config["do-k8s-ha:sshPrivateKey"] = PrivateKey;
+        // Who may reach SSH and the API has no default: users set it on the command line too.
+        config.TryAdd("do-k8s-ha:adminCidrs", """["203.0.113.0/24"]""");
         return config;
     }
 
