@@ -11,6 +11,9 @@ public sealed class ApiLoadBalancerArgs
 
     /// <summary>The control-plane tag: the balancer follows nodes as they come and go (and passes the 10-droplet limit of IDs).</summary>
     public required Input<string> ControlPlaneTag { get; init; }
+
+    /// <summary>The only networks the balancer admits (cloud firewalls do not apply to load balancers).</summary>
+    public required IReadOnlyList<DoK8sHa.Config.Cidr> AdminCidrs { get; init; }
 }
 
 /// <summary>
@@ -28,6 +31,7 @@ public sealed class ApiLoadBalancer : ComponentResource
             Region = args.Region,
             VpcUuid = args.VpcId,
             DropletTag = args.ControlPlaneTag,
+            Firewall = new DO.Inputs.LoadBalancerFirewallArgs { Allows = [.. args.AdminCidrs.Select(c => $"cidr:{c}")] },
             ForwardingRules =
             {
                 new DO.Inputs.LoadBalancerForwardingRuleArgs

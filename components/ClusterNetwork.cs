@@ -61,14 +61,24 @@ public sealed class ClusterNetwork : ComponentResource
             [NodeRoles.Worker] = NewTag("worker", $"{args.ClusterName}-worker").Name,
         };
 
+        // Firewalls target tags (a firewall takes at most 10 droplets by id), and sources are tags
+        // too: only the cluster's own droplets, not everything in the VPC range.
         Firewall = new DO.Firewall($"{name}-firewall", new DO.FirewallArgs
         {
             Name = $"{args.ClusterName}-nodes",
             Tags = { ClusterTag },
-            InboundRules = FirewallRules.Inbound(args.VpcCidr, args.AdminCidrs).ToList(),
+            InboundRules = FirewallRules.Nodes(args.AdminCidrs, ClusterTag).ToList(),
             OutboundRules = FirewallRules.Outbound().ToList(),
         }, child);
+        EtcdFirewall = new DO.Firewall($"{name}-firewall-etcd", new DO.FirewallArgs
+        {
+            Name = $"{args.ClusterName}-etcd",
+            Tags = { RoleTags[NodeRoles.Etcd] },
+            InboundRules = FirewallRules.Etcd(RoleTags[NodeRoles.ControlPlane], RoleTags[NodeRoles.Etcd]).ToList(),
+        }, child);
 
+        _clusterName = args.ClusterName;
+        _adminCidrs = args.AdminCidrs;
         RegisterOutputs(new Dictionary<string, object?>
         {
             ["vpcId"] = VpcId,
@@ -81,7 +91,27 @@ public sealed class ClusterNetwork : ComponentResource
 
     /// <summary>The account SSH key every droplet gets, uploaded here or given.</summary>
     public Output<string> SshKeyFingerprint { get; }
+    private readonly string _clusterName;
+    private readonly IReadOnlyList<Cidr> _adminCidrs;
+
+    /// <summary>
+    /// The API servers' firewall, on control-plane nodes: 6443 from the cluster's nodes and the
+    /// load balancer, or from the admin networks when there is none. Made once the load balancer
+    /// exists (it needs this network's VPC and tags first).
+    /// </summary>
+    public DO.Firewall OpenApi(string name, Output<string>? loadBalancerId) =>
+        new(name, new DO.FirewallArgs
+        {
+            Name = $"{_clusterName}-api",
+            Tags = { RoleTags[NodeRoles.ControlPlane] },
+            InboundRules = FirewallRules.Api(ClusterTag, loadBalancerId is null ? null : (Input<string>)loadBalancerId, _adminCidrs).ToList(),
+        }, new CustomResourceOptions { Parent = this });
+
+    /// <summary>Every node's firewall; it goes only with the whole cluster.</summary>
     public DO.Firewall Firewall { get; }
+
+    /// <summary>etcd's client and peer ports, on etcd nodes.</summary>
+    public DO.Firewall EtcdFirewall { get; }
 
     /// <summary>Carried by every node: the firewall applies to it.</summary>
     public Output<string> ClusterTag { get; }
@@ -93,36 +123,65 @@ public sealed class ClusterNetwork : ComponentResource
 }
 
 /// <summary>
-/// The firewall's rules, kept apart so tests read them as data: SSH and the API only from the
-/// admin networks; etcd, kubelet and Calico only from inside the VPC; nothing else inbound.
+/// The firewalls' rules, kept apart so tests read them as data. Each port is open on the nodes
+/// that serve it, to the sources that use it: SSH from the admin networks; kubelet, VXLAN, Typha
+/// and ICMP from cluster nodes (by tag); etcd clients from control-plane and etcd nodes, etcd
+/// peers from etcd nodes; the API on control-plane nodes from cluster nodes and the load
+/// balancer, or from the admin networks when there is no load balancer. Nothing else inbound.
 /// </summary>
 public static class FirewallRules
 {
-    public static IEnumerable<DO.Inputs.FirewallInboundRuleArgs> Inbound(Cidr vpc, IReadOnlyList<Cidr> admin)
+    private static DO.Inputs.FirewallInboundRuleArgs Rule(string protocol, string? ports, IEnumerable<string>? addresses = null, IEnumerable<Input<string>>? tags = null, Input<string>? loadBalancer = null)
     {
-        var adminSources = admin.Select(c => c.ToString()).ToList();
-        var vpcSource = new List<string> { vpc.ToString() };
-
-        DO.Inputs.FirewallInboundRuleArgs Rule(string protocol, string? ports, List<string> sources)
+        var rule = new DO.Inputs.FirewallInboundRuleArgs { Protocol = protocol };
+        if (ports is not null)
         {
-            var rule = new DO.Inputs.FirewallInboundRuleArgs { Protocol = protocol, SourceAddresses = sources };
-            if (ports is not null)
-            {
-                rule.PortRange = ports;
-            }
-            return rule;
+            rule.PortRange = ports;
         }
+        if (addresses is not null)
+        {
+            rule.SourceAddresses = addresses.ToList();
+        }
+        foreach (var tag in tags ?? [])
+        {
+            rule.SourceTags.Add(tag);
+        }
+        if (loadBalancer is not null)
+        {
+            rule.SourceLoadBalancerUids.Add(loadBalancer);
+        }
+        return rule;
+    }
 
-        yield return Rule("tcp", "22", adminSources);
-        yield return Rule("tcp", $"{ClusterNetwork.ApiServerPort}", adminSources);
-        // Nodes' API proxies and the load balancer reach the API servers over the VPC.
-        yield return Rule("tcp", $"{ClusterNetwork.ApiServerPort}", vpcSource);
-        yield return Rule("tcp", "2379-2380", vpcSource);
-        yield return Rule("tcp", "10250", vpcSource);
+    public static IEnumerable<DO.Inputs.FirewallInboundRuleArgs> Nodes(IReadOnlyList<Cidr> admin, Input<string> clusterTag)
+    {
+        yield return Rule("tcp", "22", admin.Select(c => c.ToString()));
+        yield return Rule("tcp", "10250", tags: [clusterTag]);
         // Calico: VXLAN between nodes (cloud firewalls cannot pass IP-in-IP) and Typha.
-        yield return Rule("udp", "4789", vpcSource);
-        yield return Rule("tcp", "5473", vpcSource);
-        yield return Rule("icmp", null, vpcSource);
+        yield return Rule("udp", "4789", tags: [clusterTag]);
+        yield return Rule("tcp", "5473", tags: [clusterTag]);
+        yield return Rule("icmp", null, tags: [clusterTag]);
+    }
+
+    public static IEnumerable<DO.Inputs.FirewallInboundRuleArgs> Etcd(Input<string> controlPlaneTag, Input<string> etcdTag)
+    {
+        yield return Rule("tcp", "2379", tags: [controlPlaneTag, etcdTag]);
+        yield return Rule("tcp", "2380", tags: [etcdTag]);
+    }
+
+    /// <param name="loadBalancer">The API load balancer's id; null: users reach the API servers from <paramref name="admin"/>.</param>
+    public static IEnumerable<DO.Inputs.FirewallInboundRuleArgs> Api(Input<string> clusterTag, Input<string>? loadBalancer, IReadOnlyList<Cidr> admin)
+    {
+        var port = $"{ClusterNetwork.ApiServerPort}";
+        if (loadBalancer is not null)
+        {
+            yield return Rule("tcp", port, tags: [clusterTag], loadBalancer: loadBalancer);
+        }
+        else
+        {
+            yield return Rule("tcp", port, tags: [clusterTag]);
+            yield return Rule("tcp", port, admin.Select(c => c.ToString()));
+        }
     }
 
     public static IEnumerable<DO.Inputs.FirewallOutboundRuleArgs> Outbound()

@@ -51,8 +51,11 @@ public static class ClusterProgram
                 Region = settings.Region,
                 VpcId = network.VpcId,
                 ControlPlaneTag = network.RoleTags[NodeRoles.ControlPlane],
+                AdminCidrs = settings.AdminCidrs,
             })
             : null;
+        // The API servers admit the cluster's nodes and the load balancer, or the admins without one.
+        network.OpenApi("api-firewall", loadBalancer?.LoadBalancer.Id);
 
         var nodes = settings.Nodes.Select(spec => new ClusterNode(spec.Name, new ClusterNodeArgs
         {

@@ -30,7 +30,7 @@ public class ProgramTests
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "region")), Is.All.EqualTo("lon1"));
         Assert.That(mocks.OfType("digitalocean:index/vpc:Vpc").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey").Count(), Is.EqualTo(1));
-        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Count(), Is.EqualTo(1));
+        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
         Assert.That(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType(LocalCommand).Select(c => c.Name), Is.EquivalentTo(new[] { "pki-generate", "node1-ssh-reachable", "node2-ssh-reachable", "node3-ssh-reachable", "addons-api-reachable", "kubernetes-version-check", "etcd-membership-check" }));
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
@@ -139,29 +139,59 @@ public class ProgramTests
     private static string ConnectionHost(MockedResource step) =>
         step.Inputs["connection"] is IDictionary<string, object> connection ? connection["host"].ToString()! : step.Inputs["connection"].ToString()!;
 
+    private static List<string> InboundRules(MockedResource firewall) =>
+        ((IEnumerable)firewall.Inputs["inboundRules"]).Cast<IDictionary<string, object>>()
+            .Select(r =>
+            {
+                string From(string key, string prefix) => r.TryGetValue(key, out var v) ? string.Join(",", ((IEnumerable)v).Cast<object>().Select(x => prefix + x)) : "";
+                var sources = new[] { From("sourceAddresses", ""), From("sourceTags", "tag:"), From("sourceLoadBalancerUids", "lb:") }.Where(x => x.Length > 0);
+                return $"{r["protocol"]}/{(r.TryGetValue("portRange", out var p) ? p : "-")} from {string.Join(",", sources)}";
+            })
+            .ToList();
+
+    private static string Targets(MockedResource firewall) => string.Join(",", ((IEnumerable)firewall.Inputs["tags"]).Cast<object>());
+
     [Test]
-    public async Task FirewallOpensOnlyWhatTheClusterNeeds()
+    public async Task FirewallsOpenOnlyWhatEachRoleNeedsToWhoNeedsIt()
     {
         var config = StackRun.StackConfig("dev");
         config["do-k8s-ha:adminCidrs"] = """["203.0.113.7/32"]""";
         var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
-        var firewall = mocks.OfType("digitalocean:index/firewall:Firewall").Single();
 
-        var rules = ((IEnumerable)firewall.Inputs["inboundRules"]).Cast<IDictionary<string, object>>()
-            .Select(r => $"{r["protocol"]}/{(r.TryGetValue("portRange", out var p) ? p : "-")} from {string.Join(",", ((IEnumerable)r["sourceAddresses"]).Cast<object>())}")
-            .ToList();
-        Assert.That(rules, Is.EquivalentTo(new[]
+        // Every node: SSH from the admins; kubelet, VXLAN, Typha and ICMP from cluster nodes only.
+        var cluster = mocks.Named("network-firewall");
+        Assert.That(Targets(cluster), Is.EqualTo("k8s-dev"));
+        Assert.That(InboundRules(cluster), Is.EquivalentTo(new[]
         {
             "tcp/22 from 203.0.113.7/32",
-            "tcp/6443 from 203.0.113.7/32",
-            "tcp/6443 from 10.240.0.0/20",
-            "tcp/2379-2380 from 10.240.0.0/20",
-            "tcp/10250 from 10.240.0.0/20",
-            "udp/4789 from 10.240.0.0/20",
-            "tcp/5473 from 10.240.0.0/20",
-            "icmp/- from 10.240.0.0/20",
+            "tcp/10250 from tag:k8s-dev",
+            "udp/4789 from tag:k8s-dev",
+            "tcp/5473 from tag:k8s-dev",
+            "icmp/- from tag:k8s-dev",
         }));
-        Assert.That(string.Join(",", ((IEnumerable)firewall.Inputs["tags"]).Cast<object>()), Is.EqualTo("k8s-dev"));
+        // etcd nodes: clients (the API servers, and members) on 2379, peers on 2380.
+        var etcd = mocks.Named("network-firewall-etcd");
+        Assert.That(Targets(etcd), Is.EqualTo("k8s-dev-etcd"));
+        Assert.That(InboundRules(etcd), Is.EquivalentTo(new[] { "tcp/2379 from tag:k8s-dev-control-plane,tag:k8s-dev-etcd", "tcp/2380 from tag:k8s-dev-etcd" }));
+        // Control-plane nodes: 6443 from the load balancer and the cluster's nodes, never from the VPC range.
+        var api = mocks.Named("api-firewall");
+        Assert.That(Targets(api), Is.EqualTo("k8s-dev-control-plane"));
+        Assert.That(InboundRules(api), Is.EquivalentTo(new[] { "tcp/6443 from tag:k8s-dev,lb:api-lb-id" }));
+        // The load balancer itself admits only adminCidrs.
+        var lb = mocks.Named("api-lb");
+        Assert.That(((IEnumerable)((IDictionary<string, object>)lb.Inputs["firewall"])["allows"]).Cast<object>(), Is.EqualTo(new[] { "cidr:203.0.113.7/32" }));
+        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").SelectMany(InboundRules), Has.None.Contains("10.240.0.0/20"));
+    }
+
+    [Test]
+    public async Task WithoutALoadBalancerTheAdminsReachTheApiServersDirectly()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:adminCidrs"] = """["203.0.113.7/32"]""";
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        Assert.That(InboundRules(mocks.Named("api-firewall")), Is.EquivalentTo(new[] { "tcp/6443 from tag:k8s-dev", "tcp/6443 from 203.0.113.7/32" }));
     }
 
     [Test]
