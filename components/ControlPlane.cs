@@ -55,7 +55,7 @@ public sealed class ControlPlane : ComponentResource
             var create = Output.Tuple(cluster, node.Address, args.Pki, LocalAdminKubeconfig).Apply(t =>
             {
                 var (c, self, pki, kubeconfig) = t;
-                return Render.RemoteStep(
+                return Render.SecretStep(
                     ("control-plane-pki", Render.ControlPlanePki(pki)),
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),

@@ -36,7 +36,7 @@ public sealed class EtcdCluster : ComponentResource
             var create = Output.Tuple(node.Address, addresses, args.Pki).Apply(t =>
             {
                 var (self, all, pki) = t;
-                return Render.RemoteStep(
+                return Render.SecretStep(
                     ("etcd-certs", Render.EtcdCerts(self, pki.EtcdCaCert, pki.EtcdCaKey)),
                     ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
                     ("etcd-member", Render.EtcdMember(self, all, token)),

@@ -1,3 +1,4 @@
+using DoK8sHa.Scripts;
 using Pulumi;
 using Remote = Pulumi.Command.Remote;
 
@@ -45,18 +46,28 @@ public sealed class RemoteStepArgs
 /// Every remote step runs the same way: over the node's SSH connection (or another node's, see
 /// <see cref="RemoteStepArgs.RunOn"/>), parented to its component, with stdout and stderr kept
 /// secret in the state (pulumi-command shows them in diffs otherwise), re-run on a new droplet,
-/// and torn down before a replacement is created.
+/// and torn down before a replacement is created. Its script travels on stdin, and the command's
+/// text is the fixed <see cref="Render.StepRunner"/>: pulumi-command prints that text in full
+/// when a step fails, and puts it on the SSH command line, visible in `ps` on the node.
 /// </summary>
 internal static class RemoteStep
 {
     public static Remote.Command Create(string name, ClusterNode node, RemoteStepArgs args, Resource? parent = null)
     {
+        // A step has one script, run at creation, or only on update, or only on delete: stdin is
+        // one input for all three.
+        var scripts = new[] { args.Create, args.Update, args.Delete }.Count(s => s is not null);
+        if (scripts != 1)
+        {
+            throw new ArgumentException($"remote step {name} needs exactly one of Create, Update and Delete, not {scripts}");
+        }
         var commandArgs = new Remote.CommandArgs
         {
             Connection = (args.RunOn ?? node).Connection,
-            Create = args.Create!,
-            Delete = args.Delete!,
-            Update = args.Update!,
+            Stdin = (args.Create ?? args.Update ?? args.Delete)!,
+            Create = args.Create is null ? null! : Render.StepRunner,
+            Update = args.Update is null ? null! : Render.StepRunner,
+            Delete = args.Delete is null ? null! : Render.StepRunner,
             // A new droplet (same name, new id) must run every step again.
             Triggers = { (Input<object>)node.Droplet.Id.Apply(id => (object)id) },
             // On update and delete pulumi-command would send the previous stdout and stderr as

@@ -37,7 +37,7 @@ public sealed class RollingUpgrade : ComponentResource
             steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = null,
-                Update = args.AdminKubeconfig.Apply(kubeconfig => Render.RemoteStep(
+                Update = args.AdminKubeconfig.Apply(kubeconfig => Render.SecretStep(
                     ("node-upgrade", Render.NodeUpgrade(node.Spec.Name, args.Version, first, kubeconfig)))),
                 DependsOn = first ? [joined] : [joined, steps[^1]],
             }, parent: this));

@@ -33,7 +33,7 @@ public sealed class WorkerPool : ComponentResource
             var join = RemoteStep.Create($"{name}-{node.Spec.Name}-join", node, new RemoteStepArgs
             {
                 Create = Output.Tuple(node.Address, args.Pki, args.ControlPlane.LocalAdminKubeconfig).Apply(t =>
-                    Render.RemoteStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item2.BootstrapToken, t.Item2.CaCertHash, t.Item3)))),
+                    Render.SecretStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item2.BootstrapToken, t.Item2.CaCertHash, t.Item3)))),
                 DependsOn = [args.Setup.For(node), args.ControlPlane.Init, args.Departures.Kubernetes(node)],
             }, parent: this);
             joins.Add(join);

@@ -70,7 +70,7 @@ public class AddonAndHealthTests
         {
             Assert.That(gate.RegisteredAt, Is.GreaterThan(mocks.Named(before).CompletedAt), $"the gate waits for {before}");
         }
-        var script = gate.Inputs["create"].ToString();
+        var script = gate.Input("create");
         Assert.That(script, Does.Contain("EXPECTED_NODES='node1 node2 node3'").And.Contains("REQUIRE_ALL=true"));
         Assert.That(await result.Output<string>("schedulerLeader").ValueAsync(), Is.EqualTo("node1"));
         Assert.That(await result.Output<string>("controllerManagerLeader").ValueAsync(), Is.EqualTo("node2"));
@@ -81,7 +81,7 @@ public class AddonAndHealthTests
     public async Task EtcdOnlyNodesAreNotExpectedToBeReady()
     {
         var mocks = (await StackRun.RunAsync("prod")).Mocks;
-        Assert.That(mocks.Named("health-check").Inputs["create"].ToString(), Does.Contain("EXPECTED_NODES='cp1 cp2 cp3 worker1 worker2 worker3'"));
+        Assert.That(mocks.Named("health-check").Input("create"), Does.Contain("EXPECTED_NODES='cp1 cp2 cp3 worker1 worker2 worker3'"));
     }
 
     [Test]
@@ -94,9 +94,9 @@ public class AddonAndHealthTests
             """;
         var after = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
 
-        var proxy = after.Named("node-setup-node3").Inputs["create"].ToString();
+        var proxy = after.Named("node-setup-node3").Input("create");
         Assert.That(proxy, Does.Contain("server 10.240.0.5:6443 "));
-        Assert.That(before.Named("node-setup-node3").Inputs["create"].ToString(), Does.Not.Contain("10.240.0.5"));
+        Assert.That(before.Named("node-setup-node3").Input("create"), Does.Not.Contain("10.240.0.5"));
         // The join itself does not change: kubelet keeps talking to its proxy, 127.0.0.1:6444.
         Assert.That(after.Named("workers-node3-join").Inputs, Is.EquivalentTo(before.Named("workers-node3-join").Inputs));
     }

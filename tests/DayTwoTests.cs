@@ -11,7 +11,7 @@ public class DayTwoTests
 {
     private const string RemoteCommand = "command:remote:Command";
 
-    private static string Input(MockedResource r, string key) => r.Inputs.TryGetValue(key, out var v) ? v?.ToString() ?? "" : "";
+    private static string Input(MockedResource r, string key) => r.Input(key);
 
     private static async Task<(ClusterMocks Before, ClusterMocks After)> BeforeAndAfter(string stack, Action<Dictionary<string, string>> change)
     {

@@ -14,7 +14,7 @@ public class ProgramTests
     private const string LocalCommand = "command:local:Command";
 
     private static string Input(MockedResource r, string key) =>
-        r.Inputs.TryGetValue(key, out var v) ? v?.ToString() ?? "" : throw new AssertionException($"{r.Name} has no input {key}");
+        r.Inputs.ContainsKey(key) ? r.Input(key) : throw new AssertionException($"{r.Name} has no input {key}");
 
     private static IEnumerable<string> RemoteStepsOn(StackResult result, string node) =>
         result.Mocks.OfType(RemoteCommand).Where(c => c.Name.EndsWith($"-{node}", StringComparison.Ordinal) || c.Name.Contains($"-{node}-", StringComparison.Ordinal) || c.Name.StartsWith($"{node}-", StringComparison.Ordinal)).Select(c => c.Name);

@@ -32,19 +32,19 @@ public class SshScriptTests
     public void StepsRunTwiceWithTheSameResult()
     {
         var marker = Path.Combine(Node.Dir, "bootstrapped");
-        File.WriteAllText(marker, "1.35.1\n");
+        File.WriteAllText(marker, "2026-11-25T10:00:00Z\n");
         var pki = RealPki.Material;
         var etcdPki = Path.Combine(Node.Dir, "etcd-pki");
         var step = Render.RemoteStepIn(Steps,
             ("wait-for-bootstrap", Render.WaitForBootstrap(marker)),
             ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, pki.EtcdCaKey, etcdPki)));
 
-        var first = _hosts.Ssh(Client, Node, step);
+        var first = _hosts.RunStep(Client, Node, step);
         Assert.That(first.ExitCode, Is.Zero, first.Stderr);
-        Assert.That(first.Stdout, Does.Contain("is bootstrapped (Kubernetes 1.35.1)").And.Contains("issued the etcd certificate of node2"));
+        Assert.That(first.Stdout, Does.Contain("is bootstrapped (since 2026-11-25T10:00:00Z)").And.Contains("issued the etcd certificate of node2"));
         var certificate = File.ReadAllText(Path.Combine(etcdPki, "member.crt"));
 
-        var second = _hosts.Ssh(Client, Node, step);
+        var second = _hosts.RunStep(Client, Node, step);
         Assert.That(second.ExitCode, Is.Zero, second.Stderr);
         Assert.That(second.Stdout, Does.Contain("etcd certificate of node2 is current"));
         Assert.That(File.ReadAllText(Path.Combine(etcdPki, "member.crt")), Is.EqualTo(certificate));
@@ -65,7 +65,7 @@ public class SshScriptTests
             ("wait-for-bootstrap", Render.WaitForBootstrap(marker)),
             ("etcd-health", Render.EtcdHealth([$"https://{Node.Address}:2379"], requireAll: true, timeoutSeconds: 1)));
 
-        var result = _hosts.Ssh(Client, Node, step);
+        var result = _hosts.RunStep(Client, Node, step);
 
         Assert.That(result.ExitCode, Is.Not.Zero);
         Assert.That(result.Stderr, Does.Contain($"node bootstrap did not finish on").And.Contains($"{marker} is missing; see /var/log/cloud-init-output.log"));
@@ -83,7 +83,7 @@ public class SshScriptTests
             ("etcd-health", Render.EtcdHealth([$"https://{Node.Address}:2379"], requireAll: false, timeoutSeconds: 1,
                 caFile: $"{etcdPki}/ca.crt", certFile: $"{etcdPki}/member.crt", keyFile: $"{etcdPki}/member.key")));
 
-        var result = _hosts.Ssh(Client, Node, step);
+        var result = _hosts.RunStep(Client, Node, step);
 
         Assert.That(result.ExitCode, Is.Not.Zero);
         Assert.That(result.Stderr, Does.Contain($"etcd has lost quorum: 0/1 members healthy, 1 needed; writes fail; not answering: https://{Node.Address}:2379"));
@@ -99,9 +99,28 @@ public class SshScriptTests
 
         for (var run = 0; run < 2; run++)
         {
-            var result = _hosts.Ssh(Client, Node, step);
+            var result = _hosts.RunStep(Client, Node, step);
             Assert.That(result.ExitCode, Is.Zero, result.Stderr);
             Assert.That(result.Stderr, Does.Contain($"remove the member at {Node.Address} with 'etcdctl member remove <id>' from a surviving member"));
         }
+    }
+
+    [Test]
+    public void AStepWithSecretsRunsFromStdinAndLeavesNothingOnTheNode()
+    {
+        // A script that reads stdin would eat the rest of a step piped to `bash -s`: the runner
+        // gives the scripts /dev/null instead, so the second script still runs.
+        var secret = "-----BEGIN PRIVATE KEY-----\nPLACEHOLDER-secret\n-----END PRIVATE KEY-----";
+        var step = Render.SecretStep(
+            ("reads-stdin", $"#!/usr/bin/env bash\nset -euo pipefail\nkey=$(cat <<'K'\n{secret}\nK\n)\nhead -c 100 >/dev/null || true\necho \"key of ${{#key}} bytes\""),
+            ("second", "#!/usr/bin/env bash\nset -euo pipefail\necho second ran"));
+
+        var result = _hosts.RunStep(Client, Node, step);
+
+        Assert.That(result.ExitCode, Is.Zero, result.Stderr);
+        Assert.That(result.Stdout, Does.Contain("key of").And.Contain("second ran"));
+        Assert.That(Render.StepRunner, Does.Not.Contain("PLACEHOLDER"));
+        var left = _hosts.Bash(Node, "ls /run | grep -c do-k8s-ha || true");
+        Assert.That(left.Stdout.Trim(), Is.EqualTo("0"), "no step file or folder is left in /run");
     }
 }

@@ -352,13 +352,38 @@ public static class Render
         });
 
     /// <summary>
-    /// Wraps scripts into the command text of one Remote.Command: each is written under
-    /// /var/lib/do-k8s-ha/steps on the node and run in order; the first failure stops the step.
+    /// The command text of every remote step: it reads the step from standard input into a
+    /// root-only file on tmpfs, runs it with no standard input (so nothing it starts can eat the
+    /// rest), and removes it. It holds no secret: pulumi-command prints a failed command's text
+    /// (remote/commandOutputs.go, "running %q"), and the engine masks only config secrets.
+    /// </summary>
+    public const string StepRunner = "umask 077; f=$(mktemp /run/do-k8s-ha-step.XXXXXX) && trap 'rm -f \"$f\"' EXIT && cat > \"$f\" && bash \"$f\" </dev/null";
+
+    /// <summary>
+    /// One remote step of scripts that hold no secret, sent on stdin (<see cref="StepRunner"/>):
+    /// each is kept on the node under /var/lib/do-k8s-ha/steps, readable only by root, and run
+    /// in order; the first failure stops the step.
     /// </summary>
     public static string RemoteStep(params (string Name, string Script)[] scripts) => RemoteStepIn(StepsDir, scripts);
 
     /// <summary><see cref="RemoteStep"/> with the scripts kept somewhere else (tests use a scratch folder).</summary>
-    public static string RemoteStepIn(string stepsDir, params (string Name, string Script)[] scripts)
+    public static string RemoteStepIn(string stepsDir, params (string Name, string Script)[] scripts) =>
+        Step($"steps={Sh.Quote(stepsDir)}\ninstall -d -m 0700 \"$steps\"",
+            "# Each script is kept on the node, readable only by root, so an operator can read or re-run it.",
+            $"read or re-run {stepsDir}/<step>.sh there",
+            scripts);
+
+    /// <summary>
+    /// A remote step whose scripts hold secrets (keys, tokens, kubeconfigs): they run from a
+    /// root-only folder on tmpfs that goes when the step ends, so no file on the node keeps them.
+    /// </summary>
+    public static string SecretStep(params (string Name, string Script)[] scripts) =>
+        Step("steps=$(mktemp -d /run/do-k8s-ha-steps.XXXXXX)\ntrap 'rm -rf \"$steps\"' EXIT",
+            "# Its scripts hold secrets: they run from a private tmpfs folder and are not kept.",
+            "its scripts hold secrets and are not kept: `pulumi up` runs the step again",
+            scripts);
+
+    private static string Step(string stepsDir, string where, string rerun, (string Name, string Script)[] scripts)
     {
         var runs = scripts.Select(s =>
         {
@@ -368,13 +393,14 @@ public static class Render
             }
             return Template.Render("remote-step-run.fragment", new Dictionary<string, string>
             {
-                ["STEPS_DIR"] = stepsDir,
                 ["STEP"] = s.Name,
                 ["SCRIPT"] = s.Script.TrimEnd('\n'),
+                ["RERUN"] = rerun.Replace("<step>", s.Name, StringComparison.Ordinal),
             }).TrimEnd('\n');
         });
         return Template.Render("remote-step.sh", new Dictionary<string, string>
         {
+            ["WHERE"] = where,
             ["STEPS_DIR"] = stepsDir,
             ["RUNS"] = string.Join("\n", runs),
         });

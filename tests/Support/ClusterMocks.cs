@@ -139,3 +139,26 @@ public sealed class ClusterMocks : IMocks
 
     public Task<object> CallAsync(MockCallArgs args) => Task.FromResult<object>(args.Args);
 }
+
+/// <summary>Reading a mocked remote step the way its command runs it.</summary>
+public static class MockedResourceExtensions
+{
+    /// <summary>
+    /// What a remote step runs at create, update or delete: its stdin, which the fixed runner
+    /// (its command's text) executes; "" when it runs nothing then. Other inputs as they are.
+    /// </summary>
+    public static string Input(this MockedResource r, string key)
+    {
+        var raw = r.Inputs.TryGetValue(key, out var v) ? v?.ToString() ?? "" : "";
+        if (r.Type == "command:remote:Command" && key is "create" or "update" or "delete")
+        {
+            if (raw.Length == 0)
+            {
+                return "";
+            }
+            Assert.That(raw, Is.EqualTo(DoK8sHa.Scripts.Render.StepRunner), $"{r.Name} {key}: a remote step's command is the fixed runner");
+            return r.Inputs.TryGetValue("stdin", out var stdin) ? stdin?.ToString() ?? "" : "";
+        }
+        return raw;
+    }
+}

@@ -168,10 +168,17 @@ public sealed class TestHosts : IDisposable
     }
 
     /// <summary>Runs a command text on a host over SSH from another, as pulumi-command's Remote.Command does.</summary>
-    public (int ExitCode, string Stdout, string Stderr) Ssh(TestHost from, TestHost to, string command, int timeoutSeconds = 60) =>
+    public (int ExitCode, string Stdout, string Stderr) Ssh(TestHost from, TestHost to, string command, int timeoutSeconds = 60, string? stdin = null) =>
         Exec(from, "ssh", [
             "-i", ClientKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", $"root@{to.Address}", command], timeoutSeconds: timeoutSeconds);
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", $"root@{to.Address}", command], stdin, timeoutSeconds);
+
+    /// <summary>
+    /// Runs a rendered remote step as the program's Remote.Command does: the fixed runner as the
+    /// command, the step on stdin (pulumi-command remote/commandOutputs.go: session.Stdin, session.Run).
+    /// </summary>
+    public (int ExitCode, string Stdout, string Stderr) RunStep(TestHost from, TestHost to, string step, int timeoutSeconds = 60) =>
+        Ssh(from, to, DoK8sHa.Scripts.Render.StepRunner, timeoutSeconds, stdin: step);
 
     private static void Keygen(string path)
     {

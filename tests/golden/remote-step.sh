@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# do-k8s-ha remote step. Each script is kept on the node under /var/lib/do-k8s-ha/steps, readable only
-# by root, so an operator can read or re-run exactly what ran.
+# do-k8s-ha remote step. It reaches the node on standard input, never in the command's text:
+# pulumi-command puts that text on the SSH command line and prints it in full when a step fails.
+# Each script is kept on the node, readable only by root, so an operator can read or re-run it.
 set -euo pipefail
-install -d -m 0700 /var/lib/do-k8s-ha/steps
-cat > /var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh <<'DO_K8S_HA_STEP'
+steps='/var/lib/do-k8s-ha/steps'
+install -d -m 0700 "$steps"
+cat > "$steps/wait-for-bootstrap.sh" <<'DO_K8S_HA_STEP'
 #!/usr/bin/env bash
 # Waits for cloud-init to finish preparing the node. cloud-init holds the apt lock while it
 # runs, so every later step starts here; waiting on its status beats any fixed sleep.
@@ -24,15 +26,15 @@ if [ ! -f "$MARKER" ]; then
   echo "node bootstrap did not finish on $(hostname): $MARKER is missing; see /var/log/cloud-init-output.log" >&2
   exit 1
 fi
-echo "node $(hostname) is bootstrapped (Kubernetes $(cat "$MARKER"))"
+echo "node $(hostname) is bootstrapped (since $(cat "$MARKER"))"
 DO_K8S_HA_STEP
-chmod 0700 /var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh
-/var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh || {
+chmod 0700 "$steps/wait-for-bootstrap.sh"
+"$steps/wait-for-bootstrap.sh" || {
   rc=$?
   echo "do-k8s-ha: step wait-for-bootstrap failed on $(hostname) (exit $rc); read or re-run /var/lib/do-k8s-ha/steps/wait-for-bootstrap.sh there" >&2
   exit "$rc"
 }
-cat > /var/lib/do-k8s-ha/steps/etcd-health.sh <<'DO_K8S_HA_STEP'
+cat > "$steps/etcd-health.sh" <<'DO_K8S_HA_STEP'
 #!/usr/bin/env bash
 # Reports etcd's health as kube-apiserver sees it: succeeds while a quorum of members answers
 # /health (writes work), or only when all do if REQUIRE_ALL is true. Waits up to TIMEOUT_SECONDS.
@@ -84,8 +86,8 @@ while :; do
   sleep 2
 done
 DO_K8S_HA_STEP
-chmod 0700 /var/lib/do-k8s-ha/steps/etcd-health.sh
-/var/lib/do-k8s-ha/steps/etcd-health.sh || {
+chmod 0700 "$steps/etcd-health.sh"
+"$steps/etcd-health.sh" || {
   rc=$?
   echo "do-k8s-ha: step etcd-health failed on $(hostname) (exit $rc); read or re-run /var/lib/do-k8s-ha/steps/etcd-health.sh there" >&2
   exit "$rc"

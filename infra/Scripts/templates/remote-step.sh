@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# do-k8s-ha remote step. Each script is kept on the node under {{STEPS_DIR}}, readable only
-# by root, so an operator can read or re-run exactly what ran.
+# do-k8s-ha remote step. It reaches the node on standard input, never in the command's text:
+# pulumi-command puts that text on the SSH command line and prints it in full when a step fails.
+{{WHERE}}
 set -euo pipefail
-install -d -m 0700 {{STEPS_DIR}}
+{{STEPS_DIR}}
 {{RUNS}}

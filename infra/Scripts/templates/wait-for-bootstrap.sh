@@ -18,4 +18,4 @@ if [ ! -f "$MARKER" ]; then
   echo "node bootstrap did not finish on $(hostname): $MARKER is missing; see /var/log/cloud-init-output.log" >&2
   exit 1
 fi
-echo "node $(hostname) is bootstrapped (Kubernetes $(cat "$MARKER"))"
+echo "node $(hostname) is bootstrapped (since $(cat "$MARKER"))"

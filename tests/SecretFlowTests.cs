@@ -1,0 +1,72 @@
+using System.Text;
+using DoK8sHa.Scripts;
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// Where every secret travels, for the dev and prod inventories with real key material: never in
+/// a command's text (pulumi-command prints it when a step fails, and it is on the SSH command
+/// line), and only in steps that keep no file on the node.
+/// </summary>
+public class SecretFlowTests
+{
+    private const string RemoteCommand = "command:remote:Command";
+
+    private static IEnumerable<(string Name, string Value)> Secrets()
+    {
+        var pki = RealPki.Material;
+        foreach (var (name, pem) in new[]
+        {
+            ("the cluster CA key", pki.CaKey), ("the front-proxy CA key", pki.FrontProxyCaKey), ("the etcd CA key", pki.EtcdCaKey),
+            ("the API server's etcd client key", pki.ApiServerEtcdClientKey), ("the admin key", pki.AdminKey), ("the service-account key", pki.ServiceAccountKey),
+        })
+        {
+            // A line of the key's body, and the whole key as a kubeconfig embeds it (base64).
+            yield return (name, pem.Split('\n')[2]);
+            yield return ($"{name} (base64)", Convert.ToBase64String(Encoding.UTF8.GetBytes(pem.TrimEnd('\n') + "\n"))[..40]);
+        }
+        yield return ("the bootstrap token's secret", pki.BootstrapToken.Split('.')[1]);
+        yield return ("the SSH private key", StackRun.PrivateKey.Split('\n')[1]);
+    }
+
+    private static string Text(MockedResource r, string key) => r.Inputs.TryGetValue(key, out var v) ? v?.ToString() ?? "" : "";
+
+    [TestCase("dev")]
+    [TestCase("prod")]
+    public async Task NoSecretIsInACommandsText(string stack)
+    {
+        var mocks = (await StackRun.RunAsync(stack)).Mocks;
+
+        foreach (var step in mocks.OfType(RemoteCommand))
+        {
+            foreach (var key in new[] { "create", "update", "delete" })
+            {
+                Assert.That(Text(step, key), Is.Empty.Or.EqualTo(Render.StepRunner), $"{step.Name} {key}: the command's text is the fixed runner");
+            }
+        }
+    }
+
+    [TestCase("dev")]
+    [TestCase("prod")]
+    public async Task AStepThatCarriesASecretKeepsNoFileOnTheNode(string stack)
+    {
+        var mocks = (await StackRun.RunAsync(stack)).Mocks;
+        var carriers = 0;
+
+        foreach (var step in mocks.OfType(RemoteCommand))
+        {
+            var stdin = Text(step, "stdin");
+            foreach (var (secret, value) in Secrets())
+            {
+                if (stdin.Contains(value, StringComparison.Ordinal))
+                {
+                    carriers++;
+                    Assert.That(stdin, Does.Contain("steps=$(mktemp -d /run/do-k8s-ha-steps.XXXXXX)").And.Not.Contain(Render.StepsDir), $"{step.Name} carries {secret} but keeps its scripts");
+                    Assert.That(secret, Is.Not.EqualTo("the SSH private key"), $"{step.Name} sends the SSH key to a node");
+                }
+            }
+        }
+        Assert.That(carriers, Is.GreaterThan(0), "the PKI reaches the nodes somewhere: the search must find it");
+    }
+}
