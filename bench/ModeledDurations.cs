@@ -44,6 +44,8 @@ public static class ModeledDurations
         // At creation the API servers already use the inventory's etcd members: a check over SSH.
         ("command:remote:Command:apiserver-endpoints-", 3, "nothing to change"),
         ("command:remote:Command:-join", 40, "kubeadm join (TLS bootstrap)"),
+        // One kubectl get (and at most one delete) over SSH on the first control-plane node.
+        ("command:remote:Command:.stale-node", 3, "stale Node check"),
         // Helm installs that wait for their workloads (Calico: operator, then calico-node on every node).
         ("kubernetes:helm.sh/v3:Release:addons-calico", 90, "Calico ready"),
         ("kubernetes:helm.sh/v3:Release:", 40, "chart ready"),

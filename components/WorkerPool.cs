@@ -9,6 +9,9 @@ public sealed class WorkerPoolArgs
     /// <summary>Worker nodes that run no API server (control-plane + worker nodes joined with the control plane).</summary>
     public required IReadOnlyList<ClusterNode> Nodes { get; init; }
 
+    /// <summary>Every control-plane node; the first runs what needs the API about a worker.</summary>
+    public required IReadOnlyList<ClusterNode> ControlPlaneNodes { get; init; }
+
     /// <summary>Each worker's packages and local API proxy, which it joins through.</summary>
     public required KubernetesNodeSetup Setup { get; init; }
     public required ControlPlane ControlPlane { get; init; }
@@ -30,11 +33,18 @@ public sealed class WorkerPool : ComponentResource
         var joins = new List<Remote.Command>();
         foreach (var node in args.Nodes)
         {
+            // On the first control-plane node, with its own admin credential: the worker holds none.
+            var stale = RemoteStep.Create($"{name}-{node.Spec.Name}.stale-node", node, new RemoteStepArgs
+            {
+                Create = node.Droplet.Id.Apply(id => Render.RemoteStep(($"stale-node-{node.Spec.Name}", Render.StaleNode(node.Spec.Name, id)))),
+                DependsOn = [args.ControlPlane.Init, args.Departures.Kubernetes(node)],
+                RunOn = args.ControlPlaneNodes[0],
+            }, parent: this);
             var join = RemoteStep.Create($"{name}-{node.Spec.Name}-join", node, new RemoteStepArgs
             {
-                Create = Output.Tuple(node.Address, args.Pki, args.ControlPlane.LocalAdminKubeconfig).Apply(t =>
+                Create = Output.Tuple(node.Address, args.Pki, node.Droplet.Id).Apply(t =>
                     Render.SecretStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item2.BootstrapToken, t.Item2.CaCertHash, t.Item3)))),
-                DependsOn = [args.Setup.For(node), args.ControlPlane.Init, args.Departures.Kubernetes(node)],
+                DependsOn = [args.Setup.For(node), stale],
             }, parent: this);
             joins.Add(join);
         }

@@ -134,6 +134,7 @@ public static class ClusterProgram
         {
             Nodes = nodes.Where(n => n.Spec.IsWorker && !n.Spec.IsControlPlane).ToList(),
             Setup = setup,
+            ControlPlaneNodes = controlPlaneNodes,
             ControlPlane = controlPlane,
             Pki = pki.Material,
             Departures = departures,

@@ -39,7 +39,7 @@ public class ProgramTests
             "etcd-node1", "etcd-node2", "etcd-node3",
             "control-plane-node1", "control-plane-node2",
             "apiserver-endpoints-node1", "apiserver-endpoints-node2",
-            "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3-join",
+            "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3.stale-node", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3",
             "leave-node1", "leave-node2", "leave-node3", "leave-node1.etcd", "leave-node2.etcd", "leave-node3.etcd",
             "health-check",
@@ -407,5 +407,19 @@ public class ProgramTests
             Assert.That(Input(droplet, "vpcUuid"), Is.EqualTo("5a4981aa-9653-4bd1-bef5-d6bff52042e4"), droplet.Name);
         }
         Assert.That(Input(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single(), "vpcUuid"), Is.EqualTo("5a4981aa-9653-4bd1-bef5-d6bff52042e4"));
+    }
+
+    [Test]
+    public async Task AStaleNodeIsRemovedFromTheFirstControlPlaneNodeBeforeAWorkerJoins()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var stale = mocks.Named("workers-node3.stale-node");
+
+        // On node1 (public 203.0.113.2), about node3's droplet, before node3's join.
+        Assert.That(ConnectionHost(stale), Is.EqualTo("203.0.113.2"));
+        Assert.That(Input(stale, "create"), Does.Contain("NODE_NAME='node3'").And.Contain("DROPLET_ID='node3-id'"));
+        Assert.That(((IEnumerable)stale.Inputs["triggers"]).Cast<object>(), Does.Contain("node3-id"));
+        Assert.That(mocks.Named("workers-node3-join").RegisteredAt, Is.GreaterThan(stale.CompletedAt));
+        Assert.That(Input(mocks.Named("workers-node3-join"), "create"), Does.Contain("value: do-k8s-ha.io/droplet=node3-id").And.Not.Contain("client-key-data"));
     }
 }

@@ -32,7 +32,8 @@ public class RenderedFileTests
         ["control-plane.init.sh"] = () => Render.ControlPlane(Cluster, Node1, mayInit: true, schedulable: false, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
         ["control-plane.join.sh"] = () => Render.ControlPlane(Cluster, Node2, mayInit: false, schedulable: true, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
         ["apiserver-etcd-endpoints.sh"] = () => Render.ApiServerEtcdEndpoints("node1", Render.EtcdClientUrls(EtcdMembers)),
-        ["worker-join.sh"] = () => Render.WorkerJoin(Node3, FakePki.BootstrapToken, FakePki.CaCertHash, LocalKubeconfig()),
+        ["worker-join.sh"] = () => Render.WorkerJoin(Node3, FakePki.BootstrapToken, FakePki.CaCertHash, "412345678"),
+        ["stale-node.sh"] = () => Render.StaleNode("node3", "412345678"),
         ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),
         ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),
         ["node-leave.sh"] = () => Render.NodeLeave("node3"),
@@ -52,9 +53,9 @@ public class RenderedFileTests
     {
         ["kubeadm-cluster.yaml"] = "kubeadm-init.yaml",
         ["remote-step-run.fragment"] = "remote-step.sh",
-        ["admin-kubeconfig.fragment"] = "worker-join.sh",
+        ["admin-kubeconfig.fragment"] = "control-plane.join.sh",
         ["etcd-member-change.fragment"] = "etcd-member-remove.sh",
-        ["stale-node.fragment"] = "worker-join.sh",
+        ["stale-node.fragment"] = "control-plane.join.sh",
         ["containerd-sandbox.fragment"] = "kubernetes-packages.sh",
     };
 

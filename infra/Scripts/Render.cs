@@ -175,7 +175,8 @@ public static class Render
 
     /// <param name="apiServerEndpoint">Where token discovery fetches cluster-info: the local API proxy.</param>
     /// <param name="controlPlane">True for a control-plane join: the node runs an API server on its VPC address.</param>
-    public static string KubeadmJoinConfig(NodeAddress node, string apiServerEndpoint, string bootstrapToken, string caCertHash, bool controlPlane, bool schedulable) =>
+    /// <param name="dropletId">Labels the Node with its droplet, so a replacement can tell its own Node from a stale one.</param>
+    public static string KubeadmJoinConfig(NodeAddress node, string apiServerEndpoint, string bootstrapToken, string caCertHash, bool controlPlane, bool schedulable, string? dropletId = null) =>
         Template.Render("kubeadm-join.yaml", new Dictionary<string, string>
         {
             ["NODE_NAME"] = node.Name,
@@ -184,6 +185,7 @@ public static class Render
             ["BOOTSTRAP_TOKEN"] = bootstrapToken,
             ["CA_CERT_HASH"] = caCertHash,
             ["TAINTS"] = controlPlane ? Taints(schedulable) : "",
+            ["NODE_LABELS"] = dropletId is null ? "" : $"    - name: node-labels\n      value: do-k8s-ha.io/droplet={dropletId}",
             ["CONTROL_PLANE"] = controlPlane
                 ? $"controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: {node.PrivateIp}\n    bindPort: {ApiServerPort}"
                 : "",
@@ -252,15 +254,22 @@ public static class Render
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
 
-    /// <param name="adminKubeconfig">Deletes a stale Node object of this name before the join.</param>
-    public static string WorkerJoin(NodeAddress node, string bootstrapToken, string caCertHash, string adminKubeconfig) =>
+    /// <param name="dropletId">The droplet the worker is: its Node is labelled with it.</param>
+    public static string WorkerJoin(NodeAddress node, string bootstrapToken, string caCertHash, string dropletId) =>
         Template.Render("worker-join.sh", new Dictionary<string, string>
         {
-            ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
-            ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["API_PROXY"] = Sh.Quote(ApiProxyListen),
-            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true).TrimEnd('\n'),
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true, dropletId).TrimEnd('\n'),
+        });
+
+    /// <summary>Run on a control-plane node before a worker joins: deletes a Node of its name that another droplet left.</summary>
+    public static string StaleNode(string nodeName, string dropletId, string kubeconfigFile = "/etc/kubernetes/admin.conf") =>
+        Template.Render("stale-node.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["DROPLET_ID"] = Sh.Quote(dropletId),
+            ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
         });
 
     /// <summary>nginx stream config of the local API-server proxy: least_conn over every API server, 1 s connect timeout.</summary>

@@ -98,6 +98,7 @@ nodeRegistration:
     - name: node-ip
       value: 10.240.0.2
 
+
 controlPlane:
   localAPIEndpoint:
     advertiseAddress: 10.240.0.2

@@ -97,6 +97,7 @@ nodeRegistration:
   kubeletExtraArgs:
     - name: node-ip
       value: 10.240.0.3
+
   taints: []
 controlPlane:
   localAPIEndpoint:

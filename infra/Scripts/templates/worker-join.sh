@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Joins this node as a worker through the local API-server proxy, so it depends on no particular
-# control-plane node. Workers join in parallel.
+# control-plane node. Workers join in parallel. It holds only the bootstrap token: whatever needs
+# the API about this node (a stale Node, drains) runs on a control-plane node (stale-node.sh).
 set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
@@ -20,12 +21,6 @@ until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
   fi
   sleep 3
 done
-
-{{ADMIN_KUBECONFIG_FILE}}
-
-{{DELETE_STALE_NODE}}
-
-delete_stale_node "$API_PROXY"
 
 umask 077
 install -d -m 0700 "$KUBEADM_DIR"
