@@ -12,8 +12,8 @@ public sealed class RollingUpgradeArgs
     /// <summary>Every node with a kubelet in rolling order: the init node, the other control-plane nodes, then workers.</summary>
     public required IReadOnlyList<(ClusterNode Node, Resource Joined)> Nodes { get; init; }
 
-    /// <summary>Secret: the admin kubeconfig for use on the nodes.</summary>
-    public required Output<string> AdminKubeconfig { get; init; }
+    /// <summary>Drain and uncordon workers (which hold no admin credential): the first of them does.</summary>
+    public required IReadOnlyList<ClusterNode> ControlPlaneNodes { get; init; }
 }
 
 /// <summary>
@@ -31,16 +31,37 @@ public sealed class RollingUpgrade : ComponentResource
     {
         var order = args.Nodes.Select(n => n.Node.Spec.Name).ToList();
         var steps = new List<Remote.Command>();
-        foreach (var (node, joined) in args.Nodes)
+        Remote.Command Chain(string stepName, ClusterNode node, Resource joined, Input<string> script, ClusterNode? runOn = null)
         {
-            var first = steps.Count == 0;
-            steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
+            var step = RemoteStep.Create(stepName, node, new RemoteStepArgs
             {
                 Create = null,
-                Update = args.AdminKubeconfig.Apply(kubeconfig => Render.SecretStep(
-                    ("node-upgrade", Render.NodeUpgrade(node.Spec.Name, args.Version, first, kubeconfig)))),
-                DependsOn = first ? [joined] : [joined, steps[^1]],
-            }, parent: this));
+                Update = script,
+                DependsOn = steps.Count == 0 ? [joined] : [joined, steps[^1]],
+                RunOn = runOn,
+            }, parent: this);
+            steps.Add(step);
+            return step;
+        }
+        foreach (var (node, joined) in args.Nodes)
+        {
+            var version = args.Version;
+            var nodeName = node.Spec.Name;
+            if (node.Spec.IsControlPlane)
+            {
+                // It drains and uncordons itself with its own admin.conf: no credential in the step.
+                Chain($"{name}-{nodeName}", node, joined, Render.RemoteStep(
+                    ("node-upgrade", Render.NodeUpgrade(nodeName, version, first: steps.Count == 0, "/etc/kubernetes/admin.conf"))));
+            }
+            else
+            {
+                // A worker holds no admin credential: the first control-plane node drains it
+                // before its step and uncordons it after.
+                var janitor = args.ControlPlaneNodes[0];
+                Chain($"{name}-{nodeName}.drain", node, joined, Render.RemoteStep(($"drain-{nodeName}", Render.WorkerDrain(nodeName, version, drain: true))), janitor);
+                Chain($"{name}-{nodeName}", node, joined, Render.RemoteStep(("node-upgrade", Render.NodeUpgrade(nodeName, version, first: false, kubeconfigFile: null))));
+                Chain($"{name}-{nodeName}.uncordon", node, joined, Render.RemoteStep(($"uncordon-{nodeName}", Render.WorkerDrain(nodeName, version, drain: false))), janitor);
+            }
         }
         Steps = steps;
         RegisterOutputs(new Dictionary<string, object?> { ["order"] = order });

@@ -147,7 +147,7 @@ public static class ClusterProgram
         {
             Version = settings.KubernetesVersion,
             Nodes = joined,
-            AdminKubeconfig = controlPlane.LocalAdminKubeconfig,
+            ControlPlaneNodes = controlPlaneNodes,
         });
 
         var health = new HealthGate("health", new HealthGateArgs

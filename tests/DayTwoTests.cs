@@ -37,7 +37,9 @@ public class DayTwoTests
         {
             // The version guard sees the new target; the upgrade steps carry it out.
             "kubernetes-version-check",
-            "upgrade-cp1", "upgrade-cp2", "upgrade-cp3", "upgrade-worker1", "upgrade-worker2", "upgrade-worker3",
+            "upgrade-cp1", "upgrade-cp2", "upgrade-cp3",
+            "upgrade-worker1.drain", "upgrade-worker1", "upgrade-worker1.uncordon", "upgrade-worker2.drain", "upgrade-worker2", "upgrade-worker2.uncordon",
+            "upgrade-worker3.drain", "upgrade-worker3", "upgrade-worker3.uncordon",
             // The control-plane steps hold the version for a cluster created from scratch; re-run, they find the node joined.
             "control-plane-cp1", "control-plane-cp2", "control-plane-cp3",
             // The setup step installs the new version on a node that has not joined (a new or

@@ -53,7 +53,7 @@ public class NodeUpgradeScriptTests
         _node.WriteState("self", node);
         _node.WriteState($"node-{node}", $"v{kubeletNow}//True");
         var (exit, output) = _node.Run(
-            Render.NodeUpgrade(node, version, first, "apiVersion: v1", waitSeconds: 2),
+            Render.NodeUpgrade(node, version, first, node.StartsWith("cp", StringComparison.Ordinal) ? "/etc/kubernetes/admin.conf" : null, waitSeconds: 2),
             scratch: ["/etc/apt", "/var/lib", "/etc/containerd"],
             prepare: "mkdir -p /etc/apt/keyrings /etc/apt/sources.list.d\nprintf '  sandbox_image = \"registry.k8s.io/pause:3.8\"\\n' > /etc/containerd/config.toml" + (drainedBefore ? "\nmkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained" : ""));
         return (exit, output, _node.Log);
@@ -83,10 +83,10 @@ public class NodeUpgradeScriptTests
         // The kubelet restarts on the old version (a broken package): the node never reports TARGET.
         _node.Stub("systemctl", "true");
 
-        var (exit, output, _) = Upgrade("worker1", first: false, kubeletNow: "1.35.1");
+        var (exit, output, _) = Upgrade("cp2", first: false, kubeletNow: "1.35.1");
 
         Assert.That(exit, Is.Not.Zero);
-        Assert.That(output, Does.Contain("upgrade of worker1: worker1 did not come back Ready within 2s"));
+        Assert.That(output, Does.Contain("upgrade of cp2: cp2 did not come back Ready within 2s"));
     }
 
     [Test]
@@ -111,9 +111,68 @@ public class NodeUpgradeScriptTests
     [Test]
     public void ARunAfterAFailureUncordonsTheNodeItDrained()
     {
-        var (exit, output, log) = Upgrade("worker1", first: false, kubeletNow: "1.36.0", drainedBefore: true);
+        var (exit, output, log) = Upgrade("cp2", first: false, kubeletNow: "1.36.0", drainedBefore: true);
 
         Assert.That(exit, Is.Zero, output);
-        Assert.That(log, Does.Contain("uncordon worker1"));
+        Assert.That(log, Does.Contain("uncordon cp2"));
+    }
+
+    [Test]
+    public void AWorkerUpgradesWithoutTouchingTheApi()
+    {
+        // No credential on a worker: a control-plane node drains and uncordons it (worker-drain.sh).
+        var (exit, output, log) = Upgrade("worker1", first: false, kubeletNow: "1.35.1");
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(log, Does.Contain("kubeadm upgrade node").And.Contain("systemctl restart kubelet"));
+        Assert.That(log.Split('\n'), Has.None.StartsWith("kubectl "), "no API call from the worker");
+        Assert.That(output, Does.Contain("worker1 runs Kubernetes v1.36.0"));
+    }
+
+    private (int Exit, string Output, string Log) Drain(bool drain, string nodeState, bool drainedBefore = false)
+    {
+        _node.WriteState("node-worker1", nodeState);
+        var (exit, output) = _node.Run(Render.WorkerDrain("worker1", Fixtures.K8sVersion, drain, waitSeconds: 2),
+            scratch: ["/var/lib"], prepare: drainedBefore ? "mkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained-worker1" : "");
+        return (exit, output, _node.Log);
+    }
+
+    [Test]
+    public void AControlPlaneNodeDrainsAWorkerThatIsNotUpgradedYet()
+    {
+        var (exit, output, log) = Drain(drain: true, "v1.34.2//True");
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(log, Does.Contain("drain worker1").And.Contain("--kubeconfig /etc/kubernetes/admin.conf"));
+    }
+
+    [Test]
+    public void AnUpgradedWorkerIsNotDrainedAgain()
+    {
+        var (exit, output, log) = Drain(drain: true, "v1.35.1//True");
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("worker1 already runs Kubernetes v1.35.1: not drained"));
+        Assert.That(log, Does.Not.Contain("drain worker1"));
+    }
+
+    [TestCase(true, "uncordon worker1")]
+    [TestCase(false, null)]
+    public void AfterItsUpgradeAWorkerIsUncordonedOnlyIfItWasDrainedForIt(bool drainedBefore, string? uncordon)
+    {
+        var (exit, output, log) = Drain(drain: false, "v1.35.1/true/True", drainedBefore);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("worker1 runs Kubernetes v1.35.1, Ready"));
+        Assert.That(log, uncordon is null ? Does.Not.Contain("uncordon") : Does.Contain(uncordon));
+    }
+
+    [Test]
+    public void AWorkerThatDoesNotComeBackFailsTheUncordonStepSayingSo()
+    {
+        var (exit, output, _) = Drain(drain: false, "v1.34.2//False", drainedBefore: true);
+
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(output, Does.Contain("upgrade of worker1: it did not come back Ready on v1.35.1 within 2s"));
     }
 }

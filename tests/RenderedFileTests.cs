@@ -43,8 +43,10 @@ public class RenderedFileTests
         ["nodelocaldns.yaml"] = () => Render.NodeLocalDns("1.25.0", "10.233.0.10"),
         ["version-guard.sh"] = () => Render.VersionGuard(K8sVersion),
         ["etcd-change-guard.sh"] = () => Render.EtcdChangeGuard(EtcdMembers.Select(m => m.Name)),
-        ["node-upgrade.first.sh"] = () => Render.NodeUpgrade("node1", K8sVersion, first: true, LocalKubeconfig()),
-        ["node-upgrade.worker.sh"] = () => Render.NodeUpgrade("node3", K8sVersion, first: false, LocalKubeconfig()),
+        ["node-upgrade.first.sh"] = () => Render.NodeUpgrade("node1", K8sVersion, first: true, "/etc/kubernetes/admin.conf"),
+        ["node-upgrade.worker.sh"] = () => Render.NodeUpgrade("node3", K8sVersion, first: false, kubeconfigFile: null),
+        ["worker-drain.drain.sh"] = () => Render.WorkerDrain("node3", K8sVersion, drain: true),
+        ["worker-drain.uncordon.sh"] = () => Render.WorkerDrain("node3", K8sVersion, drain: false),
         ["remote-step.sh"] = () => Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap()), ("etcd-health", Render.EtcdHealth(["https://10.240.0.2:2379"], true, 5))),
     };
 

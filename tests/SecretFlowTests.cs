@@ -69,4 +69,26 @@ public class SecretFlowTests
         }
         Assert.That(carriers, Is.GreaterThan(0), "the PKI reaches the nodes somewhere: the search must find it");
     }
+
+    // Worker-only nodes. (An etcd node is still sent the etcd CA key to issue its own member
+    // certificate: signing it where `pulumi up` runs is the next step.)
+    [TestCase("prod", "worker1")]
+    [TestCase("prod", "worker3")]
+    public async Task AWorkerIsSentNoClusterCredentialOnlyItsBootstrapToken(string stack, string worker)
+    {
+        var mocks = (await StackRun.RunAsync(stack)).Mocks;
+        var onWorker = mocks.OfType(RemoteCommand)
+            .Where(s => s.Inputs["connection"] is IDictionary<string, object> c && c["host"].ToString() == ClusterMocks.PublicIp(worker))
+            .ToList();
+        Assert.That(onWorker, Is.Not.Empty);
+
+        foreach (var step in onWorker)
+        {
+            var stdin = Text(step, "stdin");
+            foreach (var (secret, value) in Secrets().Where(s => s.Name != "the bootstrap token's secret"))
+            {
+                Assert.That(stdin, Does.Not.Contain(value), $"{step.Name} sends {secret} to {worker}");
+            }
+        }
+    }
 }

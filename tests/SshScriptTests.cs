@@ -113,14 +113,17 @@ public class SshScriptTests
         var secret = "-----BEGIN PRIVATE KEY-----\nPLACEHOLDER-secret\n-----END PRIVATE KEY-----";
         var step = Render.SecretStep(
             ("reads-stdin", $"#!/usr/bin/env bash\nset -euo pipefail\nkey=$(cat <<'K'\n{secret}\nK\n)\nhead -c 100 >/dev/null || true\necho \"key of ${{#key}} bytes\""),
-            ("second", "#!/usr/bin/env bash\nset -euo pipefail\necho second ran"));
+            ("second", "#!/usr/bin/env bash\nset -euo pipefail\necho second ran\necho \"folder=$(dirname \"$0\")\"\necho \"runner=$(tr '\\0' ' ' < /proc/$PPID/cmdline)\""));
 
         var result = _hosts.RunStep(Client, Node, step);
 
         Assert.That(result.ExitCode, Is.Zero, result.Stderr);
         Assert.That(result.Stdout, Does.Contain("key of").And.Contain("second ran"));
         Assert.That(Render.StepRunner, Does.Not.Contain("PLACEHOLDER"));
-        var left = _hosts.Bash(Node, "ls /run | grep -c do-k8s-ha || true");
-        Assert.That(left.Stdout.Trim(), Is.EqualTo("0"), "no step file or folder is left in /run");
+        var folder = result.Stdout.Split('\n').Single(l => l.StartsWith("folder=", StringComparison.Ordinal))["folder=".Length..];
+        var runner = result.Stdout.Split('\n').Single(l => l.StartsWith("runner=", StringComparison.Ordinal))["runner=bash ".Length..].Trim();
+        Assert.That(folder, Does.StartWith("/run/do-k8s-ha-steps."));
+        Assert.That(runner, Does.StartWith("/run/do-k8s-ha-step."));
+        Assert.That(Directory.Exists(folder) || File.Exists(runner), Is.False, "the step's scripts and the step itself are gone from the node");
     }
 }

@@ -338,7 +338,8 @@ public static class Render
         Template.Render("etcd-change-guard.sh", new Dictionary<string, string> { ["ETCD_NODES"] = Sh.Quote(string.Join(" ", etcdNodes)) });
 
     /// <param name="first">The first node of the rolling order: it runs `kubeadm upgrade apply`.</param>
-    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, string adminKubeconfig, int waitSeconds = 600) =>
+    /// <param name="kubeconfigFile">A control-plane node's own admin.conf, with which it drains itself; null for a worker.</param>
+    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, string? kubeconfigFile, int waitSeconds = 600) =>
         Template.Render("node-upgrade.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),
@@ -346,8 +347,19 @@ public static class Render
             ["TARGET_MINOR"] = Sh.Quote(target.RepositoryMinor),
             ["KUBEADM_UPGRADE"] = first ? "apply" : "node",
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
+            ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile ?? ""),
             ["SANDBOX_IMAGE"] = SandboxImageFunction(),
+        });
+
+    /// <summary>Drains a worker before its upgrade step, or uncordons it after: run on a control-plane node.</summary>
+    public static string WorkerDrain(string nodeName, KubernetesVersion target, bool drain, int waitSeconds = 600, string kubeconfigFile = "/etc/kubernetes/admin.conf") =>
+        Template.Render("worker-drain.sh", new Dictionary<string, string>
+        {
+            ["MODE"] = drain ? "drain" : "uncordon",
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["TARGET"] = Sh.Quote(target.ToString()),
+            ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
         });
 
     public static string Kubeconfig(string clusterName, string server, string caCert, string clientCert, string clientKey) =>

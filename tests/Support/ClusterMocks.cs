@@ -119,6 +119,9 @@ public sealed class ClusterMocks : IMocks
         return ($"{name}-id", state.ToImmutable());
     }
 
+    /// <summary>The public address the mocks give the droplet of that name.</summary>
+    public static string PublicIp(string droplet) => $"203.0.113.{AddressIndex(droplet)}";
+
     /// <summary>Addresses follow names, not registration order, so two runs give a node the same IPs.</summary>
     private static int AddressIndex(string name)
     {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Upgrades this node to TARGET as part of a rolling upgrade: `kubeadm upgrade apply` (first
 # control-plane node) or `kubeadm upgrade node`, drain, kubelet and kubectl, uncordon, then it
-# waits until this node is Ready. The order is the engine's: each node's step depends on the one
-# before it, so this script never waits for another node (it would hold an engine slot while
-# waiting). A node already on TARGET is left alone, so a second run changes nothing.
+# waits until this node is Ready. A control-plane node drains and uncordons itself with its own
+# admin.conf (KUBECONFIG_FILE); a worker has no such credential (KUBECONFIG_FILE is empty): a
+# control-plane node drains it before this step and uncordons it after (worker-drain.sh).
+# The order is the engine's: each step depends on the one before it, so this script never waits
+# for another node (it would hold an engine slot while waiting). A node already on TARGET is
+# left alone, so a second run changes nothing.
 set -euo pipefail
 
 NODE_NAME='node1'
@@ -26,32 +29,9 @@ set_sandbox_image() { # Kubernetes version
   fi
 }
 
-# The admin credential, in a file only root can read and that goes when the script ends.
-kubeconfig=$(mktemp)
-trap 'rm -f "$kubeconfig"' EXIT
-chmod 0600 "$kubeconfig"
-cat > "$kubeconfig" <<'KUBECONFIG'
-apiVersion: v1
-kind: Config
-clusters:
-  - name: k8s-dev
-    cluster:
-      server: https://127.0.0.1:6444
-      certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWt1YmVybmV0ZXMtY2EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
-users:
-  - name: k8s-dev-admin
-    user:
-      client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWFkbWluCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K
-      client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClBMQUNFSE9MREVSLWFkbWluLWtleQotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==
-contexts:
-  - name: k8s-dev
-    context:
-      cluster: k8s-dev
-      user: k8s-dev-admin
-current-context: k8s-dev
-KUBECONFIG
+KUBECONFIG_FILE='/etc/kubernetes/admin.conf'
 
-kc() { timeout 60 kubectl --kubeconfig "$kubeconfig" --request-timeout=20s "$@"; }
+kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s "$@"; }
 
 # The local API server restarts during a control-plane upgrade: give calls a few tries.
 retry() {
@@ -87,7 +67,7 @@ wait_for() { # node, what
 DRAINED=/var/lib/do-k8s-ha/upgrade-drained
 
 if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
-  if [ -f "$DRAINED" ]; then
+  if [ -n "$KUBECONFIG_FILE" ] && [ -f "$DRAINED" ]; then
     retry kc uncordon "$NODE_NAME"
     rm -f "$DRAINED"
   fi
@@ -113,15 +93,19 @@ else
   kubeadm upgrade node
 fi
 
-mkdir -p "$(dirname "$DRAINED")"
-touch "$DRAINED"
-retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
+if [ -n "$KUBECONFIG_FILE" ]; then
+  mkdir -p "$(dirname "$DRAINED")"
+  touch "$DRAINED"
+  retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
+fi
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
 apt-mark hold kubelet kubectl >/dev/null
 systemctl daemon-reload
 systemctl restart kubelet
-retry kc uncordon "$NODE_NAME"
-rm -f "$DRAINED"
-wait_for "$NODE_NAME" "did not come back Ready"
+if [ -n "$KUBECONFIG_FILE" ]; then
+  retry kc uncordon "$NODE_NAME"
+  rm -f "$DRAINED"
+  wait_for "$NODE_NAME" "did not come back Ready"
+fi
 echo "$NODE_NAME runs Kubernetes v$TARGET"
