@@ -25,8 +25,9 @@ public static class ModeledDurations
         // DigitalOcean: a load balancer takes a few minutes to provision (docs.digitalocean.com, Load Balancers quickstart).
         ("digitalocean:index/loadBalancer:LoadBalancer", 120, "load balancer active"),
         ("command:local:Command:pki-generate", 1, "openssl, four RSA-2048 keys"),
-        // A node's departure steps do nothing when created: an echo over SSH.
-        ("command:remote:Command:leave-", 2, "nothing to do at creation"),
+        // A node's departure steps have no create command: pulumi-command connects nowhere
+        // (remote/commandController.go). Were 2 s, an echo over SSH.
+        ("command:remote:Command:leave-", 0, "nothing to do at creation"),
         // sshd answers ~10-20 s after the droplet reports active.
         ("command:local:Command:-ssh-reachable", 15, "sshd up"),
         // The API answers through a new load balancer after 2 health checks of 3 s.
