@@ -422,4 +422,19 @@ public class ProgramTests
         Assert.That(mocks.Named("workers-node3-join").RegisteredAt, Is.GreaterThan(stale.CompletedAt));
         Assert.That(Input(mocks.Named("workers-node3-join"), "create"), Does.Contain("value: do-k8s-ha.io/droplet=node3-id").And.Not.Contain("client-key-data"));
     }
+
+    [Test]
+    public void ABadConfigEndsTheRunWithItsMessageAloneAndNoStackTrace()
+    {
+        // pulumi-dotnet Deployment.Runner.cs prints a RunException as its message; any other
+        // exception as "failed with an unhandled exception" and a stack trace.
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:region"] = "Mars";
+
+        var error = Assert.CatchAsync(() => StackRun.RunAsync("dev", config))!;
+        var message = error is AggregateException all ? string.Join("\n", all.InnerExceptions.Select(e => e.Message)) : error.Message;
+
+        Assert.That(message, Does.Contain("do-k8s-ha:region: 'Mars' is not a DigitalOcean region slug"));
+        Assert.That(message, Does.Not.Contain("unhandled exception").And.Not.Contain("   at "));
+    }
 }
