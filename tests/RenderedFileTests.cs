@@ -59,6 +59,8 @@ public class RenderedFileTests
         ["etcd-member-change.fragment"] = "etcd-member-remove.sh",
         ["stale-node.fragment"] = "control-plane.join.sh",
         ["containerd-sandbox.fragment"] = "kubernetes-packages.sh",
+        ["kubernetes-repository.fragment"] = "kubernetes-packages.sh",
+        ["retry.fragment"] = "worker-drain.drain.sh",
     };
 
     private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", $"https://{Render.ApiProxyListen}", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);

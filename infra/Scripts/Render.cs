@@ -47,7 +47,11 @@ public static class Render
             ["KUBERNETES_VERSION"] = Sh.Quote(version.ToString()),
             ["KUBERNETES_MINOR"] = Sh.Quote(version.RepositoryMinor),
             ["SANDBOX_IMAGE"] = SandboxImageFunction(),
+            ["KUBERNETES_REPOSITORY"] = Fragment("kubernetes-repository.fragment"),
         });
+
+    /// <summary>A fragment of shell functions that several scripts share, as it is.</summary>
+    private static string Fragment(string name) => Template.Render(name, new Dictionary<string, string>()).TrimEnd('\n');
 
     private static string SandboxImageFunction() =>
         Template.Render("containerd-sandbox.fragment", new Dictionary<string, string>()).TrimEnd('\n');
@@ -349,6 +353,8 @@ public static class Render
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile ?? ""),
             ["SANDBOX_IMAGE"] = SandboxImageFunction(),
+            ["RETRY"] = Fragment("retry.fragment"),
+            ["KUBERNETES_REPOSITORY"] = Fragment("kubernetes-repository.fragment"),
         });
 
     /// <summary>Drains a worker before its upgrade step, or uncordons it after: run on a control-plane node.</summary>
@@ -356,6 +362,7 @@ public static class Render
         Template.Render("worker-drain.sh", new Dictionary<string, string>
         {
             ["MODE"] = drain ? "drain" : "uncordon",
+            ["RETRY"] = Fragment("retry.fragment"),
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["TARGET"] = Sh.Quote(target.ToString()),
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),

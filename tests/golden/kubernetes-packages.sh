@@ -23,20 +23,24 @@ set_sandbox_image() { # Kubernetes version
   fi
 }
 
+# Only the per-minor repositories exist on pkgs.k8s.io (apt.kubernetes.io is gone), and
+# unattended-upgrades may hold the dpkg lock on a fresh Ubuntu droplet: wait for it.
+kubernetes_repository() { # minor, e.g. v1.35
+  install -m 0755 -d /etc/apt/keyrings
+  curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/$1/deb/Release.key" \
+    | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/$1/deb/ /" \
+    > /etc/apt/sources.list.d/kubernetes.list
+  apt-get -o DPkg::Lock::Timeout=600 update -q
+}
+
 if [ -f /etc/kubernetes/kubelet.conf ]; then
   echo "$(hostname) has joined: its Kubernetes packages change only in a rolling upgrade"
   exit 0
 fi
 
 if [ "$(kubeadm version -o short 2>/dev/null || true)" != "v$KUBERNETES_VERSION" ]; then
-  # Only the per-minor repositories exist on pkgs.k8s.io (apt.kubernetes.io is gone).
-  install -m 0755 -d /etc/apt/keyrings
-  curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/${KUBERNETES_MINOR}/deb/Release.key" \
-    | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${KUBERNETES_MINOR}/deb/ /" \
-    > /etc/apt/sources.list.d/kubernetes.list
-  # unattended-upgrades may hold the dpkg lock on a fresh Ubuntu droplet: wait for it.
-  apt-get -o DPkg::Lock::Timeout=600 update -q
+  kubernetes_repository "$KUBERNETES_MINOR"
   apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
   apt-get -o DPkg::Lock::Timeout=600 install -y -q --allow-downgrades \
     "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*"

@@ -33,7 +33,7 @@ KUBECONFIG_FILE=''
 
 kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s "$@"; }
 
-# The local API server restarts during a control-plane upgrade: give calls a few tries.
+# An API server may restart under a call (a control-plane upgrade): give calls a few tries.
 retry() {
   local attempt
   for attempt in $(seq 1 30); do
@@ -43,6 +43,17 @@ retry() {
     [ "$attempt" -lt 30 ] && sleep 5
   done
   return 1
+}
+
+# Only the per-minor repositories exist on pkgs.k8s.io (apt.kubernetes.io is gone), and
+# unattended-upgrades may hold the dpkg lock on a fresh Ubuntu droplet: wait for it.
+kubernetes_repository() { # minor, e.g. v1.35
+  install -m 0755 -d /etc/apt/keyrings
+  curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/$1/deb/Release.key" \
+    | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/$1/deb/ /" \
+    > /etc/apt/sources.list.d/kubernetes.list
+  apt-get -o DPkg::Lock::Timeout=600 update -q
 }
 
 upgraded() { # node: runs TARGET, is Ready and schedulable
@@ -76,12 +87,7 @@ if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
 fi
 
 echo "upgrading $NODE_NAME to Kubernetes v$TARGET"
-# Each minor release has its own package repository on pkgs.k8s.io.
-curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/Release.key" \
-  | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/ /" \
-  > /etc/apt/sources.list.d/kubernetes.list
-apt-get -o DPkg::Lock::Timeout=600 update -q
+kubernetes_repository "$TARGET_MINOR"
 apt-mark unhold kubeadm >/dev/null
 apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubeadm=${TARGET}-*"
 apt-mark hold kubeadm >/dev/null

@@ -15,6 +15,7 @@ DRAINED=/var/lib/do-k8s-ha/upgrade-drained-$NODE_NAME
 
 kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s "$@"; }
 
+# An API server may restart under a call (a control-plane upgrade): give calls a few tries.
 retry() {
   local attempt
   for attempt in $(seq 1 30); do

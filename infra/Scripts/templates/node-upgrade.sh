@@ -22,17 +22,9 @@ KUBECONFIG_FILE={{KUBECONFIG_FILE}}
 
 kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s "$@"; }
 
-# The local API server restarts during a control-plane upgrade: give calls a few tries.
-retry() {
-  local attempt
-  for attempt in $(seq 1 30); do
-    if "$@"; then
-      return 0
-    fi
-    [ "$attempt" -lt 30 ] && sleep 5
-  done
-  return 1
-}
+{{RETRY}}
+
+{{KUBERNETES_REPOSITORY}}
 
 upgraded() { # node: runs TARGET, is Ready and schedulable
   local state
@@ -65,12 +57,7 @@ if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
 fi
 
 echo "upgrading $NODE_NAME to Kubernetes v$TARGET"
-# Each minor release has its own package repository on pkgs.k8s.io.
-curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/Release.key" \
-  | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${TARGET_MINOR}/deb/ /" \
-  > /etc/apt/sources.list.d/kubernetes.list
-apt-get -o DPkg::Lock::Timeout=600 update -q
+kubernetes_repository "$TARGET_MINOR"
 apt-mark unhold kubeadm >/dev/null
 apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubeadm=${TARGET}-*"
 apt-mark hold kubeadm >/dev/null

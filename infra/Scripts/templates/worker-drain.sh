@@ -15,16 +15,7 @@ DRAINED=/var/lib/do-k8s-ha/upgrade-drained-$NODE_NAME
 
 kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s "$@"; }
 
-retry() {
-  local attempt
-  for attempt in $(seq 1 30); do
-    if "$@"; then
-      return 0
-    fi
-    [ "$attempt" -lt 30 ] && sleep 5
-  done
-  return 1
-}
+{{RETRY}}
 
 state() { # kubelet version/unschedulable/Ready
   kc get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}/{.spec.unschedulable}/{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true
