@@ -46,7 +46,7 @@ public class ApiServerEtcdEndpointsScriptTests
     }
 
     [TearDown]
-    public void Remove() => _node.Dispose();
+    public void Remove() => _node?.Dispose();
 
     private (int Exit, string Output) Run(string[] endpoints, int waitSeconds = 30) =>
         _node.Run(Render.ApiServerEtcdEndpoints("cp1", endpoints, waitSeconds, manifest: Manifest), scratch: []);

@@ -42,7 +42,7 @@ public class ControlPlaneFormationTests
     }
 
     [TearDown]
-    public void Stop() => _hosts.Dispose();
+    public void Stop() => _hosts?.Dispose();
 
     private string EtcdEndpoint => $"https://{_etcd.Address}:2379";
 

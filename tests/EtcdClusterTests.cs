@@ -34,11 +34,14 @@ public class EtcdClusterTests
             File.WriteAllText(config, Render.EtcdConfig(node, _nodes, "k8s-dev-etcd", pkiDir: PkiDir(host), dataDir: Path.Combine(host.Dir, "data")));
             _members[node.Name] = _hosts.Start(host, "etcd", "etcd", "--config-file", config);
         }
-        WaitUntil(() => Etcdctl(_hosts[0], "endpoint", "health", "--cluster").ExitCode == 0, "the cluster to become healthy");
+        // `endpoint health --cluster` asks the members the member list names with client URLs: a
+        // member that has not published its URLs yet is left out with exit 0. Wait for all three.
+        WaitUntil(() => Etcdctl(_hosts[0], "endpoint", "health", "--cluster") is { ExitCode: 0 } health
+            && _nodes.All(n => (health.Stdout + health.Stderr).Contains($"https://{n.PrivateIp}:2379 is healthy", StringComparison.Ordinal)), "every member to be healthy");
     }
 
     [TearDown]
-    public void StopCluster() => _hosts.Dispose();
+    public void StopCluster() => _hosts?.Dispose();
 
     private static string PkiDir(TestHost host) => Path.Combine(host.Dir, "pki");
 

@@ -31,7 +31,7 @@ public class JoinScriptTests
     }
 
     [TearDown]
-    public void Remove() => _node.Dispose();
+    public void Remove() => _node?.Dispose();
 
     private (int Exit, string Output) StaleNode(string dropletId = "1002") =>
         _node.Run(Render.StaleNode("node3", dropletId, kubeconfigFile: "/etc/kubernetes/admin.conf"), ["/etc/kubernetes"]);

@@ -24,7 +24,7 @@ public class NginxProxyTests
     }
 
     [TearDown]
-    public void StopHosts() => _hosts.Dispose();
+    public void StopHosts() => _hosts?.Dispose();
 
     private Process StartBackend(TestHost host, string name)
     {

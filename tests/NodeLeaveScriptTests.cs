@@ -30,7 +30,7 @@ public class NodeLeaveScriptTests
     }
 
     [TearDown]
-    public void Remove() => _node.Dispose();
+    public void Remove() => _node?.Dispose();
 
     private (int Exit, string Output) Leave() => _node.Run(Render.NodeLeave("worker3", kubeconfigFile: "/dev/null"), scratch: []);
 

@@ -43,7 +43,7 @@ public class NodeUpgradeScriptTests
     }
 
     [TearDown]
-    public void Remove() => _node.Dispose();
+    public void Remove() => _node?.Dispose();
 
     private (int Exit, string Output, string Log) Upgrade(string node, bool first, string kubeletNow, string target = "1.36.0", bool drainedBefore = false)
     {

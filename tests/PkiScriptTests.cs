@@ -16,7 +16,13 @@ public class PkiScriptTests
     }
 
     [TearDown]
-    public void RemoveDir() => Directory.Delete(_dir, recursive: true);
+    public void RemoveDir()
+    {
+        if (_dir.Length > 0)
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
 
     [Test]
     public void ClusterPkiMakesCasThatSignTheirCredentials()

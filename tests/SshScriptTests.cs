@@ -24,7 +24,7 @@ public class SshScriptTests
     }
 
     [TearDown]
-    public void StopHosts() => _hosts.Dispose();
+    public void StopHosts() => _hosts?.Dispose();
 
     private string Steps => Path.Combine(Node.Dir, "steps");
 
