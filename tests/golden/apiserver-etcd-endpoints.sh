@@ -41,6 +41,8 @@ else
   echo "restarting $NODE_NAME's API server with etcd at $ETCD_ENDPOINTS"
 fi
 
+# 127.0.0.1:6443 is this node's own API server (it listens on every address; the local proxy
+# to all of them is 6444).
 deadline=$((SECONDS + WAIT_SECONDS))
 until pgrep -f -- "kube-apiserver .*$flag( |\$)" >/dev/null && curl -ksf --max-time 3 https://127.0.0.1:6443/readyz >/dev/null 2>&1; do
   if [ "$SECONDS" -ge "$deadline" ]; then
