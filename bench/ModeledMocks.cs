@@ -10,6 +10,10 @@ namespace DoK8sHa.Bench;
 public sealed class ModeledMocks(string pkiOutput, bool delays) : IMocks
 {
     private int _droplets;
+    private readonly System.Collections.Concurrent.ConcurrentBag<(string Type, string Name, bool HasDeleteCommand)> _registered = [];
+
+    /// <summary>Every resource registered: its type, its name, and whether it has a delete command.</summary>
+    public IReadOnlyCollection<(string Type, string Name, bool HasDeleteCommand)> Registered => _registered;
 
     public async Task<(string? id, object state)> NewResourceAsync(MockResourceArgs args)
     {
@@ -24,6 +28,7 @@ public sealed class ModeledMocks(string pkiOutput, bool delays) : IMocks
             }
         }
 
+        _registered.Add((type, name, args.Inputs.TryGetValue("delete", out var delete) && delete is string { Length: > 0 }));
         var state = ImmutableDictionary.CreateBuilder<string, object>();
         state.AddRange(args.Inputs);
         switch (type)

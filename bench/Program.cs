@@ -38,7 +38,18 @@ foreach (var nodes in new[] { 3, 100 })
     Console.WriteLine($"evaluation{nodes}: {(ms / 1000).ToString("F2", CultureInfo.InvariantCulture)} s");
 }
 Console.WriteLine($"ratio100to3: {(modeled[100] / modeled[3]).ToString("F2", CultureInfo.InvariantCulture)}");
+Console.WriteLine($"destroy3: {await Destroy(3)}");
 return 0;
+
+// A whole-stack destroy of the n-node stack, under ModeledDestroy.
+async Task<int> Destroy(int nodes)
+{
+    Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(Config(nodes)));
+    Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", """["do-k8s-ha:sshPrivateKey"]""");
+    var mocks = new ModeledMocks(pkiOutput, delays: false);
+    await Deployment.TestAsync<ModeledDestroy.CapturingStack>(mocks, new TestOptions { ProjectName = "do-k8s-ha", StackName = "bench", IsPreview = false });
+    return ModeledDestroy.Seconds(mocks.Registered);
+}
 
 async Task<(double Ms, int Resources)> Median(int nodes, bool delays)
 {
