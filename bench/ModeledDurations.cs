@@ -37,6 +37,10 @@ public static class ModeledDurations
         ("command:remote:Command:.bootstrapped", 120, "cloud-init"),
         // Download of a ~25 MB etcd release, certificates, start.
         ("command:remote:Command:etcd-", 25, "etcd member"),
+        // Join tokens: one `kubeadm token` call over SSH on a control-plane node (before the
+        // control-plane entries: a token step's name starts with its join step's).
+        ("command:remote:Command:.token-used", 2, "kubeadm token delete"),
+        ("command:remote:Command:.token", 3, "kubeadm token create"),
         // kubeadm init pulls the control-plane images and waits for a healthy API server ("may take a minute or longer", kubeadm docs).
         ("command:remote:Command:control-plane-node1", 90, "kubeadm init"),
         ("command:remote:Command:control-plane-", 75, "kubeadm join --control-plane"),

@@ -49,25 +49,37 @@ public sealed class ControlPlane : ComponentResource
 
         Remote.Command? init = null;
         var steps = new List<Remote.Command>();
+        var tokens = new List<JoinToken>();
         foreach (var node in args.Nodes)
         {
             var mayInit = node.Spec.Name == settings.InitNode.Name;
-            var create = Output.Tuple(cluster, node.Address, args.Pki, LocalAdminKubeconfig).Apply(t =>
+            // Minted on the first other control-plane node. The first node's token is minted
+            // before the cluster exists, and empty then (it creates the cluster); when it is
+            // replaced later its token comes from a live peer. A lone control-plane node needs none.
+            var mintOn = args.Nodes.FirstOrDefault(n => n != node);
+            var token = mintOn is null ? null : new JoinToken($"{name}-{node.Spec.Name}", node, mintOn, mayInit ? [mintOn.Ready] : [init!], this);
+            var create = Output.Tuple(cluster, node.Address, args.Pki, LocalAdminKubeconfig, token?.Token ?? Output.Create("")).Apply(t =>
             {
-                var (c, self, pki, kubeconfig) = t;
+                var (c, self, pki, kubeconfig, joinToken) = t;
                 return Render.SecretStep(
                     ("control-plane-pki", Render.ControlPlanePki(pki)),
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
-                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, pki.BootstrapToken, pki.CaCertHash, kubeconfig)));
+                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, joinToken, pki.CaCertHash, kubeconfig, legacyTokenId: pki.BootstrapToken.Split('.')[0])));
             });
+            List<Resource> dependsOn = mayInit
+                ? [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members]
+                : [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members, init!];
+            if (token is not null)
+            {
+                dependsOn.Add(token.Mint);
+            }
             var step = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = create,
-                DependsOn = mayInit
-                    ? [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members]
-                    : [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members, init!],
+                DependsOn = dependsOn,
             }, parent: this);
+            token?.DeleteAfter(step);
             if (mayInit)
             {
                 init = step;

@@ -38,6 +38,9 @@ public sealed class RemoteStepArgs
     /// </summary>
     public Resource? DeletedWith { get; init; }
 
+    /// <summary>The step prints a secret: its output is not streamed to `pulumi up`'s display.</summary>
+    public bool PrintsSecret { get; init; }
+
     /// <summary>Names the step had before (same parent and type): the engine keeps it instead of replacing it.</summary>
     public IReadOnlyList<string> FormerNames { get; init; } = [];
 }
@@ -75,6 +78,10 @@ internal static class RemoteStep
             // warning on every update (pulumi-command remote/commandController.go).
             AddPreviousOutputInEnv = false,
         };
+        if (args.PrintsSecret)
+        {
+            commandArgs.Logging = Remote.Logging.None;
+        }
         foreach (var trigger in args.Triggers)
         {
             commandArgs.Triggers.Add(trigger);

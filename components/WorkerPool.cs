@@ -40,12 +40,14 @@ public sealed class WorkerPool : ComponentResource
                 DependsOn = [args.ControlPlane.Init, args.Departures.Kubernetes(node)],
                 RunOn = args.ControlPlaneNodes[0],
             }, parent: this);
+            var token = new JoinToken($"{name}-{node.Spec.Name}", node, args.ControlPlaneNodes[0], [args.ControlPlane.Init], this);
             var join = RemoteStep.Create($"{name}-{node.Spec.Name}-join", node, new RemoteStepArgs
             {
-                Create = Output.Tuple(node.Address, args.Pki, node.Droplet.Id).Apply(t =>
-                    Render.SecretStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item2.BootstrapToken, t.Item2.CaCertHash, t.Item3)))),
-                DependsOn = [args.Setup.For(node), stale],
+                Create = Output.Tuple(node.Address, args.Pki, node.Droplet.Id, token.Token).Apply(t =>
+                    Render.SecretStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item4, t.Item2.CaCertHash, t.Item3)))),
+                DependsOn = [args.Setup.For(node), stale, token.Mint],
             }, parent: this);
+            token.DeleteAfter(join);
             joins.Add(join);
         }
         Nodes = args.Nodes;

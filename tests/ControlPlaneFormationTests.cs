@@ -51,7 +51,19 @@ public class ControlPlaneFormationTests
         etcdEndpoints.Length > 0 ? etcdEndpoints : [EtcdEndpoint], ["127.0.0.1", "localhost"]);
 
     /// <summary>The control-plane node's steps as the program renders them: its proxy, then ControlPlane's step.</summary>
-    private string Steps(NodeAddress node, bool mayInit, KubeadmClusterInput? cluster = null, int joinWaitSeconds = 30, bool etcdHealth = true)
+    /// <summary>A join token for <paramref name="node"/>, minted on a live control-plane host as the program's token step does.</summary>
+    private string Token(TestHost on, NodeAddress node)
+    {
+        // The minting host's proxy may still hold its own API server as failed from its join
+        // (nginx fail_timeout, 10 s) while another API server has just gone: wait until it answers.
+        var proxy = _hosts.Run(on, "for _ in $(seq 1 60); do curl -sf --cacert /etc/kubernetes/pki/ca.crt https://127.0.0.1:6444/livez >/dev/null && exit 0; sleep 0.5; done; exit 1");
+        Assert.That(proxy.Exit, Is.Zero, proxy.Output);
+        var (exit, output) = _hosts.Run(on, Render.JoinToken(node.Name));
+        Assert.That(exit, Is.Zero, output);
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last().Trim();
+    }
+
+    private string Steps(NodeAddress node, bool mayInit, KubeadmClusterInput? cluster = null, int joinWaitSeconds = 30, bool etcdHealth = true, string token = "")
     {
         cluster ??= Cluster();
         var admin = Render.Kubeconfig("k8s-test", $"https://{Render.ApiProxyListen}", Pki.CaCert, Pki.AdminCert, Pki.AdminKey);
@@ -64,7 +76,7 @@ public class ControlPlaneFormationTests
         {
             scripts.Add(("etcd-health", Render.EtcdHealth(cluster.EtcdEndpoints, requireAll: false, timeoutSeconds: 30)));
         }
-        scripts.Add(("control-plane", Render.ControlPlane(cluster, node, mayInit, schedulable: false, Pki.BootstrapToken, Pki.CaCertHash, admin, joinWaitSeconds, etcdWaitSeconds: 4)));
+        scripts.Add(("control-plane", Render.ControlPlane(cluster, node, mayInit, schedulable: false, token, Pki.CaCertHash, admin, joinWaitSeconds, etcdWaitSeconds: 4)));
         return Render.RemoteStep([.. scripts]);
     }
 
@@ -85,7 +97,7 @@ public class ControlPlaneFormationTests
         Assert.That(init.Exit, Is.Zero, init.Output);
         Assert.That(init.Output, Does.Contain("creating the cluster on node1"));
 
-        var join = Run(_cp2, Steps(_node2, mayInit: false));
+        var join = Run(_cp2, Steps(_node2, mayInit: false, token: Token(_cp1, _node2)));
 
         Assert.That(join.Exit, Is.Zero, join.Output);
         Assert.That(join.Output, Does.Contain("joining node2 as a control-plane node through 127.0.0.1:6444"));
@@ -114,10 +126,10 @@ public class ControlPlaneFormationTests
     public void RunningTheStepsAgainChangesNothing()
     {
         Assert.That(Run(_cp1, Steps(_node1, mayInit: true)).Exit, Is.Zero);
-        Assert.That(Run(_cp2, Steps(_node2, mayInit: false)).Exit, Is.Zero);
+        Assert.That(Run(_cp2, Steps(_node2, mayInit: false, token: Token(_cp1, _node2))).Exit, Is.Zero);
         var calls = _hosts.Log(_cp2).Split('\n').Count(l => l.StartsWith("kubeadm join", StringComparison.Ordinal));
 
-        var again = Run(_cp2, Steps(_node2, mayInit: false));
+        var again = Run(_cp2, Steps(_node2, mayInit: false, token: Token(_cp1, _node2)));
 
         Assert.That(again.Exit, Is.Zero, again.Output);
         Assert.That(again.Output, Does.Contain("node2 is already a control-plane node"));
@@ -128,10 +140,10 @@ public class ControlPlaneFormationTests
     public void TheFirstNodeReplacedWhileTheSecondLivesJoinsInsteadOfCreatingAClusterAgain()
     {
         Assert.That(Run(_cp1, Steps(_node1, mayInit: true)).Exit, Is.Zero);
-        Assert.That(Run(_cp2, Steps(_node2, mayInit: false)).Exit, Is.Zero);
+        Assert.That(Run(_cp2, Steps(_node2, mayInit: false, token: Token(_cp1, _node2))).Exit, Is.Zero);
 
         _hosts.Reset(_cp1);
-        var replaced = Run(_cp1, Steps(_node1, mayInit: true));
+        var replaced = Run(_cp1, Steps(_node1, mayInit: true, token: Token(_cp2, _node1)));
 
         Assert.That(replaced.Exit, Is.Zero, replaced.Output);
         Assert.That(replaced.Output, Does.Contain("joining node1 as a control-plane node"));
@@ -214,7 +226,7 @@ public class ControlPlaneFormationTests
         var steps = Steps(_node1, mayInit: true).Replace("controlPlaneEndpoint: 127.0.0.1:6444", "controlPlaneEndpoint: 127.0.0.1:6443", StringComparison.Ordinal);
         Assert.That(Run(_cp1, steps).Exit, Is.Zero);
 
-        var join = Run(_cp2, Steps(_node2, mayInit: false));
+        var join = Run(_cp2, Steps(_node2, mayInit: false, token: Token(_cp1, _node2)));
 
         Assert.That(join.Exit, Is.Not.Zero);
         Assert.That(join.Output, Does.Contain("unable to fetch the kubeadm-config ConfigMap"));

@@ -38,6 +38,8 @@ public class ProgramTests
             "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped",
             "etcd-node1", "etcd-node2", "etcd-node3",
             "control-plane-node1", "control-plane-node2",
+            "control-plane-node1.token", "control-plane-node1.token-used", "control-plane-node2.token", "control-plane-node2.token-used",
+            "workers-node3.token", "workers-node3.token-used",
             "apiserver-endpoints-node1", "apiserver-endpoints-node2",
             "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3.stale-node", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3.drain", "upgrade-node3", "upgrade-node3.uncordon",
@@ -248,7 +250,7 @@ public class ProgramTests
         Assert.That(Input(mocks.Named("worker1"), "size"), Is.EqualTo("s-8vcpu-16gb"));
         Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("etcd-", StringComparison.Ordinal)).Select(c => c.Name),
             Is.EquivalentTo(new[] { "etcd-etcd1", "etcd-etcd2", "etcd-etcd3" }));
-        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("control-plane-", StringComparison.Ordinal)).Select(c => c.Name),
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("control-plane-", StringComparison.Ordinal) && !c.Name.Contains(".token", StringComparison.Ordinal)).Select(c => c.Name),
             Is.EquivalentTo(new[] { "control-plane-cp1", "control-plane-cp2", "control-plane-cp3" }));
         Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.EndsWith("-join", StringComparison.Ordinal)).Select(c => c.Name),
             Is.EquivalentTo(new[] { "workers-worker1-join", "workers-worker2-join", "workers-worker3-join" }));
@@ -350,7 +352,7 @@ public class ProgramTests
     {
         var result = await StackRun.RunAsync("dev");
         var pki = RealPki.Material;
-        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain(pki.CaCert).And.Contains(pki.BootstrapToken));
+        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain(pki.CaCert).And.Not.Contains(pki.BootstrapToken));
         Assert.That(Input(result.Mocks.Named("workers-node3-join"), "create"), Does.Contain(pki.CaCertHash).And.Not.Contains(pki.CaKey));
         Assert.That(Input(result.Mocks.Named("etcd-node3"), "create"), Does.Contain(pki.EtcdCaKey).And.Not.Contains(pki.CaKey));
         Assert.That(await result.Output<string>("kubeconfig").ValueAsync(), Does.Contain(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pki.CaCert + "\n"))));
@@ -436,5 +438,29 @@ public class ProgramTests
 
         Assert.That(message, Does.Contain("do-k8s-ha:region: 'Mars' is not a DigitalOcean region slug"));
         Assert.That(message, Does.Not.Contain("unhandled exception").And.Not.Contain("   at "));
+    }
+
+    [Test]
+    public async Task EveryJoinGetsItsOwnShortLivedTokenFromALiveControlPlaneNodeAndItGoesAfterTheJoin()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+
+        foreach (var (joining, join, mintedOn) in new[] { ("node3", "workers-node3-join", "node1"), ("node2", "control-plane-node2", "node1"), ("node1", "control-plane-node1", "node2") })
+        {
+            var prefix = join.StartsWith("workers", StringComparison.Ordinal) ? $"workers-{joining}" : join;
+            var mint = mocks.Named($"{prefix}.token");
+            var used = mocks.Named($"{prefix}.token-used");
+            Assert.That(ConnectionHost(mint), Is.EqualTo(ClusterMocks.PublicIp(mintedOn)), $"{joining}'s token is minted on {mintedOn}");
+            Assert.That(Input(mint, "create"), Does.Contain("TTL='1h0m0s'").And.Contain($"NODE_NAME='{joining}'"));
+            Assert.That(mint.Inputs["logging"], Is.EqualTo("none"), "the token is not shown in pulumi's output");
+            Assert.That(mocks.Named(join).RegisteredAt, Is.GreaterThan(mint.CompletedAt));
+            Assert.That(Input(mocks.Named(join), "create"), Does.Contain(ClusterMocks.Token(mint.Name)), $"{join} joins with its own token");
+            Assert.That(used.RegisteredAt, Is.GreaterThan(mocks.Named(join).CompletedAt));
+            Assert.That(Input(used, "create"), Does.Contain($"TOKEN_ID='{ClusterMocks.Token(mint.Name)[..6]}'"));
+        }
+        // The program's former never-expiring token is joined with nowhere, and deleted.
+        var legacy = RealPki.Material.BootstrapToken;
+        Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Input("stdin")), Has.None.Contains(legacy));
+        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain($"LEGACY_TOKEN_ID='{legacy[..6]}'"));
     }
 }

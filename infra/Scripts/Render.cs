@@ -222,11 +222,12 @@ public static class Render
         NodeAddress node,
         bool mayInit,
         bool schedulable,
-        string bootstrapToken,
+        string joinToken,
         string caCertHash,
         string adminKubeconfig,
         int joinWaitSeconds = 300,
-        int etcdWaitSeconds = 60) =>
+        int etcdWaitSeconds = 60,
+        string legacyTokenId = "") =>
         Template.Render("control-plane.sh", new Dictionary<string, string>
         {
             ["API_PROXY"] = Sh.Quote(ApiProxyListen),
@@ -239,9 +240,10 @@ public static class Render
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["MAY_INIT"] = Sh.Bool(mayInit),
             ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", cluster.EtcdEndpoints)),
-            ["BOOTSTRAP_TOKEN"] = Sh.Quote(bootstrapToken),
+            ["JOIN_TOKEN_GIVEN"] = Sh.Bool(joinToken.Length > 0),
+            ["LEGACY_TOKEN_ID"] = Sh.Quote(legacyTokenId),
             ["INIT_CONFIG"] = KubeadmInitConfig(cluster, node, schedulable).TrimEnd('\n'),
-            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, joinToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
         });
 
     /// <summary>Points a control-plane node's API server, and kubeadm's stored config, at the inventory's etcd members.</summary>
@@ -265,6 +267,25 @@ public static class Render
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["API_PROXY"] = Sh.Quote(ApiProxyListen),
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true, dropletId).TrimEnd('\n'),
+        });
+
+    /// <summary>Longest life of a join token: the join follows its minting within minutes.</summary>
+    public const string JoinTokenTtl = "1h0m0s";
+
+    /// <summary>Run on a control-plane node: mints one node's join token and prints it.</summary>
+    public static string JoinToken(string nodeName) =>
+        Template.Render("join-token.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["TTL"] = Sh.Quote(JoinTokenTtl),
+        });
+
+    /// <summary>Run on a control-plane node after a join: deletes the token it used.</summary>
+    public static string JoinTokenDelete(string nodeName, string tokenId) =>
+        Template.Render("join-token-delete.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["TOKEN_ID"] = Sh.Quote(tokenId),
         });
 
     /// <summary>Run on a control-plane node before a worker joins: deletes a Node of its name that another droplet left.</summary>

@@ -96,6 +96,8 @@ public sealed class ClusterMocks : IMocks
                 // The health gate's report, as cluster-health.sh prints it.
                 state["stdout"] = name == "health-check"
                     ? "cluster is healthy\nscheduler-leader=node1\ncontroller-manager-leader=node2\n"
+                    // join-token.sh prints the token it minted, [a-z0-9]{6}.[a-z0-9]{16}.
+                    : name.EndsWith(".token", StringComparison.Ordinal) ? Token(name)
                     : $"ran {name}";
                 state["stderr"] = "";
                 break;
@@ -117,6 +119,13 @@ public sealed class ClusterMocks : IMocks
             throw new InvalidOperationException($"Duplicate resource URN: a {type} named {name} is registered twice");
         }
         return ($"{name}-id", state.ToImmutable());
+    }
+
+    /// <summary>The join token the mocks' token step of that name prints: the same for the same name.</summary>
+    public static string Token(string step)
+    {
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(step))).ToLowerInvariant();
+        return $"{hash[..6]}.{hash[6..22]}";
     }
 
     /// <summary>The public address the mocks give the droplet of that name.</summary>

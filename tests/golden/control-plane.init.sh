@@ -15,7 +15,8 @@ NODE_NAME='node1'
 NODE_IP='10.240.0.2'
 MAY_INIT=true
 ETCD_ENDPOINTS='https://10.240.0.2:2379,https://10.240.0.3:2379,https://10.240.0.4:2379'
-BOOTSTRAP_TOKEN='abcdef.0123456789abcdef'
+JOIN_TOKEN_GIVEN=false
+LEGACY_TOKEN_ID='abcdef'
 API_PROXY='127.0.0.1:6444'
 API_SERVER_PORT=6443
 JOIN_WAIT_SECONDS=300
@@ -29,6 +30,13 @@ cat > "$KUBEADM_DIR/init.yaml" <<'YAML'
 # do-k8s-ha: kubeadm InitConfiguration of node1.
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
+# kubeadm init always makes a bootstrap token (24 h by default): make it short-lived. Joins get
+# tokens of their own (join-token.sh).
+bootstrapTokens:
+  - description: do-k8s-ha init
+    ttl: 1h0m0s
+    usages: [signing, authentication]
+    groups: [system:bootstrappers:kubeadm:default-node-token]
 localAPIEndpoint:
   advertiseAddress: 10.240.0.2
   bindPort: 6443
@@ -87,7 +95,7 @@ kind: JoinConfiguration
 discovery:
   bootstrapToken:
     apiServerEndpoint: 127.0.0.1:6444
-    token: abcdef.0123456789abcdef
+    token: 
     # The program owns the cluster CA, so the hash is known before the cluster exists.
     caCertHashes:
       - sha256:0000000000000000000000000000000000000000000000000000000000000000
@@ -246,6 +254,10 @@ elif ! cluster_exists; then
   fi
   init "creating the cluster on $NODE_NAME (kubeadm init)"
 elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
+  if [ "$JOIN_TOKEN_GIVEN" != true ]; then
+    echo "$NODE_NAME must join the live cluster but was given no join token: its token step ran before the cluster existed. Run 'pulumi up' again" >&2
+    exit 1
+  fi
   wait_for_proxy
   delete_stale_node "$API_PROXY"
   echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
@@ -263,12 +275,7 @@ else
   exit 1
 fi
 
-# The program's bootstrap token lets nodes join at any later time; any control-plane node restores it.
-export KUBECONFIG=/etc/kubernetes/admin.conf
-token_id=${BOOTSTRAP_TOKEN%%.*}
-if ! kubeadm token list 2>/dev/null | grep -q "^${token_id}\."; then
-  kubeadm token create "$BOOTSTRAP_TOKEN" --ttl 0 --description "do-k8s-ha node joins" >/dev/null 2>&1 \
-    || kubeadm token list 2>/dev/null | grep -q "^${token_id}\." \
-    || { echo "could not create the bootstrap token: kubeadm token list shows the state" >&2; exit 1; }
-fi
+# Earlier versions kept one never-expiring token for every join: it goes. Each join now gets its
+# own short-lived token (join-token.sh).
+kubeadm token delete "$LEGACY_TOKEN_ID" >/dev/null 2>&1 || true
 echo "$NODE_NAME is a control-plane node"

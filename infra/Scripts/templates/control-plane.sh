@@ -15,7 +15,8 @@ NODE_NAME={{NODE_NAME}}
 NODE_IP={{NODE_IP}}
 MAY_INIT={{MAY_INIT}}
 ETCD_ENDPOINTS={{ETCD_ENDPOINTS}}
-BOOTSTRAP_TOKEN={{BOOTSTRAP_TOKEN}}
+JOIN_TOKEN_GIVEN={{JOIN_TOKEN_GIVEN}}
+LEGACY_TOKEN_ID={{LEGACY_TOKEN_ID}}
 API_PROXY={{API_PROXY}}
 API_SERVER_PORT={{API_SERVER_PORT}}
 JOIN_WAIT_SECONDS={{JOIN_WAIT_SECONDS}}
@@ -141,6 +142,10 @@ elif ! cluster_exists; then
   fi
   init "creating the cluster on $NODE_NAME (kubeadm init)"
 elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
+  if [ "$JOIN_TOKEN_GIVEN" != true ]; then
+    echo "$NODE_NAME must join the live cluster but was given no join token: its token step ran before the cluster existed. Run 'pulumi up' again" >&2
+    exit 1
+  fi
   wait_for_proxy
   delete_stale_node "$API_PROXY"
   echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
@@ -158,12 +163,7 @@ else
   exit 1
 fi
 
-# The program's bootstrap token lets nodes join at any later time; any control-plane node restores it.
-export KUBECONFIG=/etc/kubernetes/admin.conf
-token_id=${BOOTSTRAP_TOKEN%%.*}
-if ! kubeadm token list 2>/dev/null | grep -q "^${token_id}\."; then
-  kubeadm token create "$BOOTSTRAP_TOKEN" --ttl 0 --description "do-k8s-ha node joins" >/dev/null 2>&1 \
-    || kubeadm token list 2>/dev/null | grep -q "^${token_id}\." \
-    || { echo "could not create the bootstrap token: kubeadm token list shows the state" >&2; exit 1; }
-fi
+# Earlier versions kept one never-expiring token for every join: it goes. Each join now gets its
+# own short-lived token (join-token.sh).
+kubeadm token delete "$LEGACY_TOKEN_ID" >/dev/null 2>&1 || true
 echo "$NODE_NAME is a control-plane node"

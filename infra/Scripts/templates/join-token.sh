@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs on a control-plane node with its own admin.conf: mints a bootstrap token for one join of
+# NODE_NAME, valid for TTL, and prints it (the step's only stdout, kept secret in the state).
+# Tokens of earlier joins of the node go first: one live token per joining node, deleted after
+# its join (join-token-delete.sh), expiring anyway. Before the cluster exists (the first
+# control-plane node's token, minted on another node) it prints nothing: that node creates the
+# cluster and needs none. Discovery pins the cluster CA, which the program owns, so a node can
+# still join any day: a replaced droplet gets a new token.
+set -euo pipefail
+
+NODE_NAME={{NODE_NAME}}
+TTL={{TTL}}
+DESCRIPTION="do-k8s-ha join of $NODE_NAME"
+
+if [ ! -f /etc/kubernetes/admin.conf ]; then
+  echo "$(hostname) is no control-plane node yet: no token for $NODE_NAME (it creates the cluster)" >&2
+  exit 0
+fi
+for token in $(kubeadm token list 2>/dev/null | awk -v d="$DESCRIPTION" 'index($0, d) {print $1}'); do
+  kubeadm token delete "${token%%.*}" >/dev/null 2>&1 || true
+done
+kubeadm token create --ttl "$TTL" --description "$DESCRIPTION"
