@@ -33,7 +33,7 @@ public sealed class ClusterNetwork : ComponentResource
         var child = new CustomResourceOptions { Parent = this };
 
         // The first VPC made in a region becomes the account's default there, and DigitalOcean
-        // refuses to delete a default VPC (403): README "Destroy" says what that leaves.
+        // refuses to delete a default VPC (403): README "What `pulumi destroy` leaves".
         VpcId = args.ExistingVpcId is { } vpcId
             ? Output.Create(vpcId)
             : new DO.Vpc($"{name}-vpc", new DO.VpcArgs
@@ -91,6 +91,8 @@ public sealed class ClusterNetwork : ComponentResource
 
     /// <summary>The account SSH key every droplet gets, uploaded here or given.</summary>
     public Output<string> SshKeyFingerprint { get; }
+
+    // What the API firewall, made after the load balancer, needs from the network's args.
     private readonly string _clusterName;
     private readonly IReadOnlyList<Cidr> _adminCidrs;
 

@@ -105,6 +105,9 @@ public sealed class ClusterNode : ComponentResource
 
     public NodeSpec Spec { get; }
     public DO.Droplet Droplet { get; }
+
+    /// <summary>The droplet's id as a trigger: a step with it runs again on a new droplet.</summary>
+    public Input<object> DropletTrigger => Droplet.Id.Apply(id => (object)id);
     public Output<string> PublicIp { get; }
     public Output<string> PrivateIp { get; }
     public Output<NodeAddress> Address { get; }

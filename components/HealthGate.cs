@@ -44,7 +44,7 @@ public sealed class HealthGate : ComponentResource
             // script), the etcd members (in the script), a droplet replaced, a new version. An
             // unchanged stack gets an empty diff, so `pulumi preview --expect-no-changes` and saved
             // plans work; to check on demand, see README "Check the cluster's health".
-            Triggers = [.. args.Nodes.Select(n => (Input<object>)n.Droplet.Id.Apply(id => (object)id)), (Input<object>)args.KubernetesVersion],
+            Triggers = [.. args.Nodes.Select(n => n.DropletTrigger), (Input<object>)args.KubernetesVersion],
         }, parent: this);
 
         // stdout is kept secret like every step's; the leaders' names are not.

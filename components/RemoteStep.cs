@@ -7,15 +7,17 @@ namespace DoK8sHa.Components;
 public sealed class RemoteStepArgs
 {
     /// <summary>
-    /// The step's command text, from <c>Render.RemoteStep</c>. May hold secrets. Null: creating
-    /// the step connects nowhere and runs nothing (pulumi-command remote/commandController.go).
+    /// The step to run at creation (and again when it changes), from <c>Render.RemoteStep</c> or
+    /// <c>Render.SecretStep</c>; it travels on stdin and may hold secrets. Null: creating the step
+    /// connects nowhere and runs nothing (pulumi-command remote/commandController.go). A step has
+    /// exactly one of Create, Update and Delete.
     /// </summary>
     public required Input<string>? Create { get; init; }
 
-    /// <summary>What runs instead of <see cref="Create"/> when the step's inputs change (default: Create again).</summary>
+    /// <summary>The step to run only when its inputs change (an upgrade), never at creation.</summary>
     public Input<string>? Update { get; init; }
 
-    /// <summary>What runs when the step (and so the node's part in the cluster) goes away.</summary>
+    /// <summary>The step to run only when it (and so the node's part in the cluster) goes away.</summary>
     public Input<string>? Delete { get; init; }
 
     public IReadOnlyList<Resource> DependsOn { get; init; } = [];
@@ -72,7 +74,7 @@ internal static class RemoteStep
             Update = args.Update is null ? null! : Render.StepRunner,
             Delete = args.Delete is null ? null! : Render.StepRunner,
             // A new droplet (same name, new id) must run every step again.
-            Triggers = { (Input<object>)node.Droplet.Id.Apply(id => (object)id) },
+            Triggers = { node.DropletTrigger },
             // On update and delete pulumi-command would send the previous stdout and stderr as
             // SSH environment variables, which sshd refuses unless AcceptEnv allows them: a
             // warning on every update (pulumi-command remote/commandController.go).
