@@ -18,7 +18,8 @@ public sealed class ApiLoadBalancerArgs
 
 /// <summary>
 /// A DigitalOcean load balancer in front of every API server: TCP pass-through on 6443, so TLS
-/// ends at the API servers. Users reach the cluster through it; nodes never need it.
+/// ends at the API servers. Users reach the cluster through it; nodes never need it. It also
+/// relays SSH to a healthy control-plane node for the steps that may run on any of them.
 /// </summary>
 public sealed class ApiLoadBalancer : ComponentResource
 {
@@ -41,6 +42,15 @@ public sealed class ApiLoadBalancer : ComponentResource
                     TargetProtocol = "tcp",
                     TargetPort = ClusterNetwork.ApiServerPort,
                 },
+                // SSH to whichever control-plane node is healthy: the node departures run there,
+                // so a node leaves while any control-plane node lives (NodeDepartures).
+                new DO.Inputs.LoadBalancerForwardingRuleArgs
+                {
+                    EntryProtocol = "tcp",
+                    EntryPort = SshRelayPort,
+                    TargetProtocol = "tcp",
+                    TargetPort = 22,
+                },
             },
             // DigitalOcean's fastest detection (3 s interval, 2 failures): a dead API server leaves within ~6 s.
             // /readyz, not a TCP connect: an API server that lost etcd still accepts connections
@@ -61,6 +71,9 @@ public sealed class ApiLoadBalancer : ComponentResource
         Ip = LoadBalancer.Ip;
         RegisterOutputs(new Dictionary<string, object?> { ["ip"] = Ip });
     }
+
+    /// <summary>The balancer's port that relays SSH to a control-plane node whose API server is ready.</summary>
+    public const int SshRelayPort = 2222;
 
     public DO.LoadBalancer LoadBalancer { get; }
     public Output<string> Ip { get; }

@@ -129,7 +129,8 @@ public sealed class ClusterNetwork : ComponentResource
 /// that serve it, to the sources that use it: SSH from the admin networks; kubelet, VXLAN, Typha
 /// and ICMP from cluster nodes (by tag); etcd clients from control-plane and etcd nodes, etcd
 /// peers from etcd nodes; the API on control-plane nodes from cluster nodes and the load
-/// balancer, or from the admin networks when there is no load balancer. Nothing else inbound.
+/// balancer (SSH too, for its relay), or from the admin networks when there is no load
+/// balancer. Nothing else inbound.
 /// </summary>
 public static class FirewallRules
 {
@@ -178,6 +179,8 @@ public static class FirewallRules
         if (loadBalancer is not null)
         {
             yield return Rule("tcp", port, tags: [clusterTag], loadBalancer: loadBalancer);
+            // The balancer's SSH relay (ApiLoadBalancer.SshRelayPort); it admits only the admins.
+            yield return Rule("tcp", "22", loadBalancer: loadBalancer);
         }
         else
         {

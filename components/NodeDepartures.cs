@@ -1,5 +1,6 @@
 using DoK8sHa.Scripts;
 using Pulumi;
+using Pulumi.Command.Remote.Inputs;
 using Remote = Pulumi.Command.Remote;
 
 namespace DoK8sHa.Components;
@@ -14,13 +15,24 @@ public sealed class NodeDeparturesArgs
     /// the departures are skipped, as there is no cluster left to take the nodes out of.
     /// </summary>
     public required Resource Cluster { get; init; }
+
+    /// <summary>
+    /// The API load balancer, if there is one: its SSH relay reaches a control-plane node whose API
+    /// server is ready, so the departures run on any survivor rather than a fixed one.
+    /// </summary>
+    public ApiLoadBalancer? Relay { get; init; }
 }
 
 /// <summary>
 /// How a node leaves the cluster when its droplet goes (removed from the inventory, replaced, or
 /// destroyed): a step whose delete drains it and deletes its Node object, and for an etcd node
-/// one whose delete removes its member. They run on another node of the same kind, never on the
-/// one leaving, so a node that is dead or already deleted leaves as cleanly as a live one. Each
+/// one whose delete removes its member. They run through the load balancer's SSH relay, on
+/// whichever control-plane node the balancer finds healthy, so they succeed while any of them
+/// lives (a step has one connection, and pulumi-command gives up on a dead host: a fixed janitor
+/// would stop the update whenever it is the dead one). Without a balancer, or for etcd members
+/// when control-plane nodes are not etcd members (no etcdctl, no etcd client certificate), they
+/// run on the first other node of the same kind. A departure's delete uses the connection
+/// recorded in the state: the balancer's address outlives every node, a node's does not. Each
 /// follows its own node's droplet, and the steps that make a node part of the cluster wait for
 /// its departure steps: whatever the order Pulumi replaces things in, the old machine has left
 /// before the new one joins. Creating a departure step runs nothing and connects nowhere, and a
@@ -38,19 +50,22 @@ public sealed class NodeDepartures : ComponentResource
         var controlPlane = args.Nodes.Where(n => n.Spec.IsControlPlane).ToList();
         var etcd = args.Nodes.Where(n => n.Spec.IsEtcd).ToList();
         var members = Output.All(etcd.Select(n => n.Address));
+        var relay = args.Relay is null ? null : new Janitor(Relay(args.Relay, controlPlane[0].Connection), [args.Relay.LoadBalancer, .. controlPlane.Select(n => n.SshReachable)]);
+        // The relay lands on any control-plane node: etcd work goes there only if each is a member.
+        var etcdRelay = controlPlane.All(n => n.Spec.IsEtcd) ? relay : null;
         // The scripts are kept on the janitor under the leaving node's name: several nodes may
         // leave through the same janitor at once (pulumi destroy) and must not overwrite each other's.
         foreach (var node in args.Nodes)
         {
             if (node.Spec.IsKubernetesNode)
             {
-                _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, Janitor(controlPlane, node), args.Cluster,
+                _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, relay ?? FirstOther(controlPlane, node), args.Cluster,
                     Render.RemoteStep(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
             }
             if (node.Spec.IsEtcd)
             {
                 // Not "-etcd": nodes named X and X-etcd would both have a leave-X-etcd step.
-                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, Janitor(etcd, node), args.Cluster,
+                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, etcdRelay ?? FirstOther(etcd, node), args.Cluster,
                     Output.Tuple(node.Address, members).Apply(t => Render.RemoteStep(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
             }
         }
@@ -69,7 +84,7 @@ public sealed class NodeDepartures : ComponentResource
 
     public IEnumerable<Remote.Command> Steps => _kubernetes.Values.Concat(_etcd.Values);
 
-    private Remote.Command Departure(string name, ClusterNode leaving, ClusterNode janitor, Resource cluster, Input<string> delete) =>
+    private Remote.Command Departure(string name, ClusterNode leaving, Janitor janitor, Resource cluster, Input<string> delete) =>
         RemoteStep.Create(name, leaving, new RemoteStepArgs
         {
             // Renamed from "-etcd": without the alias the engine would delete the old step, and
@@ -78,11 +93,29 @@ public sealed class NodeDepartures : ComponentResource
             Create = null,
             Delete = delete,
             DeletedWith = cluster,
-            DependsOn = [janitor.SshReachable],
-            RunOn = janitor,
+            // Deleted before what it connects through: the janitors stay until the departure ran.
+            DependsOn = janitor.Needs,
+            RunVia = janitor.Connection,
         }, parent: this);
 
+    /// <summary>Where a departure runs: a connection, and what must outlive the departure for it to work.</summary>
+    private sealed record Janitor(ConnectionArgs Connection, IReadOnlyList<Resource> Needs);
+
     /// <summary>The first node of the kind that is not the one leaving; the node itself if it is the only one.</summary>
-    private static ClusterNode Janitor(IReadOnlyList<ClusterNode> candidates, ClusterNode leaving) =>
-        candidates.FirstOrDefault(c => c != leaving) ?? leaving;
+    private static Janitor FirstOther(IReadOnlyList<ClusterNode> candidates, ClusterNode leaving)
+    {
+        var node = candidates.FirstOrDefault(c => c != leaving) ?? leaving;
+        return new(node.Connection, [node.SshReachable]);
+    }
+
+    /// <summary>The node's SSH credentials, to the balancer's relay port.</summary>
+    private static ConnectionArgs Relay(ApiLoadBalancer balancer, ConnectionArgs node) => new()
+    {
+        Host = balancer.Ip,
+        Port = ApiLoadBalancer.SshRelayPort,
+        User = node.User,
+        PrivateKey = node.PrivateKey,
+        DialErrorLimit = node.DialErrorLimit,
+        PerDialTimeout = node.PerDialTimeout,
+    };
 }

@@ -1,5 +1,6 @@
 using DoK8sHa.Scripts;
 using Pulumi;
+using Pulumi.Command.Remote.Inputs;
 using Remote = Pulumi.Command.Remote;
 
 namespace DoK8sHa.Components;
@@ -35,6 +36,12 @@ public sealed class RemoteStepArgs
     public ClusterNode? RunOn { get; init; }
 
     /// <summary>
+    /// Instead of <see cref="RunOn"/>: a connection that reaches whichever node of a kind is alive
+    /// (the load balancer's SSH relay), for work that any of them can do.
+    /// </summary>
+    public ConnectionArgs? RunVia { get; init; }
+
+    /// <summary>
     /// A resource whose deletion makes this step's delete needless: the engine then skips it
     /// (resource option deletedWith). For cleanup that only matters while the cluster lives.
     /// </summary>
@@ -68,7 +75,7 @@ internal static class RemoteStep
         }
         var commandArgs = new Remote.CommandArgs
         {
-            Connection = (args.RunOn ?? node).Connection,
+            Connection = args.RunVia ?? (args.RunOn ?? node).Connection,
             Stdin = (args.Create ?? args.Update ?? args.Delete)!,
             Create = args.Create is null ? null! : Render.StepRunner,
             Update = args.Update is null ? null! : Render.StepRunner,

@@ -70,8 +70,8 @@ public static class ClusterProgram
         // Users reach the API through the load balancer, or (not highly available) the init node.
         var apiHost = loadBalancer?.Ip ?? controlPlaneNodes[0].PublicIp;
 
-        // How each node leaves when its droplet goes: from another node, so a dead one can leave too.
-        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall });
+        // How each node leaves when its droplet goes: from a live node, so a dead one can leave too.
+        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall, Relay = loadBalancer });
 
         // Packages of the version, and the local API proxy every Kubernetes node joins through.
         var setup = new KubernetesNodeSetup("node-setup", new KubernetesNodeSetupArgs

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Collections.Immutable;
+using DoK8sHa.Components;
 using DoK8sHa.Config;
 using DoK8sHa.Tests.Support;
 using Pulumi;
@@ -121,14 +122,59 @@ public class ProgramTests
     [TestCase("leave-node1.etcd", "node2", "etcd-member-remove-node1.sh", "NODE_IP='10.240.0.2'", "etcd-node1")]
     [TestCase("leave-node2.etcd", "node1", "etcd-member-remove-node2.sh", "NODE_IP='10.240.0.3'", "etcd-node2")]
     [TestCase("leave-node3.etcd", "node1", "etcd-member-remove-node3.sh", "NODE_IP='10.240.0.4'", "etcd-node3")]
-    public async Task ANodeIsTakenOutOfTheClusterFromAnotherNode(string step, string runsOn, string script, string about, string joins)
+    public async Task WithoutALoadBalancerANodeIsTakenOutOfTheClusterFromAnotherNode(string step, string runsOn, string script, string about, string joins)
     {
-        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
         var departure = mocks.Named(step);
 
         Assert.That(Input(departure, "delete"), Does.Contain(script).And.Contains(about));
         // The mocks give nodeN the public address 203.0.113.(N+1).
         Assert.That(ConnectionHost(departure), Is.EqualTo($"203.0.113.{int.Parse(runsOn[^1..], System.Globalization.CultureInfo.InvariantCulture) + 1}"));
+        Assert.That(ConnectionPort(departure), Is.EqualTo(22));
+        AssertLeavesBeforeItsSuccessorJoins(mocks, departure, step, joins);
+    }
+
+    [TestCase("leave-node1", "node-leave-node1.sh", "control-plane-node1")]
+    [TestCase("leave-node3", "node-leave-node3.sh", "workers-node3-join")]
+    [TestCase("leave-node1.etcd", "etcd-member-remove-node1.sh", "etcd-node1")]
+    [TestCase("leave-node3.etcd", "etcd-member-remove-node3.sh", "etcd-node3")]
+    public async Task ANodeLeavesThroughWhicheverControlPlaneNodeTheLoadBalancerFindsAlive(string step, string script, string joins)
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var departure = mocks.Named(step);
+
+        Assert.That(Input(departure, "delete"), Does.Contain(script));
+        // Not a fixed janitor that may be the dead one: the balancer's SSH relay reaches a
+        // control-plane node whose API server is ready, and its address outlives any node.
+        Assert.That((ConnectionHost(departure), ConnectionPort(departure)), Is.EqualTo((ClusterMocks.LoadBalancerIp, ApiLoadBalancer.SshRelayPort)));
+        AssertLeavesBeforeItsSuccessorJoins(mocks, departure, step, joins);
+    }
+
+    [Test]
+    public async Task TheLoadBalancerRelaysSshOnlyToControlPlaneNodes()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var rules = ((IEnumerable)mocks.Named("api-lb").Inputs["forwardingRules"]).Cast<IDictionary<string, object>>()
+            .Select(r => $"{r["entryProtocol"]}/{r["entryPort"]}->{r["targetProtocol"]}/{r["targetPort"]}");
+        Assert.That(rules, Is.EquivalentTo(new[] { "tcp/6443->tcp/6443", $"tcp/{ApiLoadBalancer.SshRelayPort}->tcp/22" }));
+        Assert.That(InboundRules(mocks.Named("api-firewall")), Does.Contain("tcp/22 from lb:api-lb-id"));
+    }
+
+    [Test]
+    public async Task EtcdMembersLeaveThroughAnEtcdNodeWhenControlPlaneNodesHoldNoEtcdCredentials()
+    {
+        // prod: etcd on its own nodes. The relay reaches control-plane nodes, which have neither
+        // etcdctl nor an etcd client certificate: etcd departures keep a janitor among the members.
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var etcd = mocks.Named("leave-etcd1.etcd");
+        Assert.That(ConnectionHost(etcd), Is.EqualTo(ClusterMocks.PublicIp("etcd2")));
+        Assert.That(ConnectionHost(mocks.Named("leave-worker3")), Is.EqualTo(ClusterMocks.LoadBalancerIp));
+    }
+
+    private static void AssertLeavesBeforeItsSuccessorJoins(ClusterMocks mocks, MockedResource departure, string step, string joins)
+    {
         // It follows the leaving node's droplet: replacing that droplet runs the removal first.
         var leaving = step["leave-".Length..].Split('.')[0];
         Assert.That(((IEnumerable)departure.Inputs["triggers"]).Cast<object>(), Is.EqualTo(new[] { $"{leaving}-id" }));
@@ -137,6 +183,9 @@ public class ProgramTests
         // Nothing about leaving runs on the leaving node itself: it may be dead.
         Assert.That(mocks.OfType(RemoteCommand).Where(c => !c.Name.StartsWith("leave-", StringComparison.Ordinal) && c.Inputs.ContainsKey("delete")).Select(c => c.Name), Is.Empty);
     }
+
+    private static int ConnectionPort(MockedResource step) =>
+        step.Inputs["connection"] is IDictionary<string, object> connection && connection.TryGetValue("port", out var port) ? Convert.ToInt32(port, System.Globalization.CultureInfo.InvariantCulture) : 22;
 
     private static string ConnectionHost(MockedResource step) =>
         step.Inputs["connection"] is IDictionary<string, object> connection ? connection["host"].ToString()! : step.Inputs["connection"].ToString()!;
@@ -178,7 +227,7 @@ public class ProgramTests
         // Control-plane nodes: 6443 from the load balancer and the cluster's nodes, never from the VPC range.
         var api = mocks.Named("api-firewall");
         Assert.That(Targets(api), Is.EqualTo("k8s-dev-control-plane"));
-        Assert.That(InboundRules(api), Is.EquivalentTo(new[] { "tcp/6443 from tag:k8s-dev,lb:api-lb-id" }));
+        Assert.That(InboundRules(api), Is.EquivalentTo(new[] { "tcp/6443 from tag:k8s-dev,lb:api-lb-id", "tcp/22 from lb:api-lb-id" }));
         // The load balancer itself admits only adminCidrs.
         var lb = mocks.Named("api-lb");
         Assert.That(((IEnumerable)((IDictionary<string, object>)lb.Inputs["firewall"])["allows"]).Cast<object>(), Is.EqualTo(new[] { "cidr:203.0.113.7/32" }));
