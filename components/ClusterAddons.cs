@@ -12,8 +12,11 @@ public sealed class ClusterAddonsArgs
     public required Cidr PodCidr { get; init; }
     public required Cidr ServiceCidr { get; init; }
 
-    /// <summary>Secret; resolves once the cluster exists.</summary>
+    /// <summary>Secret: the program's own kubeconfig (kubeadm:cluster-admins), not the exported operator one.</summary>
     public required Output<string> Kubeconfig { get; init; }
+
+    /// <summary>The exported kubeconfig's user, bound to cluster-admin (ClusterPki.OperatorUser).</summary>
+    public required Output<string> OperatorUser { get; init; }
 
     /// <summary>The endpoint the kubeconfig names, https://host:6443.</summary>
     public required Output<string> ApiEndpoint { get; init; }
@@ -29,9 +32,9 @@ public sealed class ClusterAddonsArgs
 }
 
 /// <summary>
-/// The add-ons, through a Kubernetes provider built from the exported kubeconfig: Calico and
-/// metrics-server always, the dashboard and NodeLocal DNSCache when asked for. Nothing is sent
-/// before the API answers at the kubeconfig's endpoint.
+/// The add-ons, through a Kubernetes provider with the program's own credential: the operators'
+/// cluster-admin binding, Calico and metrics-server always, the dashboard and NodeLocal DNSCache
+/// when asked for. Nothing is sent before the API answers at the kubeconfig's endpoint.
 /// </summary>
 public sealed class ClusterAddons : ComponentResource
 {
@@ -63,7 +66,15 @@ public sealed class ClusterAddons : ComponentResource
             DeleteUnreachable = true,
         }, new CustomResourceOptions { Parent = this, DependsOn = { ApiReachable } });
 
-        var onCluster = new CustomResourceOptions { Parent = this, Provider = Provider };
+        // The exported kubeconfig's user: a new operator key names another user, and this binding
+        // follows it, so every copy of the old kubeconfig is refused (README "Certificates").
+        OperatorBinding = new K8s.Rbac.V1.ClusterRoleBinding($"{name}-operators", new K8s.Types.Inputs.Rbac.V1.ClusterRoleBindingArgs
+        {
+            Metadata = new K8s.Types.Inputs.Meta.V1.ObjectMetaArgs { Name = "do-k8s-ha:operators" },
+            RoleRef = new K8s.Types.Inputs.Rbac.V1.RoleRefArgs { ApiGroup = "rbac.authorization.k8s.io", Kind = "ClusterRole", Name = "cluster-admin" },
+            Subjects = { new K8s.Types.Inputs.Rbac.V1.SubjectArgs { ApiGroup = "rbac.authorization.k8s.io", Kind = "User", Name = args.OperatorUser } },
+        }, new CustomResourceOptions { Parent = this, Provider = Provider, DeletedWith = args.Cluster });
+
         var releases = new List<K8s.Helm.V3.Release>();
 
         // VXLAN: DigitalOcean cloud firewalls pass TCP, UDP and ICMP only, never IP-in-IP.
@@ -145,6 +156,7 @@ public sealed class ClusterAddons : ComponentResource
 
     public Local.Command ApiReachable { get; }
     public K8s.Provider Provider { get; }
+    public K8s.Rbac.V1.ClusterRoleBinding OperatorBinding { get; }
     public K8s.Helm.V3.Release Calico { get; }
     public K8s.Helm.V3.Release MetricsServer { get; }
     public K8s.Yaml.V2.ConfigGroup? NodeLocalDns { get; }

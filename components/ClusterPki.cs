@@ -1,38 +1,178 @@
 using DoK8sHa.Scripts;
 using Pulumi;
-using Local = Pulumi.Command.Local;
+using Tls = Pulumi.Tls;
 
 namespace DoK8sHa.Components;
 
+public sealed class ClusterPkiArgs
+{
+    /// <summary>The etcd members: each gets a certificate for its private address, signed here.</summary>
+    public required IReadOnlyList<(string Name, Output<string> PrivateIp)> EtcdMembers { get; init; }
+}
+
 /// <summary>
-/// The cluster's certificate authorities, created once on the machine running `pulumi up` and
-/// kept as secrets in the stack state. Owning the CAs is what frees the cluster from kubeadm's
-/// 2-hour certificate-key and 24-hour token windows, and from a special first node.
+/// The cluster's certificate authorities and the credentials the program issues from them, made by
+/// Pulumi's TLS provider and kept as secrets in the stack state: nothing runs on the machine that
+/// runs `pulumi up`, and the etcd CA key never leaves the state (each etcd member is sent its own
+/// certificate and key). Owning the CAs is what frees the cluster from kubeadm's 2-hour
+/// certificate-key and 24-hour token windows, and from a special first node.
+///
+/// Leaf certificates renew themselves: the TLS provider plans a replacement on any `pulumi up`
+/// inside the renewal window (terraform-provider-tls internal/provider/common_cert.go,
+/// modifyPlanIfCertificateReadyForRenewal), and the steps that carry them run again.
 /// </summary>
 public sealed class ClusterPki : ComponentResource
 {
-    public ClusterPki(string name, ComponentResourceOptions? options = null)
+    /// <summary>Ten years: a CA is not renewed in place (every node and kubeconfig trusts it).</summary>
+    public const int CaValidityHours = 10 * 365 * 24;
+
+    /// <summary>A year, as kubeadm gives its own leaf certificates.</summary>
+    public const int LeafValidityHours = 365 * 24;
+
+    /// <summary>The operator's kubeconfig lasts 90 days: a copy that leaks expires soon.</summary>
+    public const int OperatorValidityHours = 90 * 24;
+
+    /// <summary>Any `pulumi up` in a leaf's last 60 days renews it; the health gate warns at 30.</summary>
+    public const int RenewalWindowHours = 60 * 24;
+
+    /// <summary>The operators' group (the certificate's O), not kubeadm's; RBAC binds the user, see <see cref="OperatorUser"/>.</summary>
+    public const string OperatorGroup = "do-k8s-ha:operators";
+
+    private static readonly string[] CaUses = ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"];
+    private static readonly string[] ClientUses = ["digital_signature", "key_encipherment", "client_auth"];
+    private static readonly string[] PeerUses = ["digital_signature", "key_encipherment", "server_auth", "client_auth"];
+
+    private readonly string _name;
+    private readonly Dictionary<string, Output<EtcdMemberCredential>> _etcdMembers = [];
+    private readonly List<Output<string>> _validityEnds = [];
+
+    public ClusterPki(string name, ClusterPkiArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:ClusterPki", name, options)
     {
-        var generate = new Local.Command($"{name}-generate", new Local.CommandArgs
+        _name = name;
+        var ca = Authority("ca", "kubernetes");
+        var frontProxy = Authority("front-proxy-ca", "front-proxy-ca");
+        var etcd = Authority("etcd-ca", "etcd-ca");
+        var serviceAccount = Key("sa");
+        var etcdClient = Issue("apiserver-etcd-client", etcd, "kube-apiserver-etcd-client", null, ClientUses, LeafValidityHours);
+        // kubeadm binds kubeadm:cluster-admins to cluster-admin: the program's own identity, used in
+        // its steps and by its Kubernetes provider. system:masters stays break-glass.
+        var admin = Issue("admin", ca, "kubernetes-admin", "kubeadm:cluster-admins", ClientUses, LeafValidityHours);
+        // The user name carries the key's fingerprint, and only that user is bound to cluster-admin:
+        // a new operator key (pulumi up --replace, README "Certificates") revokes every copy of the
+        // old kubeconfig at once, while a renewal (same key) changes nothing for the operators.
+        var operatorKey = Key("operator");
+        OperatorUser = operatorKey.PublicKeyPem.Apply(pem =>
+            "do-k8s-ha-operator-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(pem.Trim())))[..12].ToLowerInvariant());
+        var operatorCert = Issue("operator", ca, OperatorUser, OperatorGroup, ClientUses, OperatorValidityHours, key: operatorKey);
+        OperatorExpires = _validityEnds[^1];
+
+        Material = Output.CreateSecret(Output.All(
+            ca.Cert, ca.Key, frontProxy.Cert, frontProxy.Key, etcd.Cert, etcd.Key,
+            etcdClient.Cert, etcdClient.Key, admin.Cert, admin.Key, operatorCert.Cert, operatorCert.Key,
+            serviceAccount.PrivateKeyPem, serviceAccount.PublicKeyPem).Apply(p => new ClusterPkiMaterial
+            {
+                CaCert = p[0],
+                CaKey = p[1],
+                FrontProxyCaCert = p[2],
+                FrontProxyCaKey = p[3],
+                EtcdCaCert = p[4],
+                EtcdCaKey = p[5],
+                ApiServerEtcdClientCert = p[6],
+                ApiServerEtcdClientKey = p[7],
+                AdminCert = p[8],
+                AdminKey = p[9],
+                OperatorCert = p[10],
+                OperatorKey = p[11],
+                ServiceAccountKey = p[12],
+                ServiceAccountPublicKey = p[13],
+                CaCertHash = ClusterPkiMaterial.DiscoveryHash(p[0]),
+            }));
+
+        foreach (var (member, ip) in args.EtcdMembers)
         {
-            Create = Render.ClusterPki(),
-            Interpreter = { "/bin/bash", "-c" },
-            Logging = Local.Logging.None,
+            // "<node>.etcd-member": a "." never occurs in the fixed names above, nor in a node name.
+            var credential = Issue($"{member}.etcd-member", etcd, member, null, PeerUses, LeafValidityHours,
+                dnsNames: [member, "localhost"], ipAddresses: [ip, "127.0.0.1"]);
+            _etcdMembers[member] = Output.CreateSecret(Output.Tuple(credential.Cert, credential.Key)
+                .Apply(t => new EtcdMemberCredential(t.Item1, t.Item2)));
+        }
+
+        Renewals = Output.All(_validityEnds).Apply(ends => string.Join(",", ends));
+        RegisterOutputs(new Dictionary<string, object?> { ["caCertificate"] = ca.Cert, ["renewals"] = Renewals });
+    }
+
+    /// <summary>Secret: the CA keys and the credentials issued from them.</summary>
+    public Output<ClusterPkiMaterial> Material { get; }
+
+    /// <summary>When each leaf certificate expires: it changes when one is renewed.</summary>
+    public Output<string> Renewals { get; }
+
+    /// <summary>The exported kubeconfig's user, the only operator bound to cluster-admin.</summary>
+    public Output<string> OperatorUser { get; }
+
+    /// <summary>When the exported kubeconfig's certificate expires (RFC 3339).</summary>
+    public Output<string> OperatorExpires { get; }
+
+    /// <summary>Secret: the etcd member's certificate and key, and nothing else of the PKI.</summary>
+    public Output<EtcdMemberCredential> EtcdMember(string node) => _etcdMembers[node];
+
+    private sealed record Credential(Output<string> Cert, Output<string> Key);
+
+    private Tls.PrivateKey Key(string what, bool keep = false)
+    {
+        var options = new CustomResourceOptions { Parent = this, AdditionalSecretOutputs = { "privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh" } };
+        if (keep)
+        {
+            options.IgnoreChanges = ["algorithm", "rsaBits", "ecdsaCurve"];
+        }
+        return new($"{_name}-{what}", new Tls.PrivateKeyArgs { Algorithm = "RSA", RsaBits = 2048 }, options);
+    }
+
+    /// <summary>
+    /// A CA made again would orphan every node and kubeconfig: a later version of this program that
+    /// asks for it differently keeps the one it has (ignoreChanges). It lasts CaValidityHours.
+    /// </summary>
+    private Credential Authority(string what, string commonName)
+    {
+        var key = Key(what, keep: true);
+        var cert = new Tls.SelfSignedCert($"{_name}-{what}", new Tls.SelfSignedCertArgs
+        {
+            PrivateKeyPem = key.PrivateKeyPem,
+            Subject = new Tls.Inputs.SelfSignedCertSubjectArgs { CommonName = commonName },
+            IsCaCertificate = true,
+            SetSubjectKeyId = true,
+            ValidityPeriodHours = CaValidityHours,
+            AllowedUses = CaUses,
         }, new CustomResourceOptions
         {
             Parent = this,
-            AdditionalSecretOutputs = { "stdout" },
-            // Re-running would mint new CAs and orphan every node: a newer script must not do that.
-            IgnoreChanges = { "create", "interpreter", "logging" },
+            IgnoreChanges = ["privateKeyPem", "subject", "isCaCertificate", "setSubjectKeyId", "validityPeriodHours", "earlyRenewalHours", "allowedUses", "dnsNames", "ipAddresses", "uris"],
         });
-
-        // Under the real engine AdditionalSecretOutputs already makes stdout secret; say it here too.
-        Material = Output.CreateSecret(generate.Stdout.Apply(ClusterPkiMaterial.Parse));
-
-        RegisterOutputs(new Dictionary<string, object?> { ["caCertificate"] = Material.Apply(m => m.CaCert) });
+        return new(cert.CertPem, key.PrivateKeyPem);
     }
 
-    /// <summary>Secret: the CA keys, the admin credential and the bootstrap token.</summary>
-    public Output<ClusterPkiMaterial> Material { get; }
+    private Credential Issue(string what, Credential authority, Input<string> commonName, string? organization, string[] uses, int validityHours,
+        IReadOnlyList<string>? dnsNames = null, IReadOnlyList<Input<string>>? ipAddresses = null, Tls.PrivateKey? key = null)
+    {
+        key ??= Key(what);
+        var request = new Tls.CertRequest($"{_name}-{what}", new Tls.CertRequestArgs
+        {
+            PrivateKeyPem = key.PrivateKeyPem,
+            Subject = new Tls.Inputs.CertRequestSubjectArgs { CommonName = commonName, Organization = organization! },
+            DnsNames = [.. dnsNames ?? []],
+            IpAddresses = [.. ipAddresses ?? []],
+        }, new CustomResourceOptions { Parent = this });
+        var cert = new Tls.LocallySignedCert($"{_name}-{what}", new Tls.LocallySignedCertArgs
+        {
+            CertRequestPem = request.CertRequestPem,
+            CaCertPem = authority.Cert,
+            CaPrivateKeyPem = authority.Key,
+            ValidityPeriodHours = validityHours,
+            EarlyRenewalHours = RenewalWindowHours,
+            AllowedUses = uses,
+        }, new CustomResourceOptions { Parent = this });
+        _validityEnds.Add(cert.ValidityEndTime);
+        return new(cert.CertPem, key.PrivateKeyPem);
+    }
 }

@@ -65,7 +65,7 @@ public sealed class ControlPlane : ComponentResource
                     ("control-plane-pki", Render.ControlPlanePki(pki)),
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
-                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, joinToken, pki.CaCertHash, kubeconfig, legacyTokenId: pki.BootstrapToken.Split('.')[0])));
+                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, joinToken, pki.CaCertHash, kubeconfig)));
             });
             List<Resource> dependsOn = mayInit
                 ? [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members]

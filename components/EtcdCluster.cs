@@ -13,7 +13,7 @@ public sealed class EtcdClusterArgs
 
     /// <summary>The nodes with the etcd role, in inventory order.</summary>
     public required IReadOnlyList<ClusterNode> Members { get; init; }
-    public required Output<ClusterPkiMaterial> Pki { get; init; }
+    public required ClusterPki Pki { get; init; }
 
     /// <summary>A member joins only after the machine it replaces has left.</summary>
     public required NodeDepartures Departures { get; init; }
@@ -33,11 +33,12 @@ public sealed class EtcdCluster : ComponentResource
 
         Members = args.Members.Select(node =>
         {
-            var create = Output.Tuple(node.Address, addresses, args.Pki).Apply(t =>
+            // The member's own credential and the CA certificate: never the CA key.
+            var create = Output.Tuple(node.Address, addresses, args.Pki.Material.Apply(p => p.EtcdCaCert), args.Pki.EtcdMember(node.Spec.Name)).Apply(t =>
             {
-                var (self, all, pki) = t;
+                var (self, all, caCert, credential) = t;
                 return Render.SecretStep(
-                    ("etcd-certs", Render.EtcdCerts(self, pki.EtcdCaCert, pki.EtcdCaKey)),
+                    ("etcd-certs", Render.EtcdCerts(self, caCert, credential)),
                     ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
                     ("etcd-member", Render.EtcdMember(self, all, token)),
                     ("etcd-service", Render.EtcdService()));

@@ -22,11 +22,15 @@ public sealed class HealthGateArgs
 
     /// <summary>A new version runs the gate again, after the rolling upgrade.</summary>
     public required string KubernetesVersion { get; init; }
+
+    /// <summary>Changes when the program renews a certificate (ClusterPki.Renewals).</summary>
+    public required Input<object> CertificatesRenewed { get; init; }
 }
 
 /// <summary>
 /// The last step of every `pulumi up`: etcd healthy with every member, all nodes Ready, CoreDNS
-/// available, and the scheduler and controller-manager leases held. If not, the update fails
+/// available, and the scheduler and controller-manager leases held; certificates that expire
+/// within 30 days are reported. If not, the update fails
 /// with what is wrong and how to look, instead of reporting a cluster that is not there.
 /// </summary>
 public sealed class HealthGate : ComponentResource
@@ -38,13 +42,15 @@ public sealed class HealthGate : ComponentResource
         {
             Create = args.EtcdEndpoints.Apply(endpoints => Render.RemoteStep(
                 ("etcd-health-all", Render.EtcdHealth(endpoints, requireAll: true, timeoutSeconds: 300)),
-                ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900)))),
+                ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900)),
+                ("cert-expiry", Render.CertExpiry(warnDays: 30)))),
             DependsOn = args.After,
             // The gate runs again when what it judges changes: the nodes and their names (in the
             // script), the etcd members (in the script), a droplet replaced, a new version. An
             // unchanged stack gets an empty diff, so `pulumi preview --expect-no-changes` and saved
             // plans work; to check on demand, see README "Check the cluster's health".
-            Triggers = [.. args.Nodes.Select(n => n.DropletTrigger), (Input<object>)args.KubernetesVersion],
+            // A renewed certificate too: the gate then reports what is still close to expiry.
+            Triggers = [.. args.Nodes.Select(n => n.DropletTrigger), (Input<object>)args.KubernetesVersion, args.CertificatesRenewed],
         }, parent: this);
 
         // stdout is kept secret like every step's; the leaders' names are not.

@@ -41,7 +41,6 @@ public static class ClusterProgram
             ExistingSshKeyFingerprint = settings.SshKeyFingerprint,
             ExistingVpcId = settings.VpcId,
         });
-        var pki = new ClusterPki("pki");
 
         // The load balancer takes minutes and the certificates name it: start it before the nodes.
         var loadBalancer = settings.ApiLoadBalancer == ApiLoadBalancerMode.DigitalOcean
@@ -66,6 +65,10 @@ public static class ClusterProgram
             Prerequisites = [versionGuard.Check, etcdGuard.Check],
         })).ToList();
         var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
+        var pki = new ClusterPki("pki", new ClusterPkiArgs
+        {
+            EtcdMembers = [.. nodes.Where(n => n.Spec.IsEtcd).Select(n => (n.Spec.Name, n.PrivateIp))],
+        });
 
         // Users reach the API through the load balancer, or (not highly available) the init node.
         var apiHost = loadBalancer?.Ip ?? controlPlaneNodes[0].PublicIp;
@@ -87,7 +90,7 @@ public static class ClusterProgram
             EtcdVersion = settings.EtcdVersion,
             EtcdSha256 = settings.EtcdSha256,
             Members = nodes.Where(n => n.Spec.IsEtcd).ToList(),
-            Pki = pki.Material,
+            Pki = pki,
             Departures = departures,
         });
 
@@ -114,7 +117,10 @@ public static class ClusterProgram
         // is replaced (node1 replaced) its output is unknown in the preview, and pulumi-kubernetes
         // replaces a provider whose kubeconfig is unknown, and every add-on with it. The add-ons
         // still wait for the cluster: the provider depends on the API answering (ClusterAddons).
+        // The program's own identity for its provider; the exported one is the operators' (ClusterPki).
         var kubeconfig = Output.CreateSecret(Output.Tuple(apiEndpoint, pki.Material).Apply(t =>
+            Render.Kubeconfig(settings.ClusterName, t.Item1, t.Item2.CaCert, t.Item2.OperatorCert, t.Item2.OperatorKey)));
+        var programKubeconfig = Output.CreateSecret(Output.Tuple(apiEndpoint, pki.Material).Apply(t =>
             Render.Kubeconfig(settings.ClusterName, t.Item1, t.Item2.CaCert, t.Item2.AdminCert, t.Item2.AdminKey)));
 
         var addons = new ClusterAddons("addons", new ClusterAddonsArgs
@@ -122,7 +128,8 @@ public static class ClusterProgram
             Addons = settings.Addons,
             PodCidr = settings.PodCidr,
             ServiceCidr = settings.ServiceCidr,
-            Kubeconfig = kubeconfig,
+            Kubeconfig = programKubeconfig,
+            OperatorUser = pki.OperatorUser,
             ApiEndpoint = apiEndpoint,
             ClusterName = settings.ClusterName,
             ClusterCreated = controlPlane.Init,
@@ -156,14 +163,17 @@ public static class ClusterProgram
             KubernetesNodes = settings.Nodes.Where(n => n.IsKubernetesNode).Select(n => n.Name).ToList(),
             Nodes = nodes,
             KubernetesVersion = settings.KubernetesVersion.ToString(),
+            CertificatesRenewed = pki.Renewals.Apply(r => (object)r),
             EtcdEndpoints = etcd.ClientEndpoints,
-            After = [.. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
+            After = [.. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
         });
 
         return new Dictionary<string, object?>
         {
             ["kubeconfig"] = kubeconfig,
             ["apiEndpoint"] = apiEndpoint,
+            // The kubeconfig's certificate is renewed by any `pulumi up` in its last 60 days.
+            ["kubeconfigExpires"] = pki.OperatorExpires,
             ["schedulerLeader"] = health.SchedulerLeader,
             ["controllerManagerLeader"] = health.ControllerManagerLeader,
             ["nodes"] = Output.All(nodes.Select(NodeOutput)).Apply(all => all.ToImmutableDictionary(n => n.Name, n => n.Value)),

@@ -45,13 +45,17 @@ public class AddonAndHealthTests
     }
 
     [Test]
-    public async Task TheProviderUsesTheExportedKubeconfigAndWaitsForTheApi()
+    public async Task TheProviderUsesTheProgramsOwnKubeconfigAndWaitsForTheApi()
     {
         var result = await StackRun.RunAsync("dev");
         var mocks = result.Mocks;
         var provider = mocks.OfType(Provider).Single();
 
-        Assert.That(provider.Inputs["kubeconfig"], Is.EqualTo(await result.Output<string>("kubeconfig").ValueAsync()));
+        // The same endpoint and CA as the exported one, with the program's identity.
+        var exported = await result.Output<string>("kubeconfig").ValueAsync();
+        Assert.That(provider.Inputs["kubeconfig"], Is.Not.EqualTo(exported));
+        Assert.That(provider.Inputs["kubeconfig"].ToString()!.Split('\n').Where(l => !l.Contains("client-", StringComparison.Ordinal)),
+            Is.EqualTo(exported.Split('\n').Where(l => !l.Contains("client-", StringComparison.Ordinal))));
         var wait = mocks.Named("addons-api-reachable");
         Assert.That(wait.Inputs["create"].ToString(), Does.Contain($"ENDPOINT='https://{ClusterMocks.LoadBalancerIp}:6443'"));
         Assert.That(wait.RegisteredAt, Is.GreaterThan(mocks.Named("control-plane-node1").CompletedAt), "the API is awaited only once init ran");

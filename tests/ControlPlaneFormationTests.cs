@@ -33,7 +33,7 @@ public class ControlPlaneFormationTests
 
         var member = new NodeAddress("etcd1", _etcd.Address);
         var pkiDir = Path.Combine(_etcd.Dir, "pki");
-        var certs = _hosts.Hosts.Bash(_etcd, Render.EtcdCerts(member, Pki.EtcdCaCert, Pki.EtcdCaKey, pkiDir: pkiDir));
+        var certs = _hosts.Hosts.Bash(_etcd, Render.EtcdCerts(member, Pki.EtcdCaCert, RealPki.Member(member), pkiDir: pkiDir));
         Assert.That(certs.ExitCode, Is.Zero, certs.Stderr);
         var config = Path.Combine(_etcd.Dir, "etcd.conf.yml");
         File.WriteAllText(config, Render.EtcdConfig(member, [member], "k8s-test-etcd", pkiDir: pkiDir, dataDir: Path.Combine(_etcd.Dir, "data")));

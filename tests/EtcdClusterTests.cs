@@ -28,7 +28,7 @@ public class EtcdClusterTests
 
         foreach (var (host, node) in _hosts.Hosts.Take(3).Zip(_nodes))
         {
-            var certs = _hosts.Bash(host, Render.EtcdCerts(node, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(host)));
+            var certs = _hosts.Bash(host, Render.EtcdCerts(node, pki.EtcdCaCert, RealPki.Member(node), pkiDir: PkiDir(host)));
             Assert.That(certs.ExitCode, Is.Zero, certs.Stderr);
             var config = Path.Combine(host.Dir, "etcd.conf.yml");
             File.WriteAllText(config, Render.EtcdConfig(node, _nodes, "k8s-dev-etcd", pkiDir: PkiDir(host), dataDir: Path.Combine(host.Dir, "data")));
@@ -157,7 +157,7 @@ public class EtcdClusterTests
         var replacement = new NodeAddress("node3", spare.Address);
         List<NodeAddress> inventory = [_nodes[0], _nodes[1], replacement];
         var pki = RealPki.Material;
-        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
+        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, RealPki.Member(replacement), pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
         var config = Path.Combine(spare.Dir, "etcd.conf.yml");
         var member = Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!);
 
@@ -189,7 +189,7 @@ public class EtcdClusterTests
         var replacement = new NodeAddress("node3", spare.Address);
         List<NodeAddress> inventory = [_nodes[0], _nodes[1], replacement];
         var pki = RealPki.Material;
-        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
+        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, RealPki.Member(replacement), pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
         var config = Path.Combine(spare.Dir, "etcd.conf.yml");
         var member = Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!);
 
@@ -217,7 +217,7 @@ public class EtcdClusterTests
         var node4 = new NodeAddress("node4", spare.Address);
         List<NodeAddress> inventory = [_nodes[0], _nodes[1], node4];
         var pki = RealPki.Material;
-        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(node4, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
+        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(node4, pki.EtcdCaCert, RealPki.Member(node4), pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
         var config = Path.Combine(spare.Dir, "etcd.conf.yml");
 
         var join = _hosts.Bash(spare, Render.EtcdMember(node4, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!));
@@ -247,7 +247,7 @@ public class EtcdClusterTests
         var replacement = new NodeAddress("node3", spare.Address);
         List<NodeAddress> inventory = [_nodes[0], _nodes[1], replacement];
         var pki = RealPki.Material;
-        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
+        Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, RealPki.Member(replacement), pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
         // The first run announced the member, then the step failed before etcd started.
         var endpoints = string.Join(",", Render.EtcdClientUrls(inventory));
         Assert.That(EtcdctlAt(endpoints, _hosts[0], "member", "add", "node3", "--peer-urls", $"https://{spare.Address}:2380").ExitCode, Is.Zero);

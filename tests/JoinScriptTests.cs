@@ -88,7 +88,7 @@ public class JoinScriptTests
     [Test]
     public void AWorkerJoinsWithItsTokenAloneAndLabelsItsNodeWithItsDroplet()
     {
-        var join = Render.WorkerJoin(Fixtures.Node3, Fixtures.FakePki.BootstrapToken, Fixtures.FakePki.CaCertHash, "1002");
+        var join = Render.WorkerJoin(Fixtures.Node3, Fixtures.JoinToken, Fixtures.FakePki.CaCertHash, "1002");
 
         var (exit, output) = _node.Run(join, ["/etc/kubernetes"]);
 
@@ -102,7 +102,7 @@ public class JoinScriptTests
     [Test]
     public void AJoinedWorkerIsLeftAlone()
     {
-        var (exit, output) = _node.Run(Render.WorkerJoin(Fixtures.Node3, Fixtures.FakePki.BootstrapToken, Fixtures.FakePki.CaCertHash, "1002"), ["/etc/kubernetes"], prepare: "touch /etc/kubernetes/kubelet.conf");
+        var (exit, output) = _node.Run(Render.WorkerJoin(Fixtures.Node3, Fixtures.JoinToken, Fixtures.FakePki.CaCertHash, "1002"), ["/etc/kubernetes"], prepare: "touch /etc/kubernetes/kubelet.conf");
 
         Assert.That(exit, Is.Zero, output);
         Assert.That(output, Does.Contain("node3 has already joined"));

@@ -3,7 +3,7 @@ using DoK8sHa.Tests.Support;
 
 namespace DoK8sHa.Tests;
 
-/// <summary>The PKI scripts run for real with openssl: the CAs they make must verify what they sign.</summary>
+/// <summary>The PKI the program issues, checked with openssl, and the script that installs it on etcd nodes.</summary>
 public class PkiScriptTests
 {
     private string _dir = "";
@@ -25,20 +25,26 @@ public class PkiScriptTests
     }
 
     [Test]
-    public void ClusterPkiMakesCasThatSignTheirCredentials()
+    public void TheProgramsCasSignTheirCredentialsAndNothingElse()
     {
         var pki = RealPki.Material;
         Write("ca.crt", pki.CaCert);
         Write("admin.crt", pki.AdminCert);
+        Write("operator.crt", pki.OperatorCert);
         Write("etcd-ca.crt", pki.EtcdCaCert);
         Write("apiserver-etcd-client.crt", pki.ApiServerEtcdClientCert);
 
         Assert.That(OpenSsl("verify", "-CAfile", F("ca.crt"), F("admin.crt")).ExitCode, Is.Zero);
+        Assert.That(OpenSsl("verify", "-CAfile", F("ca.crt"), F("operator.crt")).ExitCode, Is.Zero);
         Assert.That(OpenSsl("verify", "-CAfile", F("etcd-ca.crt"), F("apiserver-etcd-client.crt")).ExitCode, Is.Zero);
         // Crossed: the etcd CA must not vouch for the admin, nor the cluster CA for etcd clients.
         Assert.That(OpenSsl("verify", "-CAfile", F("etcd-ca.crt"), F("admin.crt")).ExitCode, Is.Not.Zero);
+        Assert.That(OpenSsl("verify", "-CAfile", F("ca.crt"), F("apiserver-etcd-client.crt")).ExitCode, Is.Not.Zero);
+        // The program's identity is kubeadm's admin group; the operators' is a group of their own.
         Assert.That(OpenSsl("x509", "-in", F("admin.crt"), "-noout", "-subject").Stdout, Does.Contain("O = kubeadm:cluster-admins, CN = kubernetes-admin"));
-        Assert.That(pki.BootstrapToken, Does.Match("^[a-z0-9]{6}\\.[a-z0-9]{16}$"));
+        Assert.That(OpenSsl("x509", "-in", F("operator.crt"), "-noout", "-subject").Stdout, Does.Match("O = do-k8s-ha:operators, CN = do-k8s-ha-operator-[0-9a-f]{12}"));
+        Assert.That(OpenSsl("x509", "-in", F("admin.crt"), "-noout", "-ext", "extendedKeyUsage").Stdout, Does.Contain("TLS Web Client Authentication").And.Not.Contain("Server"));
+        Assert.That(OpenSsl("x509", "-in", F("ca.crt"), "-noout", "-ext", "basicConstraints").Stdout, Does.Contain("CA:TRUE"));
         Assert.That(pki.ServiceAccountKey, Does.Contain("PRIVATE KEY"));
         Assert.That(pki.ServiceAccountPublicKey, Does.Contain("PUBLIC KEY"));
     }
@@ -53,23 +59,28 @@ public class PkiScriptTests
     }
 
     [Test]
-    public void EtcdCertsIssuesAMemberCertificateForItsIpAndKeepsItOnASecondRun()
+    public void EtcdCertsInstallsTheMembersOwnCertificateAndNoCaKey()
     {
         var pki = RealPki.Material;
-        var script = Render.EtcdCerts(new NodeAddress("node1", "10.240.0.2"), pki.EtcdCaCert, pki.EtcdCaKey, pkiDir: _dir);
+        var node = new NodeAddress("node1", "10.240.0.2");
+        File.WriteAllText(F("ca.key"), "left by an earlier version\n");
+        var script = Render.EtcdCerts(node, pki.EtcdCaCert, RealPki.Member(node), pkiDir: _dir);
+        Assert.That(script, Does.Not.Contain(pki.EtcdCaKey.Split('\n')[2]), "the etcd CA key stays in the state");
 
         var first = Repo.Run("bash", ["-c", script]);
         Assert.That(first.ExitCode, Is.Zero, first.Stderr);
-        Assert.That(first.Stdout, Does.Contain("issued the etcd certificate of node1"));
-        var issued = File.ReadAllText(F("member.crt"));
+        Assert.That(first.Stdout, Does.Contain("installed the etcd certificate of node1"));
+        Assert.That(File.Exists(F("ca.key")), Is.False, "a CA key an earlier version left is removed");
+        var installed = File.ReadAllText(F("member.crt"));
 
         var second = Repo.Run("bash", ["-c", script]);
         Assert.That(second.ExitCode, Is.Zero, second.Stderr);
         Assert.That(second.Stdout, Does.Contain("is current"));
-        Assert.That(File.ReadAllText(F("member.crt")), Is.EqualTo(issued), "a second run must keep the certificate");
+        Assert.That(File.ReadAllText(F("member.crt")), Is.EqualTo(installed));
 
         var sans = OpenSsl("x509", "-in", F("member.crt"), "-noout", "-ext", "subjectAltName").Stdout;
-        Assert.That(sans, Does.Contain("IP Address:10.240.0.2").And.Contain("IP Address:127.0.0.1").And.Contain("DNS:node1"));
+        Assert.That(sans, Does.Contain("IP Address:10.240.0.2").And.Contain("IP Address:127.0.0.1"));
+        Assert.That(OpenSsl("x509", "-in", F("member.crt"), "-noout", "-ext", "extendedKeyUsage").Stdout, Does.Contain("Server Authentication").And.Contain("Client Authentication"));
         Assert.That(OpenSsl("verify", "-CAfile", F("ca.crt"), F("member.crt")).ExitCode, Is.Zero);
         if (!OperatingSystem.IsWindows())
         {
@@ -78,13 +89,19 @@ public class PkiScriptTests
     }
 
     [Test]
-    public void EtcdCertsReissuesWhenTheAddressChanges()
+    public void EtcdCertsRefusesACertificateForAnotherAddressOrAnotherCa()
     {
         var pki = RealPki.Material;
-        Assert.That(Repo.Run("bash", ["-c", Render.EtcdCerts(new NodeAddress("node1", "10.240.0.2"), pki.EtcdCaCert, pki.EtcdCaKey, _dir)]).ExitCode, Is.Zero);
-        var moved = Repo.Run("bash", ["-c", Render.EtcdCerts(new NodeAddress("node1", "10.240.0.22"), pki.EtcdCaCert, pki.EtcdCaKey, _dir)]);
-        Assert.That(moved.Stdout, Does.Contain("issued"));
-        Assert.That(OpenSsl("x509", "-in", F("member.crt"), "-noout", "-ext", "subjectAltName").Stdout, Does.Contain("IP Address:10.240.0.22"));
+        var other = RealPki.Member(new NodeAddress("node2", "10.240.0.3"));
+        var wrongIp = Repo.Run("bash", ["-c", Render.EtcdCerts(new NodeAddress("node1", "10.240.0.2"), pki.EtcdCaCert, other, _dir)]);
+        Assert.That(wrongIp.ExitCode, Is.Not.Zero);
+        Assert.That(wrongIp.Stderr, Does.Contain("does not name 10.240.0.2"));
+        Assert.That(File.Exists(F("member.crt")), Is.False, "nothing lands when a check fails");
+
+        File.WriteAllText(F("ca.crt"), pki.CaCert + "\n");
+        var otherCa = Repo.Run("bash", ["-c", Render.EtcdCerts(new NodeAddress("node2", "10.240.0.3"), pki.EtcdCaCert, other, _dir)]);
+        Assert.That(otherCa.ExitCode, Is.Not.Zero);
+        Assert.That(otherCa.Stderr, Does.Contain("trusts another etcd CA"));
     }
 
     private string F(string name) => Path.Combine(_dir, name);

@@ -33,7 +33,7 @@ public class ProgramTests
         Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
         Assert.That(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Count(), Is.EqualTo(1));
-        Assert.That(mocks.OfType(LocalCommand).Select(c => c.Name), Is.EquivalentTo(new[] { "pki-generate", "node1-ssh-reachable", "node2-ssh-reachable", "node3-ssh-reachable", "addons-api-reachable", "kubernetes-version-check", "etcd-membership-check" }));
+        Assert.That(mocks.OfType(LocalCommand).Select(c => c.Name), Is.EquivalentTo(new[] { "node1-ssh-reachable", "node2-ssh-reachable", "node3-ssh-reachable", "addons-api-reachable", "kubernetes-version-check", "etcd-membership-check" }));
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
         {
             "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped",
@@ -401,10 +401,63 @@ public class ProgramTests
     {
         var result = await StackRun.RunAsync("dev");
         var pki = RealPki.Material;
-        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain(pki.CaCert).And.Not.Contains(pki.BootstrapToken));
+        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain(pki.CaCert).And.Contains(pki.ApiServerEtcdClientCert));
         Assert.That(Input(result.Mocks.Named("workers-node3-join"), "create"), Does.Contain(pki.CaCertHash).And.Not.Contains(pki.CaKey));
-        Assert.That(Input(result.Mocks.Named("etcd-node3"), "create"), Does.Contain(pki.EtcdCaKey).And.Not.Contains(pki.CaKey));
-        Assert.That(await result.Output<string>("kubeconfig").ValueAsync(), Does.Contain(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pki.CaCert + "\n"))));
+        // An etcd member gets the etcd CA's certificate and its own credential: never the CA key.
+        var etcd = Input(result.Mocks.Named("etcd-node3"), "create");
+        Assert.That(etcd, Does.Contain(pki.EtcdCaCert).And.Not.Contains(pki.EtcdCaKey).And.Not.Contains(pki.CaKey));
+        var member = await result.Resources.OfType<ClusterPki>().Single().EtcdMember("node3").ValueAsync();
+        Assert.That(etcd, Does.Contain(member.Cert.Split('\n')[1]).And.Contain(member.Key.Split('\n')[1]));
+        // The exported kubeconfig is the operators' identity, not the program's own.
+        var kubeconfig = await result.Output<string>("kubeconfig").ValueAsync();
+        Assert.That(kubeconfig, Does.Contain(Base64(pki.CaCert)).And.Contain(Base64(pki.OperatorCert)).And.Not.Contain(Base64(pki.AdminCert)));
+    }
+
+    private static string Base64(string pem) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pem.TrimEnd('\n') + "\n"));
+
+    [Test]
+    public async Task ThePkiIsIssuedByTheTlsProviderAndRenewsItsLeaves()
+    {
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+
+        // Nothing runs on the operator's machine to make it (no bash, no openssl there).
+        Assert.That(mocks.OfType("command:local:Command").Select(c => c.Name), Has.None.Contains("pki"));
+        var authorities = mocks.OfType("tls:index/selfSignedCert:SelfSignedCert").ToList();
+        Assert.That(authorities.Select(c => c.Name), Is.EquivalentTo(new[] { "pki-ca", "pki-front-proxy-ca", "pki-etcd-ca" }));
+        Assert.That(authorities.Select(c => c.Inputs["isCaCertificate"]), Is.All.EqualTo(true));
+        Assert.That(authorities.Select(c => c.Inputs.ContainsKey("earlyRenewalHours")), Is.All.False, "a CA renewed in place would orphan every node");
+
+        var leaves = mocks.OfType("tls:index/locallySignedCert:LocallySignedCert").ToList();
+        Assert.That(leaves.Select(c => c.Name), Is.EquivalentTo(new[]
+        {
+            "pki-apiserver-etcd-client", "pki-admin", "pki-operator", "pki-etcd1.etcd-member", "pki-etcd2.etcd-member", "pki-etcd3.etcd-member",
+        }));
+        foreach (var leaf in leaves)
+        {
+            Assert.That(leaf.Inputs["earlyRenewalHours"], Is.EqualTo(60 * 24), $"{leaf.Name} renews in its last 60 days");
+            Assert.That(leaf.Inputs["validityPeriodHours"], Is.EqualTo(leaf.Name == "pki-operator" ? 90 * 24 : 365 * 24), leaf.Name);
+        }
+        // Each member's certificate names its own address.
+        var request = mocks.OfType("tls:index/certRequest:CertRequest").Single(r => r.Name == "pki-etcd2.etcd-member");
+        Assert.That(((IEnumerable)request.Inputs["ipAddresses"]).Cast<object>(), Is.EqualTo(new object[] { "10.240.0.22", "127.0.0.1" }));
+        Assert.That(mocks.OfType("tls:index/privateKey:PrivateKey").Select(k => k.Inputs["algorithm"]), Is.All.EqualTo("RSA"));
+    }
+
+    [Test]
+    public async Task TheOperatorIsBoundToClusterAdminByItsKeysFingerprintThroughTheProgramsOwnIdentity()
+    {
+        var result = await StackRun.RunAsync("dev");
+        var binding = result.Mocks.OfType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").Single();
+        Assert.That(((IDictionary<string, object>)binding.Inputs["roleRef"])["name"], Is.EqualTo("cluster-admin"));
+        var subject = ((IEnumerable)binding.Inputs["subjects"]).Cast<IDictionary<string, object>>().Single();
+        // The user the exported certificate names, derived from its key: a new key, a new user.
+        Assert.That(subject["kind"], Is.EqualTo("User"));
+        Assert.That(subject["name"].ToString(), Does.Match("^do-k8s-ha-operator-[0-9a-f]{12}$"));
+        var request = result.Mocks.OfType("tls:index/certRequest:CertRequest").Single(r => r.Name == "pki-operator");
+        Assert.That(((IDictionary<string, object>)request.Inputs["subject"])["commonName"], Is.EqualTo(subject["name"]));
+        // The provider is the program's: revoking the operators must not lock the program out.
+        var provider = result.Mocks.OfType("pulumi:providers:kubernetes").Single();
+        Assert.That(Input(provider, "kubeconfig"), Does.Contain(Base64(RealPki.Material.AdminCert)).And.Not.Contain(Base64(RealPki.Material.OperatorCert)));
     }
 
     [Test]
@@ -417,7 +470,8 @@ public class ProgramTests
         var controlPlane = result.Resources.OfType<Components.ControlPlane>().Single();
 
         Assert.That(await Output.IsSecretAsync(pki.Material), Is.True);
-        Assert.That(await Output.IsSecretAsync(pki.Material.Apply(m => m.BootstrapToken)), Is.True);
+        Assert.That(await Output.IsSecretAsync(pki.Material.Apply(m => m.EtcdCaKey)), Is.True);
+        Assert.That(await Output.IsSecretAsync(pki.EtcdMember("node1")), Is.True);
         Assert.That(await Output.IsSecretAsync(controlPlane.LocalAdminKubeconfig), Is.True);
         var node = result.Resources.OfType<Components.ClusterNode>().First();
         Assert.That(await Output.IsSecretAsync(node.Connection.PrivateKey!.ToOutput()), Is.True);
@@ -507,9 +561,5 @@ public class ProgramTests
             Assert.That(used.RegisteredAt, Is.GreaterThan(mocks.Named(join).CompletedAt));
             Assert.That(Input(used, "create"), Does.Contain($"TOKEN_ID='{ClusterMocks.Token(mint.Name)[..6]}'"));
         }
-        // The program's former never-expiring token is joined with nowhere, and deleted.
-        var legacy = RealPki.Material.BootstrapToken;
-        Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Input("stdin")), Has.None.Contains(legacy));
-        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain($"LEGACY_TOKEN_ID='{legacy[..6]}'"));
     }
 }

@@ -22,7 +22,7 @@ public class ResourceOptionsTests
                 {
                     args =>
                     {
-                        Seen[args.Resource.GetResourceName()] = (args.Resource.GetResourceType(), args.Options);
+                        Seen[$"{args.Resource.GetResourceType()}::{args.Resource.GetResourceName()}"] = (args.Resource.GetResourceType(), args.Options);
                         return null;
                     },
                 },
@@ -47,8 +47,13 @@ public class ResourceOptionsTests
         }
     }
 
-    private static CustomResourceOptions Of(string name) =>
-        Seen.TryGetValue(name, out var seen) ? (CustomResourceOptions)seen.Options : throw new AssertionException($"no resource {name}");
+    /// <summary>The options of the one resource of that name that is not a component.</summary>
+    private static CustomResourceOptions Of(string name, string? type = null)
+    {
+        var seen = Seen.Where(s => s.Key.EndsWith($"::{name}", StringComparison.Ordinal) && !s.Value.Type.StartsWith("do-k8s-ha:", StringComparison.Ordinal)
+            && (type is null || s.Value.Type == type)).ToList();
+        return seen.Count == 1 ? (CustomResourceOptions)seen[0].Value.Options : throw new AssertionException($"{seen.Count} resources named {name}");
+    }
 
     [TestCase("node1")]
     [TestCase("node3")]
@@ -77,9 +82,15 @@ public class ResourceOptionsTests
         Assert.That(options.AdditionalSecretOutputs, Is.SupersetOf(new[] { "stdout", "stderr" }));
     }
 
-    [Test]
-    public void TheCertificateAuthoritiesAreNeverMadeAgain() =>
-        Assert.That(Of("pki-generate").IgnoreChanges, Is.SupersetOf(new[] { "create", "interpreter" }));
+    // A CA made again would orphan every node and kubeconfig: a newer program that asks for its
+    // CAs differently (subject, uses, key size) must not replace them.
+    [TestCase("pki-ca", "subject", "allowedUses", "validityPeriodHours", "privateKeyPem")]
+    [TestCase("pki-etcd-ca", "subject", "allowedUses", "validityPeriodHours", "privateKeyPem")]
+    public void TheCertificateAuthoritiesAreNeverMadeAgain(string name, params string[] inputs)
+    {
+        Assert.That(Of(name, "tls:index/selfSignedCert:SelfSignedCert").IgnoreChanges, Is.SupersetOf(inputs));
+        Assert.That(Of(name, "tls:index/privateKey:PrivateKey").IgnoreChanges, Is.SupersetOf(new[] { "algorithm", "rsaBits" }));
+    }
 
     [TestCase("node1")]
     [TestCase("node2")]

@@ -19,14 +19,14 @@ public class SecretFlowTests
         foreach (var (name, pem) in new[]
         {
             ("the cluster CA key", pki.CaKey), ("the front-proxy CA key", pki.FrontProxyCaKey), ("the etcd CA key", pki.EtcdCaKey),
-            ("the API server's etcd client key", pki.ApiServerEtcdClientKey), ("the admin key", pki.AdminKey), ("the service-account key", pki.ServiceAccountKey),
+            ("the API server's etcd client key", pki.ApiServerEtcdClientKey), ("the admin key", pki.AdminKey), ("the operator key", pki.OperatorKey),
+            ("the service-account key", pki.ServiceAccountKey),
         })
         {
             // A line of the key's body, and the whole key as a kubeconfig embeds it (base64).
             yield return (name, pem.Split('\n')[2]);
             yield return ($"{name} (base64)", Convert.ToBase64String(Encoding.UTF8.GetBytes(pem.TrimEnd('\n') + "\n"))[..40]);
         }
-        yield return ("the bootstrap token's secret", pki.BootstrapToken.Split('.')[1]);
         yield return ("the SSH private key", StackRun.PrivateKey.Split('\n')[1]);
     }
 
@@ -70,24 +70,51 @@ public class SecretFlowTests
         Assert.That(carriers, Is.GreaterThan(0), "the PKI reaches the nodes somewhere: the search must find it");
     }
 
-    // Worker-only nodes. (An etcd node is still sent the etcd CA key to issue its own member
-    // certificate: signing it where `pulumi up` runs is the next step.)
+    private static List<MockedResource> StepsOn(ClusterMocks mocks, string node) =>
+        [.. mocks.OfType(RemoteCommand).Where(s => s.Inputs["connection"] is IDictionary<string, object> c && c["host"].ToString() == ClusterMocks.PublicIp(node))];
+
+    // Worker-only nodes: only the join token of their own join (minted per join, SecretFlow of JoinToken).
     [TestCase("prod", "worker1")]
     [TestCase("prod", "worker3")]
-    public async Task AWorkerIsSentNoClusterCredentialOnlyItsBootstrapToken(string stack, string worker)
+    public async Task AWorkerIsSentNoClusterCredential(string stack, string worker)
     {
         var mocks = (await StackRun.RunAsync(stack)).Mocks;
-        var onWorker = mocks.OfType(RemoteCommand)
-            .Where(s => s.Inputs["connection"] is IDictionary<string, object> c && c["host"].ToString() == ClusterMocks.PublicIp(worker))
-            .ToList();
+        var onWorker = StepsOn(mocks, worker);
         Assert.That(onWorker, Is.Not.Empty);
 
         foreach (var step in onWorker)
         {
             var stdin = Text(step, "stdin");
-            foreach (var (secret, value) in Secrets().Where(s => s.Name != "the bootstrap token's secret"))
+            foreach (var (secret, value) in Secrets())
             {
                 Assert.That(stdin, Does.Not.Contain(value), $"{step.Name} sends {secret} to {worker}");
+            }
+        }
+    }
+
+    // An etcd-only node holds its member certificate and key, and nothing else of the PKI.
+    [TestCase("prod", "etcd1")]
+    [TestCase("prod", "etcd3")]
+    public async Task AnEtcdNodeIsSentOnlyItsOwnMemberCredential(string stack, string etcd)
+    {
+        var run = await StackRun.RunAsync(stack);
+        var pki = run.Resources.OfType<Components.ClusterPki>().Single();
+        var onNode = StepsOn(run.Mocks, etcd);
+        Assert.That(onNode.Select(s => s.Name), Does.Contain($"etcd-{etcd}"));
+
+        var own = await pki.EtcdMember(etcd).ValueAsync();
+        var others = new List<(string, string)>();
+        foreach (var other in new[] { "etcd1", "etcd2", "etcd3" }.Where(n => n != etcd))
+        {
+            others.Add(($"{other}'s member key", (await pki.EtcdMember(other).ValueAsync()).Key.Split('\n')[2]));
+        }
+        Assert.That(Text(run.Mocks.Named($"etcd-{etcd}"), "stdin"), Does.Contain(own.Key.Split('\n')[2]));
+        foreach (var step in onNode)
+        {
+            var stdin = Text(step, "stdin");
+            foreach (var (secret, value) in Secrets().Concat(others))
+            {
+                Assert.That(stdin, Does.Not.Contain(value), $"{step.Name} sends {secret} to {etcd}");
             }
         }
     }

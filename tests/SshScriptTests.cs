@@ -37,11 +37,11 @@ public class SshScriptTests
         var etcdPki = Path.Combine(Node.Dir, "etcd-pki");
         var step = Render.RemoteStepIn(Steps,
             ("wait-for-bootstrap", Render.WaitForBootstrap(marker)),
-            ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, pki.EtcdCaKey, etcdPki)));
+            ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, RealPki.Member(new NodeAddress("node2", Node.Address)), etcdPki)));
 
         var first = _hosts.RunStep(Client, Node, step);
         Assert.That(first.ExitCode, Is.Zero, first.Stderr);
-        Assert.That(first.Stdout, Does.Contain("is bootstrapped (since 2026-11-25T10:00:00Z)").And.Contains("issued the etcd certificate of node2"));
+        Assert.That(first.Stdout, Does.Contain("is bootstrapped (since 2026-11-25T10:00:00Z)").And.Contains("installed the etcd certificate of node2"));
         var certificate = File.ReadAllText(Path.Combine(etcdPki, "member.crt"));
 
         var second = _hosts.RunStep(Client, Node, step);
@@ -79,7 +79,7 @@ public class SshScriptTests
         var pki = RealPki.Material;
         var etcdPki = Path.Combine(Node.Dir, "etcd-pki");
         var step = Render.RemoteStepIn(Steps,
-            ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, pki.EtcdCaKey, etcdPki)),
+            ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, RealPki.Member(new NodeAddress("node2", Node.Address)), etcdPki)),
             ("etcd-health", Render.EtcdHealth([$"https://{Node.Address}:2379"], requireAll: false, timeoutSeconds: 1,
                 caFile: $"{etcdPki}/ca.crt", certFile: $"{etcdPki}/member.crt", keyFile: $"{etcdPki}/member.key")));
 

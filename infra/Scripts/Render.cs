@@ -59,22 +59,16 @@ public static class Render
     public static string WaitForBootstrap(string marker = BootstrapMarker) =>
         Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = Sh.Quote(marker) });
 
-    public static string ClusterPki() =>
-        Template.Render("cluster-pki.sh", new Dictionary<string, string>
-        {
-            ["DAYS_CA"] = "3650",
-            // kubeadm renews the certificates it issues on upgrade; this one is renewed by replacing the PKI step's admin output (README).
-            ["DAYS_CLIENT"] = "365",
-        });
-
-    public static string EtcdCerts(NodeAddress node, string etcdCaCert, string etcdCaKey, string pkiDir = EtcdPkiDir) =>
+    /// <summary>Installs the etcd CA certificate and the member's own credential, issued by the program.</summary>
+    public static string EtcdCerts(NodeAddress node, string etcdCaCert, EtcdMemberCredential member, string pkiDir = EtcdPkiDir) =>
         Template.Render("etcd-certs.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["PKI_DIR"] = Sh.Quote(pkiDir),
             ["ETCD_CA_CERT"] = Pem(etcdCaCert),
-            ["ETCD_CA_KEY"] = Pem(etcdCaKey),
+            ["MEMBER_CERT"] = Pem(member.Cert),
+            ["MEMBER_KEY"] = Pem(member.Key),
         });
 
     /// <summary>etcd's own config file. initial-cluster lists every etcd node of the inventory.</summary>
@@ -226,8 +220,7 @@ public static class Render
         string caCertHash,
         string adminKubeconfig,
         int joinWaitSeconds = 300,
-        int etcdWaitSeconds = 60,
-        string legacyTokenId = "") =>
+        int etcdWaitSeconds = 60) =>
         Template.Render("control-plane.sh", new Dictionary<string, string>
         {
             ["API_PROXY"] = Sh.Quote(ApiProxyListen),
@@ -241,7 +234,6 @@ public static class Render
             ["MAY_INIT"] = Sh.Bool(mayInit),
             ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", cluster.EtcdEndpoints)),
             ["JOIN_TOKEN_GIVEN"] = Sh.Bool(joinToken.Length > 0),
-            ["LEGACY_TOKEN_ID"] = Sh.Quote(legacyTokenId),
             ["INIT_CONFIG"] = KubeadmInitConfig(cluster, node, schedulable).TrimEnd('\n'),
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, joinToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
         });
@@ -335,6 +327,15 @@ public static class Render
         {
             ["EXPECTED_NODES"] = Sh.Quote(string.Join(" ", kubernetesNodes)),
             ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    /// <summary>The health gate's report of this node's certificates that expire within <paramref name="warnDays"/> days.</summary>
+    public static string CertExpiry(int warnDays, IEnumerable<string>? certDirs = null, IEnumerable<string>? kubeconfigs = null) =>
+        Template.Render("cert-expiry.sh", new Dictionary<string, string>
+        {
+            ["WARN_DAYS"] = warnDays.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["CERT_DIRS"] = string.Join(" ", (certDirs ?? [KubePki, EtcdPkiDir]).Select(Sh.Quote)),
+            ["KUBECONFIGS"] = string.Join(" ", (kubeconfigs ?? ["/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf"]).Select(Sh.Quote)),
         });
 
     public static string WaitForApi(string endpoint, int timeoutSeconds) =>

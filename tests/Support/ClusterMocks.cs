@@ -44,6 +44,14 @@ public sealed class ClusterMocks : IMocks
     /// </summary>
     public IReadOnlySet<string> OutputsUnknown { get; init; } = new HashSet<string>();
 
+    /// <summary>
+    /// The TLS provider, and the certificates its state holds: shared by default, so two runs of
+    /// the same config see the same certificates, as two updates of one stack do.
+    /// </summary>
+    public TlsStandIn Tls { get; init; } = SharedTls;
+
+    private static readonly TlsStandIn SharedTls = new();
+
     public IReadOnlyCollection<MockedResource> Resources => _resources.Values.ToList();
 
     public IEnumerable<MockedResource> OfType(string type) => Resources.Where(r => r.Type == type).OrderBy(r => r.Name, StringComparer.Ordinal);
@@ -88,9 +96,11 @@ public sealed class ClusterMocks : IMocks
                 state["fingerprint"] = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
                 break;
             case "command:local:Command":
-                // The PKI step really runs cluster-pki.sh (with openssl); the SSH wait is not needed.
-                state["stdout"] = name.EndsWith("-generate", StringComparison.Ordinal) ? RealPki.Output : "";
+                state["stdout"] = "";
                 state["stderr"] = "";
+                break;
+            case var tls when TlsStandIn.Handles(tls):
+                state.AddRange(Tls.Outputs(tls, name, args.Inputs).Where(o => !args.Inputs.ContainsKey(o.Key)));
                 break;
             case "command:remote:Command":
                 // The health gate's report, as cluster-health.sh prints it.

@@ -37,11 +37,18 @@ public static class Fixtures
         ApiServerEtcdClientKey = Pem("PRIVATE KEY", "apiserver-etcd-client-key"),
         AdminCert = Pem("CERTIFICATE", "admin"),
         AdminKey = Pem("PRIVATE KEY", "admin-key"),
+        OperatorCert = Pem("CERTIFICATE", "operator"),
+        OperatorKey = Pem("PRIVATE KEY", "operator-key"),
         ServiceAccountKey = Pem("PRIVATE KEY", "service-account-key"),
         ServiceAccountPublicKey = Pem("PUBLIC KEY", "service-account-public-key"),
         CaCertHash = "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-        BootstrapToken = "abcdef.0123456789abcdef",
     };
+
+    /// <summary>A placeholder join token, [a-z0-9]{6}.[a-z0-9]{16}.</summary>
+    public const string JoinToken = "abcdef.0123456789abcdef";
+
+    /// <summary>Placeholder member credential for etcd-certs.sh's golden.</summary>
+    public static EtcdMemberCredential FakeMember => new(Pem("CERTIFICATE", "etcd-member"), Pem("RSA PRIVATE KEY", "etcd-member-key"));
 
     public static string Pem(string kind, string what) => $"-----BEGIN {kind}-----\nPLACEHOLDER-{what}\n-----END {kind}-----";
 

@@ -16,7 +16,6 @@ NODE_IP='10.240.0.3'
 MAY_INIT=false
 ETCD_ENDPOINTS='https://10.240.0.2:2379,https://10.240.0.3:2379,https://10.240.0.4:2379'
 JOIN_TOKEN_GIVEN=true
-LEGACY_TOKEN_ID='abcdef'
 API_PROXY='127.0.0.1:6444'
 API_SERVER_PORT=6443
 JOIN_WAIT_SECONDS=300
@@ -275,7 +274,4 @@ else
   exit 1
 fi
 
-# Earlier versions kept one never-expiring token for every join: it goes. Each join now gets its
-# own short-lived token (join-token.sh).
-kubeadm token delete "$LEGACY_TOKEN_ID" >/dev/null 2>&1 || true
 echo "$NODE_NAME is a control-plane node"

@@ -16,7 +16,6 @@ NODE_IP={{NODE_IP}}
 MAY_INIT={{MAY_INIT}}
 ETCD_ENDPOINTS={{ETCD_ENDPOINTS}}
 JOIN_TOKEN_GIVEN={{JOIN_TOKEN_GIVEN}}
-LEGACY_TOKEN_ID={{LEGACY_TOKEN_ID}}
 API_PROXY={{API_PROXY}}
 API_SERVER_PORT={{API_SERVER_PORT}}
 JOIN_WAIT_SECONDS={{JOIN_WAIT_SECONDS}}
@@ -163,7 +162,4 @@ else
   exit 1
 fi
 
-# Earlier versions kept one never-expiring token for every join: it goes. Each join now gets its
-# own short-lived token (join-token.sh).
-kubeadm token delete "$LEGACY_TOKEN_ID" >/dev/null 2>&1 || true
 echo "$NODE_NAME is a control-plane node"

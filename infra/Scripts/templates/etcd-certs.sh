@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the etcd CA and issues this member's certificate (server, peer and client use) for its
-# private IP. A current certificate is kept, so a second run changes nothing.
+# Installs the etcd CA certificate and this member's certificate and key. The program issues them
+# (components/ClusterPki.cs): the etcd CA key never leaves the Pulumi state. A renewed certificate
+# replaces the old one in place, and etcd needs no restart: it reads its certificate files on
+# every TLS handshake (etcd client/pkg/transport/listener.go, TLSInfo.baseConfig).
 set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
@@ -9,30 +11,40 @@ PKI_DIR={{PKI_DIR}}
 
 umask 077
 mkdir -p "$PKI_DIR"
-cat > "$PKI_DIR/ca.crt.new" <<'PEM'
+new=$(mktemp -d "$PKI_DIR/.new.XXXXXX")
+trap 'rm -rf "$new"' EXIT
+cat > "$new/ca.crt" <<'PEM'
 {{ETCD_CA_CERT}}
 PEM
-cat > "$PKI_DIR/ca.key" <<'PEM'
-{{ETCD_CA_KEY}}
+cat > "$new/member.crt" <<'PEM'
+{{MEMBER_CERT}}
 PEM
-mv "$PKI_DIR/ca.crt.new" "$PKI_DIR/ca.crt"
+cat > "$new/member.key" <<'PEM'
+{{MEMBER_KEY}}
+PEM
 
-if [ -f "$PKI_DIR/member.crt" ] && [ -f "$PKI_DIR/member.key" ] \
-  && openssl verify -CAfile "$PKI_DIR/ca.crt" "$PKI_DIR/member.crt" >/dev/null 2>&1 \
-  && openssl x509 -in "$PKI_DIR/member.crt" -noout -ext subjectAltName | grep -qE "IP Address:${NODE_IP//./\\.}(,|$)"; then
-  echo "etcd certificate of $NODE_NAME is current"
-  exit 0
+if [ -f "$PKI_DIR/ca.crt" ] && ! cmp -s "$PKI_DIR/ca.crt" "$new/ca.crt"; then
+  echo "$NODE_NAME trusts another etcd CA ($PKI_DIR/ca.crt): it was made with another PKI. Not mixing CAs; replace the node instead (README: Replace a node)" >&2
+  exit 1
+fi
+# Checked before anything is replaced: a certificate etcd could not serve with never lands.
+openssl verify -CAfile "$new/ca.crt" "$new/member.crt" >/dev/null
+if ! openssl x509 -in "$new/member.crt" -noout -ext subjectAltName | grep -qE "IP Address:${NODE_IP//./\\.}(,|$)"; then
+  echo "the etcd certificate of $NODE_NAME does not name $NODE_IP" >&2
+  exit 1
+fi
+if [ "$(openssl x509 -in "$new/member.crt" -noout -pubkey)" != "$(openssl pkey -in "$new/member.key" -pubout)" ]; then
+  echo "the etcd key of $NODE_NAME does not match its certificate" >&2
+  exit 1
 fi
 
-cat > "$PKI_DIR/member.ext" <<EXT
-basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:${NODE_NAME},DNS:localhost,IP:${NODE_IP},IP:127.0.0.1
-EXT
-openssl req -new -nodes -newkey rsa:2048 -keyout "$PKI_DIR/member.key" -out "$PKI_DIR/member.csr" \
-  -subj "/CN=${NODE_NAME}" 2>/dev/null
-openssl x509 -req -sha256 -days 3650 -in "$PKI_DIR/member.csr" -CA "$PKI_DIR/ca.crt" -CAkey "$PKI_DIR/ca.key" \
-  -set_serial "0x$(openssl rand -hex 16)" -extfile "$PKI_DIR/member.ext" -out "$PKI_DIR/member.crt" 2>/dev/null
-rm -f "$PKI_DIR/member.csr" "$PKI_DIR/member.ext"
-echo "issued the etcd certificate of $NODE_NAME for $NODE_IP"
+if cmp -s "$new/member.crt" "$PKI_DIR/member.crt" && cmp -s "$new/member.key" "$PKI_DIR/member.key"; then
+  echo "etcd certificate of $NODE_NAME is current"
+else
+  mv "$new/member.key" "$PKI_DIR/member.key"
+  mv "$new/member.crt" "$PKI_DIR/member.crt"
+  echo "installed the etcd certificate of $NODE_NAME for $NODE_IP (until $(openssl x509 -in "$PKI_DIR/member.crt" -noout -enddate | cut -d= -f2))"
+fi
+mv "$new/ca.crt" "$PKI_DIR/ca.crt"
+# Earlier versions issued the member certificate on the node, with the CA key: it goes.
+rm -f "$PKI_DIR/ca.key"
