@@ -24,7 +24,6 @@ public static class ModeledDurations
         ("digitalocean:index/droplet:Droplet", 45, "droplet active"),
         // DigitalOcean: a load balancer takes a few minutes to provision (docs.digitalocean.com, Load Balancers quickstart).
         ("digitalocean:index/loadBalancer:LoadBalancer", 120, "load balancer active"),
-        ("command:local:Command:pki-generate", 1, "openssl, four RSA-2048 keys"),
         // A node's departure steps have no create command: pulumi-command connects nowhere
         // (remote/commandController.go). Were 2 s, an echo over SSH.
         ("command:remote:Command:leave-", 0, "nothing to do at creation"),

@@ -7,7 +7,7 @@ namespace DoK8sHa.Bench;
 /// Pulumi mocks in which every resource takes its modeled time. A resource reaches the mock only
 /// once everything it depends on has returned, so the run's wall time is the program's critical path.
 /// </summary>
-public sealed class ModeledMocks(string pkiOutput, bool delays) : IMocks
+public sealed class ModeledMocks(string certificatePem, bool delays) : IMocks
 {
     private int _droplets;
     private readonly System.Collections.Concurrent.ConcurrentBag<(string Type, string Name, bool HasDeleteCommand)> _registered = [];
@@ -44,10 +44,18 @@ public sealed class ModeledMocks(string pkiOutput, bool delays) : IMocks
             case "digitalocean:index/sshKey:SshKey":
                 state["fingerprint"] = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
                 break;
+            case var tls when tls.StartsWith("tls:index/", StringComparison.Ordinal):
+                // The TLS provider works locally in milliseconds; one real certificate stands for
+                // all (the program reads the CA's public key for kubeadm's discovery hash).
+                state["certPem"] = certificatePem;
+                state["certRequestPem"] = "csr";
+                state["privateKeyPem"] = "key";
+                state["publicKeyPem"] = "public key";
+                state["validityEndTime"] = "2027-01-01T00:00:00Z";
+                break;
             case "command:local:Command":
             case "command:remote:Command":
-                state["stdout"] = name == "pki-generate" ? pkiOutput
-                    : name == "health-check" ? "scheduler-leader=node1\ncontroller-manager-leader=node1\n" : "";
+                state["stdout"] = name == "health-check" ? "scheduler-leader=node1\ncontroller-manager-leader=node1\n" : "";
                 state["stderr"] = "";
                 break;
         }

@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using DoK8sHa;
 using DoK8sHa.Bench;
-using DoK8sHa.Scripts;
 using Pulumi;
 using Pulumi.Testing;
 
@@ -14,7 +13,7 @@ using Pulumi.Testing;
 // The mock engine runs every registration on the thread pool; let it start them all at once,
 // as the real engine would, instead of ramping up threads while modeled time runs.
 ThreadPool.SetMinThreads(256, 256);
-var pkiOutput = RunPki();
+var certificatePem = SelfSignedCertificate();
 
 // Warm-up: JIT and first-use costs are not the program's.
 await Run(3, delays: false);
@@ -46,7 +45,7 @@ async Task<int> Destroy(int nodes)
 {
     Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(Config(nodes)));
     Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", """["do-k8s-ha:sshPrivateKey"]""");
-    var mocks = new ModeledMocks(pkiOutput, delays: false);
+    var mocks = new ModeledMocks(certificatePem, delays: false);
     await Deployment.TestAsync<ModeledDestroy.CapturingStack>(mocks, new TestOptions { ProjectName = "do-k8s-ha", StackName = "bench", IsPreview = false });
     return ModeledDestroy.Seconds(mocks.Registered);
 }
@@ -67,7 +66,7 @@ async Task<(double Ms, int Resources)> Run(int nodes, bool delays)
     Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", """["do-k8s-ha:sshPrivateKey"]""");
     var clock = Stopwatch.StartNew();
     var (resources, _) = await Deployment.TestAsync(
-        new ModeledMocks(pkiOutput, delays),
+        new ModeledMocks(certificatePem, delays),
         new TestOptions { ProjectName = "do-k8s-ha", StackName = "bench", IsPreview = false },
         ClusterProgram.Run);
     return (clock.Elapsed.TotalMilliseconds, resources.Length);
@@ -98,15 +97,13 @@ static Dictionary<string, string> Config(int nodes)
         new() { ["name"] = name, ["roles"] = new JsonArray([.. roles.Select(r => (JsonNode)r)]) };
 }
 
-static string RunPki()
+static string SelfSignedCertificate()
 {
-    var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
-    info.ArgumentList.Add("-c");
-    info.ArgumentList.Add(Render.ClusterPki());
-    using var process = Process.Start(info)!;
-    var output = process.StandardOutput.ReadToEnd();
-    process.WaitForExit();
-    return process.ExitCode == 0 ? output : throw new InvalidOperationException("cluster-pki.sh failed: the benchmark needs bash and openssl");
+    using var key = System.Security.Cryptography.RSA.Create(2048);
+    var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=bench", key,
+        System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+    using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddYears(1));
+    return cert.ExportCertificatePem();
 }
 
 static string Minutes(double seconds) =>
