@@ -250,7 +250,8 @@ public class EtcdClusterTests
         Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, RealPki.Member(replacement), pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
         // The first run announced the member, then the step failed before etcd started.
         var endpoints = string.Join(",", Render.EtcdClientUrls(inventory));
-        Assert.That(EtcdctlAt(endpoints, _hosts[0], "member", "add", "node3", "--peer-urls", $"https://{spare.Address}:2380").ExitCode, Is.Zero);
+        // Right after a removal etcd may refuse a reconfiguration for a moment ("unhealthy cluster").
+        WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "member", "add", "node3", "--peer-urls", $"https://{spare.Address}:2380").ExitCode == 0, "etcd to accept the new member");
         var config = Path.Combine(spare.Dir, "etcd.conf.yml");
 
         var rerun = _hosts.Bash(spare, Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!));
