@@ -65,7 +65,7 @@ public sealed class ClusterPki : ComponentResource
         OperatorUser = operatorKey.PublicKeyPem.Apply(pem =>
             "do-k8s-ha-operator-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(pem.Trim())))[..12].ToLowerInvariant());
         var operatorCert = Issue("operator", ca, OperatorUser, OperatorGroup, ClientUses, OperatorValidityHours, key: operatorKey);
-        OperatorExpires = _validityEnds[^1];
+        OperatorExpires = operatorCert.Expires!;
 
         Material = Output.CreateSecret(Output.All(
             ca.Cert, ca.Key, frontProxy.Cert, frontProxy.Key, etcd.Cert, etcd.Key,
@@ -117,7 +117,8 @@ public sealed class ClusterPki : ComponentResource
     /// <summary>Secret: the etcd member's certificate and key, and nothing else of the PKI.</summary>
     public Output<EtcdMemberCredential> EtcdMember(string node) => _etcdMembers[node];
 
-    private sealed record Credential(Output<string> Cert, Output<string> Key);
+    /// <summary>A certificate and its key; Expires for an issued (renewing) one, null for a CA.</summary>
+    private sealed record Credential(Output<string> Cert, Output<string> Key, Output<string>? Expires = null);
 
     private Tls.PrivateKey Key(string what, bool keep = false)
     {
@@ -173,6 +174,6 @@ public sealed class ClusterPki : ComponentResource
             AllowedUses = uses,
         }, new CustomResourceOptions { Parent = this });
         _validityEnds.Add(cert.ValidityEndTime);
-        return new(cert.CertPem, key.PrivateKeyPem);
+        return new(cert.CertPem, key.PrivateKeyPem, cert.ValidityEndTime);
     }
 }
