@@ -51,6 +51,8 @@ public sealed class ModeledMocks(string certificatePem, bool delays) : IMocks
                 state["certRequestPem"] = "csr";
                 state["privateKeyPem"] = "key";
                 state["publicKeyPem"] = "public key";
+                state["privateKeyOpenssh"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nhost key\n-----END OPENSSH PRIVATE KEY-----\n";
+                state["publicKeyOpenssh"] = "ecdsa-sha2-nistp256 AAAA\n";
                 state["validityEndTime"] = "2027-01-01T00:00:00Z";
                 break;
             case "command:local:Command":

@@ -5,6 +5,7 @@ using Pulumi.Command.Remote.Inputs;
 using DO = Pulumi.DigitalOcean;
 using Local = Pulumi.Command.Local;
 using Remote = Pulumi.Command.Remote;
+using Tls = Pulumi.Tls;
 
 namespace DoK8sHa.Components;
 
@@ -41,6 +42,15 @@ public sealed class ClusterNode : ComponentResource
             }
         }
 
+        // The node's own SSH host key, made here and installed by cloud-init, so every connection
+        // pins it: pulumi-command trusts any host key unless told one (remote/connection.go).
+        // ECDSA P-256: what both the TLS provider and cloud-init handle, and every sshd serves.
+        HostKey = new Tls.PrivateKey($"{name}.ssh-host-key", new Tls.PrivateKeyArgs
+        {
+            Algorithm = "ECDSA",
+            EcdsaCurve = "P256",
+        }, new CustomResourceOptions { Parent = this });
+
         Droplet = new DO.Droplet(name, new DO.DropletArgs
         {
             Name = Spec.Name,
@@ -50,9 +60,12 @@ public sealed class ClusterNode : ComponentResource
             VpcUuid = network.VpcId,
             SshKeys = { network.SshKeyFingerprint },
             Tags = tags,
-            // The same for every node and version: a replaced droplet boots it and the remote steps
-            // bring the current version and roles (nothing here may need ignoreChanges).
-            UserData = Render.NodeBootstrap(),
+            // The same for every role and version: a replaced droplet boots it and the remote steps
+            // bring the current version and roles (nothing here may need ignoreChanges). Secret:
+            // it carries the host key. (The droplet's metadata service serves user data to
+            // processes on the node itself; the key is the node's own and nothing else is in it.)
+            UserData = Output.CreateSecret(Output.Tuple(HostKey.PrivateKeyOpenssh, HostKey.PublicKeyOpenssh)
+                .Apply(key => Render.NodeUserData(key.Item1, key.Item2))),
             Monitoring = true,
         }, new CustomResourceOptions
         {
@@ -72,6 +85,7 @@ public sealed class ClusterNode : ComponentResource
             Host = PublicIp,
             User = settings.SshUser,
             PrivateKey = args.SshPrivateKey,
+            HostKey = HostKey.PublicKeyOpenssh,
             // SSH comes up shortly after the droplet is active; SshReachable below waits for it.
             DialErrorLimit = 20,
             PerDialTimeout = 15,
@@ -104,6 +118,9 @@ public sealed class ClusterNode : ComponentResource
     }
 
     public NodeSpec Spec { get; }
+
+    /// <summary>The node's SSH host key: installed at first boot, pinned by every connection to it.</summary>
+    public Tls.PrivateKey HostKey { get; }
     public DO.Droplet Droplet { get; }
 
     /// <summary>The droplet's id as a trigger: a step with it runs again on a new droplet.</summary>

@@ -108,7 +108,13 @@ public sealed class NodeDepartures : ComponentResource
         return new(node.Connection, [node.SshReachable]);
     }
 
-    /// <summary>The node's SSH credentials, to the balancer's relay port.</summary>
+    /// <summary>
+    /// The node's SSH credentials, to the balancer's relay port. No host key is pinned: the relay
+    /// lands on whichever control-plane node is healthy, each with a key of its own, and
+    /// pulumi-command pins one key at most. What answers there is ours: the balancer's address is
+    /// held for the stack's life (it outlives every departure) and it forwards only to droplets
+    /// with the control-plane tag.
+    /// </summary>
     private static ConnectionArgs Relay(ApiLoadBalancer balancer, ConnectionArgs node) => new()
     {
         Host = balancer.Ip,

@@ -181,8 +181,10 @@ public static class ClusterProgram
     }
 
     private static Output<(string Name, ImmutableDictionary<string, object> Value)> NodeOutput(ClusterNode node) =>
-        Output.Tuple(node.PublicIp, node.PrivateIp).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
+        Output.Tuple(node.PublicIp, node.PrivateIp, node.HostKey.PublicKeyOpenssh).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
             .Add("publicIp", t.Item1)
             .Add("privateIp", t.Item2)
-            .Add("roles", node.Spec.RoleNames.ToImmutableArray())));
+            .Add("roles", node.Spec.RoleNames.ToImmutableArray())
+            // The node's line for ~/.ssh/known_hosts: its host key is the program's (ClusterNode).
+            .Add("knownHosts", $"{t.Item1} {t.Item3.Trim()}")));
 }

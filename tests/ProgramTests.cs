@@ -4,6 +4,7 @@ using DoK8sHa.Components;
 using DoK8sHa.Config;
 using DoK8sHa.Tests.Support;
 using Pulumi;
+using YamlDotNet.RepresentationModel;
 
 namespace DoK8sHa.Tests;
 
@@ -59,8 +60,9 @@ public class ProgramTests
         Assert.That(Tags("node2"), Is.EqualTo("k8s-dev,k8s-dev-control-plane,k8s-dev-etcd,k8s-dev-worker"));
         Assert.That(Tags("node3"), Is.EqualTo("k8s-dev,k8s-dev-etcd,k8s-dev-worker"));
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "vpcUuid")), Is.All.EqualTo("network-vpc-id"));
-        // User data names neither the version nor the roles: a replaced droplet must never boot stale values.
-        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "userData")).Distinct().Count(), Is.EqualTo(1));
+        // User data names neither the version nor the roles: a replaced droplet must never boot stale
+        // values. Only its SSH host key is the node's own.
+        Assert.That(mocks.OfType(Droplet).Select(d => WithoutHostKey(Input(d, "userData"))).Distinct().Count(), Is.EqualTo(1));
         Assert.That(Input(mocks.Named("node1"), "userData"), Does.Not.Contain("1.35").And.Not.Contain("control-plane"));
         Assert.That(Input(mocks.Named("node-setup-node1"), "create"), Does.Contain("KUBERNETES_VERSION='1.35.1'"));
     }
@@ -184,6 +186,48 @@ public class ProgramTests
         Assert.That(mocks.OfType(RemoteCommand).Where(c => !c.Name.StartsWith("leave-", StringComparison.Ordinal) && c.Inputs.ContainsKey("delete")).Select(c => c.Name), Is.Empty);
     }
 
+    [TestCase("dev")]
+    [TestCase("prod")]
+    public async Task EveryNodeBootsWithItsOwnHostKeyAndEveryDirectStepPinsIt(string stack)
+    {
+        // pulumi-command accepts any host key unless the connection names one (remote/connection.go:
+        // ssh.InsecureIgnoreHostKey, else ssh.FixedHostKey): a recycled address would get the step.
+        var mocks = (await StackRun.RunAsync(stack)).Mocks;
+        var keys = new Dictionary<string, string>();
+        foreach (var droplet in mocks.OfType(Droplet))
+        {
+            var node = Input(droplet, "name");
+            var userData = new YamlStream();
+            userData.Load(new StringReader(Input(droplet, "userData")));
+            var sshKeys = (YamlMappingNode)((YamlMappingNode)userData.Documents[0].RootNode)["ssh_keys"];
+            var key = mocks.Named($"{node}.ssh-host-key");
+            Assert.That((Input(key, "algorithm"), Input(key, "ecdsaCurve")), Is.EqualTo(("ECDSA", "P256")));
+            keys[ClusterMocks.PublicIp(node)] = sshKeys["ecdsa_public"].ToString();
+            Assert.That(sshKeys["ecdsa_private"].ToString(), Does.StartWith("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        }
+        Assert.That(keys.Values.Distinct().Count(), Is.EqualTo(keys.Count), "each node has a key of its own");
+
+        var steps = mocks.OfType(RemoteCommand).Concat(mocks.OfType("command:remote:CopyToRemote")).ToList();
+        Assert.That(steps, Is.Not.Empty);
+        foreach (var step in steps)
+        {
+            var connection = (IDictionary<string, object>)step.Inputs["connection"];
+            var host = connection["host"].ToString()!;
+            if (host == ClusterMocks.LoadBalancerIp)
+            {
+                // The relay lands on whichever control-plane node is healthy: no one key to pin (see NodeDepartures).
+                Assert.That(connection.ContainsKey("hostKey"), Is.False, $"{step.Name} goes through the relay");
+                continue;
+            }
+            Assert.That(keys, Does.ContainKey(host), $"{step.Name} connects to a node");
+            Assert.That(connection.TryGetValue("hostKey", out var pinned) ? pinned.ToString()!.TrimEnd('\n') : null, Is.EqualTo(keys[host].TrimEnd('\n')), $"{step.Name} pins the host key of the node it runs on");
+        }
+    }
+
+    /// <summary>User data with the node's own host key taken out.</summary>
+    private static string WithoutHostKey(string userData) =>
+        System.Text.RegularExpressions.Regex.Replace(userData, @"(?ms)^ssh_keys:\n(  .*?\n)+", "");
+
     private static int ConnectionPort(MockedResource step) =>
         step.Inputs["connection"] is IDictionary<string, object> connection && connection.TryGetValue("port", out var port) ? Convert.ToInt32(port, System.Globalization.CultureInfo.InvariantCulture) : 22;
 
@@ -273,7 +317,11 @@ public class ProgramTests
         Assert.That(nodes["node2"]["privateIp"], Is.EqualTo("10.240.0.3"));
         Assert.That(nodes["node2"]["publicIp"], Is.EqualTo("203.0.113.3"));
         Assert.That((IEnumerable)nodes["node2"]["roles"], Is.EqualTo(new[] { "control-plane", "etcd", "worker" }));
+        // The line an operator adds to known_hosts to reach the node with the program's own check.
+        var userData = Input(result.Mocks.Named("node2"), "userData");
+        Assert.That(nodes["node2"]["knownHosts"], Is.EqualTo($"203.0.113.3 {userData.Split('\n').Single(l => l.StartsWith("  ecdsa_public: ", StringComparison.Ordinal))["  ecdsa_public: ".Length..]}"));
         Assert.That(await Output.IsSecretAsync(result.Output<string>("apiEndpoint")), Is.False);
+        Assert.That(await Output.IsSecretAsync(result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>("nodes")), Is.False, "host public keys are no secret");
     }
 
     [Test]
@@ -440,7 +488,8 @@ public class ProgramTests
         // Each member's certificate names its own address.
         var request = mocks.OfType("tls:index/certRequest:CertRequest").Single(r => r.Name == "pki-etcd2.etcd-member");
         Assert.That(((IEnumerable)request.Inputs["ipAddresses"]).Cast<object>(), Is.EqualTo(new object[] { "10.240.0.22", "127.0.0.1" }));
-        Assert.That(mocks.OfType("tls:index/privateKey:PrivateKey").Select(k => k.Inputs["algorithm"]), Is.All.EqualTo("RSA"));
+        // The PKI's keys are RSA (kubeadm's own choice); the nodes' SSH host keys are ECDSA.
+        Assert.That(mocks.OfType("tls:index/privateKey:PrivateKey").Where(k => k.Name.StartsWith("pki-", StringComparison.Ordinal)).Select(k => k.Inputs["algorithm"]), Is.All.EqualTo("RSA"));
     }
 
     [Test]

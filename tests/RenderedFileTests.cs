@@ -14,6 +14,9 @@ public class RenderedFileTests
     private static readonly Dictionary<string, Func<string>> Cases = new()
     {
         ["node-bootstrap.sh"] = Render.NodeBootstrap,
+        ["node-user-data.yaml"] = () => Render.NodeUserData(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n(the node's key, a Pulumi secret)\n-----END OPENSSH PRIVATE KEY-----\n",
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGolden\n"),
         ["kubernetes-packages.sh"] = () => Render.KubernetesPackages(K8sVersion),
         ["wait-for-bootstrap.sh"] = () => Render.WaitForBootstrap(),
         ["etcd-certs.sh"] = () => Render.EtcdCerts(Node1, FakePki.EtcdCaCert, FakeMember),

@@ -70,6 +70,34 @@ public class SecretFlowTests
         Assert.That(carriers, Is.GreaterThan(0), "the PKI reaches the nodes somewhere: the search must find it");
     }
 
+    [TestCase("dev")]
+    [TestCase("prod")]
+    public async Task AHostKeyIsInItsOwnDropletsUserDataAndNowhereElse(string stack)
+    {
+        var mocks = (await StackRun.RunAsync(stack)).Mocks;
+        var droplets = mocks.OfType("digitalocean:index/droplet:Droplet").ToList();
+        Assert.That(droplets, Is.Not.Empty);
+        foreach (var droplet in droplets)
+        {
+            var node = Text(droplet, "name");
+            var userData = Text(droplet, "userData");
+            // The key's fourth line: its first lines are the format's header, the same for every key.
+            var body = userData.Split('\n').SkipWhile(l => !l.Contains("BEGIN OPENSSH PRIVATE KEY", StringComparison.Ordinal)).ElementAt(3).Trim();
+            Assert.That(body, Has.Length.GreaterThan(40), $"{node}'s user data carries its host key");
+            var holders = mocks.Resources.Where(r => r.Inputs.Any(i => Flat(i.Value).Contains(body, StringComparison.Ordinal))).Select(r => $"{r.Type} {r.Name}").ToList();
+            // The PrivateKey resource itself holds it as an output only; inputs name nothing else.
+            Assert.That(holders, Is.EqualTo(new[] { $"digitalocean:index/droplet:Droplet {node}" }), $"{node}'s host key travels only to its own droplet");
+        }
+    }
+
+    private static string Flat(object? value) => value switch
+    {
+        string s => s,
+        IDictionary<string, object> d => string.Join("\n", d.Values.Select(Flat)),
+        System.Collections.IEnumerable e => string.Join("\n", e.Cast<object>().Select(Flat)),
+        _ => value?.ToString() ?? "",
+    };
+
     private static List<MockedResource> StepsOn(ClusterMocks mocks, string node) =>
         [.. mocks.OfType(RemoteCommand).Where(s => s.Inputs["connection"] is IDictionary<string, object> c && c["host"].ToString() == ClusterMocks.PublicIp(node))];
 

@@ -73,6 +73,42 @@ public class SshScriptTests
         Assert.That(File.Exists(Path.Combine(Steps, "etcd-health.sh")), Is.False, "nothing after the failed script ran");
     }
 
+    private void CloudInit(string status) => File.WriteAllText(Path.Combine(Node.Dir, "state", "cloud-init"), status + "\n");
+
+    [Test]
+    public void WaitForBootstrapWaitsWhileCloudInitRuns()
+    {
+        var marker = Path.Combine(Node.Dir, "bootstrapped");
+        CloudInit("running");
+        var step = Render.RemoteStepIn(Steps, ("wait-for-bootstrap", Render.WaitForBootstrap(marker)));
+        var run = Task.Run(() => _hosts.RunStep(Client, Node, step));
+
+        Assert.That(run.Wait(TimeSpan.FromSeconds(2)), Is.False, "the step waits for cloud-init");
+        File.WriteAllText(marker, "2026-11-25T10:00:00Z\n");
+        CloudInit("done");
+        var result = run.Result;
+        Assert.That(result.ExitCode, Is.Zero, result.Stderr);
+        Assert.That(result.Stdout, Does.Contain("is bootstrapped (since 2026-11-25T10:00:00Z)"));
+    }
+
+    [TestCase("error", true, "cloud-init failed on")]
+    [TestCase("degraded", true, "")]
+    [TestCase("degraded", false, "is missing; see /var/log/cloud-init-output.log")]
+    public void WaitForBootstrapTrustsTheMarkerOnlyAfterRecoverableErrors(string status, bool marked, string error)
+    {
+        var marker = Path.Combine(Node.Dir, "bootstrapped");
+        if (marked)
+        {
+            File.WriteAllText(marker, "2026-11-25T10:00:00Z\n");
+        }
+        CloudInit(status);
+
+        var result = _hosts.RunStep(Client, Node, Render.RemoteStepIn(Steps, ("wait-for-bootstrap", Render.WaitForBootstrap(marker))));
+
+        Assert.That(result.ExitCode == 0, Is.EqualTo(error.Length == 0), result.Stderr);
+        Assert.That(result.Stderr, Does.Contain(error));
+    }
+
     [Test]
     public void EtcdHealthWithoutEtcdFailsNamingTheMembers()
     {

@@ -37,8 +37,42 @@ public static class Render
 
     private const string KubePki = "/etc/kubernetes/pki";
 
-    /// <summary>cloud-init user data: the same for every node, role and version (see the template).</summary>
+    /// <summary>What user data runs at first boot: the same for every node, role and version (see the template).</summary>
     public static string NodeBootstrap() => Template.Render("node-bootstrap.sh", new Dictionary<string, string>());
+
+    public const string BootstrapPath = "/usr/local/sbin/do-k8s-ha-bootstrap";
+
+    /// <summary>
+    /// A droplet's cloud-init user data: <see cref="NodeBootstrap"/> and the node's own SSH host
+    /// key (OpenSSH private key, and its public key as an authorized_keys line).
+    /// </summary>
+    public static string NodeUserData(string hostKeyPrivate, string hostKeyPublic)
+    {
+        if (!hostKeyPrivate.StartsWith("-----BEGIN OPENSSH PRIVATE KEY-----", StringComparison.Ordinal))
+        {
+            throw new ArgumentException("the host key must be an OpenSSH private key", nameof(hostKeyPrivate));
+        }
+        // cloud-init names host keys by kind (cc_ssh CONFIG_KEY_TO_FILE): <kind>_private, <kind>_public.
+        var kind = hostKeyPublic.Split(' ')[0] switch
+        {
+            "ssh-ed25519" => "ed25519",
+            "ecdsa-sha2-nistp256" or "ecdsa-sha2-nistp384" or "ecdsa-sha2-nistp521" => "ecdsa",
+            "ssh-rsa" => "rsa",
+            var other => throw new ArgumentException($"cloud-init installs no host key of kind '{other}'", nameof(hostKeyPublic)),
+        };
+        return Template.Render("node-user-data.yaml", new Dictionary<string, string>
+        {
+            ["KEY_KIND"] = kind,
+            ["HOST_KEY_PRIVATE"] = Indent(hostKeyPrivate, 4),
+            ["HOST_KEY_PUBLIC"] = hostKeyPublic.Trim(),
+            ["BOOTSTRAP_PATH"] = BootstrapPath,
+            ["BOOTSTRAP_SCRIPT"] = Indent(NodeBootstrap(), 6),
+        });
+    }
+
+    /// <summary>Text as a YAML block scalar's body: every line indented, blank lines left blank.</summary>
+    private static string Indent(string text, int spaces) =>
+        string.Join("\n", text.TrimEnd('\n').Split('\n').Select(line => line.Length == 0 ? "" : new string(' ', spaces) + line));
 
     /// <summary>kubeadm, kubelet and kubectl of the version on a node that has not joined yet.</summary>
     public static string KubernetesPackages(KubernetesVersion version) =>

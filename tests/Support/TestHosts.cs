@@ -136,17 +136,33 @@ public sealed class TestHosts : IDisposable
     /// <summary>The key every host's sshd accepts for root (made by <see cref="StartSshd"/>).</summary>
     public string ClientKey => Path.Combine(Dir, "client_key");
 
-    /// <summary>Runs sshd on the host, on its own address, with a fresh host key; root logs in with <see cref="ClientKey"/>.</summary>
-    public void StartSshd(TestHost host)
+    /// <summary>
+    /// Runs sshd on the host, on its own address, with the given host key or a fresh one; root
+    /// logs in with <see cref="ClientKey"/>.
+    /// </summary>
+    public void StartSshd(TestHost host, string? hostKey = null)
     {
         Repo.RequireTool("sshd", "apt-get install openssh-server");
         if (!File.Exists(ClientKey))
         {
             Keygen(ClientKey);
         }
-        var hostKey = Path.Combine(host.Dir, "ssh_host_ed25519_key");
-        Keygen(hostKey);
+        if (hostKey is null)
+        {
+            hostKey = Path.Combine(host.Dir, "ssh_host_ed25519_key");
+            Keygen(hostKey);
+        }
         File.Copy(ClientKey + ".pub", Path.Combine(host.Dir, "authorized_keys"), overwrite: true);
+        // The node booted: cloud-init's status is a stand-in's, never this machine's (where
+        // cloud-init never ran and `status --wait` would wait forever).
+        var bin = Directory.CreateDirectory(Path.Combine(host.Dir, "bin")).FullName;
+        Directory.CreateDirectory(Path.Combine(host.Dir, "state"));
+        var cloudInit = Path.Combine(bin, "cloud-init");
+        File.Copy(Repo.Path("tests", "Support", "standins", "cloud-init"), cloudInit, overwrite: true);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(cloudInit, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var config = Path.Combine(host.Dir, "sshd_config");
         File.WriteAllText(config, $"""
             ListenAddress {host.Address}
@@ -159,6 +175,7 @@ public sealed class TestHosts : IDisposable
             UsePAM no
             StrictModes no
             PidFile {host.Dir}/sshd.pid
+            SetEnv PATH={bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
             """);
         // sshd's privilege-separation directory; it is the system's own, made if missing.

@@ -13,6 +13,8 @@ namespace DoK8sHa.Tests.Support;
 /// verify chains, names and key usages test something. What the program relies on, with the file
 /// of terraform-provider-tls (internal/provider) that does it:
 /// - private_key: RSA of rsa_bits; private_key_pem is PKCS#1, public_key_pem PKIX (resource_private_key.go, common_key.go);
+///   ECDSA on P256 with private_key_pem SEC 1, and private_key_openssh / public_key_openssh as
+///   golang.org/x/crypto/ssh writes them (common_key.go: ssh.MarshalPrivateKey, ssh.MarshalAuthorizedKey);
 /// - cert_request: the subject, dns_names and ip_addresses go into the CSR (resource_cert_request.go);
 /// - self_signed_cert / locally_signed_cert: subject and SANs from the key or CSR, validity from
 ///   now for validity_period_hours, key usages and extended key usages from allowed_uses, CA
@@ -25,6 +27,7 @@ namespace DoK8sHa.Tests.Support;
 public sealed class TlsStandIn
 {
     private static readonly ConcurrentDictionary<string, RSA> Keys = new();
+    private static readonly ConcurrentDictionary<string, Dictionary<string, string>> EcKeys = new();
     private readonly ConcurrentDictionary<string, (string Inputs, ImmutableDictionary<string, object> Outputs)> _state = new();
 
     /// <summary>The clock the provider plans with.</summary>
@@ -40,6 +43,29 @@ public sealed class TlsStandIn
         var outputs = inputs.ToBuilder();
         switch (type)
         {
+            case "tls:index/privateKey:PrivateKey" when Text(inputs, "algorithm") == "ECDSA":
+                if (Text(inputs, "ecdsaCurve") != "P256")
+                {
+                    throw new NotSupportedException($"{name}: the stand-in makes ECDSA keys on P256 only");
+                }
+                // Made once per name and kept, as the state keeps them (the OpenSSH form has random check bytes).
+                var ec = EcKeys.GetOrAdd(name, _ =>
+                {
+                    using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+                    return new Dictionary<string, string>
+                    {
+                        ["privateKeyPem"] = key.ExportECPrivateKeyPem() + "\n",
+                        ["privateKeyPemPkcs8"] = key.ExportPkcs8PrivateKeyPem() + "\n",
+                        ["publicKeyPem"] = key.ExportSubjectPublicKeyInfoPem() + "\n",
+                        ["privateKeyOpenssh"] = OpenSsh.PrivateKey(key),
+                        ["publicKeyOpenssh"] = OpenSsh.PublicKey(key),
+                    };
+                });
+                foreach (var (output, value) in ec)
+                {
+                    outputs[output] = value;
+                }
+                break;
             case "tls:index/privateKey:PrivateKey":
                 var rsa = Keys.GetOrAdd(name, _ => RSA.Create(inputs.TryGetValue("rsaBits", out var bits) ? Convert.ToInt32(bits, System.Globalization.CultureInfo.InvariantCulture) : 2048));
                 outputs["privateKeyPem"] = rsa.ExportRSAPrivateKeyPem() + "\n";

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# do-k8s-ha cloud-init user data: prepares a droplet for any role and any Kubernetes version.
-# It names neither on purpose: DigitalOcean keeps user data for the droplet's life and a change of
-# it replaces the droplet, so what depends on the version or the roles is done by remote steps
-# (kubernetes-packages.sh, etcd-install.sh). Runs once at first boot; safe to run again.
+# do-k8s-ha first boot, run by the user data (node-user-data.yaml): prepares a droplet for any
+# role and any Kubernetes version. It names neither on purpose: DigitalOcean keeps user data for
+# the droplet's life and a change of it replaces the droplet, so what depends on the version or
+# the roles is done by remote steps (kubernetes-packages.sh, etcd-install.sh). Runs once at first
+# boot; safe to run again.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
