@@ -29,6 +29,12 @@ public sealed class ClusterAddonsArgs
 
     /// <summary>The step that creates the cluster.</summary>
     public required Resource ClusterCreated { get; init; }
+
+    /// <summary>
+    /// The inventory's Kubernetes nodes and their VPC addresses: the only kubelets whose serving
+    /// certificates are approved, each for its own name and address.
+    /// </summary>
+    public required IReadOnlyList<(string Name, Output<string> PrivateIp)> KubeletNodes { get; init; }
 }
 
 /// <summary>
@@ -41,6 +47,7 @@ public sealed class ClusterAddons : ComponentResource
     public const string CalicoChartRepository = "https://docs.tigera.io/calico/charts";
     public const string MetricsServerChartRepository = "https://kubernetes-sigs.github.io/metrics-server/";
     public const string DashboardChartRepository = "https://kubernetes.github.io/dashboard/";
+    public const string KubeletCsrApproverChartRepository = "https://postfinance.github.io/kubelet-csr-approver";
 
     public ClusterAddons(string name, ClusterAddonsArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:ClusterAddons", name, options)
@@ -103,11 +110,26 @@ public sealed class ClusterAddons : ComponentResource
         });
         Calico = calico;
 
-        // kubeadm's kubelets serve self-signed certificates, as Kubespray's defaults assume too.
+        // Kubelets ask the cluster CA for their serving certificates (serverTLSBootstrap, in
+        // kubeadm-cluster.yaml); the controller manager signs only approved requests. This
+        // approves a kubernetes.io/kubelet-serving request only from system:node:<name> for an
+        // inventory node, naming that node and nothing but inventory addresses (one /32 each):
+        // a kubelet cannot get a certificate for a name outside the inventory or a foreign address.
+        var nodeNames = string.Join("|", args.KubeletNodes.Select(n => System.Text.RegularExpressions.Regex.Escape(n.Name)));
+        CsrApprover = Release("kubelet-csr-approver", "kubelet-csr-approver", addons.KubeletCsrApproverVersion, KubeletCsrApproverChartRepository, "kube-system", new Dictionary<string, object>
+        {
+            ["providerRegex"] = $"^({nodeNames})$",
+            ["providerIpPrefixes"] = Output.All(args.KubeletNodes.Select(n => n.PrivateIp.Apply(ip => $"{ip}/32"))),
+            // Droplet names do not resolve in DNS; the name is checked against the inventory instead.
+            ["bypassDnsResolution"] = true,
+            ["allowedDnsNames"] = 1,
+        }, dependsOn: calico);
+
+        // The kubelets' certificates are the cluster CA's: metrics-server verifies them.
         MetricsServer = Release("metrics-server", "metrics-server", addons.MetricsServerVersion, MetricsServerChartRepository, "kube-system", new Dictionary<string, object>
         {
-            ["args"] = new[] { "--kubelet-insecure-tls" },
-        }, dependsOn: calico);
+            ["args"] = new[] { "--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" },
+        }, dependsOn: CsrApprover);
 
         if (addons.Dashboard)
         {
@@ -158,6 +180,9 @@ public sealed class ClusterAddons : ComponentResource
     public K8s.Provider Provider { get; }
     public K8s.Rbac.V1.ClusterRoleBinding OperatorBinding { get; }
     public K8s.Helm.V3.Release Calico { get; }
+
+    /// <summary>Approves the kubelets' serving certificates (inventory nodes, their own addresses).</summary>
+    public K8s.Helm.V3.Release CsrApprover { get; }
     public K8s.Helm.V3.Release MetricsServer { get; }
     public K8s.Yaml.V2.ConfigGroup? NodeLocalDns { get; }
 

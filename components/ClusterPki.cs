@@ -8,6 +8,9 @@ public sealed class ClusterPkiArgs
 {
     /// <summary>The etcd members: each gets a certificate for its private address, signed here.</summary>
     public required IReadOnlyList<(string Name, Output<string> PrivateIp)> EtcdMembers { get; init; }
+
+    /// <summary>Names of the keys Secrets are encrypted with, the first encrypting (config secretsEncryptionKeys).</summary>
+    public IReadOnlyList<string> SecretsEncryptionKeys { get; init; } = ["key1"];
 }
 
 /// <summary>
@@ -98,6 +101,16 @@ public sealed class ClusterPki : ComponentResource
                 .Apply(t => new EtcdMemberCredential(t.Item1, t.Item2)));
         }
 
+        // The TLS provider is the program's source of secret randomness kept in the state: each
+        // encryption key is derived from a private key of its own (HKDF-SHA256 of its PKCS #8
+        // bytes), made once and never replaced, so a key stays the same for as long as it is listed.
+        SecretsEncryptionKeys = Output.CreateSecret(Output.All(args.SecretsEncryptionKeys.Select(keyName =>
+        {
+            var seed = new Tls.PrivateKey($"{_name}-encryption-{keyName}", new Tls.PrivateKeyArgs { Algorithm = "ECDSA", EcdsaCurve = "P256" },
+                new CustomResourceOptions { Parent = this, IgnoreChanges = ["algorithm", "ecdsaCurve"] });
+            return seed.PrivateKeyPemPkcs8.Apply(pem => new SecretsEncryptionKey(keyName, DeriveEncryptionKey(keyName, pem)));
+        })).Apply(keys => (IReadOnlyList<SecretsEncryptionKey>)[.. keys]));
+
         Renewals = Output.All(_validityEnds).Apply(ends => string.Join(",", ends));
         RegisterOutputs(new Dictionary<string, object?> { ["caCertificate"] = ca.Cert, ["renewals"] = Renewals });
     }
@@ -113,6 +126,19 @@ public sealed class ClusterPki : ComponentResource
 
     /// <summary>When the exported kubeconfig's certificate expires (RFC 3339).</summary>
     public Output<string> OperatorExpires { get; }
+
+    /// <summary>Secret: the keys Secrets are encrypted with in etcd, in the configured order.</summary>
+    public Output<IReadOnlyList<SecretsEncryptionKey>> SecretsEncryptionKeys { get; }
+
+    /// <summary>32 bytes for secretbox, base64: HKDF-SHA256 of the seed key's PKCS #8 bytes, bound to the key's name.</summary>
+    public static string DeriveEncryptionKey(string name, string seedPkcs8Pem)
+    {
+        var seed = System.Security.Cryptography.PemEncoding.Find(seedPkcs8Pem);
+        var der = Convert.FromBase64String(seedPkcs8Pem[seed.Base64Data]);
+        var key = System.Security.Cryptography.HKDF.DeriveKey(System.Security.Cryptography.HashAlgorithmName.SHA256, der, 32,
+            info: System.Text.Encoding.UTF8.GetBytes($"do-k8s-ha secrets encryption {name}"));
+        return Convert.ToBase64String(key);
+    }
 
     /// <summary>Secret: the etcd member's certificate and key, and nothing else of the PKI.</summary>
     public Output<EtcdMemberCredential> EtcdMember(string node) => _etcdMembers[node];

@@ -14,6 +14,9 @@ public sealed class ControlPlaneArgs
     public required EtcdCluster Etcd { get; init; }
     public required Output<ClusterPkiMaterial> Pki { get; init; }
 
+    /// <summary>Secret: the keys the API servers encrypt Secrets with (ClusterPki).</summary>
+    public required Output<IReadOnlyList<SecretsEncryptionKey>> SecretsEncryptionKeys { get; init; }
+
     /// <summary>A node joins only after the machine it replaces has left.</summary>
     public required NodeDepartures Departures { get; init; }
 
@@ -44,7 +47,8 @@ public sealed class ControlPlane : ComponentResource
             t.Item1,
             // 127.0.0.1 is the controlPlaneEndpoint (the local proxy): kubeadm does not add it itself.
             ["127.0.0.1", "localhost", .. t.Item2],
-            settings.NodeCidrMaskSize));
+            settings.NodeCidrMaskSize,
+            settings.Hardening.AuditLog));
         LocalAdminKubeconfig = args.Pki.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Render.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
 
         Remote.Command? init = null;
@@ -58,11 +62,12 @@ public sealed class ControlPlane : ComponentResource
             // replaced later its token comes from a live peer. A lone control-plane node needs none.
             var mintOn = args.Nodes.FirstOrDefault(n => n != node);
             var token = mintOn is null ? null : new JoinToken($"{name}-{node.Spec.Name}", node, mintOn, mayInit ? [mintOn.Ready] : [init!], this);
-            var create = Output.Tuple(cluster, node.Address, args.Pki, LocalAdminKubeconfig, token?.Token ?? Output.Create("")).Apply(t =>
+            var create = Output.Tuple(cluster, node.Address, args.Pki, LocalAdminKubeconfig, token?.Token ?? Output.Create(""), args.SecretsEncryptionKeys).Apply(t =>
             {
-                var (c, self, pki, kubeconfig, joinToken) = t;
+                var (c, self, pki, kubeconfig, joinToken, encryptionKeys) = t;
                 return Render.SecretStep(
                     ("control-plane-pki", Render.ControlPlanePki(pki)),
+                    ("apiserver-config", Render.ApiServerConfig(settings.Hardening, encryptionKeys)),
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
                     ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, joinToken, pki.CaCertHash, kubeconfig)));

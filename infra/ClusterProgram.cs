@@ -68,6 +68,7 @@ public static class ClusterProgram
         var pki = new ClusterPki("pki", new ClusterPkiArgs
         {
             EtcdMembers = [.. nodes.Where(n => n.Spec.IsEtcd).Select(n => (n.Spec.Name, n.PrivateIp))],
+            SecretsEncryptionKeys = settings.Hardening.SecretsEncryptionKeys,
         });
 
         // Users reach the API through the load balancer, or (not highly available) the init node.
@@ -100,6 +101,7 @@ public static class ClusterProgram
             Nodes = controlPlaneNodes,
             Etcd = etcd,
             Pki = pki.Material,
+            SecretsEncryptionKeys = pki.SecretsEncryptionKeys,
             Departures = departures,
             Setup = setup,
             ExtraCertSans = apiHost.Apply(host => (IReadOnlyList<string>)[host]),
@@ -134,6 +136,7 @@ public static class ClusterProgram
             ClusterName = settings.ClusterName,
             ClusterCreated = controlPlane.Init,
             Cluster = network.Firewall,
+            KubeletNodes = [.. nodes.Where(n => n.Spec.IsKubernetesNode).Select(n => (n.Spec.Name, n.PrivateIp))],
         });
 
         // Workers after the add-ons: both wait for init, and the add-ons are on the longer path.

@@ -17,7 +17,7 @@ public class AddonAndHealthTests
     {
         var mocks = (await StackRun.RunAsync("dev")).Mocks;
 
-        Assert.That(mocks.OfType(Release).Select(r => r.Inputs["name"]), Is.EquivalentTo(new[] { "calico", "metrics-server" }));
+        Assert.That(mocks.OfType(Release).Select(r => r.Inputs["name"]), Is.EquivalentTo(new[] { "calico", "kubelet-csr-approver", "metrics-server" }));
         var calico = mocks.Named("addons-calico");
         Assert.That(calico.Inputs["chart"], Is.EqualTo("tigera-operator"));
         Assert.That(calico.Inputs["version"], Is.EqualTo("v3.30.6"));

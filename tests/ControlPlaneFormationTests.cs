@@ -71,6 +71,7 @@ public class ControlPlaneFormationTests
         [
             ("api-proxy", Render.ApiProxy(node.Name, [_node1, _node2])),
             ("control-plane-pki", Render.ControlPlanePki(Pki)),
+            ("apiserver-config", Render.ApiServerConfig(Fixtures.Hardening, Fixtures.EncryptionKeys)),
         ];
         if (etcdHealth)
         {
@@ -96,6 +97,10 @@ public class ControlPlaneFormationTests
         var init = Run(_cp1, Steps(_node1, mayInit: true));
         Assert.That(init.Exit, Is.Zero, init.Output);
         Assert.That(init.Output, Does.Contain("creating the cluster on node1"));
+        // kubeadm's system:masters credential, which RBAC cannot restrict, is not left behind.
+        Assert.That(_hosts.Log(_cp1), Does.Contain("kubeadm init"));
+        Assert.That(File.Exists(_hosts.NodeFile(_cp1, "/etc/kubernetes/super-admin.conf")), Is.False, "super-admin.conf is removed after init");
+        Assert.That(File.Exists(_hosts.NodeFile(_cp1, "/etc/kubernetes/admin.conf")), Is.True);
 
         var join = Run(_cp2, Steps(_node2, mayInit: false, token: Token(_cp1, _node2)));
 

@@ -61,6 +61,9 @@ public class ProjectFileTests
                 case bool flag:
                     Assert.That(actual?.ToString(), Is.EqualTo(flag ? "true" : "false"), $"default of {key}");
                     break;
+                case int number:
+                    Assert.That(actual?.ToString(), Is.EqualTo(number.ToString(System.Globalization.CultureInfo.InvariantCulture)), $"default of {key}");
+                    break;
                 case IEnumerable<string> list:
                     Assert.That(((YamlSequenceNode)actual!).Children.Select(c => c.ToString()), Is.EqualTo(list), $"default of {key}");
                     break;

@@ -32,6 +32,7 @@ public class RenderedFileTests
         ["kubeadm-join.worker.yaml"] = () => Render.KubeadmJoinConfig(Node3, Render.ApiProxyListen, JoinToken, FakePki.CaCertHash, controlPlane: false, schedulable: true),
         ["kubeadm-join.control-plane.yaml"] = () => Render.KubeadmJoinConfig(Node2, Render.ApiProxyListen, JoinToken, FakePki.CaCertHash, controlPlane: true, schedulable: true),
         ["control-plane-pki.sh"] = () => Render.ControlPlanePki(FakePki),
+        ["apiserver-config.sh"] = () => Render.ApiServerConfig(Hardening, EncryptionKeys),
         ["control-plane.init.sh"] = () => Render.ControlPlane(Cluster, Node1, mayInit: true, schedulable: false, "", FakePki.CaCertHash, LocalKubeconfig()),
         ["control-plane.join.sh"] = () => Render.ControlPlane(Cluster, Node2, mayInit: false, schedulable: true, JoinToken, FakePki.CaCertHash, LocalKubeconfig()),
         ["join-token.sh"] = () => Render.JoinToken("node3"),
@@ -66,6 +67,10 @@ public class RenderedFileTests
         ["containerd-sandbox.fragment"] = "kubernetes-packages.sh",
         ["kubernetes-repository.fragment"] = "kubernetes-packages.sh",
         ["retry.fragment"] = "worker-drain.drain.sh",
+        ["audit-policy.yaml"] = "apiserver-config.sh",
+        ["pod-security.yaml"] = "apiserver-config.sh",
+        ["anonymous-auth.yaml"] = "apiserver-config.sh",
+        ["encryption-config.yaml"] = "apiserver-config.sh",
     };
 
     private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", $"https://{Render.ApiProxyListen}", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);

@@ -17,7 +17,8 @@ public sealed record AddonSettings(
     bool Dashboard,
     string DashboardVersion,
     bool NodeLocalDns,
-    string NodeLocalDnsVersion);
+    string NodeLocalDnsVersion,
+    string KubeletCsrApproverVersion);
 
 /// <summary>The validated stack configuration. Everything the components need, nothing read twice.</summary>
 public sealed record ClusterSettings
@@ -47,6 +48,7 @@ public sealed record ClusterSettings
     public string? VpcId { get; init; }
     public required ApiLoadBalancerMode ApiLoadBalancer { get; init; }
     public required AddonSettings Addons { get; init; }
+    public required HardeningSettings Hardening { get; init; }
 
     public IEnumerable<NodeSpec> ControlPlaneNodes => Nodes.Where(n => n.IsControlPlane);
     public IEnumerable<NodeSpec> EtcdNodes => Nodes.Where(n => n.IsEtcd);

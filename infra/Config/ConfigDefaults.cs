@@ -36,6 +36,23 @@ public static class ConfigDefaults
     public const string DashboardVersion = "7.13.0";
     public const string NodeLocalDnsVersion = "1.25.0";
 
+    // kubelet serving certificates are approved by postfinance/kubelet-csr-approver, as Kubespray does.
+    public const string KubeletCsrApproverVersion = "1.2.14";
+
+    // Hardening (README "Hardening"): Pod Security, the audit log, Secrets encryption at rest.
+    public const string PodSecurityEnforce = "baseline";
+    public const string PodSecurityWarn = "restricted";
+    public const string PodSecurityAudit = "restricted";
+
+    /// <summary>The control plane's own, and Calico's: their pods need host networking and privileges.</summary>
+    public static readonly IReadOnlyList<string> PodSecurityExemptNamespaces = ["kube-system", "tigera-operator", "calico-system"];
+    public const int AuditLogMaxAgeDays = 30;
+    public const int AuditLogMaxBackups = 10;
+    public const int AuditLogMaxSizeMb = 100;
+
+    /// <summary>Names of the Secrets encryption keys, the first encrypting (README "Secrets encryption keys").</summary>
+    public static readonly IReadOnlyList<string> SecretsEncryptionKeys = ["key1"];
+
     /// <summary>The seed tutorial's inventory: stacked etcd on all three, two API servers, two workers.</summary>
     public const string NodesJson = """
         [
@@ -71,5 +88,14 @@ public static class ConfigDefaults
         ["dashboardVersion"] = DashboardVersion,
         ["nodeLocalDns"] = false,
         ["nodeLocalDnsVersion"] = NodeLocalDnsVersion,
+        ["kubeletCsrApproverVersion"] = KubeletCsrApproverVersion,
+        ["podSecurityEnforce"] = PodSecurityEnforce,
+        ["podSecurityWarn"] = PodSecurityWarn,
+        ["podSecurityAudit"] = PodSecurityAudit,
+        ["podSecurityExemptNamespaces"] = PodSecurityExemptNamespaces,
+        ["auditLogMaxAgeDays"] = AuditLogMaxAgeDays,
+        ["auditLogMaxBackups"] = AuditLogMaxBackups,
+        ["auditLogMaxSizeMb"] = AuditLogMaxSizeMb,
+        ["secretsEncryptionKeys"] = SecretsEncryptionKeys,
     };
 }

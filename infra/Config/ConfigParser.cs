@@ -47,7 +47,7 @@ public static partial class ConfigParser
         }
         else if (version.IsOlderThan(KubernetesVersion.OldestSupported))
         {
-            Problem("kubernetesVersion", $"{version} is older than {KubernetesVersion.OldestSupported}, the first release with kubeadm's v1beta4 config API", $"use {ConfigDefaults.KubernetesVersion} or another release from 1.31 on");
+            Problem("kubernetesVersion", $"{version} is older than {KubernetesVersion.OldestSupported}, the first release with kubeadm's v1beta4 config API and configurable anonymous access", $"use {ConfigDefaults.KubernetesVersion} or another release from 1.32 on");
         }
 
         var etcdVersion = Read("etcdVersion", ConfigDefaults.EtcdVersion);
@@ -185,7 +185,9 @@ public static partial class ConfigParser
             Flag("dashboard"),
             Version("dashboardVersion", ConfigDefaults.DashboardVersion, ConfigDefaults.DashboardVersion),
             Flag("nodeLocalDns"),
-            Version("nodeLocalDnsVersion", ConfigDefaults.NodeLocalDnsVersion, ConfigDefaults.NodeLocalDnsVersion));
+            Version("nodeLocalDnsVersion", ConfigDefaults.NodeLocalDnsVersion, ConfigDefaults.NodeLocalDnsVersion),
+            Version("kubeletCsrApproverVersion", ConfigDefaults.KubeletCsrApproverVersion, ConfigDefaults.KubeletCsrApproverVersion));
+        var hardening = ParseHardening(get, Problem);
 
         warnings = warned;
         if (problems.Count > 0)
@@ -212,6 +214,7 @@ public static partial class ConfigParser
             VpcId = vpcId.Length > 0 ? vpcId.ToLowerInvariant() : null,
             ApiLoadBalancer = lb!.Value,
             Addons = addons,
+            Hardening = hardening,
         };
     }
 

@@ -14,7 +14,11 @@ public sealed record KubeadmClusterInput(
     Cidr ServiceCidr,
     IReadOnlyList<string> EtcdEndpoints,
     IReadOnlyList<string> CertSans,
-    int NodeCidrMaskSize = 24);
+    int NodeCidrMaskSize = 24,
+    AuditLogSettings? AuditLog = null);
+
+/// <summary>A key Secrets are encrypted with in etcd: its name and 32 random bytes, base64.</summary>
+public sealed record SecretsEncryptionKey(string Name, string Secret);
 
 /// <summary>
 /// Renders every script and config file the program puts on a machine: the single place they
@@ -188,6 +192,9 @@ public static class Render
 
     /// <summary>ClusterConfiguration + KubeletConfiguration + this node's InitConfiguration.</summary>
     public static string KubeadmInitConfig(KubeadmClusterInput cluster, NodeAddress node, bool schedulable) =>
+        KubeadmInitConfig(cluster, node, schedulable, cluster.AuditLog ?? DefaultAuditLog);
+
+    private static string KubeadmInitConfig(KubeadmClusterInput cluster, NodeAddress node, bool schedulable, AuditLogSettings audit) =>
         Template.Render("kubeadm-init.yaml", new Dictionary<string, string>
         {
             ["NODE_NAME"] = node.Name,
@@ -203,7 +210,60 @@ public static class Render
             ["SERVICE_CIDR"] = cluster.ServiceCidr.ToString(),
             ["ETCD_ENDPOINTS"] = YamlList(cluster.EtcdEndpoints, 6),
             ["CERT_SANS"] = YamlList(cluster.CertSans, 4),
+            ["HARDENING_DIR"] = HardeningDir,
+            ["AUDIT_LOG_DIR"] = AuditLogSettings.Dir,
+            ["AUDIT_LOG_PATH"] = AuditLogSettings.Path,
+            ["AUDIT_LOG_MAX_AGE"] = Invariant(audit.MaxAgeDays),
+            ["AUDIT_LOG_MAX_BACKUPS"] = Invariant(audit.MaxBackups),
+            ["AUDIT_LOG_MAX_SIZE"] = Invariant(audit.MaxSizeMb),
         });
+
+    private static AuditLogSettings DefaultAuditLog => new(ConfigDefaults.AuditLogMaxAgeDays, ConfigDefaults.AuditLogMaxBackups, ConfigDefaults.AuditLogMaxSizeMb);
+
+    private static string Invariant(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Where the API server's hardening files live on a control-plane node (kubeadm mounts it).</summary>
+    public const string HardeningDir = "/etc/kubernetes/hardening";
+
+    /// <summary>
+    /// The API server's hardening files (audit policy, Pod Security defaults, anonymous access,
+    /// Secrets encryption) and the script that installs them. Secret: it carries the keys.
+    /// </summary>
+    public static string ApiServerConfig(HardeningSettings hardening, IReadOnlyList<SecretsEncryptionKey> keys)
+    {
+        if (keys.Count == 0)
+        {
+            throw new ArgumentException("Secrets need at least one encryption key", nameof(keys));
+        }
+        foreach (var key in keys)
+        {
+            // secretbox takes exactly 32 bytes (k8s.io/apiserver storage/value/encrypt/secretbox).
+            if (!Convert.TryFromBase64String(key.Secret, new byte[64], out var length) || length != 32)
+            {
+                throw new ArgumentException($"encryption key {key.Name} is not 32 bytes in base64", nameof(keys));
+            }
+        }
+        var podSecurity = hardening.PodSecurity;
+        string File(string name, IReadOnlyDictionary<string, string> values) => Template.Render(name, values).TrimEnd('\n');
+        return Template.Render("apiserver-config.sh", new Dictionary<string, string>
+        {
+            ["DIR"] = Sh.Quote(HardeningDir),
+            ["AUDIT_DIR"] = Sh.Quote(AuditLogSettings.Dir),
+            ["AUDIT_POLICY"] = File("audit-policy.yaml", new Dictionary<string, string>()),
+            ["POD_SECURITY"] = File("pod-security.yaml", new Dictionary<string, string>
+            {
+                ["ENFORCE"] = podSecurity.Enforce,
+                ["WARN"] = podSecurity.Warn,
+                ["AUDIT"] = podSecurity.Audit,
+                ["EXEMPT_NAMESPACES"] = "[" + string.Join(", ", podSecurity.ExemptNamespaces) + "]",
+            }),
+            ["ANONYMOUS_AUTH"] = File("anonymous-auth.yaml", new Dictionary<string, string>()),
+            ["ENCRYPTION_CONFIG"] = File("encryption-config.yaml", new Dictionary<string, string>
+            {
+                ["KEYS"] = string.Join("\n", keys.Select(k => $"            - name: {k.Name}\n              secret: {k.Secret}")),
+            }),
+        });
+    }
 
     /// <param name="apiServerEndpoint">Where token discovery fetches cluster-info: the local API proxy.</param>
     /// <param name="controlPlane">True for a control-plane join: the node runs an API server on its VPC address.</param>

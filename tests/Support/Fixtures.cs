@@ -24,6 +24,19 @@ public static class Fixtures
         Render.EtcdClientUrls(EtcdMembers).ToList(),
         ["127.0.0.1", "localhost", "198.51.100.10"]);
 
+    /// <summary>The hardening defaults, as the config parser gives them.</summary>
+    public static HardeningSettings Hardening => new(
+        new PodSecuritySettings(ConfigDefaults.PodSecurityEnforce, ConfigDefaults.PodSecurityWarn, ConfigDefaults.PodSecurityAudit, ConfigDefaults.PodSecurityExemptNamespaces),
+        new AuditLogSettings(ConfigDefaults.AuditLogMaxAgeDays, ConfigDefaults.AuditLogMaxBackups, ConfigDefaults.AuditLogMaxSizeMb),
+        ConfigDefaults.SecretsEncryptionKeys);
+
+    /// <summary>Two placeholder keys (32 bytes each, base64), the first encrypting.</summary>
+    public static IReadOnlyList<SecretsEncryptionKey> EncryptionKeys =>
+    [
+        new("key2", Convert.ToBase64String(Enumerable.Repeat((byte)2, 32).ToArray())),
+        new("key1", Convert.ToBase64String(Enumerable.Repeat((byte)1, 32).ToArray())),
+    ];
+
     /// <summary>Placeholder key material: goldens must not change with every run, and hold no real key.</summary>
     public static ClusterPkiMaterial FakePki => new()
     {

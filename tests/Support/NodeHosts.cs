@@ -13,7 +13,7 @@ public sealed class NodeHosts : IDisposable
 {
     /// <summary>The node folders each host keeps, mounted over the system's own.</summary>
     private static readonly string[] NodeFolders =
-        ["/etc/kubernetes", "/var/lib/do-k8s-ha", "/etc/systemd/system", "/etc/kube-apiserver-proxy", "/run"];
+        ["/etc/kubernetes", "/var/lib/do-k8s-ha", "/etc/systemd/system", "/etc/kube-apiserver-proxy", "/run", "/var/log/kubernetes"];
 
     private NodeHosts(TestHosts hosts) => Hosts = hosts;
 

@@ -77,15 +77,61 @@ apiServer:
     - 127.0.0.1
     - localhost
     - 198.51.100.10
+  # Hardening (README "Hardening"); the files come from apiserver-config.sh.
+  extraArgs:
+    - name: audit-policy-file
+      value: /etc/kubernetes/hardening/audit-policy.yaml
+    - name: audit-log-path
+      value: /var/log/kubernetes/audit/audit.log
+    - name: audit-log-maxage
+      value: "30"
+    - name: audit-log-maxbackup
+      value: "10"
+    - name: audit-log-maxsize
+      value: "100"
+    - name: admission-control-config-file
+      value: /etc/kubernetes/hardening/pod-security.yaml
+    - name: authentication-config
+      value: /etc/kubernetes/hardening/anonymous-auth.yaml
+    - name: encryption-provider-config
+      value: /etc/kubernetes/hardening/encryption-config.yaml
+    - name: encryption-provider-config-automatic-reload
+      value: "true"
+    # Kubelets serve certificates of the cluster CA (serverTLSBootstrap below): verify them.
+    - name: kubelet-certificate-authority
+      value: /etc/kubernetes/pki/ca.crt
+    - name: profiling
+      value: "false"
+  extraVolumes:
+    - name: hardening
+      hostPath: /etc/kubernetes/hardening
+      mountPath: /etc/kubernetes/hardening
+      readOnly: true
+      pathType: DirectoryOrCreate
+    - name: audit-log
+      hostPath: /var/log/kubernetes/audit
+      mountPath: /var/log/kubernetes/audit
+      readOnly: false
+      pathType: DirectoryOrCreate
 controllerManager:
   extraArgs:
     # Each node gets a pod range of this size from podSubnet: the two bound the node count.
     - name: node-cidr-mask-size
       value: "24"
+    - name: profiling
+      value: "false"
+scheduler:
+  extraArgs:
+    - name: profiling
+      value: "false"
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
+# The kubelet asks the cluster CA for its serving certificate (a kubernetes.io/kubelet-serving
+# CSR, approved by kubelet-csr-approver for inventory nodes and their own addresses only) instead
+# of serving a self-signed one: the API server and metrics-server can verify it.
+serverTLSBootstrap: true
 YAML
 cat > "$KUBEADM_DIR/join.yaml" <<'YAML'
 # do-k8s-ha: kubeadm JoinConfiguration of node1.
@@ -274,4 +320,8 @@ else
   exit 1
 fi
 
+# kubeadm init (1.29 and later) leaves super-admin.conf, a system:masters credential that RBAC
+# cannot restrict, on the init node only; nothing here uses it (break-glass: `kubeadm kubeconfig
+# user --org system:masters` on a control-plane node, README "Hardening").
+rm -f /etc/kubernetes/super-admin.conf
 echo "$NODE_NAME is a control-plane node"

@@ -162,4 +162,8 @@ else
   exit 1
 fi
 
+# kubeadm init (1.29 and later) leaves super-admin.conf, a system:masters credential that RBAC
+# cannot restrict, on the init node only; nothing here uses it (break-glass: `kubeadm kubeconfig
+# user --org system:masters` on a control-plane node, README "Hardening").
+rm -f /etc/kubernetes/super-admin.conf
 echo "$NODE_NAME is a control-plane node"
