@@ -95,7 +95,9 @@ public sealed class ClusterPki : ComponentResource
         foreach (var (member, ip) in args.EtcdMembers)
         {
             // "<node>.etcd-member": a "." never occurs in the fixed names above, nor in a node name.
-            var credential = Issue($"{member}.etcd-member", etcd, member, null, PeerUses, LeafValidityHours,
+            // One common name for every member: peers accept only it (etcd.conf.yml allowed-cn);
+            // the node's name and address are in the SANs.
+            var credential = Issue($"{member}.etcd-member", etcd, Render.EtcdMemberCommonName, null, PeerUses, LeafValidityHours,
                 dnsNames: [member, "localhost"], ipAddresses: [ip, "127.0.0.1"]);
             _etcdMembers[member] = Output.CreateSecret(Output.Tuple(credential.Cert, credential.Key)
                 .Apply(t => new EtcdMemberCredential(t.Item1, t.Item2)));

@@ -40,7 +40,7 @@ public sealed class EtcdCluster : ComponentResource
                 return Render.SecretStep(
                     ("etcd-certs", Render.EtcdCerts(self, caCert, credential)),
                     ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
-                    ("etcd-member", Render.EtcdMember(self, all, token)),
+                    ("etcd-member", Render.EtcdMember(self, all, token, etcdVersion: args.EtcdVersion)),
                     ("etcd-service", Render.EtcdService()));
             });
             // Members depend only on their own node: all of them start together and form the quorum.

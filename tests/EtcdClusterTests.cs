@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
+using YamlDotNet.RepresentationModel;
 
 namespace DoK8sHa.Tests;
 
@@ -31,8 +32,11 @@ public class EtcdClusterTests
             var certs = _hosts.Bash(host, Render.EtcdCerts(node, pki.EtcdCaCert, RealPki.Member(node), pkiDir: PkiDir(host)));
             Assert.That(certs.ExitCode, Is.Zero, certs.Stderr);
             var config = Path.Combine(host.Dir, "etcd.conf.yml");
-            File.WriteAllText(config, Render.EtcdConfig(node, _nodes, "k8s-dev-etcd", pkiDir: PkiDir(host), dataDir: Path.Combine(host.Dir, "data")));
-            _members[node.Name] = _hosts.Start(host, "etcd", "etcd", "--config-file", config);
+            File.WriteAllText(config, Render.EtcdConfig(node, _nodes, "k8s-dev-etcd", pkiDir: PkiDir(host), dataDir: Path.Combine(host.Dir, "data"), etcdVersion: RealEtcd.Version));
+            // The data folder is etcd's, as etcd-member.sh makes it.
+            var data = _hosts.Bash(host, $"install -d -o etcd -g etcd -m 0700 {Path.Combine(host.Dir, "data")}");
+            Assert.That(data.ExitCode, Is.Zero, data.Stderr);
+            _members[node.Name] = _hosts.StartEtcd(host, config);
         }
         // `endpoint health --cluster` asks the members the member list names with client URLs: a
         // member that has not published its URLs yet is left out with exit 0. Wait for all three.
@@ -86,6 +90,60 @@ public class EtcdClusterTests
         var check = HealthCheck(_hosts[2], requireAll: true);
         Assert.That(check.ExitCode, Is.Zero, check.Stderr);
         Assert.That(check.Stdout, Does.Contain("etcd is healthy: 3/3 members"));
+    }
+
+    [Test]
+    public void APeerMustPresentAMemberCertificate()
+    {
+        // etcd 3.6, the program's release, reads the rule from the config file (allowed-cn, see
+        // Render.EtcdConfig); this machine's etcd may take it as a flag only, so a member of its
+        // own on the spare host gets the same rule that way, with the program's certificates.
+        var config = new YamlStream();
+        config.Load(new StringReader(Render.EtcdConfig(_nodes[0], _nodes, "k8s-dev-etcd")));
+        var peerSecurity = (YamlMappingNode)((YamlMappingNode)config.Documents[0].RootNode)["peer-transport-security"];
+        Assert.That(((YamlSequenceNode)peerSecurity["allowed-cn"]).Select(n => n.ToString()), Is.EqualTo(new[] { Render.EtcdMemberCommonName }));
+
+        var spare = _hosts[3];
+        var node = new NodeAddress("node4", spare.Address);
+        var certs = _hosts.Bash(spare, Render.EtcdCerts(node, RealPki.Material.EtcdCaCert, RealPki.Member(node), pkiDir: PkiDir(spare)));
+        Assert.That(certs.ExitCode, Is.Zero, certs.Stderr);
+        var dir = PkiDir(spare);
+        var peerUrl = $"https://{spare.Address}:2380";
+        _hosts.Start(spare, "etcd-peer", "etcd", "--name", "node4", "--data-dir", Path.Combine(spare.Dir, "peer-data"),
+            "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl, "--initial-cluster", $"node4={peerUrl}",
+            "--listen-client-urls", "http://127.0.0.1:2379", "--advertise-client-urls", "http://127.0.0.1:2379",
+            "--peer-cert-file", Path.Combine(dir, "member.crt"), "--peer-key-file", Path.Combine(dir, "member.key"),
+            "--peer-trusted-ca-file", Path.Combine(dir, "ca.crt"), "--peer-client-cert-auth", $"--peer-cert-allowed-cn={Render.EtcdMemberCommonName}");
+        _hosts.WaitForPort(spare, spare.Address, 2380);
+
+        // The peer port serves /members to peers only (etcdserver/api/etcdhttp/peer.go).
+        (int ExitCode, string Stdout, string Stderr) Members(string cert, string key) => _hosts.Exec(_hosts[1], "curl",
+            ["-sS", "--http1.1", "--fail", "--max-time", "5", "--cacert", Path.Combine(PkiDir(_hosts[1]), "ca.crt"), "--cert", cert, "--key", key, $"{peerUrl}/members"]);
+        var member = Members(Path.Combine(PkiDir(_hosts[1]), "member.crt"), Path.Combine(PkiDir(_hosts[1]), "member.key"));
+        Assert.That(member.ExitCode, Is.Zero, member.Stderr);
+        Assert.That(member.Stdout, Does.Contain("\"name\":\"node4\""));
+
+        // The API server's etcd client certificate is signed by the same CA, but names no member.
+        var client = Path.Combine(_hosts.Dir, "apiserver-etcd-client");
+        File.WriteAllText(client + ".crt", RealPki.Material.ApiServerEtcdClientCert);
+        File.WriteAllText(client + ".key", RealPki.Material.ApiServerEtcdClientKey);
+        var apiServer = Members(client + ".crt", client + ".key");
+        Assert.That(apiServer.ExitCode, Is.Not.Zero, "etcd takes the API server's client certificate for a peer's");
+        Assert.That(apiServer.Stdout, Does.Not.Contain("node4"));
+    }
+
+    [Test]
+    public void EtcdRunsAsItsOwnUserAndOwnsItsDataAndKey()
+    {
+        var etcd = _hosts.Exec(_hosts[0], "id", ["-u", "etcd"]);
+        Assert.That(etcd.ExitCode, Is.Zero, "the etcd user exists");
+        var uid = etcd.Stdout.Trim();
+        var status = File.ReadAllLines($"/proc/{_members["node1"].Id}/status").Single(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+        Assert.That(status.Split('\t', StringSplitOptions.RemoveEmptyEntries).Skip(1), Is.All.EqualTo(uid), "real, effective, saved and file-system uid");
+
+        var owners = _hosts.Exec(_hosts[0], "stat", ["-c", "%U %a %n", Path.Combine(_hosts[0].Dir, "data"), PkiDir(_hosts[0]), Path.Combine(PkiDir(_hosts[0]), "member.key")]);
+        Assert.That(owners.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split(' ').Take(2))),
+            Is.EqualTo(new[] { "etcd 700", "etcd 700", "etcd 600" }));
     }
 
     [Test]
@@ -159,14 +217,14 @@ public class EtcdClusterTests
         var pki = RealPki.Material;
         Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, RealPki.Member(replacement), pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
         var config = Path.Combine(spare.Dir, "etcd.conf.yml");
-        var member = Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!);
+        var member = Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!, etcdVersion: RealEtcd.Version);
 
         var first = _hosts.Bash(spare, member);
         Assert.That(first.ExitCode, Is.Zero, first.Stderr);
         Assert.That(first.Stdout, Does.Contain("announced node3 to the running etcd cluster"));
         Assert.That(File.ReadAllText(config), Does.Contain("initial-cluster-state: existing"));
 
-        _hosts.Start(spare, "etcd", "etcd", "--config-file", config);
+        _hosts.StartEtcd(spare, config);
         var endpoints = string.Join(",", Render.EtcdClientUrls(inventory));
         WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout.Contains("started, node3", StringComparison.Ordinal), $"the replacement to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
         Assert.That(EtcdctlAt(endpoints, _hosts[0], "endpoint", "health", "--cluster").ExitCode, Is.Zero);
@@ -191,7 +249,7 @@ public class EtcdClusterTests
         var pki = RealPki.Material;
         Assert.That(_hosts.Bash(spare, Render.EtcdCerts(replacement, pki.EtcdCaCert, RealPki.Member(replacement), pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
         var config = Path.Combine(spare.Dir, "etcd.conf.yml");
-        var member = Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!);
+        var member = Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!, etcdVersion: RealEtcd.Version);
 
         var run = _hosts.Bash(spare, member);
 
@@ -203,7 +261,7 @@ public class EtcdClusterTests
         Assert.That(listed, Does.Not.Contain(_nodes[2].PrivateIp + ":2380"), "the dead member is gone");
         Assert.That(listed.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(3));
 
-        _hosts.Start(spare, "etcd", "etcd", "--config-file", config);
+        _hosts.StartEtcd(spare, config);
         WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout.Contains($"started, node3, https://{spare.Address}:2380", StringComparison.Ordinal), $"the replacement to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
         Assert.That(EtcdctlAt(endpoints, _hosts[0], "endpoint", "health", "--cluster").ExitCode, Is.Zero);
     }
@@ -220,13 +278,13 @@ public class EtcdClusterTests
         Assert.That(_hosts.Bash(spare, Render.EtcdCerts(node4, pki.EtcdCaCert, RealPki.Member(node4), pkiDir: PkiDir(spare))).ExitCode, Is.Zero);
         var config = Path.Combine(spare.Dir, "etcd.conf.yml");
 
-        var join = _hosts.Bash(spare, Render.EtcdMember(node4, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!));
+        var join = _hosts.Bash(spare, Render.EtcdMember(node4, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!, etcdVersion: RealEtcd.Version));
 
         Assert.That(join.ExitCode, Is.Zero, join.Stderr);
         var initial = File.ReadAllLines(config).Single(l => l.StartsWith("initial-cluster: ", StringComparison.Ordinal))["initial-cluster: ".Length..];
         Assert.That(initial.Split(','), Is.EquivalentTo(new[] { "node1", "node2", "node3" }.Select((n, i) => $"{n}=https://{_nodes[i].PrivateIp}:2380").Append($"node4=https://{spare.Address}:2380")),
             "the members as they are, not as the inventory will be");
-        _hosts.Start(spare, "etcd", "etcd", "--config-file", config);
+        _hosts.StartEtcd(spare, config);
         var all = string.Join(",", Render.EtcdClientUrls([.. _nodes, node4]));
         WaitUntil(() => EtcdctlAt(all, _hosts[0], "member", "list").Stdout.Contains($"started, node4, https://{spare.Address}:2380", StringComparison.Ordinal), $"node4 to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
 
@@ -254,12 +312,12 @@ public class EtcdClusterTests
         WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "member", "add", "node3", "--peer-urls", $"https://{spare.Address}:2380").ExitCode == 0, "etcd to accept the new member");
         var config = Path.Combine(spare.Dir, "etcd.conf.yml");
 
-        var rerun = _hosts.Bash(spare, Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!));
+        var rerun = _hosts.Bash(spare, Render.EtcdMember(replacement, inventory, "k8s-dev-etcd", pkiDir: PkiDir(spare), dataDir: Path.Combine(spare.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!, etcdVersion: RealEtcd.Version));
 
         Assert.That(rerun.ExitCode, Is.Zero, rerun.Stderr);
         Assert.That(rerun.Stdout, Does.Not.Contain("announced"), "announced once only");
         Assert.That(File.ReadAllText(config), Does.Contain("initial-cluster-state: existing"));
-        _hosts.Start(spare, "etcd", "etcd", "--config-file", config);
+        _hosts.StartEtcd(spare, config);
         WaitUntil(() => EtcdctlAt(endpoints, _hosts[0], "member", "list").Stdout.Contains($"started, node3, https://{spare.Address}:2380", StringComparison.Ordinal), $"the member to join:\n{_hosts.Log(spare, "etcd")}", seconds: 30);
     }
 

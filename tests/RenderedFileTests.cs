@@ -67,6 +67,7 @@ public class RenderedFileTests
         ["containerd-sandbox.fragment"] = "kubernetes-packages.sh",
         ["kubernetes-repository.fragment"] = "kubernetes-packages.sh",
         ["retry.fragment"] = "worker-drain.drain.sh",
+        ["etcd-user.fragment"] = "etcd-certs.sh",
         ["audit-policy.yaml"] = "apiserver-config.sh",
         ["pod-security.yaml"] = "apiserver-config.sh",
         ["anonymous-auth.yaml"] = "apiserver-config.sh",

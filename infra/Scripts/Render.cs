@@ -107,12 +107,22 @@ public static class Render
             ["ETCD_CA_CERT"] = Pem(etcdCaCert),
             ["MEMBER_CERT"] = Pem(member.Cert),
             ["MEMBER_KEY"] = Pem(member.Key),
+            ["ETCD_USER"] = Fragment("etcd-user.fragment"),
         });
 
     /// <summary>etcd's own config file. initial-cluster lists every etcd node of the inventory.</summary>
-    public static string EtcdConfig(NodeAddress node, IReadOnlyList<NodeAddress> members, string clusterToken, string pkiDir = EtcdPkiDir, string dataDir = EtcdDataDir) =>
+    /// <param name="etcdVersion">
+    /// The release that reads it. Only 3.6 and later read peer-transport-security.allowed-cn from a
+    /// config file (server/embed/config.go, securityConfig.AllowedCNs, a list); up to 3.5 it is a
+    /// command-line flag only, which etcd ignores when given a config file.
+    /// </param>
+    public static string EtcdConfig(NodeAddress node, IReadOnlyList<NodeAddress> members, string clusterToken, string pkiDir = EtcdPkiDir, string dataDir = EtcdDataDir,
+        string etcdVersion = ConfigDefaults.EtcdVersion) =>
         Template.Render("etcd.conf.yml", new Dictionary<string, string>
         {
+            ["PEER_ALLOWED_CN"] = EtcdReadsAllowedCns(etcdVersion)
+                ? $"  # Peers are members: the API server's client certificate, from the same CA, is refused here.\n  allowed-cn: [{EtcdMemberCommonName}]"
+                : $"  # etcd {etcdVersion} cannot restrict peers to member certificates from a config file (3.6 can).",
             ["NODE_NAME"] = node.Name,
             ["NODE_IP"] = node.PrivateIp,
             ["DATA_DIR"] = dataDir,
@@ -122,6 +132,16 @@ public static class Render
         });
 
     public const string EtcdConfigFile = "/etc/etcd/etcd.conf.yml";
+
+    /// <summary>The common name of every etcd member's certificate, the only one peers accept.</summary>
+    public const string EtcdMemberCommonName = "etcd-member";
+
+    public static bool EtcdReadsAllowedCns(string etcdVersion)
+    {
+        var parts = etcdVersion.Split('.');
+        return parts.Length >= 2 && int.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var major) && int.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var minor)
+            && (major > 3 || (major == 3 && minor >= 6));
+    }
 
     public static string EtcdInstall(string etcdVersion, string etcdSha256) =>
         Template.Render("etcd-install.sh", new Dictionary<string, string>
@@ -138,7 +158,8 @@ public static class Render
         string pkiDir = EtcdPkiDir,
         string dataDir = EtcdDataDir,
         string configFile = EtcdConfigFile,
-        string etcdctl = "/usr/local/bin/etcdctl") =>
+        string etcdctl = "/usr/local/bin/etcdctl",
+        string etcdVersion = ConfigDefaults.EtcdVersion) =>
         Template.Render("etcd-member.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(node.Name),
@@ -148,12 +169,13 @@ public static class Render
             ["DATA_DIR"] = Sh.Quote(dataDir),
             ["CONFIG"] = Sh.Quote(configFile),
             ["ETCDCTL"] = Sh.Quote(etcdctl),
-            ["ETCD_CONFIG"] = EtcdConfig(node, members, clusterToken, pkiDir, dataDir).TrimEnd('\n'),
+            ["ETCD_CONFIG"] = EtcdConfig(node, members, clusterToken, pkiDir, dataDir, etcdVersion).TrimEnd('\n'),
             ["MEMBER_CHANGE"] = MemberChangeFunction(),
+            ["ETCD_USER"] = Fragment("etcd-user.fragment"),
         });
 
     public static string EtcdService() =>
-        Template.Render("etcd-service.sh", new Dictionary<string, string> { ["CONFIG"] = Sh.Quote(EtcdConfigFile) });
+        Template.Render("etcd-service.sh", new Dictionary<string, string> { ["CONFIG"] = Sh.Quote(EtcdConfigFile), ["DATA_DIR"] = Sh.Quote(EtcdDataDir) });
 
     /// <param name="pkiDir">The client certificate of the member the removal runs on.</param>
     public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir) =>

@@ -89,6 +89,24 @@ public sealed class TestHosts : IDisposable
     public (int ExitCode, string Stdout, string Stderr) Bash(TestHost host, string script, int timeoutSeconds = 60) =>
         Exec(host, "bash", ["-c", script], timeoutSeconds: timeoutSeconds);
 
+    /// <summary>
+    /// Starts etcd as the etcd user, as its systemd unit does (etcd-service.sh: User=etcd), with no
+    /// capabilities; the test folders are made traversable for it (its own files are its own).
+    /// </summary>
+    public Process StartEtcd(TestHost host, string config)
+    {
+        Repo.RequireTool("setpriv", "apt-get install util-linux");
+        foreach (var dir in new[] { Dir, host.Dir })
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+            }
+        }
+        return Start(host, "etcd", Repo.Which("setpriv")!, "--reuid=etcd", "--regid=etcd", "--init-groups", "--inh-caps=-all", "--bounding-set=-all",
+            Repo.Which("etcd")!, "--config-file", config);
+    }
+
     /// <summary>Starts a long-running process in the host's namespace; its output goes to a log in the host's dir.</summary>
     public Process Start(TestHost host, string name, string file, params string[] args)
     {

@@ -9,7 +9,15 @@ NODE_NAME='node1'
 NODE_IP='10.240.0.2'
 PKI_DIR='/etc/etcd/pki'
 
+# etcd runs as its own user (etcd-service.sh): it owns its data and its key, and nothing else.
+ensure_etcd_user() {
+  if ! id -u etcd >/dev/null 2>&1; then
+    useradd --system --user-group --home-dir /var/lib/etcd --no-create-home --shell /usr/sbin/nologin etcd
+  fi
+}
+
 umask 077
+ensure_etcd_user
 mkdir -p "$PKI_DIR"
 new=$(mktemp -d "$PKI_DIR/.new.XXXXXX")
 trap 'rm -rf "$new"' EXIT
@@ -52,5 +60,10 @@ else
   echo "installed the etcd certificate of $NODE_NAME for $NODE_IP (until $(openssl x509 -in "$PKI_DIR/member.crt" -noout -enddate | cut -d= -f2))"
 fi
 mv "$new/ca.crt" "$PKI_DIR/ca.crt"
+# etcd reads them as its own user: the folder and the key are its alone, the certificates public.
+chown -R etcd:etcd "$PKI_DIR"
+chmod 0700 "$PKI_DIR"
+chmod 0600 "$PKI_DIR/member.key"
+chmod 0644 "$PKI_DIR/ca.crt" "$PKI_DIR/member.crt"
 # Earlier versions issued the member certificate on the node, with the CA key: it goes.
 rm -f "$PKI_DIR/ca.key"

@@ -38,8 +38,18 @@ etcd_member() { # etcdctl member arguments: add or remove; says why and fails if
   return 1
 }
 
-mkdir -p "$(dirname "$CONFIG")" "$DATA_DIR"
-chmod 0700 "$DATA_DIR"
+# etcd runs as its own user (etcd-service.sh): it owns its data and its key, and nothing else.
+ensure_etcd_user() {
+  if ! id -u etcd >/dev/null 2>&1; then
+    useradd --system --user-group --home-dir /var/lib/etcd --no-create-home --shell /usr/sbin/nologin etcd
+  fi
+}
+
+ensure_etcd_user
+mkdir -p "$(dirname "$CONFIG")"
+install -d -o etcd -g etcd -m 0700 "$DATA_DIR"
+# Data written by a root etcd (an earlier version of this program) becomes etcd's.
+chown -R etcd:etcd "$DATA_DIR"
 cat > "$CONFIG.new" <<'YAML'
 # do-k8s-ha: configuration of etcd member node1.
 name: node1
@@ -61,6 +71,8 @@ peer-transport-security:
   key-file: /etc/etcd/pki/member.key
   trusted-ca-file: /etc/etcd/pki/ca.crt
   client-cert-auth: true
+  # Peers are members: the API server's client certificate, from the same CA, is refused here.
+  allowed-cn: [etcd-member]
 # The JSON gateway (/v3/...) lets control-plane nodes read etcd with curl. Set it: a config
 # file leaves unset booleans false, unlike the command-line defaults.
 enable-grpc-gateway: true

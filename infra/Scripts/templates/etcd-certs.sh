@@ -9,7 +9,10 @@ NODE_NAME={{NODE_NAME}}
 NODE_IP={{NODE_IP}}
 PKI_DIR={{PKI_DIR}}
 
+{{ETCD_USER}}
+
 umask 077
+ensure_etcd_user
 mkdir -p "$PKI_DIR"
 new=$(mktemp -d "$PKI_DIR/.new.XXXXXX")
 trap 'rm -rf "$new"' EXIT
@@ -46,5 +49,10 @@ else
   echo "installed the etcd certificate of $NODE_NAME for $NODE_IP (until $(openssl x509 -in "$PKI_DIR/member.crt" -noout -enddate | cut -d= -f2))"
 fi
 mv "$new/ca.crt" "$PKI_DIR/ca.crt"
+# etcd reads them as its own user: the folder and the key are its alone, the certificates public.
+chown -R etcd:etcd "$PKI_DIR"
+chmod 0700 "$PKI_DIR"
+chmod 0600 "$PKI_DIR/member.key"
+chmod 0644 "$PKI_DIR/ca.crt" "$PKI_DIR/member.crt"
 # Earlier versions issued the member certificate on the node, with the CA key: it goes.
 rm -f "$PKI_DIR/ca.key"

@@ -22,8 +22,13 @@ etcdctl() {
 
 {{MEMBER_CHANGE}}
 
-mkdir -p "$(dirname "$CONFIG")" "$DATA_DIR"
-chmod 0700 "$DATA_DIR"
+{{ETCD_USER}}
+
+ensure_etcd_user
+mkdir -p "$(dirname "$CONFIG")"
+install -d -o etcd -g etcd -m 0700 "$DATA_DIR"
+# Data written by a root etcd (an earlier version of this program) becomes etcd's.
+chown -R etcd:etcd "$DATA_DIR"
 cat > "$CONFIG.new" <<'YAML'
 {{ETCD_CONFIG}}
 YAML

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs etcd as a systemd service, restarting it only when its configuration asks for it.
+# Runs etcd as a systemd service, as its own user in a sandbox, restarting it only when its
+# configuration asks for it.
 set -euo pipefail
 
 CONFIG={{CONFIG}}
+DATA_DIR={{DATA_DIR}}
 
 cat > /etc/systemd/system/etcd.service.new <<UNIT
 [Unit]
@@ -17,6 +19,36 @@ ExecStart=/usr/local/bin/etcd --config-file ${CONFIG}
 Restart=always
 RestartSec=5s
 LimitNOFILE=40000
+# Its own user, owning only its data and key (etcd-member.sh, etcd-certs.sh), and a sandbox:
+# it needs no privilege, writes only its data, and listens on TCP only.
+User=etcd
+Group=etcd
+UMask=0077
+NoNewPrivileges=true
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectSystem=strict
+ReadWritePaths=${DATA_DIR}
+ProtectHome=true
+PrivateTmp=true
+PrivateDevices=true
+ProtectKernelTunables=true
+ProtectKernelModules=true
+ProtectKernelLogs=true
+ProtectControlGroups=true
+ProtectClock=true
+ProtectHostname=true
+RestrictNamespaces=true
+RestrictRealtime=true
+RestrictSUIDSGID=true
+LockPersonality=true
+RemoveIPC=true
+PrivateMounts=true
+ProtectProc=invisible
+MemoryDenyWriteExecute=true
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
 
 [Install]
 WantedBy=multi-user.target
