@@ -81,6 +81,17 @@ public class ConfigParserTests
     }
 
     [Test]
+    public void AnEtcdReleaseThatCannotRestrictPeersIsWarnedAbout()
+    {
+        var values = With("etcdVersion", "3.5.21");
+        values["etcdSha256"] = new string('a', 64);
+        Parse(values, out var warnings);
+        Assert.That(warnings, Has.One.Contains("etcdVersion 3.5.21 reads no peer certificate rule from its config file"));
+        Parse(With("etcdVersion", ConfigDefaults.EtcdVersion), out var current);
+        Assert.That(current, Has.None.Contains("peer certificate rule"));
+    }
+
+    [Test]
     public void OneEtcdNodeIsAllowedWithAWarning()
     {
         Parse(With("nodes", """[{"name":"a","roles":["control-plane","etcd","worker"]}]"""), out var warnings);

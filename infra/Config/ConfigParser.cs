@@ -64,6 +64,11 @@ public static partial class ConfigParser
                 $"set it to the sha256 of etcd-v{etcdVersion}-linux-amd64.tar.gz from the release's SHA256SUMS");
         }
 
+        if (etcdVersionValid && !Scripts.Render.EtcdReadsAllowedCns(etcdVersion))
+        {
+            warned.Add($"{ConfigDefaults.Namespace}:etcdVersion {etcdVersion} reads no peer certificate rule from its config file (etcd 3.6 does): any certificate of the etcd CA, the API server's too, is accepted as a peer's. Use {ConfigDefaults.EtcdVersion}.");
+        }
+
         var nodes = ParseNodes(get("nodes"), size, Problem, warned);
 
         var sshUser = Read("sshUser", ConfigDefaults.SshUser);
