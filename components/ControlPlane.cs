@@ -52,7 +52,9 @@ public sealed class ControlPlane : ComponentResource
         LocalAdminKubeconfig = args.Pki.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Render.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
 
         Remote.Command? init = null;
+        Remote.Command? previousCredentials = null;
         var steps = new List<Remote.Command>();
+        var credentialSteps = new List<Remote.Command>();
         var tokens = new List<JoinToken>();
         foreach (var node in args.Nodes)
         {
@@ -62,19 +64,31 @@ public sealed class ControlPlane : ComponentResource
             // replaced later its token comes from a live peer. A lone control-plane node needs none.
             var mintOn = args.Nodes.FirstOrDefault(n => n != node);
             var token = mintOn is null ? null : new JoinToken($"{name}-{node.Spec.Name}", node, mintOn, mayInit ? [mintOn.Ready] : [init!], this);
-            var create = Output.Tuple(cluster, node.Address, args.Pki, LocalAdminKubeconfig, token?.Token ?? Output.Create(""), args.SecretsEncryptionKeys).Apply(t =>
+            // What renews or rotates (the etcd client and admin certificates, the Secrets
+            // encryption keys) is installed by a step of its own, one node after another: a
+            // renewal runs these again in turn, and none of kubeadm's steps (which would all run
+            // at once). A file that breaks a node stops the roll there.
+            var credentials = RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
             {
-                var (c, self, pki, kubeconfig, joinToken, encryptionKeys) = t;
+                Create = Output.Tuple(args.Pki, LocalAdminKubeconfig, args.SecretsEncryptionKeys).Apply(t => Render.SecretStep(
+                    ("control-plane-pki", Render.ControlPlanePki(t.Item1, t.Item2)),
+                    ("apiserver-config", Render.ApiServerConfig(settings.Hardening, t.Item3)))),
+                DependsOn = previousCredentials is null ? [node.Ready, args.Departures.Kubernetes(node)] : [node.Ready, args.Departures.Kubernetes(node), previousCredentials],
+            }, parent: this);
+            previousCredentials = credentials;
+            credentialSteps.Add(credentials);
+
+            var create = Output.Tuple(cluster, node.Address, args.Pki.Apply(p => p.CaCertHash), token?.Token ?? Output.Create("")).Apply(t =>
+            {
+                var (c, self, caCertHash, joinToken) = t;
                 return Render.SecretStep(
-                    ("control-plane-pki", Render.ControlPlanePki(pki)),
-                    ("apiserver-config", Render.ApiServerConfig(settings.Hardening, encryptionKeys)),
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
-                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, joinToken, pki.CaCertHash, kubeconfig)));
+                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, joinToken, caCertHash)));
             });
             List<Resource> dependsOn = mayInit
-                ? [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members]
-                : [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), .. args.Etcd.Members, init!];
+                ? [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), credentials, .. args.Etcd.Members]
+                : [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), credentials, .. args.Etcd.Members, init!];
             if (token is not null)
             {
                 dependsOn.Add(token.Mint);
@@ -94,6 +108,7 @@ public sealed class ControlPlane : ComponentResource
 
         Init = init!;
         Steps = steps;
+        CredentialSteps = credentialSteps;
         RegisterOutputs(new Dictionary<string, object?> { ["initNode"] = settings.InitNode.Name });
     }
 
@@ -102,6 +117,9 @@ public sealed class ControlPlane : ComponentResource
 
     /// <summary>Every control-plane node's kubeadm step, the init step first.</summary>
     public IReadOnlyList<Remote.Command> Steps { get; }
+
+    /// <summary>Each control-plane node's credentials and API server files, installed one node after another.</summary>
+    public IReadOnlyList<Remote.Command> CredentialSteps { get; }
 
     /// <summary>Secret: the admin kubeconfig for use on the nodes (server: the local API proxy).</summary>
     public Output<string> LocalAdminKubeconfig { get; }

@@ -31,31 +31,45 @@ public sealed class EtcdCluster : ComponentResource
         var addresses = Output.All(args.Members.Select(m => m.Address));
         var token = $"{args.ClusterName}-etcd";
 
+        Remote.Command? previousCredentials = null;
+        var credentialSteps = new List<Remote.Command>();
         Members = args.Members.Select(node =>
         {
-            // The member's own credential and the CA certificate: never the CA key.
-            var create = Output.Tuple(node.Address, addresses, args.Pki.Material.Apply(p => p.EtcdCaCert), args.Pki.EtcdMember(node.Spec.Name)).Apply(t =>
+            // The member's own credential and the CA certificate, never the CA key, by a step of its
+            // own, one member after another: a renewal runs these again in turn (each checks the
+            // certificate before it replaces the old one, and etcd reloads it without a restart),
+            // never every member's step at once.
+            var credentials = RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
             {
-                var (self, all, caCert, credential) = t;
-                return Render.SecretStep(
-                    ("etcd-certs", Render.EtcdCerts(self, caCert, credential)),
-                    ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
-                    ("etcd-member", Render.EtcdMember(self, all, token, etcdVersion: args.EtcdVersion)),
-                    ("etcd-service", Render.EtcdService()));
-            });
-            // Members depend only on their own node: all of them start together and form the quorum.
-            // (Its departure step runs elsewhere and is created long before cloud-init is done.)
+                Create = Output.Tuple(node.Address, args.Pki.Material.Apply(p => p.EtcdCaCert), args.Pki.EtcdMember(node.Spec.Name))
+                    .Apply(t => Render.SecretStep(("etcd-certs", Render.EtcdCerts(t.Item1, t.Item2, t.Item3)))),
+                DependsOn = previousCredentials is null ? [node.Ready, args.Departures.Etcd(node)] : [node.Ready, args.Departures.Etcd(node), previousCredentials],
+            }, parent: this);
+            previousCredentials = credentials;
+            credentialSteps.Add(credentials);
+
+            var create = Output.Tuple(node.Address, addresses).Apply(t => Render.RemoteStep(
+                ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
+                ("etcd-member", Render.EtcdMember(t.Item1, t.Item2, token, etcdVersion: args.EtcdVersion)),
+                ("etcd-service", Render.EtcdService())));
+            // Members depend only on their own node (and its credentials, seconds each): all of them
+            // start together and form the quorum. (Its departure step runs elsewhere and is created
+            // long before cloud-init is done.)
             return RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = create,
-                DependsOn = [node.Ready, args.Departures.Etcd(node)],
+                DependsOn = [node.Ready, args.Departures.Etcd(node), credentials],
             }, parent: this);
         }).ToList();
+        CredentialSteps = credentialSteps;
 
         ClientEndpoints = addresses.Apply(all => Render.EtcdClientUrls(all).ToImmutableArray());
 
         RegisterOutputs(new Dictionary<string, object?> { ["clientEndpoints"] = ClientEndpoints });
     }
+
+    /// <summary>Each member's certificate and key, installed one member after another.</summary>
+    public IReadOnlyList<Remote.Command> CredentialSteps { get; }
 
     /// <summary>One step per member; the cluster is started when all have run.</summary>
     public IReadOnlyList<Remote.Command> Members { get; }

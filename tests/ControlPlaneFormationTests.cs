@@ -72,14 +72,14 @@ public class ControlPlaneFormationTests
         List<(string, string)> scripts =
         [
             ("api-proxy", Render.ApiProxy(node.Name, [_node1, _node2])),
-            ("control-plane-pki", Render.ControlPlanePki(Pki)),
+            ("control-plane-pki", Render.ControlPlanePki(Pki, admin)),
             ("apiserver-config", Render.ApiServerConfig(Fixtures.Hardening, Fixtures.EncryptionKeys)),
         ];
         if (etcdHealth)
         {
             scripts.Add(("etcd-health", Render.EtcdHealth(cluster.EtcdEndpoints, requireAll: false, timeoutSeconds: 30)));
         }
-        scripts.Add(("control-plane", Render.ControlPlane(cluster, node, mayInit, schedulable: false, token, Pki.CaCertHash, admin, joinWaitSeconds, etcdWaitSeconds: 4)));
+        scripts.Add(("control-plane", Render.ControlPlane(cluster, node, mayInit, schedulable: false, token, Pki.CaCertHash, joinWaitSeconds, etcdWaitSeconds: 4)));
         return Render.RemoteStep([.. scripts]);
     }
 
@@ -256,7 +256,7 @@ public class ControlPlaneFormationTests
 
         // kubeadm init with a dead endpoint listed and nothing ignored.
         var config = Render.KubeadmInitConfig(Cluster(EtcdEndpoint, $"https://{TestHosts.Unreachable}:2379"), _node2, schedulable: false);
-        var init = _hosts.Run(_cp2, $"mkdir -p /etc/kubernetes/kubeadm && cat > /etc/kubernetes/kubeadm/x.yaml <<'Y'\n{config}Y\n{Render.ControlPlanePki(Pki)}\nkubeadm init --config /etc/kubernetes/kubeadm/x.yaml");
+        var init = _hosts.Run(_cp2, $"mkdir -p /etc/kubernetes/kubeadm && cat > /etc/kubernetes/kubeadm/x.yaml <<'Y'\n{config}Y\n{Render.ControlPlanePki(Pki, "apiVersion: v1")}\nkubeadm init --config /etc/kubernetes/kubeadm/x.yaml");
 
         Assert.That(init.Exit, Is.Not.Zero);
         Assert.That(init.Output, Does.Contain("[ERROR ExternalEtcdVersion]"));

@@ -75,10 +75,11 @@ public class HardeningTests
     public async Task TheFilesAreInstalledBeforeKubeadmRunsAndSuperAdminIsRemovedAfter()
     {
         var mocks = (await StackRun.RunAsync("dev")).Mocks;
-        var step = mocks.Named("control-plane-node1").Input("create");
-        var files = step.IndexOf("\"$steps/apiserver-config.sh\" ||", StringComparison.Ordinal);
-        Assert.That(files, Is.GreaterThan(0).And.LessThan(step.IndexOf("\"$steps/control-plane.sh\" ||", StringComparison.Ordinal)));
-        Assert.That(step, Does.Contain("rm -f /etc/kubernetes/super-admin.conf"));
+        var credentials = mocks.Named("control-plane-node1.credentials");
+        var kubeadm = mocks.Named("control-plane-node1");
+        Assert.That(credentials.Input("create"), Does.Contain("\"$steps/apiserver-config.sh\" ||"));
+        Assert.That(kubeadm.RegisteredAt, Is.GreaterThan(credentials.CompletedAt), "kubeadm runs after the files are in place");
+        Assert.That(kubeadm.Input("create"), Does.Contain("rm -f /etc/kubernetes/super-admin.conf"));
     }
 
     [Test]
@@ -141,7 +142,7 @@ public class HardeningTests
     {
         var config = StackRun.StackConfig("dev");
         var first = (await StackRun.RunAsync("dev", config)).Mocks;
-        var key1 = EncryptionKeysIn(first.Named("control-plane-node1").Input("create"));
+        var key1 = EncryptionKeysIn(first.Named("control-plane-node1.credentials").Input("create"));
         Assert.That(key1.Select(k => k.Name), Is.EqualTo(new[] { "key1" }));
         var seed = first.Named("pki-encryption-key1");
         Assert.That((seed.Input("algorithm"), seed.Input("ecdsaCurve")), Is.EqualTo(("ECDSA", "P256")));
@@ -149,7 +150,7 @@ public class HardeningTests
         // Rotation's first step: a new key listed second. key1 keeps its value; key2 is new.
         config["do-k8s-ha:secretsEncryptionKeys"] = """["key1","key2"]""";
         var second = (await StackRun.RunAsync("dev", config)).Mocks;
-        var both = EncryptionKeysIn(second.Named("control-plane-node2").Input("create"));
+        var both = EncryptionKeysIn(second.Named("control-plane-node2.credentials").Input("create"));
         Assert.That(both.Select(k => k.Name), Is.EqualTo(new[] { "key1", "key2" }));
         Assert.That(both[0].Secret, Is.EqualTo(key1[0].Secret));
         Assert.That(both[1].Secret, Is.Not.EqualTo(key1[0].Secret));

@@ -128,7 +128,7 @@ public class SecretFlowTests
         var run = await StackRun.RunAsync(stack);
         var pki = run.Resources.OfType<Components.ClusterPki>().Single();
         var onNode = StepsOn(run.Mocks, etcd);
-        Assert.That(onNode.Select(s => s.Name), Does.Contain($"etcd-{etcd}"));
+        Assert.That(onNode.Select(s => s.Name), Does.Contain($"etcd-{etcd}.credentials"));
 
         var own = await pki.EtcdMember(etcd).ValueAsync();
         var others = new List<(string, string)>();
@@ -136,7 +136,7 @@ public class SecretFlowTests
         {
             others.Add(($"{other}'s member key", (await pki.EtcdMember(other).ValueAsync()).Key.Split('\n')[2]));
         }
-        Assert.That(Text(run.Mocks.Named($"etcd-{etcd}"), "stdin"), Does.Contain(own.Key.Split('\n')[2]));
+        Assert.That(Text(run.Mocks.Named($"etcd-{etcd}.credentials"), "stdin"), Does.Contain(own.Key.Split('\n')[2]));
         foreach (var step in onNode)
         {
             var stdin = Text(step, "stdin");

@@ -306,7 +306,14 @@ public static class Render
         }).TrimEnd('\n') + "\n";
 
     /// <summary>Puts the program's CAs and keys where kubeadm looks for them on a control-plane node.</summary>
-    public static string ControlPlanePki(ClusterPkiMaterial pki)
+    /// <summary>
+    /// The program's own kubeconfig on a control-plane node (kubeadm:cluster-admins, through the
+    /// local API proxy), installed with the PKI: kubeadm's admin.conf holds the same identity, but
+    /// a node that has not joined yet has none, and it must delete a stale Node of its name first.
+    /// </summary>
+    public const string ProgramKubeconfig = "/etc/kubernetes/do-k8s-ha-admin.conf";
+
+    public static string ControlPlanePki(ClusterPkiMaterial pki, string programKubeconfig)
     {
         var files = new StringBuilder();
         void File(string path, string mode, string pem) =>
@@ -320,11 +327,11 @@ public static class Render
         File("etcd/ca.crt", "0644", pki.EtcdCaCert);
         File("apiserver-etcd-client.crt", "0644", pki.ApiServerEtcdClientCert);
         File("apiserver-etcd-client.key", "0600", pki.ApiServerEtcdClientKey);
+        files.Append(FormattableString.Invariant($"install_file {Sh.Quote(ProgramKubeconfig)} 0600 <<'KUBECONFIG'\n{programKubeconfig.TrimEnd('\n')}\nKUBECONFIG\n"));
         return Template.Render("control-plane-pki.sh", new Dictionary<string, string> { ["PKI_FILES"] = files.ToString().TrimEnd('\n') });
     }
 
     /// <param name="mayInit">Only the inventory's first control-plane node may create the cluster.</param>
-    /// <param name="adminKubeconfig">Deletes a stale Node object of this name before the join.</param>
     /// <param name="joinWaitSeconds">How long a node waits for a live API server when the cluster exists.</param>
     /// <param name="etcdWaitSeconds">How long it waits for every etcd member to answer kubeadm's preflight.</param>
     public static string ControlPlane(
@@ -334,7 +341,6 @@ public static class Render
         bool schedulable,
         string joinToken,
         string caCertHash,
-        string adminKubeconfig,
         int joinWaitSeconds = 300,
         int etcdWaitSeconds = 60) =>
         Template.Render("control-plane.sh", new Dictionary<string, string>
@@ -343,7 +349,7 @@ public static class Render
             ["API_SERVER_PORT"] = ApiServerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["JOIN_WAIT_SECONDS"] = joinWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ETCD_WAIT_SECONDS"] = etcdWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ADMIN_KUBECONFIG_FILE"] = AdminKubeconfigFile(adminKubeconfig),
+            ["PROGRAM_KUBECONFIG"] = Sh.Quote(ProgramKubeconfig),
             ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
@@ -573,9 +579,6 @@ public static class Render
     }
 
     /// <summary>Shell lines that put the admin kubeconfig in $kubeconfig for the rest of a script.</summary>
-    private static string AdminKubeconfigFile(string adminKubeconfig) =>
-        Template.Render("admin-kubeconfig.fragment", new Dictionary<string, string> { ["ADMIN_KUBECONFIG"] = adminKubeconfig.TrimEnd('\n') }).TrimEnd('\n');
-
     private static string DeleteStaleNodeFunction() =>
         Template.Render("stale-node.fragment", new Dictionary<string, string>()).TrimEnd('\n');
 

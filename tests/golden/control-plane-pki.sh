@@ -70,4 +70,24 @@ install_file "$PKI/apiserver-etcd-client.key" 0600 <<'PEM'
 PLACEHOLDER-apiserver-etcd-client-key
 -----END PRIVATE KEY-----
 PEM
+install_file '/etc/kubernetes/do-k8s-ha-admin.conf' 0600 <<'KUBECONFIG'
+apiVersion: v1
+kind: Config
+clusters:
+  - name: k8s-dev
+    cluster:
+      server: https://127.0.0.1:6444
+      certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWt1YmVybmV0ZXMtY2EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
+users:
+  - name: k8s-dev-admin
+    user:
+      client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWFkbWluCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K
+      client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClBMQUNFSE9MREVSLWFkbWluLWtleQotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==
+contexts:
+  - name: k8s-dev
+    context:
+      cluster: k8s-dev
+      user: k8s-dev-admin
+current-context: k8s-dev
+KUBECONFIG
 echo "control-plane certificates are in $PKI"

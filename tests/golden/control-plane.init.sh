@@ -158,30 +158,9 @@ controlPlane:
     bindPort: 6443
 YAML
 
-# The admin credential, in a file only root can read and that goes when the script ends.
-kubeconfig=$(mktemp)
-trap 'rm -f "$kubeconfig"' EXIT
-chmod 0600 "$kubeconfig"
-cat > "$kubeconfig" <<'KUBECONFIG'
-apiVersion: v1
-kind: Config
-clusters:
-  - name: k8s-dev
-    cluster:
-      server: https://127.0.0.1:6444
-      certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWt1YmVybmV0ZXMtY2EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
-users:
-  - name: k8s-dev-admin
-    user:
-      client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClBMQUNFSE9MREVSLWFkbWluCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K
-      client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClBMQUNFSE9MREVSLWFkbWluLWtleQotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==
-contexts:
-  - name: k8s-dev
-    context:
-      cluster: k8s-dev
-      user: k8s-dev-admin
-current-context: k8s-dev
-KUBECONFIG
+# The program's credential (installed with the PKI by the node's credentials step), for the stale
+# Node of a replaced machine.
+kubeconfig='/etc/kubernetes/do-k8s-ha-admin.conf'
 
 # A Node of this name while this machine has never joined is what a replaced droplet left (dead,
 # or its leave did not finish): delete it, so the new machine registers afresh and the old one's

@@ -32,7 +32,9 @@ cat > "$KUBEADM_DIR/join.yaml" <<'YAML'
 {{JOIN_CONFIG}}
 YAML
 
-{{ADMIN_KUBECONFIG_FILE}}
+# The program's credential (installed with the PKI by the node's credentials step), for the stale
+# Node of a replaced machine.
+kubeconfig={{PROGRAM_KUBECONFIG}}
 
 {{DELETE_STALE_NODE}}
 
