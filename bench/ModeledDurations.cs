@@ -34,7 +34,11 @@ public static class ModeledDurations
         // cloud-init: apt update, containerd, nginx. The Kubernetes packages moved to node setup
         // (user data names no version): the 150 s this step had are split, not shortened.
         ("command:remote:Command:.bootstrapped", 120, "cloud-init"),
-        // Download of a ~25 MB etcd release, certificates, start.
+        // A node's credentials (certificates, keys, API server files) written over SSH and checked
+        // with openssl: one connection, a few files (before the etcd and control-plane entries,
+        // whose names they extend).
+        ("command:remote:Command:.credentials", 3, "credentials"),
+        // Download of a ~25 MB etcd release, start (its certificates moved to .credentials).
         ("command:remote:Command:etcd-", 25, "etcd member"),
         // Join tokens: one `kubeadm token` call over SSH on a control-plane node (before the
         // control-plane entries: a token step's name starts with its join step's).
@@ -52,6 +56,9 @@ public static class ModeledDurations
         ("command:remote:Command:.stale-node", 3, "stale Node check"),
         // Helm installs that wait for their workloads (Calico: operator, then calico-node on every node).
         ("kubernetes:helm.sh/v3:Release:addons-calico", 90, "Calico ready"),
+        // metrics-server is ready at its first scrape, which needs the kubelets' serving
+        // certificates approved: the approver's 40 s, then one 15 s scrape interval.
+        ("kubernetes:helm.sh/v3:Release:addons-metrics-server", 55, "first scrape after approval"),
         ("kubernetes:helm.sh/v3:Release:", 40, "chart ready"),
         ("command:remote:Command:health-check", 45, "nodes Ready after the CNI, CoreDNS up"),
     ];

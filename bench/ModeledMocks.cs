@@ -5,10 +5,16 @@ namespace DoK8sHa.Bench;
 
 /// <summary>
 /// Pulumi mocks in which every resource takes its modeled time. A resource reaches the mock only
-/// once everything it depends on has returned, so the run's wall time is the program's critical path.
+/// once everything it depends on has returned, so the run's wall time is the program's critical
+/// path. With <paramref name="slots"/>, at most that many operations run at once, each holding
+/// its slot for its whole modeled time, as the engine's --parallel does (pulumi
+/// pkg/cmd/pulumi/operations defaultParallel, 4 × CPUs; a step holds its slot until its script
+/// exits); null: unbounded.
 /// </summary>
-public sealed class ModeledMocks(string certificatePem, bool delays) : IMocks
+public sealed class ModeledMocks(string certificatePem, bool delays, int? slots = null) : IMocks
 {
+    private static readonly string SeedKeyPem = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256).ExportPkcs8PrivateKeyPem();
+    private readonly SemaphoreSlim? _slots = slots is { } p ? new SemaphoreSlim(p, p) : null;
     private int _droplets;
     private readonly System.Collections.Concurrent.ConcurrentBag<(string Type, string Name, bool HasDeleteCommand)> _registered = [];
 
@@ -22,9 +28,20 @@ public sealed class ModeledMocks(string certificatePem, bool delays) : IMocks
         if (delays)
         {
             var seconds = ModeledDurations.For(type, name);
-            if (seconds > 0)
+            if (_slots is not null)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(seconds * ModeledDurations.MillisecondsPerSecond));
+                await _slots.WaitAsync();
+            }
+            try
+            {
+                if (seconds > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(seconds * ModeledDurations.MillisecondsPerSecond));
+                }
+            }
+            finally
+            {
+                _slots?.Release();
             }
         }
 
@@ -51,6 +68,8 @@ public sealed class ModeledMocks(string certificatePem, bool delays) : IMocks
                 state["certRequestPem"] = "csr";
                 state["privateKeyPem"] = "key";
                 state["publicKeyPem"] = "public key";
+                // Seeds of the Secrets encryption keys are read as PKCS #8.
+                state["privateKeyPemPkcs8"] = SeedKeyPem;
                 state["privateKeyOpenssh"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nhost key\n-----END OPENSSH PRIVATE KEY-----\n";
                 state["publicKeyOpenssh"] = "ecdsa-sha2-nistp256 AAAA\n";
                 state["validityEndTime"] = "2027-01-01T00:00:00Z";

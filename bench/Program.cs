@@ -19,14 +19,19 @@ var certificatePem = SelfSignedCertificate();
 await Run(3, delays: false);
 await Run(3, delays: true);
 
+// The engine's default --parallel on an 8-core machine (4 × CPUs), and no bound.
+const int DefaultSlots = 32;
 Console.WriteLine($"Modeled time-to-ready ({ModeledDurations.MillisecondsPerSecond} ms = 1 s; node1-3 control-plane+etcd, the rest workers; median of 3 runs)");
-Console.WriteLine($"{"nodes",6}  {"modeled",10}  {"resources",9}");
+Console.WriteLine($"{"nodes",6}  {"P=" + DefaultSlots,10}  {"unbounded",10}  {"resources",9}");
 var modeled = new Dictionary<int, double>();
+var modeledAt32 = new Dictionary<int, double>();
 foreach (var nodes in new[] { 3, 10, 50, 100 })
 {
+    var (bounded, _) = await Median(nodes, delays: true, slots: DefaultSlots);
     var (ms, resources) = await Median(nodes, delays: true);
+    modeledAt32[nodes] = bounded / ModeledDurations.MillisecondsPerSecond;
     modeled[nodes] = ms / ModeledDurations.MillisecondsPerSecond;
-    Console.WriteLine($"{nodes,6}  {Minutes(modeled[nodes]),10}  {resources,9}");
+    Console.WriteLine($"{nodes,6}  {Minutes(modeledAt32[nodes]),10}  {Minutes(modeled[nodes]),10}  {resources,9}");
 }
 
 Console.WriteLine();
@@ -36,8 +41,11 @@ foreach (var nodes in new[] { 3, 100 })
     var (ms, _) = await Median(nodes, delays: false);
     Console.WriteLine($"evaluation{nodes}: {(ms / 1000).ToString("F2", CultureInfo.InvariantCulture)} s");
 }
+var destroy3 = await Destroy(3);
+Console.WriteLine($"timeToReady3: {(int)Math.Round(modeledAt32[3])}");
+Console.WriteLine($"ratio100to3At32: {(modeledAt32[100] / modeledAt32[3]).ToString("F2", CultureInfo.InvariantCulture)}");
 Console.WriteLine($"ratio100to3: {(modeled[100] / modeled[3]).ToString("F2", CultureInfo.InvariantCulture)}");
-Console.WriteLine($"destroy3: {await Destroy(3)}");
+Console.WriteLine($"destroy3: {destroy3}");
 return 0;
 
 // A whole-stack destroy of the n-node stack, under ModeledDestroy.
@@ -50,23 +58,23 @@ async Task<int> Destroy(int nodes)
     return ModeledDestroy.Seconds(mocks.Registered);
 }
 
-async Task<(double Ms, int Resources)> Median(int nodes, bool delays)
+async Task<(double Ms, int Resources)> Median(int nodes, bool delays, int? slots = null)
 {
     var runs = new List<(double Ms, int Resources)>();
     for (var i = 0; i < 3; i++)
     {
-        runs.Add(await Run(nodes, delays));
+        runs.Add(await Run(nodes, delays, slots));
     }
     return runs.OrderBy(r => r.Ms).ElementAt(1);
 }
 
-async Task<(double Ms, int Resources)> Run(int nodes, bool delays)
+async Task<(double Ms, int Resources)> Run(int nodes, bool delays, int? slots = null)
 {
     Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(Config(nodes)));
     Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", """["do-k8s-ha:sshPrivateKey"]""");
     var clock = Stopwatch.StartNew();
     var (resources, _) = await Deployment.TestAsync(
-        new ModeledMocks(certificatePem, delays),
+        new ModeledMocks(certificatePem, delays, slots),
         new TestOptions { ProjectName = "do-k8s-ha", StackName = "bench", IsPreview = false },
         ClusterProgram.Run);
     return (clock.Elapsed.TotalMilliseconds, resources.Length);

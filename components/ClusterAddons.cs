@@ -125,11 +125,14 @@ public sealed class ClusterAddons : ComponentResource
             ["allowedDnsNames"] = 1,
         }, dependsOn: calico);
 
-        // The kubelets' certificates are the cluster CA's: metrics-server verifies them.
+        // The kubelets' certificates are the cluster CA's: metrics-server verifies them. Installed
+        // beside the approver, not after it: it turns ready (and Helm's wait ends) at its first
+        // scrape, which needs the kubelets' approved certificates, so it waits for the approver
+        // by itself.
         MetricsServer = Release("metrics-server", "metrics-server", addons.MetricsServerVersion, MetricsServerChartRepository, "kube-system", new Dictionary<string, object>
         {
             ["args"] = new[] { "--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" },
-        }, dependsOn: CsrApprover);
+        }, dependsOn: calico);
 
         if (addons.Dashboard)
         {

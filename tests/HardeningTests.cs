@@ -199,6 +199,8 @@ public class HardeningTests
         var metricsArgs = ((IEnumerable)metrics["args"]).Cast<object>().Select(a => a.ToString()).ToList();
         Assert.That(metricsArgs, Does.Not.Contain("--kubelet-insecure-tls"));
         Assert.That(metricsArgs, Does.Contain("--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"));
-        Assert.That(releases["metrics-server"].RegisteredAt, Is.GreaterThan(releases["kubelet-csr-approver"].CompletedAt), "metrics-server waits for approved kubelet certificates");
+        // Both need the pod network; metrics-server's readiness waits for approved kubelet certificates by itself.
+        Assert.That(releases["metrics-server"].RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
+        Assert.That(releases["kubelet-csr-approver"].RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
     }
 }
