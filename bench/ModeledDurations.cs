@@ -57,9 +57,11 @@ public static class ModeledDurations
         // Helm installs that wait for their workloads (Calico: operator, then calico-node on every node).
         ("kubernetes:helm.sh/v3:Release:addons-calico", 90, "Calico ready"),
         // metrics-server is ready at its first scrape, which needs the kubelets' serving
-        // certificates approved: the approver's 40 s, then one 15 s scrape interval.
-        ("kubernetes:helm.sh/v3:Release:addons-metrics-server", 55, "first scrape after approval"),
+        // certificates approved: the approver's 30 s (below), then one 15 s scrape interval.
+        ("kubernetes:helm.sh/v3:Release:addons-metrics-server", 45, "first scrape after approval"),
         ("kubernetes:helm.sh/v3:Release:", 40, "chart ready"),
+        // One small deployment: image pull and start.
+        ("kubernetes:yaml/v2:ConfigGroup:addons-kubelet-csr-approver", 30, "approver ready"),
         ("command:remote:Command:health-check", 45, "nodes Ready after the CNI, CoreDNS up"),
     ];
 

@@ -47,7 +47,6 @@ public sealed class ClusterAddons : ComponentResource
     public const string CalicoChartRepository = "https://docs.tigera.io/calico/charts";
     public const string MetricsServerChartRepository = "https://kubernetes-sigs.github.io/metrics-server/";
     public const string DashboardChartRepository = "https://kubernetes.github.io/dashboard/";
-    public const string KubeletCsrApproverChartRepository = "https://postfinance.github.io/kubelet-csr-approver";
 
     public ClusterAddons(string name, ClusterAddonsArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:ClusterAddons", name, options)
@@ -111,19 +110,14 @@ public sealed class ClusterAddons : ComponentResource
         Calico = calico;
 
         // Kubelets ask the cluster CA for their serving certificates (serverTLSBootstrap, in
-        // kubeadm-cluster.yaml); the controller manager signs only approved requests. This
-        // approves a kubernetes.io/kubelet-serving request only from system:node:<name> for an
-        // inventory node, naming that node and nothing but inventory addresses (one /32 each):
-        // a kubelet cannot get a certificate for a name outside the inventory or a foreign address.
-        var nodeNames = string.Join("|", args.KubeletNodes.Select(n => System.Text.RegularExpressions.Regex.Escape(n.Name)));
-        CsrApprover = Release("kubelet-csr-approver", "kubelet-csr-approver", addons.KubeletCsrApproverVersion, KubeletCsrApproverChartRepository, "kube-system", new Dictionary<string, object>
+        // kubeadm-cluster.yaml); the controller manager signs only approved requests. The
+        // approver takes a kubernetes.io/kubelet-serving request only from system:node:<name> of
+        // an inventory node, naming that node and that node's own address (kubelet-csr-approver.yaml).
+        var kubeletNodes = Output.All(args.KubeletNodes.Select(n => n.PrivateIp.Apply(ip => new NodeAddress(n.Name, ip))));
+        CsrApprover = new K8s.Yaml.V2.ConfigGroup($"{name}-kubelet-csr-approver", new K8s.Types.Inputs.Yaml.V2.ConfigGroupArgs
         {
-            ["providerRegex"] = $"^({nodeNames})$",
-            ["providerIpPrefixes"] = Output.All(args.KubeletNodes.Select(n => n.PrivateIp.Apply(ip => $"{ip}/32"))),
-            // Droplet names do not resolve in DNS; the name is checked against the inventory instead.
-            ["bypassDnsResolution"] = true,
-            ["allowedDnsNames"] = 1,
-        }, dependsOn: calico);
+            Yaml = kubeletNodes.Apply(nodes => Render.KubeletCsrApprover(addons.KubeletCsrApproverVersion, nodes)),
+        }, new ComponentResourceOptions { Parent = this, Provider = Provider, DependsOn = { calico }, DeletedWith = args.Cluster });
 
         // The kubelets' certificates are the cluster CA's: metrics-server verifies them. Installed
         // beside the approver, not after it: it turns ready (and Helm's wait ends) at its first
@@ -185,7 +179,7 @@ public sealed class ClusterAddons : ComponentResource
     public K8s.Helm.V3.Release Calico { get; }
 
     /// <summary>Approves the kubelets' serving certificates (inventory nodes, their own addresses).</summary>
-    public K8s.Helm.V3.Release CsrApprover { get; }
+    public K8s.Yaml.V2.ConfigGroup CsrApprover { get; }
     public K8s.Helm.V3.Release MetricsServer { get; }
     public K8s.Yaml.V2.ConfigGroup? NodeLocalDns { get; }
 

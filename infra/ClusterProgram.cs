@@ -169,7 +169,7 @@ public static class ClusterProgram
             CertificatesRenewed = pki.Renewals.Apply(r => (object)r),
             EtcdEndpoints = etcd.ClientEndpoints,
             // After the credential steps too: after a renewal the gate reads the rolled certificates.
-            After = [.. etcd.CredentialSteps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
+            After = [.. etcd.CredentialSteps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
         });
 
         return new Dictionary<string, object?>

@@ -17,7 +17,7 @@ public class AddonAndHealthTests
     {
         var mocks = (await StackRun.RunAsync("dev")).Mocks;
 
-        Assert.That(mocks.OfType(Release).Select(r => r.Inputs["name"]), Is.EquivalentTo(new[] { "calico", "kubelet-csr-approver", "metrics-server" }));
+        Assert.That(mocks.OfType(Release).Select(r => r.Inputs["name"]), Is.EquivalentTo(new[] { "calico", "metrics-server" }));
         var calico = mocks.Named("addons-calico");
         Assert.That(calico.Inputs["chart"], Is.EqualTo("tigera-operator"));
         Assert.That(calico.Inputs["version"], Is.EqualTo("v3.30.6"));
@@ -25,7 +25,7 @@ public class AddonAndHealthTests
         Assert.That(pool["cidr"], Is.EqualTo("10.233.64.0/18"));
         Assert.That(pool["encapsulation"], Is.EqualTo("VXLAN"));
         Assert.That(mocks.Named("addons-metrics-server").Inputs["version"], Is.EqualTo("3.13.0"));
-        Assert.That(mocks.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)), Is.Empty);
+        Assert.That(mocks.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)).Select(r => r.Name), Is.EqualTo(new[] { "addons-kubelet-csr-approver" }));
     }
 
     [Test]

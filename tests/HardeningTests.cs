@@ -182,25 +182,44 @@ public class HardeningTests
     }
 
     [Test]
-    public async Task OnlyInventoryKubeletsGetServingCertificatesAndMetricsServerVerifiesThem()
+    public async Task OnlyInventoryKubeletsGetServingCertificatesForTheirOwnAddressesAndMetricsServerVerifiesThem()
     {
         var mocks = (await StackRun.RunAsync("prod")).Mocks;
-        var releases = mocks.OfType("kubernetes:helm.sh/v3:Release").ToDictionary(r => r.Inputs["name"].ToString()!);
-        var approver = (IDictionary<string, object>)releases["kubelet-csr-approver"].Inputs["values"];
-        var kubeletNodes = mocks.OfType("digitalocean:index/droplet:Droplet").Select(d => d.Input("name")).Where(n => !n.StartsWith("etcd", StringComparison.Ordinal)).Order().ToList();
-        var regex = new Regex(approver["providerRegex"].ToString()!);
+        var approver = mocks.Named("addons-kubelet-csr-approver");
+        var docs = new YamlStream();
+        docs.Load(new StringReader(approver.Input("yaml")));
+        var deployment = docs.Documents.Select(d => (YamlMappingNode)d.RootNode).Single(d => d["kind"].ToString() == "Deployment");
+        var pod = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)deployment["spec"])["template"])["spec"];
+        var container = (YamlMappingNode)((YamlSequenceNode)pod["containers"]).Single();
+        var env = ((YamlSequenceNode)container["env"]).Cast<YamlMappingNode>().ToDictionary(e => e["name"].ToString(), e => e["value"].ToString());
+
+        // Kubernetes nodes only (etcd-only nodes run no kubelet), each name to its own address.
+        var kubeletNodes = mocks.OfType("digitalocean:index/droplet:Droplet").Select(d => d.Input("name")).Where(n => !n.StartsWith("etcd", StringComparison.Ordinal)).ToList();
+        var aliases = ((YamlSequenceNode)pod["hostAliases"]).Cast<YamlMappingNode>()
+            .ToDictionary(a => ((YamlSequenceNode)a["hostnames"]).Single().ToString(), a => a["ip"].ToString());
+        Assert.That(aliases.Keys, Is.EquivalentTo(kubeletNodes));
+        foreach (var node in kubeletNodes)
+        {
+            Assert.That(aliases[node], Is.EqualTo(mocks.Named(node).Input("name") == node ? PrivateIp(node) : null), node);
+        }
+        // DNS resolution is what ties an address to its node: it must not be bypassed.
+        Assert.That(env, Does.Not.ContainKey("BYPASS_DNS_RESOLUTION"));
+        var regex = new Regex(env["PROVIDER_REGEX"]);
         Assert.That(kubeletNodes.Where(n => !regex.IsMatch(n)), Is.Empty);
         Assert.That(new[] { "etcd1", "cp1x", "xcp1", "worker10" }.Where(n => regex.IsMatch(n)), Is.Empty, "no name outside the inventory's Kubernetes nodes");
-        var prefixes = ((IEnumerable)approver["providerIpPrefixes"]).Cast<object>().Select(p => p.ToString()).ToList();
-        Assert.That(prefixes, Is.All.Match(@"^10\.240\.0\.\d+/32$"));
-        Assert.That(prefixes, Has.Count.EqualTo(kubeletNodes.Count));
+        Assert.That(env["PROVIDER_IP_PREFIXES"].Split(','), Is.EquivalentTo(kubeletNodes.Select(n => $"{PrivateIp(n)}/32")));
+        Assert.That(container["image"].ToString(), Is.EqualTo($"ghcr.io/postfinance/kubelet-csr-approver:v{ConfigDefaults.KubeletCsrApproverVersion}"));
 
+        var releases = mocks.OfType("kubernetes:helm.sh/v3:Release").ToDictionary(r => r.Inputs["name"].ToString()!);
         var metrics = (IDictionary<string, object>)releases["metrics-server"].Inputs["values"];
         var metricsArgs = ((IEnumerable)metrics["args"]).Cast<object>().Select(a => a.ToString()).ToList();
         Assert.That(metricsArgs, Does.Not.Contain("--kubelet-insecure-tls"));
         Assert.That(metricsArgs, Does.Contain("--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"));
         // Both need the pod network; metrics-server's readiness waits for approved kubelet certificates by itself.
         Assert.That(releases["metrics-server"].RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
-        Assert.That(releases["kubelet-csr-approver"].RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
+        Assert.That(approver.RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
     }
+
+    /// <summary>The VPC address the mocks give a droplet (ClusterMocks: public 203.0.113.N, private 10.240.0.N).</summary>
+    private static string PrivateIp(string node) => ClusterMocks.PublicIp(node).Replace("203.0.113.", "10.240.0.", StringComparison.Ordinal);
 }

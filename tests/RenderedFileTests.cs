@@ -47,6 +47,7 @@ public class RenderedFileTests
         ["cluster-health.sh"] = () => Render.ClusterHealth(["node1", "node2", "node3"], timeoutSeconds: 900),
         ["wait-for-api.sh"] = () => Render.WaitForApi("https://198.51.100.10:6443", timeoutSeconds: 600),
         ["nodelocaldns.yaml"] = () => Render.NodeLocalDns("1.25.0", "10.233.0.10"),
+        ["kubelet-csr-approver.yaml"] = () => Render.KubeletCsrApprover("1.2.14", [Node2, Node3]),
         ["version-guard.sh"] = () => Render.VersionGuard(K8sVersion),
         ["etcd-change-guard.sh"] = () => Render.EtcdChangeGuard(EtcdMembers.Select(m => m.Name)),
         ["node-upgrade.first.sh"] = () => Render.NodeUpgrade("node1", K8sVersion, first: true, "/etc/kubernetes/admin.conf"),

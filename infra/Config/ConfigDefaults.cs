@@ -36,7 +36,8 @@ public static class ConfigDefaults
     public const string DashboardVersion = "7.13.0";
     public const string NodeLocalDnsVersion = "1.25.0";
 
-    // kubelet serving certificates are approved by postfinance/kubelet-csr-approver, as Kubespray does.
+    // kubelet serving certificates are approved by postfinance/kubelet-csr-approver, as Kubespray
+    // does: the release of its image, ghcr.io/postfinance/kubelet-csr-approver:v<version>.
     public const string KubeletCsrApproverVersion = "1.2.14";
 
     // Hardening (README "Hardening"): Pod Security, the audit log, Secrets encryption at rest.

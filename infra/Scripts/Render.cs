@@ -468,6 +468,26 @@ public static class Render
         });
 
     /// <summary>NodeLocal DNSCache manifests; it listens on a link-local address and on kube-dns's service address.</summary>
+    /// <summary>
+    /// The kubelet serving certificate approver, for the inventory's Kubernetes nodes: each name
+    /// resolves (in its pod) to that node's own VPC address only.
+    /// </summary>
+    public static string KubeletCsrApprover(string version, IReadOnlyList<NodeAddress> kubeletNodes)
+    {
+        if (kubeletNodes.Count == 0)
+        {
+            throw new ArgumentException("no Kubernetes node to approve certificates for", nameof(kubeletNodes));
+        }
+        return Template.Render("kubelet-csr-approver.yaml", new Dictionary<string, string>
+        {
+            ["VERSION"] = version.TrimStart('v'),
+            // Node names are DNS labels: nothing in them needs escaping in a regular expression.
+            ["PROVIDER_REGEX"] = $"^({string.Join("|", kubeletNodes.Select(n => n.Name))})$",
+            ["PROVIDER_IP_PREFIXES"] = string.Join(",", kubeletNodes.Select(n => $"{n.PrivateIp}/32")),
+            ["HOST_ALIASES"] = string.Join("\n", kubeletNodes.Select(n => $"        - ip: {n.PrivateIp}\n          hostnames: [{n.Name}]")),
+        });
+    }
+
     public static string NodeLocalDns(string version, string kubeDnsIp, string localIp = "169.254.20.10", string dnsDomain = "cluster.local") =>
         Template.Render("nodelocaldns.yaml", new Dictionary<string, string>
         {
