@@ -1,0 +1,48 @@
+namespace DoK8sHa.Scripts;
+
+/// <summary>Cluster-wide checks and files: health, certificate expiry, the API wait, NodeLocal DNS, kubeconfigs.</summary>
+public static partial class Render
+{
+    /// <summary>The health gate: nodes Ready, CoreDNS available, scheduler and controller-manager leases held.</summary>
+    public static string ClusterHealth(IEnumerable<string> kubernetesNodes, int timeoutSeconds) =>
+        Template.Render("cluster-health.sh", new Dictionary<string, string>
+        {
+            ["EXPECTED_NODES"] = Sh.Quote(string.Join(" ", kubernetesNodes)),
+            ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    /// <summary>The health gate's report of this node's certificates that expire within <paramref name="warnDays"/> days.</summary>
+    public static string CertExpiry(int warnDays, IEnumerable<string>? certDirs = null, IEnumerable<string>? kubeconfigs = null) =>
+        Template.Render("cert-expiry.sh", new Dictionary<string, string>
+        {
+            ["WARN_DAYS"] = warnDays.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["CERT_DIRS"] = string.Join(" ", (certDirs ?? [KubePki, EtcdPkiDir]).Select(Sh.Quote)),
+            ["KUBECONFIGS"] = string.Join(" ", (kubeconfigs ?? ["/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf"]).Select(Sh.Quote)),
+        });
+
+    public static string WaitForApi(string endpoint, int timeoutSeconds) =>
+        Template.Render("wait-for-api.sh", new Dictionary<string, string>
+        {
+            ["ENDPOINT"] = Sh.Quote(endpoint),
+            ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    public static string NodeLocalDns(string version, string kubeDnsIp, string localIp = "169.254.20.10", string dnsDomain = "cluster.local") =>
+        Template.Render("nodelocaldns.yaml", new Dictionary<string, string>
+        {
+            ["VERSION"] = version,
+            ["KUBE_DNS_IP"] = kubeDnsIp,
+            ["LOCAL_IP"] = localIp,
+            ["DNS_DOMAIN"] = dnsDomain,
+        });
+
+    public static string Kubeconfig(string clusterName, string server, string caCert, string clientCert, string clientKey) =>
+        Template.Render("kubeconfig.yaml", new Dictionary<string, string>
+        {
+            ["CLUSTER_NAME"] = clusterName,
+            ["SERVER"] = server,
+            ["CA_DATA"] = Base64(caCert),
+            ["CLIENT_CERT_DATA"] = Base64(clientCert),
+            ["CLIENT_KEY_DATA"] = Base64(clientKey),
+        });
+}

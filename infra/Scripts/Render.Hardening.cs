@@ -1,0 +1,71 @@
+using DoK8sHa.Config;
+
+namespace DoK8sHa.Scripts;
+
+/// <summary>The API server's hardening files and the kubelet serving certificate approver.</summary>
+public static partial class Render
+{
+    /// <summary>Where the API server's hardening files live on a control-plane node (kubeadm mounts it).</summary>
+    public const string HardeningDir = "/etc/kubernetes/hardening";
+
+    /// <summary>
+    /// The API server's hardening files (audit policy, Pod Security defaults, anonymous access,
+    /// Secrets encryption) and the script that installs them. Secret: it carries the keys.
+    /// </summary>
+    public static string ApiServerConfig(HardeningSettings hardening, IReadOnlyList<SecretsEncryptionKey> keys)
+    {
+        if (keys.Count == 0)
+        {
+            throw new ArgumentException("Secrets need at least one encryption key", nameof(keys));
+        }
+        foreach (var key in keys)
+        {
+            // secretbox takes exactly 32 bytes (k8s.io/apiserver storage/value/encrypt/secretbox).
+            if (!Convert.TryFromBase64String(key.Secret, new byte[64], out var length) || length != 32)
+            {
+                throw new ArgumentException($"encryption key {key.Name} is not 32 bytes in base64", nameof(keys));
+            }
+        }
+        var podSecurity = hardening.PodSecurity;
+        string File(string name, IReadOnlyDictionary<string, string> values) => Template.Render(name, values).TrimEnd('\n');
+        return Template.Render("apiserver-config.sh", new Dictionary<string, string>
+        {
+            ["DIR"] = Sh.Quote(HardeningDir),
+            ["AUDIT_DIR"] = Sh.Quote(AuditLogSettings.Dir),
+            ["AUDIT_POLICY"] = File("audit-policy.yaml", new Dictionary<string, string>()),
+            ["POD_SECURITY"] = File("pod-security.yaml", new Dictionary<string, string>
+            {
+                ["ENFORCE"] = podSecurity.Enforce,
+                ["WARN"] = podSecurity.Warn,
+                ["AUDIT"] = podSecurity.Audit,
+                ["EXEMPT_NAMESPACES"] = "[" + string.Join(", ", podSecurity.ExemptNamespaces) + "]",
+            }),
+            ["ANONYMOUS_AUTH"] = File("anonymous-auth.yaml", new Dictionary<string, string>()),
+            ["ENCRYPTION_CONFIG"] = File("encryption-config.yaml", new Dictionary<string, string>
+            {
+                ["KEYS"] = string.Join("\n", keys.Select(k => $"            - name: {k.Name}\n              secret: {k.Secret}")),
+            }),
+        });
+    }
+
+    /// <summary>NodeLocal DNSCache manifests; it listens on a link-local address and on kube-dns's service address.</summary>
+    /// <summary>
+    /// The kubelet serving certificate approver, for the inventory's Kubernetes nodes: each name
+    /// resolves (in its pod) to that node's own VPC address only.
+    /// </summary>
+    public static string KubeletCsrApprover(string version, IReadOnlyList<NodeAddress> kubeletNodes)
+    {
+        if (kubeletNodes.Count == 0)
+        {
+            throw new ArgumentException("no Kubernetes node to approve certificates for", nameof(kubeletNodes));
+        }
+        return Template.Render("kubelet-csr-approver.yaml", new Dictionary<string, string>
+        {
+            ["VERSION"] = version.TrimStart('v'),
+            // Node names are DNS labels: nothing in them needs escaping in a regular expression.
+            ["PROVIDER_REGEX"] = $"^({string.Join("|", kubeletNodes.Select(n => n.Name))})$",
+            ["PROVIDER_IP_PREFIXES"] = string.Join(",", kubeletNodes.Select(n => $"{n.PrivateIp}/32")),
+            ["HOST_ALIASES"] = string.Join("\n", kubeletNodes.Select(n => $"        - ip: {n.PrivateIp}\n          hostnames: [{n.Name}]")),
+        });
+    }
+}

@@ -1,0 +1,157 @@
+using System.Text;
+using DoK8sHa.Config;
+
+namespace DoK8sHa.Scripts;
+
+/// <summary>kubeadm: its configs, the control-plane PKI and step, joins and their tokens.</summary>
+public static partial class Render
+{
+    /// <summary>ClusterConfiguration + KubeletConfiguration + this node's InitConfiguration.</summary>
+    public static string KubeadmInitConfig(KubeadmClusterInput cluster, NodeAddress node, bool schedulable) =>
+        KubeadmInitConfig(cluster, node, schedulable, cluster.AuditLog ?? DefaultAuditLog);
+
+    private static string KubeadmInitConfig(KubeadmClusterInput cluster, NodeAddress node, bool schedulable, AuditLogSettings audit) =>
+        Template.Render("kubeadm-init.yaml", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = node.Name,
+            ["NODE_IP"] = node.PrivateIp,
+            ["TAINTS"] = Taints(schedulable),
+        }) + "---\n" + Template.Render("kubeadm-cluster.yaml", new Dictionary<string, string>
+        {
+            ["CLUSTER_NAME"] = cluster.ClusterName,
+            ["KUBERNETES_VERSION"] = cluster.Version.ToString(),
+            ["CONTROL_PLANE_ENDPOINT"] = ApiProxyListen,
+            ["NODE_CIDR_MASK_SIZE"] = cluster.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["POD_CIDR"] = cluster.PodCidr.ToString(),
+            ["SERVICE_CIDR"] = cluster.ServiceCidr.ToString(),
+            ["ETCD_ENDPOINTS"] = YamlList(cluster.EtcdEndpoints, 6),
+            ["CERT_SANS"] = YamlList(cluster.CertSans, 4),
+            ["HARDENING_DIR"] = HardeningDir,
+            ["AUDIT_LOG_DIR"] = AuditLogSettings.Dir,
+            ["AUDIT_LOG_PATH"] = AuditLogSettings.Path,
+            ["AUDIT_LOG_MAX_AGE"] = Invariant(audit.MaxAgeDays),
+            ["AUDIT_LOG_MAX_BACKUPS"] = Invariant(audit.MaxBackups),
+            ["AUDIT_LOG_MAX_SIZE"] = Invariant(audit.MaxSizeMb),
+        });
+
+    private static AuditLogSettings DefaultAuditLog => new(ConfigDefaults.AuditLogMaxAgeDays, ConfigDefaults.AuditLogMaxBackups, ConfigDefaults.AuditLogMaxSizeMb);
+
+    /// <param name="apiServerEndpoint">Where token discovery fetches cluster-info: the local API proxy.</param>
+    /// <param name="controlPlane">True for a control-plane join: the node runs an API server on its VPC address.</param>
+    /// <param name="dropletId">Labels the Node with its droplet, so a replacement can tell its own Node from a stale one.</param>
+    public static string KubeadmJoinConfig(NodeAddress node, string apiServerEndpoint, string bootstrapToken, string caCertHash, bool controlPlane, bool schedulable, string? dropletId = null) =>
+        Template.Render("kubeadm-join.yaml", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = node.Name,
+            ["NODE_IP"] = node.PrivateIp,
+            ["API_SERVER_ENDPOINT"] = apiServerEndpoint,
+            ["BOOTSTRAP_TOKEN"] = bootstrapToken,
+            ["CA_CERT_HASH"] = caCertHash,
+            ["TAINTS"] = controlPlane ? Taints(schedulable) : "",
+            ["NODE_LABELS"] = dropletId is null ? "" : $"    - name: node-labels\n      value: do-k8s-ha.io/droplet={dropletId}",
+            ["CONTROL_PLANE"] = controlPlane
+                ? $"controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: {node.PrivateIp}\n    bindPort: {ApiServerPort}"
+                : "",
+        }).TrimEnd('\n') + "\n";
+
+    /// <summary>Puts the program's CAs and keys where kubeadm looks for them on a control-plane node.</summary>
+    /// <summary>
+    /// The program's own kubeconfig on a control-plane node (kubeadm:cluster-admins, through the
+    /// local API proxy), installed with the PKI: kubeadm's admin.conf holds the same identity, but
+    /// a node that has not joined yet has none, and it must delete a stale Node of its name first.
+    /// </summary>
+    public const string ProgramKubeconfig = "/etc/kubernetes/do-k8s-ha-admin.conf";
+
+    public static string ControlPlanePki(ClusterPkiMaterial pki, string programKubeconfig)
+    {
+        var files = new StringBuilder();
+        void File(string path, string mode, string pem) =>
+            files.Append(FormattableString.Invariant($"install_file \"$PKI/{path}\" {mode} <<'PEM'\n{Pem(pem)}\nPEM\n"));
+        File("ca.crt", "0644", pki.CaCert);
+        File("ca.key", "0600", pki.CaKey);
+        File("front-proxy-ca.crt", "0644", pki.FrontProxyCaCert);
+        File("front-proxy-ca.key", "0600", pki.FrontProxyCaKey);
+        File("sa.key", "0600", pki.ServiceAccountKey);
+        File("sa.pub", "0644", pki.ServiceAccountPublicKey);
+        File("etcd/ca.crt", "0644", pki.EtcdCaCert);
+        File("apiserver-etcd-client.crt", "0644", pki.ApiServerEtcdClientCert);
+        File("apiserver-etcd-client.key", "0600", pki.ApiServerEtcdClientKey);
+        files.Append(FormattableString.Invariant($"install_file {Sh.Quote(ProgramKubeconfig)} 0600 <<'KUBECONFIG'\n{programKubeconfig.TrimEnd('\n')}\nKUBECONFIG\n"));
+        return Template.Render("control-plane-pki.sh", new Dictionary<string, string> { ["PKI_FILES"] = files.ToString().TrimEnd('\n') });
+    }
+
+    /// <param name="mayInit">Only the inventory's first control-plane node may create the cluster.</param>
+    /// <param name="joinWaitSeconds">How long a node waits for a live API server when the cluster exists.</param>
+    /// <param name="etcdWaitSeconds">How long it waits for every etcd member to answer kubeadm's preflight.</param>
+    public static string ControlPlane(
+        KubeadmClusterInput cluster,
+        NodeAddress node,
+        bool mayInit,
+        bool schedulable,
+        string joinToken,
+        string caCertHash,
+        int joinWaitSeconds = 300,
+        int etcdWaitSeconds = 60) =>
+        Template.Render("control-plane.sh", new Dictionary<string, string>
+        {
+            ["API_PROXY"] = Sh.Quote(ApiProxyListen),
+            ["API_SERVER_PORT"] = ApiServerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["JOIN_WAIT_SECONDS"] = joinWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ETCD_WAIT_SECONDS"] = etcdWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["PROGRAM_KUBECONFIG"] = Sh.Quote(ProgramKubeconfig),
+            ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
+            ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["NODE_IP"] = Sh.Quote(node.PrivateIp),
+            ["MAY_INIT"] = Sh.Bool(mayInit),
+            ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", cluster.EtcdEndpoints)),
+            ["JOIN_TOKEN_GIVEN"] = Sh.Bool(joinToken.Length > 0),
+            ["INIT_CONFIG"] = KubeadmInitConfig(cluster, node, schedulable).TrimEnd('\n'),
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, joinToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
+        });
+
+    /// <summary>Points a control-plane node's API server, and kubeadm's stored config, at the inventory's etcd members.</summary>
+    public static string ApiServerEtcdEndpoints(
+        string nodeName,
+        IEnumerable<string> etcdEndpoints,
+        int waitSeconds = 300,
+        string manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml") =>
+        Template.Render("apiserver-etcd-endpoints.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", etcdEndpoints)),
+            ["MANIFEST"] = Sh.Quote(manifest),
+            ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    /// <param name="dropletId">The droplet the worker is: its Node is labelled with it.</param>
+    public static string WorkerJoin(NodeAddress node, string bootstrapToken, string caCertHash, string dropletId) =>
+        Template.Render("worker-join.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["API_PROXY"] = Sh.Quote(ApiProxyListen),
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true, dropletId).TrimEnd('\n'),
+        });
+
+    /// <summary>Longest life of a join token: the join follows its minting within minutes.</summary>
+    public const string JoinTokenTtl = "1h0m0s";
+
+    /// <summary>Run on a control-plane node: mints one node's join token and prints it.</summary>
+    public static string JoinToken(string nodeName) =>
+        Template.Render("join-token.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["TTL"] = Sh.Quote(JoinTokenTtl),
+        });
+
+    /// <summary>Run on a control-plane node after a join: deletes the token it used.</summary>
+    public static string JoinTokenDelete(string nodeName, string tokenId) =>
+        Template.Render("join-token-delete.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["TOKEN_ID"] = Sh.Quote(tokenId),
+        });
+
+    private static string Taints(bool schedulable) =>
+        // An empty list removes kubeadm's default control-plane taint (for control-plane + worker nodes).
+        schedulable ? "  taints: []" : "";
+}

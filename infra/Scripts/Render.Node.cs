@@ -1,0 +1,133 @@
+using DoK8sHa.Config;
+
+namespace DoK8sHa.Scripts;
+
+/// <summary>Every node: first boot, packages, the local API proxy, and what is run about a node (upgrade, drain, leave).</summary>
+public static partial class Render
+{
+    /// <summary>What user data runs at first boot: the same for every node, role and version (see the template).</summary>
+    public static string NodeBootstrap() => Template.Render("node-bootstrap.sh", new Dictionary<string, string>());
+
+    public const string BootstrapPath = "/usr/local/sbin/do-k8s-ha-bootstrap";
+
+    /// <summary>
+    /// A droplet's cloud-init user data: <see cref="NodeBootstrap"/> and the node's own SSH host
+    /// key (OpenSSH private key, and its public key as an authorized_keys line).
+    /// </summary>
+    public static string NodeUserData(string hostKeyPrivate, string hostKeyPublic)
+    {
+        if (!hostKeyPrivate.StartsWith("-----BEGIN OPENSSH PRIVATE KEY-----", StringComparison.Ordinal))
+        {
+            throw new ArgumentException("the host key must be an OpenSSH private key", nameof(hostKeyPrivate));
+        }
+        // cloud-init names host keys by kind (cc_ssh CONFIG_KEY_TO_FILE): <kind>_private, <kind>_public.
+        var kind = hostKeyPublic.Split(' ')[0] switch
+        {
+            "ssh-ed25519" => "ed25519",
+            "ecdsa-sha2-nistp256" or "ecdsa-sha2-nistp384" or "ecdsa-sha2-nistp521" => "ecdsa",
+            "ssh-rsa" => "rsa",
+            var other => throw new ArgumentException($"cloud-init installs no host key of kind '{other}'", nameof(hostKeyPublic)),
+        };
+        return Template.Render("node-user-data.yaml", new Dictionary<string, string>
+        {
+            ["KEY_KIND"] = kind,
+            ["HOST_KEY_PRIVATE"] = Indent(hostKeyPrivate, 4),
+            ["HOST_KEY_PUBLIC"] = hostKeyPublic.Trim(),
+            ["BOOTSTRAP_PATH"] = BootstrapPath,
+            ["BOOTSTRAP_SCRIPT"] = Indent(NodeBootstrap(), 6),
+        });
+    }
+
+    /// <summary>kubeadm, kubelet and kubectl of the version on a node that has not joined yet.</summary>
+    public static string KubernetesPackages(KubernetesVersion version) =>
+        Template.Render("kubernetes-packages.sh", new Dictionary<string, string>
+        {
+            ["KUBERNETES_VERSION"] = Sh.Quote(version.ToString()),
+            ["KUBERNETES_MINOR"] = Sh.Quote(version.RepositoryMinor),
+            ["SANDBOX_IMAGE"] = SandboxImageFunction(),
+            ["KUBERNETES_REPOSITORY"] = Fragment("kubernetes-repository.fragment"),
+        });
+
+    private static string SandboxImageFunction() =>
+        Template.Render("containerd-sandbox.fragment", new Dictionary<string, string>()).TrimEnd('\n');
+
+    public static string WaitForBootstrap(string marker = BootstrapMarker) =>
+        Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = Sh.Quote(marker) });
+
+    /// <summary>Run on a control-plane node before a worker joins: deletes a Node of its name that another droplet left.</summary>
+    public static string StaleNode(string nodeName, string dropletId, string kubeconfigFile = "/etc/kubernetes/admin.conf") =>
+        Template.Render("stale-node.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["DROPLET_ID"] = Sh.Quote(dropletId),
+            ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
+        });
+
+    /// <summary>nginx stream config of the local API-server proxy: least_conn over every API server, 1 s connect timeout.</summary>
+    public static string ApiProxyConfig(
+        string nodeName,
+        IEnumerable<string> apiServers,
+        string listen = ApiProxyListen,
+        string pidFile = "/run/kube-apiserver-proxy.pid",
+        string streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so") =>
+        Template.Render("api-proxy.nginx.conf", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = nodeName,
+            ["STREAM_MODULE"] = streamModule,
+            ["PID_FILE"] = pidFile,
+            ["LISTEN"] = listen,
+            ["UPSTREAM_SERVERS"] = string.Join("\n", apiServers.Select(s => $"    server {s} max_fails=1 fail_timeout=10s;")),
+        });
+
+    /// <summary>The proxy every Kubernetes node runs, control-plane nodes too: see <see cref="ApiProxyListen"/>.</summary>
+    public static string ApiProxy(string nodeName, IEnumerable<NodeAddress> controlPlane) =>
+        Template.Render("api-proxy.sh", new Dictionary<string, string>
+        {
+            ["LISTEN"] = ApiProxyListen,
+            ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{ApiServerPort}")).TrimEnd('\n'),
+        });
+
+    /// <param name="kubeconfigFile">The admin credential of the control-plane node it runs on.</param>
+    public static string NodeLeave(string nodeName, string kubeconfigFile = "/etc/kubernetes/admin.conf") =>
+        Template.Render("node-leave.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
+        });
+
+    /// <summary>The local guard that refuses a downgrade or a skipped minor before anything changes.</summary>
+    public static string VersionGuard(KubernetesVersion target) =>
+        Template.Render("version-guard.sh", new Dictionary<string, string> { ["TARGET"] = Sh.Quote(target.ToString()) });
+
+    /// <param name="first">The first node of the rolling order: it runs `kubeadm upgrade apply`.</param>
+    /// <param name="kubeconfigFile">A control-plane node's own admin.conf, with which it drains itself; null for a worker.</param>
+    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, string? kubeconfigFile, int waitSeconds = 600) =>
+        Template.Render("node-upgrade.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["TARGET"] = Sh.Quote(target.ToString()),
+            ["TARGET_MINOR"] = Sh.Quote(target.RepositoryMinor),
+            ["KUBEADM_UPGRADE"] = first ? "apply" : "node",
+            ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile ?? ""),
+            ["SANDBOX_IMAGE"] = SandboxImageFunction(),
+            ["RETRY"] = Fragment("retry.fragment"),
+            ["KUBERNETES_REPOSITORY"] = Fragment("kubernetes-repository.fragment"),
+        });
+
+    /// <summary>Drains a worker before its upgrade step, or uncordons it after: run on a control-plane node.</summary>
+    public static string WorkerDrain(string nodeName, KubernetesVersion target, bool drain, int waitSeconds = 600, string kubeconfigFile = "/etc/kubernetes/admin.conf") =>
+        Template.Render("worker-drain.sh", new Dictionary<string, string>
+        {
+            ["MODE"] = drain ? "drain" : "uncordon",
+            ["RETRY"] = Fragment("retry.fragment"),
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["TARGET"] = Sh.Quote(target.ToString()),
+            ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
+        });
+
+    /// <summary>Shell lines that put the admin kubeconfig in $kubeconfig for the rest of a script.</summary>
+    private static string DeleteStaleNodeFunction() =>
+        Template.Render("stale-node.fragment", new Dictionary<string, string>()).TrimEnd('\n');
+}
