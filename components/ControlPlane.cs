@@ -12,10 +12,8 @@ public sealed class ControlPlaneArgs
     /// <summary>The control-plane nodes in inventory order; the first may create the cluster.</summary>
     public required IReadOnlyList<ClusterNode> Nodes { get; init; }
     public required EtcdCluster Etcd { get; init; }
-    public required Output<ClusterPkiMaterial> Pki { get; init; }
-
-    /// <summary>Secret: the keys the API servers encrypt Secrets with (ClusterPki).</summary>
-    public required Output<IReadOnlyList<SecretsEncryptionKey>> SecretsEncryptionKeys { get; init; }
+    /// <summary>The CAs and credentials, and the keys the API servers encrypt Secrets with.</summary>
+    public required ClusterPki Pki { get; init; }
 
     /// <summary>A node joins only after the machine it replaces has left.</summary>
     public required NodeDepartures Departures { get; init; }
@@ -49,7 +47,7 @@ public sealed class ControlPlane : ComponentResource
             ["127.0.0.1", "localhost", .. t.Item2],
             settings.NodeCidrMaskSize,
             settings.Hardening.AuditLog));
-        LocalAdminKubeconfig = args.Pki.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Render.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
+        LocalAdminKubeconfig = args.Pki.Material.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Render.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
 
         Remote.Command? init = null;
         Remote.Command? previousCredentials = null;
@@ -70,7 +68,7 @@ public sealed class ControlPlane : ComponentResource
             // at once). A file that breaks a node stops the roll there.
             var credentials = RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
             {
-                Create = Output.Tuple(args.Pki, LocalAdminKubeconfig, args.SecretsEncryptionKeys).Apply(t => Render.SecretStep(
+                Create = Output.Tuple(args.Pki.Material, LocalAdminKubeconfig, args.Pki.SecretsEncryptionKeys).Apply(t => Render.SecretStep(
                     ("control-plane-pki", Render.ControlPlanePki(t.Item1, t.Item2)),
                     ("apiserver-config", Render.ApiServerConfig(settings.Hardening, t.Item3)))),
                 DependsOn = previousCredentials is null ? [node.Ready, args.Departures.Kubernetes(node)] : [node.Ready, args.Departures.Kubernetes(node), previousCredentials],
@@ -78,7 +76,7 @@ public sealed class ControlPlane : ComponentResource
             previousCredentials = credentials;
             credentialSteps.Add(credentials);
 
-            var create = Output.Tuple(cluster, node.Address, args.Pki.Apply(p => p.CaCertHash), token?.Token ?? Output.Create("")).Apply(t =>
+            var create = Output.Tuple(cluster, node.Address, args.Pki.Material.Apply(p => p.CaCertHash), token?.Token ?? Output.Create("")).Apply(t =>
             {
                 var (c, self, caCertHash, joinToken) = t;
                 return Render.SecretStep(

@@ -7,11 +7,10 @@ namespace DoK8sHa.Scripts;
 public static partial class Render
 {
     /// <summary>ClusterConfiguration + KubeletConfiguration + this node's InitConfiguration.</summary>
-    public static string KubeadmInitConfig(KubeadmClusterInput cluster, NodeAddress node, bool schedulable) =>
-        KubeadmInitConfig(cluster, node, schedulable, cluster.AuditLog ?? DefaultAuditLog);
-
-    private static string KubeadmInitConfig(KubeadmClusterInput cluster, NodeAddress node, bool schedulable, AuditLogSettings audit) =>
-        Template.Render("kubeadm-init.yaml", new Dictionary<string, string>
+    public static string KubeadmInitConfig(KubeadmClusterInput cluster, NodeAddress node, bool schedulable)
+    {
+        var audit = cluster.AuditLog ?? AuditLogSettings.Default;
+        return Template.Render("kubeadm-init.yaml", new Dictionary<string, string>
         {
             ["NODE_NAME"] = node.Name,
             ["NODE_IP"] = node.PrivateIp,
@@ -33,8 +32,7 @@ public static partial class Render
             ["AUDIT_LOG_MAX_BACKUPS"] = Invariant(audit.MaxBackups),
             ["AUDIT_LOG_MAX_SIZE"] = Invariant(audit.MaxSizeMb),
         });
-
-    private static AuditLogSettings DefaultAuditLog => new(ConfigDefaults.AuditLogMaxAgeDays, ConfigDefaults.AuditLogMaxBackups, ConfigDefaults.AuditLogMaxSizeMb);
+    }
 
     /// <param name="apiServerEndpoint">Where token discovery fetches cluster-info: the local API proxy.</param>
     /// <param name="controlPlane">True for a control-plane join: the node runs an API server on its VPC address.</param>

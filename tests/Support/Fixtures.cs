@@ -27,7 +27,7 @@ public static class Fixtures
     /// <summary>The hardening defaults, as the config parser gives them.</summary>
     public static HardeningSettings Hardening => new(
         new PodSecuritySettings(ConfigDefaults.PodSecurityEnforce, ConfigDefaults.PodSecurityWarn, ConfigDefaults.PodSecurityAudit, ConfigDefaults.PodSecurityExemptNamespaces),
-        new AuditLogSettings(ConfigDefaults.AuditLogMaxAgeDays, ConfigDefaults.AuditLogMaxBackups, ConfigDefaults.AuditLogMaxSizeMb),
+        AuditLogSettings.Default,
         ConfigDefaults.SecretsEncryptionKeys);
 
     /// <summary>Two placeholder keys (32 bytes each, base64), the first encrypting.</summary>
