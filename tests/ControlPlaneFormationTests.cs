@@ -37,9 +37,7 @@ public class ControlPlaneFormationTests
         Assert.That(certs.ExitCode, Is.Zero, certs.Stderr);
         var config = Path.Combine(_etcd.Dir, "etcd.conf.yml");
         File.WriteAllText(config, Render.EtcdConfig(member, [member], "k8s-test-etcd", pkiDir: pkiDir, dataDir: Path.Combine(_etcd.Dir, "data"), etcdVersion: RealEtcd.Version));
-        var data = _hosts.Hosts.Bash(_etcd, $"install -d -o etcd -g etcd -m 0700 {Path.Combine(_etcd.Dir, "data")}");
-        Assert.That(data.ExitCode, Is.Zero, data.Stderr);
-        _hosts.Hosts.StartEtcd(_etcd, config);
+        _hosts.Hosts.StartEtcd(_etcd, config, dataDir: Path.Combine(_etcd.Dir, "data"));
         _hosts.Hosts.WaitForPort(_etcd, _etcd.Address, 2379);
     }
 

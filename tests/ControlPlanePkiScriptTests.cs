@@ -21,14 +21,12 @@ public class ControlPlanePkiScriptTests
 
     private static string Script => Render.ControlPlanePki(RealPki.Material, "apiVersion: v1\nkind: Config\n");
 
-    private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
     [Test]
     public void InstallsThePkiAndTheProgramsKubeconfigRootOnlyAndIsIdempotent()
     {
         var run = _node.Run($"""
-            bash -c {Quote(Script)}
-            bash -c {Quote(Script)}
+            bash -c {Sh.Quote(Script)}
+            bash -c {Sh.Quote(Script)}
             stat -c '%a %n' /etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/ca.key /etc/kubernetes/pki/sa.key /etc/kubernetes/pki/etcd/ca.crt \
               /etc/kubernetes/pki/apiserver-etcd-client.key {Render.ProgramKubeconfig}
             sha256sum /etc/kubernetes/pki/ca.crt
@@ -52,7 +50,7 @@ public class ControlPlanePkiScriptTests
             mkdir -p /etc/kubernetes/pki
             printf 'another CA\n' > /etc/kubernetes/pki/ca.crt
             rc=0
-            bash -c {Quote(Script)} || rc=$?
+            bash -c {Sh.Quote(Script)} || rc=$?
             echo "rc=$rc"
             cat /etc/kubernetes/pki/ca.crt
             """, ["/etc/kubernetes"]);

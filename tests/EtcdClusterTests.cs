@@ -33,10 +33,7 @@ public class EtcdClusterTests
             Assert.That(certs.ExitCode, Is.Zero, certs.Stderr);
             var config = Path.Combine(host.Dir, "etcd.conf.yml");
             File.WriteAllText(config, Render.EtcdConfig(node, _nodes, "k8s-dev-etcd", pkiDir: PkiDir(host), dataDir: Path.Combine(host.Dir, "data"), etcdVersion: RealEtcd.Version));
-            // The data folder is etcd's, as etcd-member.sh makes it.
-            var data = _hosts.Bash(host, $"install -d -o etcd -g etcd -m 0700 {Path.Combine(host.Dir, "data")}");
-            Assert.That(data.ExitCode, Is.Zero, data.Stderr);
-            _members[node.Name] = _hosts.StartEtcd(host, config);
+            _members[node.Name] = _hosts.StartEtcd(host, config, dataDir: Path.Combine(host.Dir, "data"));
         }
         // `endpoint health --cluster` asks the members the member list names with client URLs: a
         // member that has not published its URLs yet is left out with exit 0. Wait for all three.

@@ -72,11 +72,9 @@ public class EtcdInstallScriptTests
     {
         // Both runs in one sandbox: /usr/local/bin is kept between them, as on the node.
         var script = Render.EtcdInstall(Version, _sha256);
-        var twice = _node.Run($"bash -c {Quote(script)}\nbash -c {Quote(script)}\n", ["/usr/local/bin"]);
+        var twice = _node.Run($"bash -c {Sh.Quote(script)}\nbash -c {Sh.Quote(script)}\n", ["/usr/local/bin"]);
         Assert.That(twice.Exit, Is.Zero, twice.Output);
         Assert.That(twice.Output, Does.Contain($"installed etcd {Version}").And.Contain($"etcd {Version} is installed"));
         Assert.That(File.ReadAllLines(_node.StatePath("urls")), Has.Length.EqualTo(1), "the second run fetched nothing");
     }
-
-    private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

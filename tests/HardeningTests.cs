@@ -200,14 +200,14 @@ public class HardeningTests
         Assert.That(aliases.Keys, Is.EquivalentTo(kubeletNodes));
         foreach (var node in kubeletNodes)
         {
-            Assert.That(aliases[node], Is.EqualTo(mocks.Named(node).Input("name") == node ? PrivateIp(node) : null), node);
+            Assert.That(aliases[node], Is.EqualTo(ClusterMocks.PrivateIp(node)), node);
         }
         // DNS resolution is what ties an address to its node: it must not be bypassed.
         Assert.That(env, Does.Not.ContainKey("BYPASS_DNS_RESOLUTION"));
         var regex = new Regex(env["PROVIDER_REGEX"]);
         Assert.That(kubeletNodes.Where(n => !regex.IsMatch(n)), Is.Empty);
         Assert.That(new[] { "etcd1", "cp1x", "xcp1", "worker10" }.Where(n => regex.IsMatch(n)), Is.Empty, "no name outside the inventory's Kubernetes nodes");
-        Assert.That(env["PROVIDER_IP_PREFIXES"].Split(','), Is.EquivalentTo(kubeletNodes.Select(n => $"{PrivateIp(n)}/32")));
+        Assert.That(env["PROVIDER_IP_PREFIXES"].Split(','), Is.EquivalentTo(kubeletNodes.Select(n => $"{ClusterMocks.PrivateIp(n)}/32")));
         Assert.That(container["image"].ToString(), Is.EqualTo($"ghcr.io/postfinance/kubelet-csr-approver:v{ConfigDefaults.KubeletCsrApproverVersion}"));
 
         var releases = mocks.OfType("kubernetes:helm.sh/v3:Release").ToDictionary(r => r.Inputs["name"].ToString()!);
@@ -219,7 +219,4 @@ public class HardeningTests
         Assert.That(releases["metrics-server"].RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
         Assert.That(approver.RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
     }
-
-    /// <summary>The VPC address the mocks give a droplet (ClusterMocks: public 203.0.113.N, private 10.240.0.N).</summary>
-    private static string PrivateIp(string node) => ClusterMocks.PublicIp(node).Replace("203.0.113.", "10.240.0.", StringComparison.Ordinal);
 }

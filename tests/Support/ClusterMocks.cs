@@ -84,9 +84,8 @@ public sealed class ClusterMocks : IMocks
         switch (type)
         {
             case "digitalocean:index/droplet:Droplet":
-                var index = AddressIndex(name);
-                state["ipv4Address"] = $"203.0.113.{index}";
-                state["ipv4AddressPrivate"] = $"10.240.0.{index}";
+                state["ipv4Address"] = PublicIp(name);
+                state["ipv4AddressPrivate"] = PrivateIp(name);
                 state["urn"] = name;
                 break;
             case "digitalocean:index/loadBalancer:LoadBalancer":
@@ -140,6 +139,9 @@ public sealed class ClusterMocks : IMocks
 
     /// <summary>The public address the mocks give the droplet of that name.</summary>
     public static string PublicIp(string droplet) => $"203.0.113.{AddressIndex(droplet)}";
+
+    /// <summary>The VPC address the mocks give the droplet of that name.</summary>
+    public static string PrivateIp(string droplet) => $"10.240.0.{AddressIndex(droplet)}";
 
     /// <summary>Addresses follow names, not registration order, so two runs give a node the same IPs.</summary>
     private static int AddressIndex(string name)

@@ -123,12 +123,7 @@ public sealed class NodeHosts : IDisposable
         var bin = Directory.CreateDirectory(Path.Combine(host.Dir, "bin")).FullName;
         foreach (var standIn in Directory.GetFiles(Repo.Path("tests", "Support", "standins")))
         {
-            var target = Path.Combine(bin, Path.GetFileName(standIn));
-            File.Copy(standIn, target, overwrite: true);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
+            TestHosts.InstallStandIn(standIn, bin);
         }
     }
 

@@ -92,10 +92,20 @@ public sealed class TestHosts : IDisposable
     /// <summary>
     /// Starts etcd as the etcd user, as its systemd unit does (etcd-service.sh: User=etcd), with no
     /// capabilities; the test folders are made traversable for it (its own files are its own).
+    /// <paramref name="dataDir"/>, for a member no rendered etcd-member.sh prepared, is made
+    /// etcd's first, as that script makes it.
     /// </summary>
-    public Process StartEtcd(TestHost host, string config)
+    public Process StartEtcd(TestHost host, string config, string? dataDir = null)
     {
         Repo.RequireTool("setpriv", "apt-get install util-linux");
+        if (dataDir is not null)
+        {
+            var made = Bash(host, $"install -d -o etcd -g etcd -m 0700 {dataDir}");
+            if (made.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"etcd's data folder {dataDir}: {made.Stderr}");
+            }
+        }
         foreach (var dir in new[] { Dir, host.Dir })
         {
             if (!OperatingSystem.IsWindows())
@@ -151,6 +161,17 @@ public sealed class TestHosts : IDisposable
         }
     }
 
+    /// <summary>Copies a stand-in from tests/Support/standins into a host's bin folder, executable.</summary>
+    public static void InstallStandIn(string standIn, string bin)
+    {
+        var target = Path.Combine(bin, Path.GetFileName(standIn));
+        File.Copy(standIn, target, overwrite: true);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
     /// <summary>The key every host's sshd accepts for root (made by <see cref="StartSshd"/>).</summary>
     public string ClientKey => Path.Combine(Dir, "client_key");
 
@@ -175,12 +196,7 @@ public sealed class TestHosts : IDisposable
         // cloud-init never ran and `status --wait` would wait forever).
         var bin = Directory.CreateDirectory(Path.Combine(host.Dir, "bin")).FullName;
         Directory.CreateDirectory(Path.Combine(host.Dir, "state"));
-        var cloudInit = Path.Combine(bin, "cloud-init");
-        File.Copy(Repo.Path("tests", "Support", "standins", "cloud-init"), cloudInit, overwrite: true);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(cloudInit, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        InstallStandIn(Repo.Path("tests", "Support", "standins", "cloud-init"), bin);
         var config = Path.Combine(host.Dir, "sshd_config");
         File.WriteAllText(config, $"""
             ListenAddress {host.Address}
