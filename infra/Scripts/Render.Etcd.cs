@@ -96,8 +96,7 @@ public static partial class Render
         });
 
     /// <summary>The shell function both etcd scripts change the membership with, retrying while etcd refuses.</summary>
-    private static string MemberChangeFunction() =>
-        Template.Render("etcd-member-change.fragment", new Dictionary<string, string>()).TrimEnd('\n');
+    private static string MemberChangeFunction() => Fragment("etcd-member-change.fragment");
 
     /// <summary>The health check, run with the API server's own etcd client certificate by default.</summary>
     public static string EtcdHealth(

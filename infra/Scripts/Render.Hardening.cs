@@ -32,7 +32,7 @@ public static partial class Render
         {
             ["DIR"] = Sh.Quote(HardeningDir),
             ["AUDIT_DIR"] = Sh.Quote(AuditLogSettings.Dir),
-            ["AUDIT_POLICY"] = File("audit-policy.yaml", new Dictionary<string, string>()),
+            ["AUDIT_POLICY"] = Fragment("audit-policy.yaml"),
             ["POD_SECURITY"] = File("pod-security.yaml", new Dictionary<string, string>
             {
                 ["ENFORCE"] = podSecurity.Enforce,
@@ -40,7 +40,7 @@ public static partial class Render
                 ["AUDIT"] = podSecurity.Audit,
                 ["EXEMPT_NAMESPACES"] = "[" + string.Join(", ", podSecurity.ExemptNamespaces) + "]",
             }),
-            ["ANONYMOUS_AUTH"] = File("anonymous-auth.yaml", new Dictionary<string, string>()),
+            ["ANONYMOUS_AUTH"] = Fragment("anonymous-auth.yaml"),
             ["ENCRYPTION_CONFIG"] = File("encryption-config.yaml", new Dictionary<string, string>
             {
                 ["KEYS"] = string.Join("\n", keys.Select(k => $"            - name: {k.Name}\n              secret: {k.Secret}")),

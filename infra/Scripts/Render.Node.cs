@@ -48,8 +48,7 @@ public static partial class Render
             ["KUBERNETES_REPOSITORY"] = Fragment("kubernetes-repository.fragment"),
         });
 
-    private static string SandboxImageFunction() =>
-        Template.Render("containerd-sandbox.fragment", new Dictionary<string, string>()).TrimEnd('\n');
+    private static string SandboxImageFunction() => Fragment("containerd-sandbox.fragment");
 
     public static string WaitForBootstrap(string marker = BootstrapMarker) =>
         Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = Sh.Quote(marker) });
@@ -127,7 +126,6 @@ public static partial class Render
             ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
         });
 
-    /// <summary>Shell lines that put the admin kubeconfig in $kubeconfig for the rest of a script.</summary>
-    private static string DeleteStaleNodeFunction() =>
-        Template.Render("stale-node.fragment", new Dictionary<string, string>()).TrimEnd('\n');
+    /// <summary>The shell function that deletes a Node of this name left by a machine it replaces.</summary>
+    private static string DeleteStaleNodeFunction() => Fragment("stale-node.fragment");
 }
