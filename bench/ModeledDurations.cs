@@ -27,13 +27,13 @@ public static class ModeledDurations
         // A node's departure steps have no create command: pulumi-command connects nowhere
         // (remote/commandController.go). Were 2 s, an echo over SSH.
         ("command:remote:Command:leave-", 0, "nothing to do at creation"),
-        // sshd answers ~10-20 s after the droplet reports active.
-        ("command:local:Command:-ssh-reachable", 15, "sshd up"),
-        // The API answers through a new load balancer after 2 health checks of 3 s.
-        ("command:local:Command:-api-reachable", 6, "2 load-balancer health checks"),
-        // cloud-init: apt update, containerd, nginx. The Kubernetes packages moved to node setup
-        // (user data names no version): the 150 s this step had are split, not shortened.
-        ("command:remote:Command:.bootstrapped", 120, "cloud-init"),
+        // The API answers through a new load balancer after 2 health checks of 3 s; the step's
+        // dials through the balancer's SSH relay retry until then (was a local probe, same wait).
+        ("command:remote:Command:.api-ready", 6, "2 load-balancer health checks"),
+        // sshd answers ~10-20 s after the droplet reports active (15 s, the step's dials retry
+        // until then; was a local probe of its own), then cloud-init: apt update, containerd,
+        // nginx (120 s). The Kubernetes packages moved to node setup (user data names no version).
+        ("command:remote:Command:.bootstrapped", 135, "sshd up, then cloud-init"),
         // A node's credentials (certificates, keys, API server files) written over SSH and checked
         // with openssl: one connection, a few files (before the etcd and control-plane entries,
         // whose names they extend).
@@ -62,6 +62,10 @@ public static class ModeledDurations
         ("kubernetes:helm.sh/v3:Release:", 40, "chart ready"),
         // One small deployment: image pull and start.
         ("kubernetes:yaml/v2:ConfigGroup:addons-kubelet-csr-approver", 30, "approver ready"),
+        // Beside metrics-server, after Calico: a small deployment, and a DaemonSet whose pods
+        // start on every node at once (one image pull each). Neither is on the longest path.
+        ("kubernetes:yaml/v2:ConfigGroup:addons-dns-autoscaler", 30, "autoscaler ready"),
+        ("kubernetes:yaml/v2:ConfigGroup:addons-nodelocaldns", 30, "node-cache ready on every node"),
         ("command:remote:Command:health-check", 45, "nodes Ready after the CNI, CoreDNS up"),
     ];
 

@@ -74,7 +74,11 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
                 state["publicKeyOpenssh"] = "ecdsa-sha2-nistp256 AAAA\n";
                 state["validityEndTime"] = "2027-01-01T00:00:00Z";
                 break;
-            case "command:local:Command":
+            case "pulumi:pulumi:StackReference":
+                // A new stack: its last update exported nothing.
+                state["outputs"] = ImmutableDictionary<string, object>.Empty;
+                state["secretOutputNames"] = ImmutableArray<string>.Empty;
+                break;
             case "command:remote:Command":
                 state["stdout"] = name == "health-check" ? "scheduler-leader=node1\ncontroller-manager-leader=node1\n" : "";
                 state["stderr"] = "";

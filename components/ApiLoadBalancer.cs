@@ -1,4 +1,5 @@
 using Pulumi;
+using Pulumi.Command.Remote.Inputs;
 using DO = Pulumi.DigitalOcean;
 
 namespace DoK8sHa.Components;
@@ -74,6 +75,23 @@ public sealed class ApiLoadBalancer : ComponentResource
 
     /// <summary>The balancer's port that relays SSH to a control-plane node whose API server is ready.</summary>
     public const int SshRelayPort = 2222;
+
+    /// <summary>
+    /// The node's SSH credentials, to the balancer's relay port. No host key is pinned: the relay
+    /// lands on whichever control-plane node is healthy, each with a key of its own, and
+    /// pulumi-command pins one key at most. What answers there is ours: the balancer's address is
+    /// held for the stack's life (it outlives every departure) and it forwards only to droplets
+    /// with the control-plane tag.
+    /// </summary>
+    public ConnectionArgs RelayConnection(ConnectionArgs node, int? dialErrorLimit = null) => new()
+    {
+        Host = Ip,
+        Port = SshRelayPort,
+        User = node.User,
+        PrivateKey = node.PrivateKey,
+        DialErrorLimit = dialErrorLimit ?? node.DialErrorLimit,
+        PerDialTimeout = node.PerDialTimeout,
+    };
 
     public DO.LoadBalancer LoadBalancer { get; }
     public Output<string> Ip { get; }

@@ -2,7 +2,7 @@ using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using Pulumi;
 using K8s = Pulumi.Kubernetes;
-using Local = Pulumi.Command.Local;
+using Remote = Pulumi.Command.Remote;
 
 namespace DoK8sHa.Components;
 
@@ -30,17 +30,26 @@ public sealed class ClusterAddonsArgs
     /// <summary>The step that creates the cluster.</summary>
     public required Resource ClusterCreated { get; init; }
 
+    /// <summary>The node that creates the cluster: without a load balancer, the API the add-ons go to.</summary>
+    public required ClusterNode InitNode { get; init; }
+
+    /// <summary>The load balancer users reach the API through, if there is one.</summary>
+    public ApiLoadBalancer? LoadBalancer { get; init; }
+
     /// <summary>
     /// The inventory's Kubernetes nodes and their VPC addresses: the only kubelets whose serving
     /// certificates are approved, each for its own name and address.
     /// </summary>
     public required IReadOnlyList<(string Name, Output<string> PrivateIp)> KubeletNodes { get; init; }
+
+    /// <summary>How many nodes run a kubelet: the DNS autoscaler's floor follows it.</summary>
+    public required int KubernetesNodeCount { get; init; }
 }
 
 /// <summary>
 /// The add-ons, through a Kubernetes provider with the program's own credential: the operators'
-/// cluster-admin binding, Calico and metrics-server always, the dashboard and NodeLocal DNSCache
-/// when asked for. Nothing is sent before the API answers at the kubeconfig's endpoint.
+/// cluster-admin binding, Calico and metrics-server always, NodeLocal DNSCache and the DNS
+/// autoscaler unless turned off, the dashboard when asked for. Nothing is sent before the API answers at the kubeconfig's endpoint.
 /// </summary>
 public sealed class ClusterAddons : ComponentResource
 {
@@ -53,11 +62,19 @@ public sealed class ClusterAddons : ComponentResource
     {
         var addons = args.Addons;
 
-        ApiReachable = new Local.Command($"{name}-api-reachable", new Local.CommandArgs
+        // Nothing goes to the API before it answers where the provider connects, and the provider
+        // never retries. With a balancer, this step reaches a node through the balancer's SSH
+        // relay, which forwards only to control-plane nodes whose /readyz passes its health
+        // check, the check that admits the API's forwarding rule too: once the step lands, the
+        // API answers through the balancer. Its dials retry while the balancer admits the first
+        // node. Without one, it waits on the init node. A remote step: nothing runs where
+        // `pulumi up` runs.
+        ApiReachable = RemoteStep.Create($"{name}.api-ready", args.InitNode, new RemoteStepArgs
         {
-            Create = args.ApiEndpoint.Apply(endpoint => Render.WaitForApi(endpoint, timeoutSeconds: 600)),
-            Interpreter = { "/bin/bash", "-c" },
-        }, new CustomResourceOptions { Parent = this, DependsOn = { args.ClusterCreated } });
+            Create = Render.RemoteStep(("wait-for-api", Render.WaitForApi($"https://127.0.0.1:{ClusterNetwork.ApiServerPort}", ApiWait))),
+            RunVia = args.LoadBalancer?.RelayConnection(args.InitNode.Connection, SshDial.ErrorLimitFor(TimeSpan.FromSeconds(ApiWait))),
+            DependsOn = [args.ClusterCreated],
+        }, parent: this);
 
         Provider = new K8s.Provider($"{name}-provider", new K8s.ProviderArgs
         {
@@ -143,6 +160,14 @@ public sealed class ClusterAddons : ComponentResource
             }, new ComponentResourceOptions { Parent = this, Provider = Provider, DependsOn = { calico }, DeletedWith = args.Cluster });
         }
 
+        if (addons.DnsAutoscaler)
+        {
+            DnsAutoscaler = new K8s.Yaml.V2.ConfigGroup($"{name}-dns-autoscaler", new K8s.Types.Inputs.Yaml.V2.ConfigGroupArgs
+            {
+                Yaml = Render.DnsAutoscaler(addons.DnsAutoscalerVersion, args.KubernetesNodeCount),
+            }, new ComponentResourceOptions { Parent = this, Provider = Provider, DependsOn = { calico }, DeletedWith = args.Cluster });
+        }
+
         Releases = releases;
         RegisterOutputs(new Dictionary<string, object?> { ["releases"] = releases.Select(r => r.Name).ToList() });
 
@@ -173,7 +198,10 @@ public sealed class ClusterAddons : ComponentResource
         }
     }
 
-    public Local.Command ApiReachable { get; }
+    /// <summary>Seconds the API may take to answer after the cluster is created.</summary>
+    public const int ApiWait = 600;
+
+    public Remote.Command ApiReachable { get; }
     public K8s.Provider Provider { get; }
     public K8s.Rbac.V1.ClusterRoleBinding OperatorBinding { get; }
     public K8s.Helm.V3.Release Calico { get; }
@@ -182,6 +210,12 @@ public sealed class ClusterAddons : ComponentResource
     public K8s.Yaml.V2.ConfigGroup CsrApprover { get; }
     public K8s.Helm.V3.Release MetricsServer { get; }
     public K8s.Yaml.V2.ConfigGroup? NodeLocalDns { get; }
+
+    /// <summary>Scales CoreDNS with the cluster (Kubespray's dns-autoscaler), when asked for.</summary>
+    public K8s.Yaml.V2.ConfigGroup? DnsAutoscaler { get; }
+
+    /// <summary>The DNS add-ons that run: the health gate waits for them.</summary>
+    public IEnumerable<Resource> DnsAddons => new Resource?[] { NodeLocalDns, DnsAutoscaler }.OfType<Resource>();
 
     /// <summary>Every Helm release installed, for the health gate to wait on.</summary>
     public IReadOnlyList<K8s.Helm.V3.Release> Releases { get; }

@@ -3,7 +3,6 @@ using DoK8sHa.Scripts;
 using Pulumi;
 using Pulumi.Command.Remote.Inputs;
 using DO = Pulumi.DigitalOcean;
-using Local = Pulumi.Command.Local;
 using Remote = Pulumi.Command.Remote;
 using Tls = Pulumi.Tls;
 
@@ -15,9 +14,6 @@ public sealed class ClusterNodeArgs
     public required ClusterSettings Settings { get; init; }
     public required ClusterNetwork Network { get; init; }
     public required Output<string> SshPrivateKey { get; init; }
-
-    /// <summary>What must succeed before the droplet is created or changed (the version guard).</summary>
-    public IReadOnlyList<Resource> Prerequisites { get; init; } = [];
 }
 
 /// <summary>
@@ -74,40 +70,32 @@ public sealed class ClusterNode : ComponentResource
             ReplaceOnChanges = { "tags" },
             // A replaced node leaves the cluster (NodeDepartures, run on other nodes) before the new one joins.
             DeleteBeforeReplace = true,
-            DependsOn = args.Prerequisites.ToList(),
         });
 
         PublicIp = Droplet.Ipv4Address;
         PrivateIp = Droplet.Ipv4AddressPrivate;
         Address = PrivateIp.Apply(ip => new NodeAddress(Spec.Name, ip));
-        Connection = new ConnectionArgs
+        ConnectionArgs Connect(int dialErrorLimit) => new()
         {
             Host = PublicIp,
             User = settings.SshUser,
             PrivateKey = args.SshPrivateKey,
             HostKey = HostKey.PublicKeyOpenssh,
-            // SSH comes up shortly after the droplet is active; SshReachable below waits for it.
-            DialErrorLimit = 20,
-            PerDialTimeout = 15,
+            DialErrorLimit = dialErrorLimit,
+            PerDialTimeout = SshDial.PerDialTimeoutSeconds,
         };
-
-        // pulumi-command backs off between dials (100 ms × 1.5, at most 5 s: DialErrorLimit 20 is
-        // about a minute), less than a fresh droplet may take to start sshd: wait for it here first.
-        SshReachable = new Local.Command($"{name}-ssh-reachable", new Local.CommandArgs
-        {
-            Create = PublicIp.Apply(ip =>
-                $"for _ in $(seq 1 120); do if timeout 3 bash -c '</dev/tcp/{ip}/22' 2>/dev/null; then exit 0; fi; sleep 2; done; " +
-                $"echo 'sshd on {Spec.Name} ({ip}) did not answer within 6 minutes' >&2; exit 1"),
-            Interpreter = { "/bin/bash", "-c" },
-        }, new CustomResourceOptions { Parent = this, DeleteBeforeReplace = true });
+        // A live node answers at once: a few retries ride out a dropped packet, not a dead node.
+        Connection = Connect(SshDial.ErrorLimitFor(TimeSpan.FromMinutes(1)));
 
         // "." never occurs in a node name (a DNS label): "<node>.<what>" cannot be another
         // resource's "<prefix>-<node>" (the engine refuses two resources of one type and name).
+        // Its dials wait for sshd, which starts a while after the droplet reports active: no
+        // local probe (none would run on every operator's machine), pulumi-command's own retries.
         Ready = RemoteStep.Create($"{name}.bootstrapped", this, new RemoteStepArgs
         {
             FormerNames = [$"{name}-bootstrapped"],
             Create = Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap())),
-            DependsOn = [SshReachable],
+            RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout)),
         });
 
         RegisterOutputs(new Dictionary<string, object?>
@@ -130,8 +118,8 @@ public sealed class ClusterNode : ComponentResource
     public Output<NodeAddress> Address { get; }
     public ConnectionArgs Connection { get; }
 
-    /// <summary>sshd answers: the node can be connected to, though cloud-init may still run.</summary>
-    public Local.Command SshReachable { get; }
+    /// <summary>How long a new droplet may take to answer SSH after it reports active.</summary>
+    public static readonly TimeSpan SshStartTimeout = TimeSpan.FromMinutes(6);
 
     /// <summary>cloud-init finished: packages are installed and the node can take remote steps.</summary>
     public Remote.Command Ready { get; }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using Pulumi;
 using Remote = Pulumi.Command.Remote;
@@ -25,11 +26,14 @@ public sealed class HealthGateArgs
 
     /// <summary>Changes when the program renews a certificate (ClusterPki.Renewals).</summary>
     public required Input<object> CertificatesRenewed { get; init; }
+
+    /// <summary>The DNS add-ons that run, each judged too.</summary>
+    public required AddonSettings Addons { get; init; }
 }
 
 /// <summary>
 /// The last step of every `pulumi up`: etcd healthy with every member, all nodes Ready, CoreDNS
-/// available, and the scheduler and controller-manager leases held; certificates that expire
+/// available, the DNS autoscaler and NodeLocal DNSCache ready when they run, and the scheduler and controller-manager leases held; certificates that expire
 /// within 30 days are reported. If not, the update fails
 /// with what is wrong and how to look, instead of reporting a cluster that is not there.
 /// </summary>
@@ -42,7 +46,7 @@ public sealed class HealthGate : ComponentResource
         {
             Create = args.EtcdEndpoints.Apply(endpoints => Render.RemoteStep(
                 ("etcd-health-all", Render.EtcdHealth(endpoints, requireAll: true, timeoutSeconds: 300)),
-                ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900)),
+                ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900, args.Addons.DnsAutoscaler, args.Addons.NodeLocalDns)),
                 ("cert-expiry", Render.CertExpiry(warnDays: 30)))),
             DependsOn = args.After,
             // The gate runs again when what it judges changes: the nodes and their names (in the

@@ -50,7 +50,7 @@ public sealed class NodeDepartures : ComponentResource
         var controlPlane = args.Nodes.Where(n => n.Spec.IsControlPlane).ToList();
         var etcd = args.Nodes.Where(n => n.Spec.IsEtcd).ToList();
         var members = Output.All(etcd.Select(n => n.Address));
-        var relay = args.Relay is null ? null : new Janitor(Relay(args.Relay, controlPlane[0].Connection), [args.Relay.LoadBalancer, .. controlPlane.Select(n => n.SshReachable)]);
+        var relay = args.Relay is null ? null : new Janitor(args.Relay.RelayConnection(controlPlane[0].Connection), [args.Relay.LoadBalancer, .. controlPlane.Select(n => (Resource)n.Ready)]);
         // The relay lands on any control-plane node: etcd work goes there only if each is a member.
         var etcdRelay = controlPlane.All(n => n.Spec.IsEtcd) ? relay : null;
         // The scripts are kept on the janitor under the leaving node's name: several nodes may
@@ -105,23 +105,6 @@ public sealed class NodeDepartures : ComponentResource
     private static Janitor FirstOther(IReadOnlyList<ClusterNode> candidates, ClusterNode leaving)
     {
         var node = candidates.FirstOrDefault(c => c != leaving) ?? leaving;
-        return new(node.Connection, [node.SshReachable]);
+        return new(node.Connection, [node.Ready]);
     }
-
-    /// <summary>
-    /// The node's SSH credentials, to the balancer's relay port. No host key is pinned: the relay
-    /// lands on whichever control-plane node is healthy, each with a key of its own, and
-    /// pulumi-command pins one key at most. What answers there is ours: the balancer's address is
-    /// held for the stack's life (it outlives every departure) and it forwards only to droplets
-    /// with the control-plane tag.
-    /// </summary>
-    private static ConnectionArgs Relay(ApiLoadBalancer balancer, ConnectionArgs node) => new()
-    {
-        Host = balancer.Ip,
-        Port = ApiLoadBalancer.SshRelayPort,
-        User = node.User,
-        PrivateKey = node.PrivateKey,
-        DialErrorLimit = node.DialErrorLimit,
-        PerDialTimeout = node.PerDialTimeout,
-    };
 }

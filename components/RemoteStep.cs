@@ -36,8 +36,9 @@ public sealed class RemoteStepArgs
     public ClusterNode? RunOn { get; init; }
 
     /// <summary>
-    /// Instead of <see cref="RunOn"/>: a connection that reaches whichever node of a kind is alive
-    /// (the load balancer's SSH relay), for work that any of them can do.
+    /// Instead of <see cref="RunOn"/>: another connection. The load balancer's SSH relay, which
+    /// reaches whichever control-plane node is alive, for work that any of them can do; or the
+    /// node's own with more dial retries, for the first step on a new droplet.
     /// </summary>
     public ConnectionArgs? RunVia { get; init; }
 

@@ -12,7 +12,7 @@ namespace DoK8sHa;
 /// </summary>
 public static class ClusterProgram
 {
-    public static IDictionary<string, object?> Run()
+    public static async Task<IDictionary<string, object?>> Run()
     {
         var config = new Pulumi.Config(ConfigDefaults.Namespace);
         // Validation comes first and throws with every problem: nothing is created on bad input.
@@ -27,9 +27,22 @@ public static class ClusterProgram
         }
         var sshPrivateKey = config.RequireSecret("sshPrivateKey");
 
-        // First of all: a refused version or etcd change stops the update before anything changes.
-        var versionGuard = new KubernetesVersionGuard("kubernetes-version", settings.KubernetesVersion);
-        var etcdGuard = new EtcdChangeGuard("etcd-membership", [.. settings.Nodes.Where(n => n.IsEtcd).Select(n => n.Name)]);
+        // Then what the cluster can take in one update, judged against the last one: a refused
+        // version or etcd change stops the run before any resource is registered.
+        var previous = await StackHistory.ReadAsync();
+        var (problems, notes) = UpdateRules.Judge(previous, settings.KubernetesVersion, [.. settings.EtcdNodes.Select(n => n.Name)]);
+        if (problems.Count > 0)
+        {
+            throw new ConfigException(problems);
+        }
+        foreach (var note in notes)
+        {
+            Log.Info(note);
+        }
+        if (previous.Exists && previous.KubernetesVersion is null)
+        {
+            Log.Warn($"{ConfigDefaults.Namespace}:kubernetesVersion: the last update did not record the version the cluster runs, so this one cannot refuse a downgrade or a skipped minor release. Keep kubernetesVersion as it was in this update (README \"Upgrading the program\").");
+        }
 
         var network = new ClusterNetwork("network", new ClusterNetworkArgs
         {
@@ -62,7 +75,6 @@ public static class ClusterProgram
             Settings = settings,
             Network = network,
             SshPrivateKey = sshPrivateKey,
-            Prerequisites = [versionGuard.Check, etcdGuard.Check],
         })).ToList();
         var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
         var pki = new ClusterPki("pki", new ClusterPkiArgs
@@ -134,7 +146,10 @@ public static class ClusterProgram
             ApiEndpoint = apiEndpoint,
             ClusterName = settings.ClusterName,
             ClusterCreated = controlPlane.Init,
+            InitNode = controlPlaneNodes[0],
+            LoadBalancer = loadBalancer,
             Cluster = network.Firewall,
+            KubernetesNodeCount = settings.Nodes.Count(n => n.IsKubernetesNode),
             KubeletNodes = [.. nodes.Where(n => n.Spec.IsKubernetesNode).Select(n => (n.Spec.Name, n.PrivateIp))],
         });
 
@@ -166,20 +181,23 @@ public static class ClusterProgram
             Nodes = nodes,
             KubernetesVersion = settings.KubernetesVersion.ToString(),
             CertificatesRenewed = pki.Renewals.Apply(r => (object)r),
+            Addons = settings.Addons,
             EtcdEndpoints = etcd.ClientEndpoints,
             // After the credential steps too: after a renewal the gate reads the rolled certificates.
-            After = [.. etcd.CredentialSteps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. (addons.NodeLocalDns is { } dns ? [dns] : Array.Empty<Resource>())],
+            After = [.. etcd.CredentialSteps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
         });
 
         return new Dictionary<string, object?>
         {
             ["kubeconfig"] = kubeconfig,
             ["apiEndpoint"] = apiEndpoint,
+            // What the next run judges a version change by (StackHistory, UpdateRules).
+            [StackHistory.KubernetesVersionOutput] = settings.KubernetesVersion.ToString(),
             // The kubeconfig's certificate is renewed by any `pulumi up` in its last 60 days.
             ["kubeconfigExpires"] = pki.OperatorExpires,
             ["schedulerLeader"] = health.SchedulerLeader,
             ["controllerManagerLeader"] = health.ControllerManagerLeader,
-            ["nodes"] = Output.All(nodes.Select(NodeOutput)).Apply(all => all.ToImmutableDictionary(n => n.Name, n => n.Value)),
+            [StackHistory.NodesOutput] = Output.All(nodes.Select(NodeOutput)).Apply(all => all.ToImmutableDictionary(n => n.Name, n => n.Value)),
         };
     }
 

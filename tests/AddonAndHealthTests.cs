@@ -1,4 +1,5 @@
 using System.Collections;
+using DoK8sHa.Components;
 using DoK8sHa.Tests.Support;
 using Pulumi;
 
@@ -25,8 +26,40 @@ public class AddonAndHealthTests
         Assert.That(pool["cidr"], Is.EqualTo("10.233.64.0/18"));
         Assert.That(pool["encapsulation"], Is.EqualTo("VXLAN"));
         Assert.That(mocks.Named("addons-metrics-server").Inputs["version"], Is.EqualTo("3.13.0"));
-        Assert.That(mocks.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)).Select(r => r.Name), Is.EqualTo(new[] { "addons-kubelet-csr-approver" }));
+        // NodeLocal DNSCache and the DNS autoscaler are on by default, as in Kubespray.
+        Assert.That(mocks.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)).Select(r => r.Name),
+            Is.EquivalentTo(new[] { "addons-kubelet-csr-approver", "addons-nodelocaldns", "addons-dns-autoscaler" }));
+        var autoscaler = mocks.Named("addons-dns-autoscaler").Input("yaml");
+        Assert.That(autoscaler, Does.Contain("image: registry.k8s.io/cpa/cluster-proportional-autoscaler:v1.10.3").And.Contain("--target=Deployment/coredns"));
+        Assert.That(autoscaler, Does.Contain("\"min\":2,").And.Contain("\"preventSinglePointFailure\":true"));
     }
+
+    [Test]
+    public async Task TheDnsAddonsAreJudgedByTheHealthGateWhenTheyRunAndCanBeTurnedOff()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var gate = mocks.Named("health-check");
+        foreach (var dns in new[] { "addons-nodelocaldns", "addons-dns-autoscaler" })
+        {
+            Assert.That(gate.RegisteredAt, Is.GreaterThan(mocks.Named(dns).CompletedAt), $"the gate waits for {dns}");
+            Assert.That(mocks.Named(dns).RegisteredAt, Is.GreaterThan(mocks.Named("addons-calico").CompletedAt), $"{dns} needs the pod network");
+        }
+        Assert.That(gate.Input("create"), Does.Contain("COREDNS_MIN_AVAILABLE=2").And.Contain("DNS_AUTOSCALER=true").And.Contain("NODELOCALDNS=true"));
+
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:nodeLocalDns"] = "false";
+        config["do-k8s-ha:dnsAutoscaler"] = "false";
+        var off = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        Assert.That(off.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)).Select(r => r.Name), Is.EqualTo(new[] { "addons-kubelet-csr-approver" }));
+        Assert.That(off.Named("health-check").Input("create"), Does.Contain("COREDNS_MIN_AVAILABLE=1").And.Contain("DNS_AUTOSCALER=false").And.Contain("NODELOCALDNS=false"));
+    }
+
+    [TestCase(1, 1)]
+    [TestCase(2, 2)]
+    [TestCase(40, 2)]
+    public void CoreDnsKeepsTwoReplicasWhereThereAreTwoNodesToSpreadThem(int kubernetesNodes, int min) =>
+        Assert.That(Scripts.Render.DnsMinReplicas(kubernetesNodes), Is.EqualTo(min));
 
     [Test]
     public async Task OptionalAddonsFollowTheirFlagsAndPinnedVersions()
@@ -34,7 +67,6 @@ public class AddonAndHealthTests
         var config = StackRun.StackConfig("dev");
         config["do-k8s-ha:dashboard"] = "true";
         config["do-k8s-ha:dashboardVersion"] = "7.12.0";
-        config["do-k8s-ha:nodeLocalDns"] = "true";
         config["do-k8s-ha:podCidr"] = "10.100.0.0/16";
         config["do-k8s-ha:serviceCidr"] = "10.96.0.0/16";
         var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
@@ -56,11 +88,31 @@ public class AddonAndHealthTests
         Assert.That(provider.Inputs["kubeconfig"], Is.Not.EqualTo(exported));
         Assert.That(provider.Inputs["kubeconfig"].ToString()!.Split('\n').Where(l => !l.Contains("client-", StringComparison.Ordinal)),
             Is.EqualTo(exported.Split('\n').Where(l => !l.Contains("client-", StringComparison.Ordinal))));
-        var wait = mocks.Named("addons-api-reachable");
-        Assert.That(wait.Inputs["create"].ToString(), Does.Contain($"ENDPOINT='https://{ClusterMocks.LoadBalancerIp}:6443'"));
+        // Through the balancer's SSH relay, which lands only on a node the balancer finds ready: the
+        // API answers through the balancer then. Nothing runs where `pulumi up` runs.
+        var wait = mocks.Named("addons.api-ready");
+        var relay = (IDictionary<string, object>)wait.Inputs["connection"];
+        Assert.That(relay["host"], Is.EqualTo(ClusterMocks.LoadBalancerIp));
+        Assert.That(relay["port"], Is.EqualTo(2222));
+        Assert.That(SshDial.RetriedFor(Convert.ToInt32(relay["dialErrorLimit"], System.Globalization.CultureInfo.InvariantCulture)), Is.GreaterThanOrEqualTo(TimeSpan.FromMinutes(10)));
+        Assert.That(wait.Input("stdin"), Does.Contain("ENDPOINT='https://127.0.0.1:6443'"));
         Assert.That(wait.RegisteredAt, Is.GreaterThan(mocks.Named("control-plane-node1").CompletedAt), "the API is awaited only once init ran");
         Assert.That(provider.RegisteredAt, Is.GreaterThan(wait.CompletedAt), "no add-on before the API answers");
         Assert.That(mocks.Named("addons-metrics-server").RegisteredAt, Is.GreaterThan(mocks.Named("addons-calico").CompletedAt));
+    }
+
+    [Test]
+    public async Task WithoutALoadBalancerTheAddonsWaitForTheInitNodesApi()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+        var wait = mocks.Named("addons.api-ready");
+        var connection = (IDictionary<string, object>)wait.Inputs["connection"];
+
+        Assert.That(connection["host"], Is.EqualTo(ClusterMocks.PublicIp("node1")));
+        Assert.That(connection.TryGetValue("port", out var port) ? port : 22, Is.EqualTo(22));
+        Assert.That(mocks.OfType(Provider).Single().RegisteredAt, Is.GreaterThan(wait.CompletedAt));
     }
 
     [Test]

@@ -238,6 +238,24 @@ public class ConfigParserTests
         Assert.That(Fails(values).Message, Does.Contain("do-k8s-ha:adminCidrs: is missing: nobody may reach SSH and the API until you say who. Fix: pulumi config set --path 'adminCidrs[0]' \"$(curl -s https://ifconfig.me)/32\""));
     }
 
+    // `pulumi new` answers a template prompt with a plain string (pulumi
+    // pkg/cmd/pulumi/project/newcmd/config.go, templateConfigValue): "one, two" is a list too.
+    [TestCase("203.0.113.7/32", new[] { "203.0.113.7/32" })]
+    [TestCase(" 203.0.113.7/32 , 198.51.100.0/24 ", new[] { "203.0.113.7/32", "198.51.100.0/24" })]
+    [TestCase("""["203.0.113.7/32","198.51.100.0/24"]""", new[] { "203.0.113.7/32", "198.51.100.0/24" })]
+    public void AdminCidrsAreAListOrCommaSeparated(string value, string[] expected)
+    {
+        var settings = Parse(With("adminCidrs", value), out _);
+
+        Assert.That(settings.AdminCidrs.Select(c => c.ToString()), Is.EqualTo(expected));
+    }
+
+    [TestCase("203.0.113.7", "adminCidrs[0]: '203.0.113.7' is not a CIDR network")]
+    [TestCase("203.0.113.7/32,,", "adminCidrs[1]: '' is not a CIDR network")]
+    [TestCase("{\"a\":1}", "adminCidrs: is not a list")]
+    public void ACommaSeparatedListIsCheckedItemByItem(string value, string expected) =>
+        Assert.That(Fails(With("adminCidrs", value)).Message, Does.Contain(expected));
+
     [Test]
     public void TheWholeInternetIsAcceptedOnlyWhenAskedForAndThenWithAWarning()
     {

@@ -1,4 +1,5 @@
-using DoK8sHa.Scripts;
+using System.Collections.Immutable;
+using DoK8sHa.Config;
 using DoK8sHa.Tests.Support;
 
 namespace DoK8sHa.Tests;
@@ -15,11 +16,12 @@ public class DayTwoTests
 
     private static async Task<(ClusterMocks Before, ClusterMocks After)> BeforeAndAfter(string stack, Action<Dictionary<string, string>> change)
     {
-        var before = (await StackRun.RunAsync(stack)).Mocks;
+        var before = await StackRun.RunAsync(stack);
         var config = StackRun.StackConfig(stack);
         change(config);
-        var after = (await StackRun.RunAsync(stack, config)).Mocks;
-        return (before, after);
+        // The second update reads what the first one exported, as the engine's would.
+        var after = (await StackRun.RunAsync(stack, config, new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(before) })).Mocks;
+        return (before.Mocks, after);
     }
 
     private static IEnumerable<string> Changed(ClusterMocks before, ClusterMocks after) =>
@@ -35,8 +37,7 @@ public class DayTwoTests
 
         Assert.That(Changed(before, after), Is.EquivalentTo(new[]
         {
-            // The version guard sees the new target; the upgrade steps carry it out.
-            "kubernetes-version-check",
+            // The upgrade steps carry out the new target (UpdateRules judged it before anything).
             "upgrade-cp1", "upgrade-cp2", "upgrade-cp3",
             "upgrade-worker1.drain", "upgrade-worker1", "upgrade-worker1.uncordon", "upgrade-worker2.drain", "upgrade-worker2", "upgrade-worker2.uncordon",
             "upgrade-worker3.drain", "upgrade-worker3", "upgrade-worker3.uncordon",
@@ -70,39 +71,60 @@ public class DayTwoTests
     }
 
     [Test]
-    public async Task NothingIsCreatedOrChangedBeforeTheVersionGuardHasRun()
+    public async Task ARefusedVersionStopsTheRunBeforeAnyResourceInPreviewAndUp([Values] bool preview)
     {
-        var mocks = (await StackRun.RunAsync("prod")).Mocks;
-        var guard = mocks.Named("kubernetes-version-check");
-        Assert.That(Input(guard, "create"), Does.Contain("TARGET='1.35.1'"));
-        Assert.That(Input(guard, "update"), Is.EqualTo(Input(guard, "create")));
-        foreach (var droplet in mocks.OfType("digitalocean:index/droplet:Droplet"))
-        {
-            Assert.That(droplet.RegisteredAt, Is.GreaterThan(guard.CompletedAt), droplet.Name);
-        }
+        var mocks = new ClusterMocks { PreviousOutputs = new Dictionary<string, object> { ["kubernetesVersion"] = "1.36.0", ["nodes"] = PreviousNodes("etcd1", "etcd2", "etcd3") } };
+
+        var message = FailureOf(() => StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks, isPreview: preview));
+
+        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.36.0 -> 1.35.1 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.36.0"));
+        Assert.That(message, Does.Contain("nothing was created or changed").And.Not.Contain("   at "));
+        // What the stack's last update exported is read from the stack itself; nothing else is registered.
+        Assert.That(mocks.StackReferences, Is.EqualTo(new[] { "organization/do-k8s-ha/prod" }));
+        Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
     }
 
-    [TestCase("", "1.35.1", 0, "1.35.1")]
-    [TestCase("1.35.1", "1.35.1", 0, "1.35.1")]
-    [TestCase("1.35.1", "1.35.4", 0, "1.35.4")]
-    [TestCase("1.35.1", "1.36.0", 0, "upgrading Kubernetes 1.35.1 -> 1.36.0")]
-    [TestCase("1.35.1", "1.37.0", 1, "1.35.1 -> 1.37.0 skips a minor release; kubeadm upgrades one minor at a time. Fix: pulumi config set kubernetesVersion 1.36.<patch>")]
-    [TestCase("1.35.1", "1.34.9", 1, "1.35.1 -> 1.34.9 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.35.1")]
-    [TestCase("1.35.4", "1.35.1", 1, "goes back")]
-    [TestCase("1.35.1", "2.0.0", 1, "goes back")]
-    public void TheVersionGuardRefusesSkipsAndDowngrades(string previous, string target, int exit, string expected)
+    [Test]
+    public async Task TheStackExportsWhatTheNextUpdateIsJudgedBy()
+    {
+        var result = await StackRun.RunAsync("prod");
+        var outputs = await StackRun.OutputsOf(result);
+        var previous = StackHistory.FromOutputs(outputs["kubernetesVersion"], outputs["nodes"]);
+
+        Assert.That(previous.KubernetesVersion, Is.EqualTo(new Config.KubernetesVersion(1, 35, 1)));
+        Assert.That(previous.EtcdNodes, Is.EquivalentTo(new[] { "etcd1", "etcd2", "etcd3" }));
+    }
+
+    [Test]
+    public async Task ThePreviousDeploymentIsReadBeforeAnyOtherResourceIsRegistered()
+    {
+        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var read = mocks.Named("previous-deployment");
+
+        Assert.That(read.Type, Is.EqualTo("pulumi:pulumi:StackReference"));
+        Assert.That(mocks.Resources.Where(r => r != read).Select(r => r.RegisteredAt), Is.All.GreaterThan(read.CompletedAt));
+    }
+
+    [TestCase(null, "1.35.1", "")]
+    [TestCase("1.35.1", "1.35.1", "")]
+    [TestCase("1.35.1", "1.35.4", "upgrading Kubernetes 1.35.1 -> 1.35.4, one node at a time")]
+    [TestCase("1.35.1", "1.36.0", "upgrading Kubernetes 1.35.1 -> 1.36.0, one node at a time")]
+    [TestCase("1.35.1", "1.37.0", "do-k8s-ha:kubernetesVersion: 1.35.1 -> 1.37.0 skips a minor release; kubeadm upgrades one minor at a time. Fix: pulumi config set kubernetesVersion 1.36.<patch>, pulumi up, then 1.37.0")]
+    [TestCase("1.35.1", "1.34.9", "do-k8s-ha:kubernetesVersion: 1.35.1 -> 1.34.9 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.35.1")]
+    [TestCase("1.35.4", "1.35.1", "goes back")]
+    [TestCase("1.35.1", "2.0.0", "goes back")]
+    [TestCase("1.35.1", "2.36.0", "goes back")]
+    public void VersionChangesKubeadmCannotMakeAreRefused(string? previous, string target, string expected)
     {
         Assert.That(KubernetesVersionOf(target, out var version), Is.True);
-        var script = $"export PULUMI_COMMAND_STDOUT='{previous}'\n" + Render.VersionGuard(version);
+        var before = previous is null ? null : KubernetesVersionOf(previous, out var v) ? v : throw new ArgumentException(previous);
+        var etcd = new[] { "etcd1", "etcd2", "etcd3" };
 
-        var (code, stdout, stderr) = Repo.Run("bash", ["-c", script]);
+        var (problems, notes) = UpdateRules.Judge(new PreviousDeployment(before, etcd), version, etcd);
 
-        Assert.That(code, Is.EqualTo(exit), stderr);
-        Assert.That(stdout + stderr, Does.Contain(expected));
-        if (exit == 0)
-        {
-            Assert.That(stdout.TrimEnd('\n').Split('\n')[^1], Is.EqualTo(target), "the last line is what the next run compares with");
-        }
+        var refused = expected.StartsWith("do-k8s-ha:", StringComparison.Ordinal) || expected == "goes back";
+        Assert.That(problems, refused ? Has.One.Contains(expected) : Is.Empty);
+        Assert.That(notes, refused || expected.Length == 0 ? Is.Empty : Is.EqualTo(new[] { expected }));
     }
 
     [Test]
@@ -148,8 +170,6 @@ public class DayTwoTests
 
         Assert.That(Changed(before, after), Is.EquivalentTo(new[]
         {
-            // The guard sees the new etcd nodes (one in, one out: allowed).
-            "etcd-membership-check",
             // The members that stay learn the new member list (their config; no restart).
             "etcd-etcd1", "etcd-etcd2",
             // kubeadm's config on the control-plane nodes names the members ...
@@ -182,40 +202,60 @@ public class DayTwoTests
         Assert.That(Input(steps[0], "create"), Does.Contain("ETCD_ENDPOINTS='https://"));
     }
 
-    [TestCase("", "etcd1 etcd2 etcd3", 0, "etcd1 etcd2 etcd3")]
-    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2 etcd3", 0, "etcd1 etcd2 etcd3")]
-    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2 etcd3 etcd4", 0, "etcd members: adding etcd4")]
-    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2 etcd4", 0, "etcd members: adding etcd4, removing etcd3")]
-    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2", 0, "etcd members: removing etcd3")]
-    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2 etcd3 etcd4 etcd5", 1, "do-k8s-ha:nodes: gives the role etcd to etcd4 etcd5 in one update; etcd takes one new member per update. Fix: give it to one of them, pulumi up, then to the next")]
-    // A new cluster (no previous run) with an even count: only a live cluster passes through one.
-    [TestCase("", "etcd1 etcd2", 1, "do-k8s-ha:nodes: gives a new cluster 2 etcd nodes, which tolerate as many failures as 1 do (0); an even count is only a step between odd ones on a live cluster. Fix: give the role etcd to 1 or 3 nodes")]
-    [TestCase("etcd1 etcd2 etcd3 etcd4 etcd5", "etcd1 etcd2 etcd3", 1, "do-k8s-ha:nodes: takes the role etcd from etcd4 etcd5 in one update; etcd lets one member go per update. Fix: take it from one of them")]
-    public void TheEtcdGuardRefusesMoreThanOneMemberInOrOutPerUpdate(string previous, string target, int exit, string expected)
+    [TestCase(null, "etcd1 etcd2 etcd3", "")]
+    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2 etcd3", "")]
+    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2 etcd3 etcd4", "etcd members: adding etcd4")]
+    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2 etcd4", "etcd members: adding etcd4, removing etcd3")]
+    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2", "etcd members: removing etcd3")]
+    [TestCase("etcd1 etcd2 etcd3", "etcd1 etcd2 etcd3 etcd4 etcd5", "do-k8s-ha:nodes: gives the role etcd to etcd4 etcd5 in one update; etcd takes one new member per update. Fix: give it to one of them, pulumi up, then to the next")]
+    // A new cluster (no previous update) with an even count: only a live cluster passes through one.
+    [TestCase(null, "etcd1 etcd2", "do-k8s-ha:nodes: gives a new cluster 2 etcd nodes, which tolerate as many failures as 1 do (0); an even count is only a step between odd ones on a live cluster. Fix: give the role etcd to 1 or 3 nodes")]
+    [TestCase("etcd1 etcd2 etcd3 etcd4 etcd5", "etcd1 etcd2 etcd3", "do-k8s-ha:nodes: takes the role etcd from etcd4 etcd5 in one update; etcd lets one member go per update. Fix: take it from one of them, pulumi up, then from the next")]
+    public void EtcdChangesOfMoreThanOneMemberInOrOutPerUpdateAreRefused(string? previous, string target, string expected)
     {
-        var script = $"export PULUMI_COMMAND_STDOUT='{previous}'\n" + Render.EtcdChangeGuard(target.Split(' '));
+        var version = new Config.KubernetesVersion(1, 35, 1);
 
-        var (code, stdout, stderr) = Repo.Run("bash", ["-c", script]);
+        var (problems, notes) = UpdateRules.Judge(new PreviousDeployment(version, previous?.Split(' ')), version, target.Split(' '));
 
-        Assert.That(code, Is.EqualTo(exit), stderr);
-        Assert.That(stdout + stderr, Does.Contain(expected));
-        if (exit == 0)
-        {
-            Assert.That(stdout.TrimEnd('\n').Split('\n')[^1], Is.EqualTo(target), "the last line is what the next run compares with");
-        }
+        var refused = expected.StartsWith("do-k8s-ha:", StringComparison.Ordinal);
+        Assert.That(problems, refused ? Is.EqualTo(new[] { expected }) : Is.Empty);
+        Assert.That(notes, refused || expected.Length == 0 ? Is.Empty : Is.EqualTo(new[] { expected }));
     }
 
     [Test]
-    public async Task NoDropletIsCreatedOrChangedBeforeTheEtcdGuardHasRun()
+    public async Task AnUpdateAddingTwoEtcdMembersIsRefusedFromThePreviousInventory()
     {
-        var mocks = (await StackRun.RunAsync("prod")).Mocks;
-        var guard = mocks.Named("etcd-membership-check");
-        Assert.That(Input(guard, "create"), Does.Contain("TARGET='etcd1 etcd2 etcd3'"));
-        Assert.That(Input(guard, "update"), Is.EqualTo(Input(guard, "create")));
-        foreach (var droplet in mocks.OfType("digitalocean:index/droplet:Droplet"))
-        {
-            Assert.That(droplet.RegisteredAt, Is.GreaterThan(guard.CompletedAt), droplet.Name);
-        }
+        var before = await StackRun.RunAsync("prod");
+        var config = StackRun.StackConfig("prod");
+        config["do-k8s-ha:nodes"] = WithNode(WithNode(config["do-k8s-ha:nodes"], "etcd4", "etcd"), "etcd5", "etcd");
+        var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(before) };
+
+        var message = FailureOf(() => StackRun.RunAsync("prod", config, mocks, isPreview: true));
+
+        Assert.That(message, Does.Contain("do-k8s-ha:nodes: gives the role etcd to etcd4 etcd5 in one update"));
+        Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
+    }
+
+    [Test]
+    public void AStackLastUpdatedWithoutTheVersionOutputIsJudgedOnEtcdAlone()
+    {
+        var previous = StackHistory.FromOutputs(null, PreviousNodes("etcd1", "etcd2", "etcd3"));
+
+        Assert.That(previous.Exists, Is.True);
+        Assert.That(previous.KubernetesVersion, Is.Null);
+        Assert.That(StackHistory.FromOutputs(null, null), Is.EqualTo(new PreviousDeployment(null, null)));
+    }
+
+    /// <summary>The `nodes` output of a previous update: each node's roles, as the engine hands them back.</summary>
+    private static ImmutableDictionary<string, object> PreviousNodes(params string[] etcd) =>
+        etcd.Concat(["cp1", "worker1"]).ToImmutableDictionary(n => n, n => (object)ImmutableDictionary<string, object>.Empty
+            .Add("roles", ImmutableArray.Create<object>(n.StartsWith("etcd", StringComparison.Ordinal) ? "etcd" : n.StartsWith("cp", StringComparison.Ordinal) ? "control-plane" : "worker")));
+
+    /// <summary>The message a failed run ends with, as Pulumi prints it.</summary>
+    private static string FailureOf(Func<Task> run)
+    {
+        var error = Assert.CatchAsync(() => run())!;
+        return error is AggregateException all ? string.Join("\n", all.InnerExceptions.Select(e => e.Message)) : error.Message;
     }
 
     private static string WithNode(string nodesJson, string name, string role) =>

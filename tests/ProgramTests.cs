@@ -34,10 +34,9 @@ public class ProgramTests
         Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
         Assert.That(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Count(), Is.EqualTo(1));
-        Assert.That(mocks.OfType(LocalCommand).Select(c => c.Name), Is.EquivalentTo(new[] { "node1-ssh-reachable", "node2-ssh-reachable", "node3-ssh-reachable", "addons-api-reachable", "kubernetes-version-check", "etcd-membership-check" }));
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
         {
-            "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped",
+            "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped", "addons.api-ready",
             "etcd-node1", "etcd-node2", "etcd-node3", "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials",
             "control-plane-node1", "control-plane-node2", "control-plane-node1.credentials", "control-plane-node2.credentials",
             "control-plane-node1.token", "control-plane-node1.token-used", "control-plane-node2.token", "control-plane-node2.token-used",
@@ -365,10 +364,6 @@ public class ProgramTests
         var mocks = (await StackRun.RunAsync("prod")).Mocks;
         MockedResource R(string name) => mocks.Named(name);
 
-        foreach (var node in new[] { "cp1", "etcd1", "worker1" })
-        {
-            Assert.That(R($"{node}.bootstrapped").RegisteredAt, Is.GreaterThan(R($"{node}-ssh-reachable").CompletedAt), node);
-        }
         foreach (var member in new[] { "etcd1", "etcd2", "etcd3" })
         {
             Assert.That(R($"etcd-{member}").RegisteredAt, Is.GreaterThan(R($"{member}.bootstrapped").CompletedAt));
@@ -464,13 +459,43 @@ public class ProgramTests
 
     private static string Base64(string pem) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pem.TrimEnd('\n') + "\n"));
 
+    [TestCase("dev")]
+    [TestCase("prod")]
+    public async Task NothingRunsWhereTheOperatorRunsPulumi(string stack)
+    {
+        // No local command at all: no bash, openssl, curl or /dev/tcp on a Windows machine.
+        var mocks = (await StackRun.RunAsync(stack)).Mocks;
+
+        Assert.That(mocks.OfType(LocalCommand), Is.Empty);
+        Assert.That(mocks.Resources.Select(r => r.Type.Split(':')[0]).Distinct(), Is.SubsetOf(new[] { "do-k8s-ha", "digitalocean", "command", "tls", "kubernetes", "pulumi" }));
+    }
+
+    [Test]
+    public async Task ANewDropletsFirstStepRetriesItsDialsWhileSshdStartsAndTheRestGiveUpWithinAMinute()
+    {
+        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+
+        foreach (var step in mocks.OfType(RemoteCommand))
+        {
+            var connection = (IDictionary<string, object>)step.Inputs["connection"];
+            var limit = Convert.ToInt32(connection["dialErrorLimit"], System.Globalization.CultureInfo.InvariantCulture);
+            var retried = SshDial.RetriedFor(limit);
+            if (step.Name.EndsWith(".bootstrapped", StringComparison.Ordinal))
+            {
+                Assert.That(retried, Is.GreaterThanOrEqualTo(ClusterNode.SshStartTimeout), step.Name);
+            }
+            else if (step.Name != "addons.api-ready")
+            {
+                Assert.That(retried, Is.InRange(TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1.2)), step.Name);
+            }
+        }
+    }
+
     [Test]
     public async Task ThePkiIsIssuedByTheTlsProviderAndRenewsItsLeaves()
     {
         var mocks = (await StackRun.RunAsync("prod")).Mocks;
 
-        // Nothing runs on the operator's machine to make it (no bash, no openssl there).
-        Assert.That(mocks.OfType("command:local:Command").Select(c => c.Name), Has.None.Contains("pki"));
         var authorities = mocks.OfType("tls:index/selfSignedCert:SelfSignedCert").ToList();
         Assert.That(authorities.Select(c => c.Name), Is.EquivalentTo(new[] { "pki-ca", "pki-front-proxy-ca", "pki-etcd-ca" }));
         Assert.That(authorities.Select(c => c.Inputs["isCaCertificate"]), Is.All.EqualTo(true));

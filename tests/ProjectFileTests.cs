@@ -37,7 +37,7 @@ public class ProjectFileTests
         foreach (var (key, node) in ConfigSection().Children)
         {
             var entry = (YamlMappingNode)node;
-            Assert.That(entry.Children.ContainsKey(new YamlScalarNode("type")), Is.True, $"{key} has no type");
+            Assert.That(entry.Children.ContainsKey(new YamlScalarNode("type")), Is.EqualTo(!ConfigDefaults.Untyped.Contains(key.ToString())), $"{key}'s type");
             Assert.That(entry[new YamlScalarNode("description")].ToString(), Is.Not.Empty, $"{key} has no description");
         }
     }
@@ -64,11 +64,54 @@ public class ProjectFileTests
                 case int number:
                     Assert.That(actual?.ToString(), Is.EqualTo(number.ToString(System.Globalization.CultureInfo.InvariantCulture)), $"default of {key}");
                     break;
+                case System.Text.Json.Nodes.JsonNode json:
+                    Assert.That(System.Text.Json.Nodes.JsonNode.DeepEquals(StackRun.ToJson(actual!), json), Is.True, $"default of {key}: {StackRun.ToJson(actual!)?.ToJsonString()}");
+                    break;
                 case IEnumerable<string> list:
                     Assert.That(((YamlSequenceNode)actual!).Children.Select(c => c.ToString()), Is.EqualTo(list), $"default of {key}");
                     break;
             }
         }
+    }
+
+    [Test]
+    public void TheInventoryIsDeclaredAsAListOfObjectsWithTheProgramsDefault()
+    {
+        var nodes = (YamlMappingNode)ConfigSection()[new YamlScalarNode("nodes")];
+
+        Assert.That(nodes[new YamlScalarNode("type")].ToString(), Is.EqualTo("array"));
+        Assert.That(((YamlMappingNode)nodes[new YamlScalarNode("items")])[new YamlScalarNode("type")].ToString(), Is.EqualTo("object"));
+        // What the program parses when the key is unset is what Pulumi.yaml declares.
+        var parsed = Config.ConfigParser.Parse(key => key == "adminCidrs" ? "203.0.113.7/32" : key == "sshPublicKey" ? StackRun.PublicKey : null, _ => true, "dev", out _);
+        Assert.That(parsed.Nodes.Select(n => new { n.Name, Roles = string.Join(",", n.RoleNames) }), Is.EqualTo(new[]
+        {
+            new { Name = "node1", Roles = "control-plane,etcd" },
+            new { Name = "node2", Roles = "control-plane,etcd,worker" },
+            new { Name = "node3", Roles = "etcd,worker" },
+        }));
+    }
+
+    [Test]
+    public void PulumiNewAsksForTheRegionTheSshKeysAndWhoMayReachTheCluster()
+    {
+        var template = (YamlMappingNode)Project()[new YamlScalarNode("template")];
+        var prompts = (YamlMappingNode)template[new YamlScalarNode("config")];
+
+        Assert.That(prompts.Children.Keys.Select(k => k.ToString()), Is.EquivalentTo(new[] { "region", "sshPublicKey", "sshPrivateKey", "adminCidrs" }));
+        foreach (var (key, node) in prompts.Children)
+        {
+            var prompt = (YamlMappingNode)node;
+            Assert.That(ConfigDefaults.Declared.ContainsKey(key.ToString()), Is.True, $"{key} is a key of the program");
+            Assert.That(prompt[new YamlScalarNode("description")].ToString(), Is.Not.Empty);
+            // A typed key would refuse the string a prompt gives unless it is a string.
+            var declared = (YamlMappingNode)ConfigSection()[key];
+            Assert.That(declared.Children.TryGetValue(new YamlScalarNode("type"), out var type) ? type.ToString() : "untyped", Is.AnyOf("string", "untyped"), $"{key}");
+            if (prompt.Children.TryGetValue(new YamlScalarNode("default"), out var value))
+            {
+                Assert.That(value.ToString(), Is.EqualTo(ConfigDefaults.Declared[key.ToString()]), $"{key}'s prompt offers the program's default");
+            }
+        }
+        Assert.That(((YamlMappingNode)prompts[new YamlScalarNode("sshPrivateKey")])[new YamlScalarNode("secret")].ToString(), Is.EqualTo("true"));
     }
 
     [Test]

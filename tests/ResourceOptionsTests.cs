@@ -92,14 +92,6 @@ public class ResourceOptionsTests
         Assert.That(Of(name, "tls:index/privateKey:PrivateKey").IgnoreChanges, Is.SupersetOf(new[] { "algorithm", "rsaBits" }));
     }
 
-    [TestCase("node1")]
-    [TestCase("node2")]
-    public async Task DropletsWaitForTheGuards(string droplet)
-    {
-        var dependsOn = await Of(droplet).DependsOn.ToOutput().ValueAsync();
-        Assert.That(dependsOn.Select(r => r.GetResourceName()), Does.Contain("kubernetes-version-check").And.Contains("etcd-membership-check"));
-    }
-
     // A whole-stack `pulumi destroy` deletes the cluster's firewall too: then the engine skips the
     // delete of every resource deleted with it (resource option deletedWith), so no departure
     // drains a node of a cluster that is going anyway (nor fails on a dead janitor), and no Helm

@@ -18,6 +18,8 @@ public sealed record AddonSettings(
     string DashboardVersion,
     bool NodeLocalDns,
     string NodeLocalDnsVersion,
+    bool DnsAutoscaler,
+    string DnsAutoscalerVersion,
     string KubeletCsrApproverVersion);
 
 /// <summary>The validated stack configuration. Everything the components need, nothing read twice.</summary>

@@ -36,6 +36,13 @@ public static class ConfigDefaults
     public const string DashboardVersion = "7.13.0";
     public const string NodeLocalDnsVersion = "1.25.0";
 
+    // Both on, as Kubespray has them (enable_nodelocaldns, enable_dns_autoscaler): a DNS cache on
+    // every node, and CoreDNS replicas that grow with the cluster (cluster-proportional-autoscaler,
+    // image registry.k8s.io/cpa/cluster-proportional-autoscaler:v<version>).
+    public const bool NodeLocalDns = true;
+    public const bool DnsAutoscaler = true;
+    public const string DnsAutoscalerVersion = "1.10.3";
+
     // kubelet serving certificates are approved by postfinance/kubelet-csr-approver, as Kubespray
     // does: the release of its image, ghcr.io/postfinance/kubelet-csr-approver:v<version>.
     public const string KubeletCsrApproverVersion = "1.2.14";
@@ -63,9 +70,20 @@ public static class ConfigDefaults
         ]
         """;
 
-    /// <summary>Every key Pulumi.yaml declares, with its default (null: no default, the user sets it).</summary>
+    /// <summary>
+    /// Every key Pulumi.yaml declares, with its default (null: no default, the user sets it; a
+    /// JsonNode: a structured default).
+    /// </summary>
+    /// <summary>
+    /// Keys Pulumi.yaml declares without a type: the CLI checks a typed key's stack value against
+    /// its type (pulumi pkg/workspace/config.go, validateStackConfigValues), and `pulumi new`
+    /// answers prompts with strings; these take a list or a comma-separated string.
+    /// </summary>
+    public static readonly IReadOnlySet<string> Untyped = new HashSet<string> { "adminCidrs" };
+
     public static readonly IReadOnlyDictionary<string, object?> Declared = new Dictionary<string, object?>
     {
+        ["nodes"] = System.Text.Json.Nodes.JsonNode.Parse(NodesJson),
         ["region"] = Region,
         ["size"] = Size,
         ["image"] = Image,
@@ -87,8 +105,10 @@ public static class ConfigDefaults
         ["metricsServerVersion"] = MetricsServerVersion,
         ["dashboard"] = false,
         ["dashboardVersion"] = DashboardVersion,
-        ["nodeLocalDns"] = false,
+        ["nodeLocalDns"] = NodeLocalDns,
         ["nodeLocalDnsVersion"] = NodeLocalDnsVersion,
+        ["dnsAutoscaler"] = DnsAutoscaler,
+        ["dnsAutoscalerVersion"] = DnsAutoscalerVersion,
         ["kubeletCsrApproverVersion"] = KubeletCsrApproverVersion,
         ["podSecurityEnforce"] = PodSecurityEnforce,
         ["podSecurityWarn"] = PodSecurityWarn,

@@ -175,22 +175,24 @@ public static partial class ConfigParser
             }
             return value;
         }
-        bool Flag(string key)
+        bool Flag(string key, bool fallback)
         {
-            var value = Read(key, "false");
+            var value = Read(key, fallback ? "true" : "false");
             if (value is not ("true" or "false"))
             {
-                Problem(key, $"'{value}' is not true or false", $"pulumi config set {key} true");
+                Problem(key, $"'{value}' is not true or false", $"pulumi config set {key} {(fallback ? "false" : "true")}");
             }
             return value == "true";
         }
         var addons = new AddonSettings(
             Version("calicoVersion", ConfigDefaults.CalicoVersion, ConfigDefaults.CalicoVersion),
             Version("metricsServerVersion", ConfigDefaults.MetricsServerVersion, ConfigDefaults.MetricsServerVersion),
-            Flag("dashboard"),
+            Flag("dashboard", fallback: false),
             Version("dashboardVersion", ConfigDefaults.DashboardVersion, ConfigDefaults.DashboardVersion),
-            Flag("nodeLocalDns"),
+            Flag("nodeLocalDns", ConfigDefaults.NodeLocalDns),
             Version("nodeLocalDnsVersion", ConfigDefaults.NodeLocalDnsVersion, ConfigDefaults.NodeLocalDnsVersion),
+            Flag("dnsAutoscaler", ConfigDefaults.DnsAutoscaler),
+            Version("dnsAutoscalerVersion", ConfigDefaults.DnsAutoscalerVersion, ConfigDefaults.DnsAutoscalerVersion),
             Version("kubeletCsrApproverVersion", ConfigDefaults.KubeletCsrApproverVersion, ConfigDefaults.KubeletCsrApproverVersion));
         var hardening = ParseHardening(get, Problem);
 
@@ -342,42 +344,59 @@ public static partial class ConfigParser
         return nodes;
     }
 
-    private static List<Cidr> ParseAdminCidrs(string? json, Action<string, string, string> problem)
+    /// <summary>
+    /// A list in the stack file, or one string of comma-separated networks: `pulumi new` answers
+    /// its prompt with a plain string (pulumi pkg/cmd/pulumi/project/newcmd/config.go), which is
+    /// why Pulumi.yaml gives this key no type (an "array" would refuse the string).
+    /// </summary>
+    private static List<Cidr> ParseAdminCidrs(string? value, Action<string, string, string> problem)
     {
-        const string fix = "set a list of CIDRs, e.g. `pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32`";
-        if (string.IsNullOrWhiteSpace(json))
+        const string fix = "set a list of CIDRs, e.g. `pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32`, or `pulumi config set adminCidrs 203.0.113.7/32,198.51.100.0/24`";
+        if (string.IsNullOrWhiteSpace(value))
         {
             // No open default: the firewall and the API load balancer admit exactly these networks.
             problem("adminCidrs", "is missing: nobody may reach SSH and the API until you say who", "pulumi config set --path 'adminCidrs[0]' \"$(curl -s https://ifconfig.me)/32\" (an explicit 0.0.0.0/0 is accepted, with a warning)");
             return [];
         }
-        var result = new List<Cidr>();
-        try
+        List<string> items;
+        if (value.TrimStart() is ['[' or '{', ..])
         {
-            using var doc = JsonDocument.Parse(json);
-            if (doc.RootElement.ValueKind != JsonValueKind.Array || doc.RootElement.GetArrayLength() == 0)
+            try
             {
-                problem("adminCidrs", "must be a non-empty list", fix);
-                return result;
+                using var doc = JsonDocument.Parse(value);
+                if (doc.RootElement.ValueKind != JsonValueKind.Array)
+                {
+                    problem("adminCidrs", "is not a list", fix);
+                    return [];
+                }
+                items = [.. doc.RootElement.EnumerateArray().Select(item => item.ValueKind == JsonValueKind.String ? item.GetString() ?? "" : item.ToString())];
             }
-            var i = 0;
-            foreach (var item in doc.RootElement.EnumerateArray())
+            catch (JsonException)
             {
-                var text = item.ValueKind == JsonValueKind.String ? item.GetString() : item.ToString();
-                if (Cidr.TryParse(text, out var cidr))
-                {
-                    result.Add(cidr);
-                }
-                else
-                {
-                    problem($"adminCidrs[{i}]", $"'{text}' is not a CIDR network (host bits must be zero)", "write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32");
-                }
-                i++;
+                problem("adminCidrs", "is not a list", fix);
+                return [];
             }
         }
-        catch (JsonException)
+        else
         {
-            problem("adminCidrs", "is not a list", fix);
+            items = [.. value.Split(',').Select(item => item.Trim())];
+        }
+        if (items.Count == 0)
+        {
+            problem("adminCidrs", "must be a non-empty list", fix);
+            return [];
+        }
+        var result = new List<Cidr>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (Cidr.TryParse(items[i], out var cidr))
+            {
+                result.Add(cidr);
+            }
+            else
+            {
+                problem($"adminCidrs[{i}]", $"'{items[i]}' is not a CIDR network (host bits must be zero)", "write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32");
+            }
         }
         return result;
     }

@@ -4,11 +4,16 @@ namespace DoK8sHa.Scripts;
 public static partial class Render
 {
     /// <summary>The health gate: nodes Ready, CoreDNS available, scheduler and controller-manager leases held.</summary>
-    public static string ClusterHealth(IEnumerable<string> kubernetesNodes, int timeoutSeconds) =>
+    /// <param name="dnsAutoscaler">The DNS autoscaler runs: it is checked, and CoreDNS must have its minimum of replicas.</param>
+    /// <param name="nodeLocalDns">NodeLocal DNSCache runs: it must be ready on every node it is scheduled to.</param>
+    public static string ClusterHealth(IReadOnlyCollection<string> kubernetesNodes, int timeoutSeconds, bool dnsAutoscaler, bool nodeLocalDns) =>
         Template.Render("cluster-health.sh", new Dictionary<string, string>
         {
             ["EXPECTED_NODES"] = Sh.Quote(string.Join(" ", kubernetesNodes)),
             ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["COREDNS_MIN_AVAILABLE"] = (dnsAutoscaler ? DnsMinReplicas(kubernetesNodes.Count) : 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["DNS_AUTOSCALER"] = Sh.Bool(dnsAutoscaler),
+            ["NODELOCALDNS"] = Sh.Bool(nodeLocalDns),
         });
 
     /// <summary>The health gate's report of this node's certificates that expire within <paramref name="warnDays"/> days.</summary>
@@ -35,6 +40,19 @@ public static partial class Render
             ["LOCAL_IP"] = localIp,
             ["DNS_DOMAIN"] = dnsDomain,
         });
+
+    /// <summary>
+    /// CoreDNS's replicas scaled with the cluster; at least two where there are two Kubernetes
+    /// nodes to spread them over (Kubespray's dns_min_replicas), one on a single node.
+    /// </summary>
+    public static string DnsAutoscaler(string version, int kubernetesNodes) =>
+        Template.Render("dns-autoscaler.yaml", new Dictionary<string, string>
+        {
+            ["VERSION"] = version,
+            ["MIN_REPLICAS"] = DnsMinReplicas(kubernetesNodes).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    public static int DnsMinReplicas(int kubernetesNodes) => Math.Clamp(kubernetesNodes, 1, 2);
 
     public static string Kubeconfig(string clusterName, string server, string caCert, string clientCert, string clientKey) =>
         Template.Render("kubeconfig.yaml", new Dictionary<string, string>

@@ -118,8 +118,4 @@ public static partial class Render
 
     public static IEnumerable<string> EtcdClientUrls(IEnumerable<NodeAddress> members) =>
         members.Select(m => $"https://{m.PrivateIp}:2379");
-
-    /// <summary>The local guard that refuses more than one etcd member added, or removed, per update.</summary>
-    public static string EtcdChangeGuard(IEnumerable<string> etcdNodes) =>
-        Template.Render("etcd-change-guard.sh", new Dictionary<string, string> { ["ETCD_NODES"] = Sh.Quote(string.Join(" ", etcdNodes)) });
 }

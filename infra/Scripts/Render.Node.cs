@@ -94,10 +94,6 @@ public static partial class Render
             ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
         });
 
-    /// <summary>The local guard that refuses a downgrade or a skipped minor before anything changes.</summary>
-    public static string VersionGuard(KubernetesVersion target) =>
-        Template.Render("version-guard.sh", new Dictionary<string, string> { ["TARGET"] = Sh.Quote(target.ToString()) });
-
     /// <param name="first">The first node of the rolling order: it runs `kubeadm upgrade apply`.</param>
     /// <param name="kubeconfigFile">A control-plane node's own admin.conf, with which it drains itself; null for a worker.</param>
     public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, string? kubeconfigFile, int waitSeconds = 600) =>

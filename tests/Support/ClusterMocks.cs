@@ -52,6 +52,18 @@ public sealed class ClusterMocks : IMocks
 
     private static readonly TlsStandIn SharedTls = new();
 
+    /// <summary>
+    /// The stack's outputs from its last update, as the engine's StackReference to the stack itself
+    /// reads them from the backend (pulumi pkg/resource/deploy/builtins.go, readStackReference).
+    /// Empty: a new stack.
+    /// </summary>
+    public IReadOnlyDictionary<string, object> PreviousOutputs { get; init; } = ImmutableDictionary<string, object>.Empty;
+
+    /// <summary>The stacks read through a StackReference, by name.</summary>
+    public IReadOnlyCollection<string> StackReferences => _stackReferences;
+
+    private readonly ConcurrentBag<string> _stackReferences = [];
+
     public IReadOnlyCollection<MockedResource> Resources => _resources.Values.ToList();
 
     public IEnumerable<MockedResource> OfType(string type) => Resources.Where(r => r.Type == type).OrderBy(r => r.Name, StringComparer.Ordinal);
@@ -97,6 +109,13 @@ public sealed class ClusterMocks : IMocks
             case "command:local:Command":
                 state["stdout"] = "";
                 state["stderr"] = "";
+                break;
+            case "pulumi:pulumi:StackReference":
+                // Read, not created: the id is the referenced stack's name.
+                _stackReferences.Add(args.Id ?? "");
+                state["name"] = args.Id ?? "";
+                state["outputs"] = PreviousOutputs;
+                state["secretOutputNames"] = ImmutableArray<string>.Empty;
                 break;
             case var tls when TlsStandIn.Handles(tls):
                 state.AddRange(Tls.Outputs(tls, name, args.Inputs).Where(o => !args.Inputs.ContainsKey(o.Key)));

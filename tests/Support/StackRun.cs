@@ -75,6 +75,16 @@ public static class StackRun
             ["roles"] = new JsonArray("worker"),
         }).ToArray()).ToJsonString();
 
+    /// <summary>
+    /// What a run exported that the next one reads back through its StackReference to itself
+    /// (StackHistory): the values, as the engine stores them.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, object>> OutputsOf(StackResult result) => new Dictionary<string, object>
+    {
+        [StackHistory.KubernetesVersionOutput] = result.Outputs[StackHistory.KubernetesVersionOutput]!,
+        [StackHistory.NodesOutput] = await result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>(StackHistory.NodesOutput).ValueAsync(),
+    };
+
     /// <summary>Reads one stored output value (the program under mocks resolves every output).</summary>
     public static Task<T> ValueAsync<T>(this Output<T> output)
     {
@@ -99,7 +109,8 @@ public static class StackRun
             kv => kv.Value is YamlScalarNode scalar ? scalar.Value ?? "" : ToJson(kv.Value)!.ToJsonString());
     }
 
-    private static JsonNode? ToJson(YamlNode node) => node switch
+    /// <summary>A YAML value as the CLI hands it to a program: JSON.</summary>
+    public static JsonNode? ToJson(YamlNode node) => node switch
     {
         YamlScalarNode s => JsonValue.Create(s.Value),
         YamlSequenceNode seq => new JsonArray(seq.Children.Select(ToJson).ToArray()),

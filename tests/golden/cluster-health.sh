@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The health gate at the end of `pulumi up`: every node Ready, CoreDNS available, and the
-# kube-scheduler and kube-controller-manager leases held. Waits up to TIMEOUT_SECONDS, then
+# The health gate at the end of `pulumi up`: every node Ready, CoreDNS available (as many
+# replicas as the DNS autoscaler's minimum, when it runs), NodeLocal DNSCache ready on every
+# node (when installed), and the kube-scheduler and kube-controller-manager leases held. Waits up to TIMEOUT_SECONDS, then
 # fails naming each check that is still failing and how to look. Prints the lease holders.
 set -euo pipefail
 
 EXPECTED_NODES='node1 node2 node3'
 TIMEOUT_SECONDS=900
+COREDNS_MIN_AVAILABLE=2
+DNS_AUTOSCALER=true
+NODELOCALDNS=true
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
 kc() { timeout 30 kubectl --request-timeout=20s "$@"; }
@@ -30,8 +34,22 @@ while :; do
   fi
 
   available=$(kc -n kube-system get deployment coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null || true)
-  if [ "${available:-0}" -lt 1 ]; then
-    problems+=("CoreDNS has no available replica. Look: kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide")
+  if [ "${available:-0}" -lt "$COREDNS_MIN_AVAILABLE" ]; then
+    problems+=("CoreDNS has ${available:-0} available replica(s), wants $COREDNS_MIN_AVAILABLE. Look: kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide")
+  fi
+
+  if [ "$DNS_AUTOSCALER" = true ]; then
+    scaler=$(kc -n kube-system get deployment dns-autoscaler -o jsonpath='{.status.availableReplicas}' 2>/dev/null || true)
+    if [ "${scaler:-0}" -lt 1 ]; then
+      problems+=("the DNS autoscaler is not available. Look: kubectl -n kube-system logs deployment/dns-autoscaler")
+    fi
+  fi
+
+  if [ "$NODELOCALDNS" = true ]; then
+    read -r desired ready < <(kc -n kube-system get daemonset node-local-dns -o jsonpath='{.status.desiredNumberScheduled} {.status.numberReady}' 2>/dev/null || true) || true
+    if [ "${desired:-0}" -lt 1 ] || [ "${ready:-0}" -lt "${desired:-0}" ]; then
+      problems+=("NodeLocal DNSCache is ready on ${ready:-0} of ${desired:-0} node(s). Look: kubectl -n kube-system get pods -l k8s-app=node-local-dns -o wide")
+    fi
   fi
 
   scheduler=$(lease_holder kube-scheduler)

@@ -1,0 +1,40 @@
+namespace DoK8sHa.Components;
+
+/// <summary>
+/// How pulumi-command dials a node: one attempt, then a retry after each failure until
+/// dialErrorLimit failures (remote/connection.go, dialWithRetry), waiting 100 ms × 1.5ⁿ between
+/// attempts, at most 5 s (pulumi sdk/go/common/util/retry/until.go). The limit is therefore a
+/// duration: this turns one into the other.
+/// </summary>
+public static class SshDial
+{
+    /// <summary>pulumi-command's default: a dial that neither connects nor fails in this time fails.</summary>
+    public const int PerDialTimeoutSeconds = 15;
+
+    private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(100);
+    private const double Backoff = 1.5;
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The least dialErrorLimit with which dials keep being retried for at least <paramref name="wait"/>,
+    /// however fast each fails (a refused connection fails at once; a dropped one takes the per-dial timeout).
+    /// </summary>
+    public static int ErrorLimitFor(TimeSpan wait)
+    {
+        var waited = TimeSpan.Zero;
+        var delay = FirstDelay;
+        var limit = 0;
+        while (waited < wait)
+        {
+            waited += delay;
+            delay = delay * Backoff < MaxDelay ? delay * Backoff : MaxDelay;
+            limit++;
+        }
+        return limit;
+    }
+
+    /// <summary>The least time dials are retried with <paramref name="dialErrorLimit"/> (all failing at once).</summary>
+    public static TimeSpan RetriedFor(int dialErrorLimit) =>
+        Enumerable.Range(0, dialErrorLimit).Aggregate(TimeSpan.Zero, (sum, k) =>
+            sum + TimeSpan.FromTicks((long)Math.Min(FirstDelay.Ticks * Math.Pow(Backoff, k), MaxDelay.Ticks)));
+}

@@ -1,0 +1,53 @@
+using System.Collections;
+using DoK8sHa.Config;
+using Pulumi;
+
+namespace DoK8sHa;
+
+/// <summary>
+/// The stack's own outputs from its last successful update, read through a reference to itself:
+/// the engine's StackReference reads the backend's latest checkpoint (pulumi
+/// pkg/resource/deploy/builtins.go, readStackReference), where the root stack keeps its previous
+/// outputs until this run registers new ones at its end (step.go, SameStep.Apply). A new stack
+/// has none. Plain C#: nothing is needed where `pulumi up` runs but the Pulumi CLI and .NET.
+/// </summary>
+public static class StackHistory
+{
+    /// <summary>The stack output the next run judges a version change by.</summary>
+    public const string KubernetesVersionOutput = "kubernetesVersion";
+
+    /// <summary>The stack output with every node and its roles (ClusterProgram).</summary>
+    public const string NodesOutput = "nodes";
+
+    public static async Task<PreviousDeployment> ReadAsync()
+    {
+        var deployment = Deployment.Instance;
+        var self = new StackReference("previous-deployment", new StackReferenceArgs
+        {
+            Name = $"{deployment.OrganizationName}/{deployment.ProjectName}/{deployment.StackName}",
+        });
+        var version = await self.GetOutputDetailsAsync(KubernetesVersionOutput).ConfigureAwait(false);
+        var nodes = await self.GetOutputDetailsAsync(NodesOutput).ConfigureAwait(false);
+        return FromOutputs(version.Value, nodes.Value);
+    }
+
+    /// <summary>The previous deployment from its outputs' values (null: the output is absent).</summary>
+    public static PreviousDeployment FromOutputs(object? kubernetesVersion, object? nodes)
+    {
+        var version = kubernetesVersion is string text && KubernetesVersion.TryParse(text, out var parsed) ? parsed : null;
+        if (nodes is not IDictionary byName)
+        {
+            return new PreviousDeployment(version, null);
+        }
+        var etcd = new List<string>();
+        foreach (DictionaryEntry node in byName)
+        {
+            if (node.Value is IDictionary fields && fields["roles"] is IEnumerable roles
+                && roles.Cast<object>().Any(r => RoleNaming.Etcd.Equals(r as string, StringComparison.Ordinal)))
+            {
+                etcd.Add((string)node.Key);
+            }
+        }
+        return new PreviousDeployment(version, etcd);
+    }
+}
