@@ -86,13 +86,58 @@ public class RenderedFileTests
     {
         var rendered = Cases[name]();
         var path = Repo.Path("tests", "golden", name);
-        if (Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1")
+        if (Regenerate(path, rendered, Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1", Repo.InCi) is { } wrote)
         {
-            File.WriteAllText(path, rendered);
-            Assert.Pass($"wrote {path}");
+            Assert.Fail(wrote);
         }
         Assert.That(File.Exists(path), Is.True, $"no golden file {path}: run the tests with UPDATE_GOLDEN=1 and review it");
         Assert.That(rendered, Is.EqualTo(File.ReadAllText(path)), $"{name} differs from its golden file; if the change is intended, regenerate with UPDATE_GOLDEN=1 and review the diff");
+    }
+
+    /// <summary>
+    /// With UPDATE_GOLDEN=1, writes a golden file that differs and says so: a regenerating run
+    /// fails on every file it changed (review the diff, run again), so it never passes by
+    /// rewriting what it checks; under CI it writes nothing and fails.
+    /// </summary>
+    private static string? Regenerate(string path, string rendered, bool update, bool ci)
+    {
+        if (!update)
+        {
+            return null;
+        }
+        if (ci)
+        {
+            return "UPDATE_GOLDEN is refused under CI: goldens are regenerated on a development machine and reviewed";
+        }
+        if (File.Exists(path) && File.ReadAllText(path) == rendered)
+        {
+            return null;
+        }
+        File.WriteAllText(path, rendered);
+        return $"wrote {path}: review its diff, then run the tests without UPDATE_GOLDEN";
+    }
+
+    [Test]
+    public void ARegeneratingRunFailsOnEveryFileItChangesAndCiRefusesIt()
+    {
+        var dir = Directory.CreateTempSubdirectory("golden-").FullName;
+        try
+        {
+            var path = System.IO.Path.Combine(dir, "x.sh");
+            File.WriteAllText(path, "old");
+
+            Assert.That(Regenerate(path, "new", update: true, ci: true), Does.Contain("refused under CI"));
+            Assert.That(File.ReadAllText(path), Is.EqualTo("old"), "CI writes nothing");
+            Assert.That(Regenerate(path, "new", update: true, ci: false), Does.StartWith("wrote "));
+            Assert.That(File.ReadAllText(path), Is.EqualTo("new"));
+            Assert.That(Regenerate(path, "new", update: true, ci: false), Is.Null, "an unchanged file is checked as usual");
+            Assert.That(Regenerate(path, "newer", update: false, ci: false), Is.Null, "without UPDATE_GOLDEN nothing is written");
+            Assert.That(File.ReadAllText(path), Is.EqualTo("new"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Test]
