@@ -123,6 +123,11 @@ public class ConfigParserTests
     [TestCase("adminCidrs", """[]""", "adminCidrs: must be a non-empty list")]
     [TestCase("vpcCidr", "8.8.0.0/16", "vpcCidr: 8.8.0.0/16 is not a DigitalOcean VPC range")]
     [TestCase("vpcCidr", "10.0.0.0/25", "vpcCidr: 10.0.0.0/25 is not a DigitalOcean VPC range")]
+    // DigitalOcean VPCs are /16 to /24: a /12 or a /15 is refused by its API after the run began.
+    [TestCase("vpcCidr", "172.16.0.0/12", "vpcCidr: 172.16.0.0/12 is not a DigitalOcean VPC range")]
+    [TestCase("vpcCidr", "172.16.0.0/15", "vpcCidr: 172.16.0.0/15 is not a DigitalOcean VPC range")]
+    // A droplet and Kubernetes node name is a DNS label: at most 63 characters.
+    [TestCase("nodes", """[{"name":"n123456789012345678901234567890123456789012345678901234567890123","roles":["control-plane","etcd","worker"]}]""", "nodes[0].name: 'n123456789012345678901234567890123456789012345678901234567890123' is not a DNS label")]
     [TestCase("vpcCidr", "10.0.0/16", "vpcCidr: '10.0.0/16' is not a CIDR network")]
     [TestCase("podCidr", "10.240.0.0/16", "podCidr: 10.240.0.0/16 overlaps vpcCidr 10.240.0.0/20")]
     [TestCase("serviceCidr", "10.233.64.0/24", "serviceCidr: 10.233.64.0/24 overlaps podCidr 10.233.64.0/18")]
@@ -255,6 +260,28 @@ public class ConfigParserTests
     [TestCase("{\"a\":1}", "adminCidrs: is not a list")]
     public void ACommaSeparatedListIsCheckedItemByItem(string value, string expected) =>
         Assert.That(Fails(With("adminCidrs", value)).Message, Does.Contain(expected));
+
+    [Test]
+    public void ANameOf63CharactersIsAccepted()
+    {
+        var name = "n" + new string('1', 62);
+        var settings = Parse(With("nodes", $$"""[{"name":"{{name}}","roles":["control-plane","etcd","worker"]}]"""), out _);
+
+        Assert.That(settings.Nodes.Single().Name, Is.EqualTo(name));
+    }
+
+    [Test]
+    public void AVpcWithFewerAddressesThanNodesIsRefused()
+    {
+        // A /24 holds 254 droplet addresses.
+        var nodes = "[" + string.Join(",", Enumerable.Range(1, 255).Select(i => $$"""{"name":"n{{i}}","roles":["control-plane","etcd","worker"]}""")) + "]";
+        var values = With("nodes", nodes);
+        values["vpcCidr"] = "10.240.0.0/24";
+        values["podCidr"] = "10.0.0.0/8";
+        values["serviceCidr"] = "172.16.0.0/16";
+
+        Assert.That(Fails(values).Message, Does.Contain("vpcCidr: 10.240.0.0/24 has too few addresses for 255 nodes"));
+    }
 
     [Test]
     public void TheWholeInternetIsAcceptedOnlyWhenAskedForAndThenWithAWarning()

@@ -263,6 +263,9 @@ public class ProgramTests
             "tcp/5473 from tag:k8s-dev",
             "icmp/- from tag:k8s-dev",
         }));
+        // Out: everything (apt, DNS and NTP over UDP, image pulls, ICMP).
+        Assert.That(((IEnumerable)cluster.Inputs["outboundRules"]).Cast<IDictionary<string, object>>().Select(r => $"{r["protocol"]}/{(r.TryGetValue("portRange", out var p) ? p : "-")}"),
+            Is.EquivalentTo(new[] { "tcp/1-65535", "udp/1-65535", "icmp/-" }));
         // etcd nodes: clients (the API servers, and members) on 2379, peers on 2380.
         var etcd = mocks.Named("network-firewall-etcd");
         Assert.That(Targets(etcd), Is.EqualTo("k8s-dev-etcd"));

@@ -26,7 +26,19 @@ public class ResourceOptionsTests
                         return null;
                     },
                 },
-            }) => ClusterProgram.Run();
+            }) =>
+            // The program awaits its previous deployment before it registers the rest: an output
+            // of the stack holds the run until it is done, as Deployment.RunAsync's would.
+            Done = Output.Create(RunToEnd());
+
+        [Output("done")]
+        public Output<bool> Done { get; private set; }
+
+        private static async Task<bool> RunToEnd()
+        {
+            await ClusterProgram.Run();
+            return true;
+        }
     }
 
     [OneTimeSetUp]
@@ -90,6 +102,49 @@ public class ResourceOptionsTests
     {
         Assert.That(Of(name, "tls:index/selfSignedCert:SelfSignedCert").IgnoreChanges, Is.SupersetOf(inputs));
         Assert.That(Of(name, "tls:index/privateKey:PrivateKey").IgnoreChanges, Is.SupersetOf(new[] { "algorithm", "rsaBits" }));
+    }
+
+    // Each step that makes a node part of the cluster depends on the node's own departure steps,
+    // so the old machine has left before the new one joins whatever order the engine picks
+    // (asserted on the registered dependencies, not on the mocks' timing).
+    [TestCase("workers-node3-join", "leave-node3")]
+    [TestCase("control-plane-node1", "leave-node1")]
+    [TestCase("control-plane-node2", "leave-node2")]
+    [TestCase("etcd-node1", "leave-node1.etcd")]
+    [TestCase("etcd-node3", "leave-node3.etcd")]
+    public async Task ANodeJoinsOnlyAfterItsOwnDeparture(string step, string departure) =>
+        Assert.That(await DependenciesOf(step), Does.Contain(departure));
+
+    /// <summary>Every resource the named one waits for through dependsOn, directly or through others.</summary>
+    private static async Task<ISet<string>> DependenciesOf(string name)
+    {
+        var found = new HashSet<string>();
+        var queue = new Queue<string>([name]);
+        while (queue.TryDequeue(out var next))
+        {
+            var options = Seen.Where(s => s.Key.EndsWith($"::{next}", StringComparison.Ordinal)).Select(s => s.Value.Options).ToList();
+            foreach (var option in options)
+            {
+                foreach (var dependency in await option.DependsOn.ToOutput().ValueAsync())
+                {
+                    if (found.Add(dependency.GetResourceName()))
+                    {
+                        queue.Enqueue(dependency.GetResourceName());
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    [Test]
+    public async Task TheHealthGateDependsOnEveryUpgradeStep()
+    {
+        var upgrades = Seen.Where(s => s.Value.Type == "command:remote:Command" && s.Key.Split("::")[1].StartsWith("upgrade-", StringComparison.Ordinal)).Select(s => s.Key.Split("::")[1]).ToList();
+        var dependsOn = (await Of("health-check").DependsOn.ToOutput().ValueAsync()).Select(r => r.GetResourceName()).ToList();
+
+        Assert.That(upgrades, Has.Count.GreaterThanOrEqualTo(3));
+        Assert.That(dependsOn, Is.SupersetOf(upgrades));
     }
 
     // A whole-stack `pulumi destroy` deletes the cluster's firewall too: then the engine skips the
