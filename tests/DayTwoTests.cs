@@ -179,11 +179,11 @@ public class DayTwoTests
             // The members' departure steps keep the member list they will remove from (an echo runs).
             "leave-etcd1.etcd", "leave-etcd2.etcd",
         }));
-        // The mocks give etcdN the VPC address 10.240.0.(20+N).
-        Assert.That(Input(after.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("ETCD_ENDPOINTS='https://10.240.0.21:2379,https://10.240.0.22:2379,https://10.240.0.24:2379'"));
-        Assert.That(Input(before.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("https://10.240.0.23:2379"));
+        // The mocks give etcdN the address 10.241.0.(20+N) in prod's VPC, 10.241.0.0/20.
+        Assert.That(Input(after.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("ETCD_ENDPOINTS='https://10.241.0.21:2379,https://10.241.0.22:2379,https://10.241.0.24:2379'"));
+        Assert.That(Input(before.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("https://10.241.0.23:2379"));
         // etcd3's member leaves through its departure step, run from etcd1, before its droplet goes.
-        Assert.That(Input(before.Named("leave-etcd3.etcd"), "delete"), Does.Contain("etcd_member remove").And.Contains("NODE_IP='10.240.0.23'"));
+        Assert.That(Input(before.Named("leave-etcd3.etcd"), "delete"), Does.Contain("etcd_member remove").And.Contains("NODE_IP='10.241.0.23'"));
     }
 
     [Test]

@@ -15,6 +15,9 @@ namespace DoK8sHa.Tests;
 /// </summary>
 public class HardeningTests
 {
+    /// <summary>Pulumi.prod.yaml's vpcCidr: the mocks give prod's droplets addresses in it.</summary>
+    private const string ProdVpc = "10.241.0.0/20";
+
     private const string RemoteCommand = "command:remote:Command";
 
     /// <summary>The documents of the kubeadm config a control-plane step writes (init.yaml).</summary>
@@ -200,14 +203,14 @@ public class HardeningTests
         Assert.That(aliases.Keys, Is.EquivalentTo(kubeletNodes));
         foreach (var node in kubeletNodes)
         {
-            Assert.That(aliases[node], Is.EqualTo(ClusterMocks.PrivateIp(node)), node);
+            Assert.That(aliases[node], Is.EqualTo(ClusterMocks.PrivateIp(node, ProdVpc)), node);
         }
         // DNS resolution is what ties an address to its node: it must not be bypassed.
         Assert.That(env, Does.Not.ContainKey("BYPASS_DNS_RESOLUTION"));
         var regex = new Regex(env["PROVIDER_REGEX"]);
         Assert.That(kubeletNodes.Where(n => !regex.IsMatch(n)), Is.Empty);
         Assert.That(new[] { "etcd1", "cp1x", "xcp1", "worker10" }.Where(n => regex.IsMatch(n)), Is.Empty, "no name outside the inventory's Kubernetes nodes");
-        Assert.That(env["PROVIDER_IP_PREFIXES"].Split(','), Is.EquivalentTo(kubeletNodes.Select(n => $"{ClusterMocks.PrivateIp(n)}/32")));
+        Assert.That(env["PROVIDER_IP_PREFIXES"].Split(','), Is.EquivalentTo(kubeletNodes.Select(n => $"{ClusterMocks.PrivateIp(n, ProdVpc)}/32")));
         Assert.That(container["image"].ToString(), Is.EqualTo($"ghcr.io/postfinance/kubelet-csr-approver:v{ConfigDefaults.KubeletCsrApproverVersion}"));
 
         var releases = mocks.OfType("kubernetes:helm.sh/v3:Release").ToDictionary(r => r.Inputs["name"].ToString()!);

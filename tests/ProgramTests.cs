@@ -516,7 +516,7 @@ public class ProgramTests
         }
         // Each member's certificate names its own address.
         var request = mocks.OfType("tls:index/certRequest:CertRequest").Single(r => r.Name == "pki-etcd2.etcd-member");
-        Assert.That(((IEnumerable)request.Inputs["ipAddresses"]).Cast<object>(), Is.EqualTo(new object[] { "10.240.0.22", "127.0.0.1" }));
+        Assert.That(((IEnumerable)request.Inputs["ipAddresses"]).Cast<object>(), Is.EqualTo(new object[] { "10.241.0.22", "127.0.0.1" }));
         // The PKI's keys are RSA (kubeadm's own choice); the nodes' SSH host keys and the seeds of
         // the Secrets encryption keys are ECDSA.
         Assert.That(mocks.OfType("tls:index/privateKey:PrivateKey").Where(k => k.Name.StartsWith("pki-", StringComparison.Ordinal) && !k.Name.StartsWith("pki-encryption-", StringComparison.Ordinal)).Select(k => k.Inputs["algorithm"]), Is.All.EqualTo("RSA"));

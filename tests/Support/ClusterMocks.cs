@@ -97,8 +97,12 @@ public sealed class ClusterMocks : IMocks
         {
             case "digitalocean:index/droplet:Droplet":
                 state["ipv4Address"] = PublicIp(name);
-                state["ipv4AddressPrivate"] = PrivateIp(name);
+                state["ipv4AddressPrivate"] = PrivateIp(name, _vpcCidr);
                 state["urn"] = name;
+                break;
+            case "digitalocean:index/vpc:Vpc":
+                // Registered before any droplet (each droplet names it), as DigitalOcean assigns in it.
+                _vpcCidr = (string)args.Inputs["ipRange"];
                 break;
             case "digitalocean:index/loadBalancer:LoadBalancer":
                 state["ip"] = LoadBalancerIp;
@@ -159,8 +163,19 @@ public sealed class ClusterMocks : IMocks
     /// <summary>The public address the mocks give the droplet of that name.</summary>
     public static string PublicIp(string droplet) => $"203.0.113.{AddressIndex(droplet)}";
 
-    /// <summary>The VPC address the mocks give the droplet of that name.</summary>
-    public static string PrivateIp(string droplet) => $"10.240.0.{AddressIndex(droplet)}";
+    /// <summary>
+    /// The VPC address the mocks give the droplet of that name, in the VPC's range: the default
+    /// 10.240.0.0/20 unless another is given (prod's 10.241.0.0/20).
+    /// </summary>
+    public static string PrivateIp(string droplet, string vpcCidr = "10.240.0.0/20")
+    {
+        var network = System.Net.IPAddress.Parse(vpcCidr.Split('/')[0]).GetAddressBytes();
+        network[3] = (byte)AddressIndex(droplet);
+        return new System.Net.IPAddress(network).ToString();
+    }
+
+    /// <summary>The range of the VPC the program created; droplets get their addresses in it.</summary>
+    private volatile string _vpcCidr = "10.240.0.0/20";
 
     /// <summary>Addresses follow names, not registration order, so two runs give a node the same IPs.</summary>
     private static int AddressIndex(string name)
