@@ -49,6 +49,10 @@ public class ClusterHealthScriptTests
 
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("scheduler-leader=node1\n").And.Contain("controller-manager-leader=node2\n"));
+        // What the stack exports as schedulerLeader and controllerManagerLeader is read from this
+        // very output (the lease holders' identities, node_uuid, cut at the node).
+        Assert.That(Components.HealthGate.Field(output, "scheduler-leader"), Is.EqualTo("node1"));
+        Assert.That(Components.HealthGate.Field(output, "controller-manager-leader"), Is.EqualTo("node2"));
     }
 
     [Test]
