@@ -27,7 +27,7 @@ public sealed class ApiServerEtcdEndpoints : ComponentResource
         foreach (var (node, joined) in args.ControlPlane)
         {
             var script = args.EtcdEndpoints.Apply(endpoints =>
-                Render.RemoteStep(("apiserver-etcd-endpoints", Render.ApiServerEtcdEndpoints(node.Spec.Name, endpoints))));
+                Render.StepScript(("apiserver-etcd-endpoints", Render.ApiServerEtcdEndpointsScript(node.Spec.Name, endpoints))));
             steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = script,

@@ -94,7 +94,7 @@ public sealed class ClusterNode : ComponentResource
         Ready = RemoteStep.Create($"{name}.bootstrapped", this, new RemoteStepArgs
         {
             FormerNames = [$"{name}-bootstrapped"],
-            Create = Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap())),
+            Create = Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())),
             RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout)),
         });
 

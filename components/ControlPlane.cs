@@ -68,7 +68,7 @@ public sealed class ControlPlane : ComponentResource
             // at once). A file that breaks a node stops the roll there.
             var credentials = RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
             {
-                Create = Output.Tuple(args.Pki.Material, LocalAdminKubeconfig, args.Pki.SecretsEncryptionKeys).Apply(t => Render.SecretStep(
+                Create = Output.Tuple(args.Pki.Material, LocalAdminKubeconfig, args.Pki.SecretsEncryptionKeys).Apply(t => Render.SecretStepScript(
                     ("control-plane-pki", Render.ControlPlanePki(t.Item1, t.Item2)),
                     ("apiserver-config", Render.ApiServerConfig(settings.Hardening, t.Item3)))),
                 DependsOn = previousCredentials is null ? [node.Ready, args.Departures.Kubernetes(node)] : [node.Ready, args.Departures.Kubernetes(node), previousCredentials],
@@ -79,10 +79,10 @@ public sealed class ControlPlane : ComponentResource
             var create = Output.Tuple(cluster, node.Address, args.Pki.Material.Apply(p => p.CaCertHash), token?.Token ?? Output.Create("")).Apply(t =>
             {
                 var (c, self, caCertHash, joinToken) = t;
-                return Render.SecretStep(
+                return Render.SecretStepScript(
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
-                    ("control-plane", Render.ControlPlane(c, self, mayInit, node.Spec.IsWorker, joinToken, caCertHash)));
+                    ("control-plane", Render.ControlPlaneScript(c, self, mayInit, node.Spec.IsWorker, joinToken, caCertHash)));
             });
             List<Resource> dependsOn = mayInit
                 ? [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), credentials, .. args.Etcd.Members]

@@ -42,13 +42,13 @@ public sealed class EtcdCluster : ComponentResource
             var credentials = RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
             {
                 Create = Output.Tuple(node.Address, args.Pki.Material.Apply(p => p.EtcdCaCert), args.Pki.EtcdMember(node.Spec.Name))
-                    .Apply(t => Render.SecretStep(("etcd-certs", Render.EtcdCerts(t.Item1, t.Item2, t.Item3)))),
+                    .Apply(t => Render.SecretStepScript(("etcd-certs", Render.EtcdCerts(t.Item1, t.Item2, t.Item3)))),
                 DependsOn = previousCredentials is null ? [node.Ready, args.Departures.Etcd(node)] : [node.Ready, args.Departures.Etcd(node), previousCredentials],
             }, parent: this);
             previousCredentials = credentials;
             credentialSteps.Add(credentials);
 
-            var create = Output.Tuple(node.Address, addresses).Apply(t => Render.RemoteStep(
+            var create = Output.Tuple(node.Address, addresses).Apply(t => Render.StepScript(
                 ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
                 ("etcd-member", Render.EtcdMember(t.Item1, t.Item2, token, etcdVersion: args.EtcdVersion)),
                 ("etcd-service", Render.EtcdService())));

@@ -44,7 +44,7 @@ public sealed class HealthGate : ComponentResource
     {
         Check = RemoteStep.Create($"{name}-check", args.Node, new RemoteStepArgs
         {
-            Create = args.EtcdEndpoints.Apply(endpoints => Render.RemoteStep(
+            Create = args.EtcdEndpoints.Apply(endpoints => Render.StepScript(
                 ("etcd-health-all", Render.EtcdHealth(endpoints, requireAll: true, timeoutSeconds: 300)),
                 ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900, args.Addons.DnsAutoscaler, args.Addons.NodeLocalDns)),
                 ("cert-expiry", Render.CertExpiry(warnDays: 30)))),

@@ -21,7 +21,7 @@ internal sealed class JoinToken
         _parent = parent;
         Mint = RemoteStep.Create($"{name}.token", joining, new RemoteStepArgs
         {
-            Create = Render.RemoteStep(($"join-token-{joining.Spec.Name}", Render.JoinToken(joining.Spec.Name))),
+            Create = Render.StepScript(($"join-token-{joining.Spec.Name}", Render.JoinTokenScript(joining.Spec.Name))),
             DependsOn = dependsOn,
             RunOn = mintOn,
             PrintsSecret = true,
@@ -44,7 +44,7 @@ internal sealed class JoinToken
     public Remote.Command DeleteAfter(Resource join) =>
         RemoteStep.Create($"{_name}.token-used", _joining, new RemoteStepArgs
         {
-            Create = Output.Unsecret(Token).Apply(t => Render.RemoteStep(($"join-token-delete-{_joining.Spec.Name}", Render.JoinTokenDelete(_joining.Spec.Name, t.Split('.')[0])))),
+            Create = Output.Unsecret(Token).Apply(t => Render.StepScript(($"join-token-delete-{_joining.Spec.Name}", Render.JoinTokenDelete(_joining.Spec.Name, t.Split('.')[0])))),
             DependsOn = [join],
             RunOn = _mintOn,
         }, _parent);

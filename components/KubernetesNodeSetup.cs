@@ -38,7 +38,7 @@ public sealed class KubernetesNodeSetup : ComponentResource
         {
             _byNode[node.Spec.Name] = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
-                Create = apiServers.Apply(servers => Render.RemoteStep(
+                Create = apiServers.Apply(servers => Render.StepScript(
                     ("kubernetes-packages", Render.KubernetesPackages(args.Version)),
                     ("api-proxy", Render.ApiProxy(node.Spec.Name, servers)))),
                 DependsOn = [node.Ready],

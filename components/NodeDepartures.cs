@@ -60,13 +60,13 @@ public sealed class NodeDepartures : ComponentResource
             if (node.Spec.IsKubernetesNode)
             {
                 _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, relay ?? FirstOther(controlPlane, node), args.Cluster,
-                    Render.RemoteStep(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
+                    Render.StepScript(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
             }
             if (node.Spec.IsEtcd)
             {
                 // Not "-etcd": nodes named X and X-etcd would both have a leave-X-etcd step.
                 _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, etcdRelay ?? FirstOther(etcd, node), args.Cluster,
-                    Output.Tuple(node.Address, members).Apply(t => Render.RemoteStep(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
+                    Output.Tuple(node.Address, members).Apply(t => Render.StepScript(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
             }
         }
         RegisterOutputs(new Dictionary<string, object?>

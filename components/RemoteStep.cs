@@ -8,8 +8,8 @@ namespace DoK8sHa.Components;
 public sealed class RemoteStepArgs
 {
     /// <summary>
-    /// The step to run at creation (and again when it changes), from <c>Render.RemoteStep</c> or
-    /// <c>Render.SecretStep</c>; it travels on stdin and may hold secrets. Null: creating the step
+    /// The step to run at creation (and again when it changes), from <c>Render.StepScript</c> or
+    /// <c>Render.SecretStepScript</c>; it travels on stdin and may hold secrets. Null: creating the step
     /// connects nowhere and runs nothing (pulumi-command remote/commandController.go). A step has
     /// exactly one of Create, Update and Delete.
     /// </summary>

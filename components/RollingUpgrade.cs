@@ -50,7 +50,7 @@ public sealed class RollingUpgrade : ComponentResource
             if (node.Spec.IsControlPlane)
             {
                 // It drains and uncordons itself with its own admin.conf: no credential in the step.
-                Chain($"{name}-{nodeName}", node, joined, Render.RemoteStep(
+                Chain($"{name}-{nodeName}", node, joined, Render.StepScript(
                     ("node-upgrade", Render.NodeUpgrade(nodeName, version, first: steps.Count == 0, "/etc/kubernetes/admin.conf"))));
             }
             else
@@ -58,9 +58,9 @@ public sealed class RollingUpgrade : ComponentResource
                 // A worker holds no admin credential: the first control-plane node drains it
                 // before its step and uncordons it after.
                 var janitor = args.ControlPlaneNodes[0];
-                Chain($"{name}-{nodeName}.drain", node, joined, Render.RemoteStep(($"drain-{nodeName}", Render.WorkerDrain(nodeName, version, drain: true))), janitor);
-                Chain($"{name}-{nodeName}", node, joined, Render.RemoteStep(("node-upgrade", Render.NodeUpgrade(nodeName, version, first: false, kubeconfigFile: null))));
-                Chain($"{name}-{nodeName}.uncordon", node, joined, Render.RemoteStep(($"uncordon-{nodeName}", Render.WorkerDrain(nodeName, version, drain: false))), janitor);
+                Chain($"{name}-{nodeName}.drain", node, joined, Render.StepScript(($"drain-{nodeName}", Render.WorkerDrain(nodeName, version, drain: true))), janitor);
+                Chain($"{name}-{nodeName}", node, joined, Render.StepScript(("node-upgrade", Render.NodeUpgrade(nodeName, version, first: false, kubeconfigFile: null))));
+                Chain($"{name}-{nodeName}.uncordon", node, joined, Render.StepScript(($"uncordon-{nodeName}", Render.WorkerDrain(nodeName, version, drain: false))), janitor);
             }
         }
         Steps = steps;

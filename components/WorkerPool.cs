@@ -36,7 +36,7 @@ public sealed class WorkerPool : ComponentResource
             // On the first control-plane node, with its own admin credential: the worker holds none.
             var stale = RemoteStep.Create($"{name}-{node.Spec.Name}.stale-node", node, new RemoteStepArgs
             {
-                Create = node.Droplet.Id.Apply(id => Render.RemoteStep(($"stale-node-{node.Spec.Name}", Render.StaleNode(node.Spec.Name, id)))),
+                Create = node.Droplet.Id.Apply(id => Render.StepScript(($"stale-node-{node.Spec.Name}", Render.StaleNode(node.Spec.Name, id)))),
                 DependsOn = [args.ControlPlane.Init, args.Departures.Kubernetes(node)],
                 RunOn = args.ControlPlaneNodes[0],
             }, parent: this);
@@ -44,7 +44,7 @@ public sealed class WorkerPool : ComponentResource
             var join = RemoteStep.Create($"{name}-{node.Spec.Name}-join", node, new RemoteStepArgs
             {
                 Create = Output.Tuple(node.Address, args.Pki, node.Droplet.Id, token.Token).Apply(t =>
-                    Render.SecretStep(("worker-join", Render.WorkerJoin(t.Item1, t.Item4, t.Item2.CaCertHash, t.Item3)))),
+                    Render.SecretStepScript(("worker-join", Render.WorkerJoin(t.Item1, t.Item4, t.Item2.CaCertHash, t.Item3)))),
                 DependsOn = [args.Setup.For(node), stale, token.Mint],
             }, parent: this);
             token.DeleteAfter(join);

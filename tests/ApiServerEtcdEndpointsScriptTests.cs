@@ -49,7 +49,7 @@ public class ApiServerEtcdEndpointsScriptTests
     public void Remove() => _node?.Dispose();
 
     private (int Exit, string Output) Run(string[] endpoints, int waitSeconds = 30) =>
-        _node.Run(Render.ApiServerEtcdEndpoints("cp1", endpoints, waitSeconds, manifest: Manifest), scratch: []);
+        _node.Run(Render.ApiServerEtcdEndpointsScript("cp1", endpoints, waitSeconds, manifest: Manifest), scratch: []);
 
     [Test]
     public void NewMembersReachTheManifestAndKubeadmsStoredConfig()

@@ -58,7 +58,7 @@ public class ControlPlaneFormationTests
         // (nginx fail_timeout, 10 s) while another API server has just gone: wait until it answers.
         var proxy = _hosts.Run(on, "for _ in $(seq 1 60); do curl -sf --cacert /etc/kubernetes/pki/ca.crt https://127.0.0.1:6444/livez >/dev/null && exit 0; sleep 0.5; done; exit 1");
         Assert.That(proxy.Exit, Is.Zero, proxy.Output);
-        var (exit, output) = _hosts.Run(on, Render.JoinToken(node.Name));
+        var (exit, output) = _hosts.Run(on, Render.JoinTokenScript(node.Name));
         Assert.That(exit, Is.Zero, output);
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last().Trim();
     }
@@ -77,8 +77,8 @@ public class ControlPlaneFormationTests
         {
             scripts.Add(("etcd-health", Render.EtcdHealth(cluster.EtcdEndpoints, requireAll: false, timeoutSeconds: 30)));
         }
-        scripts.Add(("control-plane", Render.ControlPlane(cluster, node, mayInit, schedulable: false, token, Pki.CaCertHash, joinWaitSeconds, etcdWaitSeconds: 4)));
-        return Render.RemoteStep([.. scripts]);
+        scripts.Add(("control-plane", Render.ControlPlaneScript(cluster, node, mayInit, schedulable: false, token, Pki.CaCertHash, joinWaitSeconds, etcdWaitSeconds: 4)));
+        return Render.StepScript([.. scripts]);
     }
 
     private (int Exit, string Output) Run(TestHost host, string steps)

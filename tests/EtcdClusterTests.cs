@@ -171,7 +171,7 @@ public class EtcdClusterTests
         // The functions of control-plane.sh that read etcd, against the real cluster, with
         // /etc/kubernetes/pki standing in as this host's PKI folder.
         Repo.RequireTool("jq", "apt-get install jq");
-        var script = Render.ControlPlane(Fixtures.Cluster with { EtcdEndpoints = [.. Render.EtcdClientUrls(_nodes)] }, _nodes[0], mayInit: true, schedulable: false, "abcdef.0123456789abcdef", "sha256:00");
+        var script = Render.ControlPlaneScript(Fixtures.Cluster with { EtcdEndpoints = [.. Render.EtcdClientUrls(_nodes)] }, _nodes[0], mayInit: true, schedulable: false, "abcdef.0123456789abcdef", "sha256:00");
         var functions = script[script.IndexOf("etcd_curl() {", StringComparison.Ordinal)..script.IndexOf("# kubeadm's preflight asks", StringComparison.Ordinal)];
         var pki = PkiDir(_hosts[0]);
         var probe = $"""

@@ -33,11 +33,11 @@ public class RenderedFileTests
         ["kubeadm-join.control-plane.yaml"] = () => Render.KubeadmJoinConfig(Node2, Render.ApiProxyListen, JoinToken, FakePki.CaCertHash, controlPlane: true, schedulable: true),
         ["control-plane-pki.sh"] = () => Render.ControlPlanePki(FakePki, LocalKubeconfig()),
         ["apiserver-config.sh"] = () => Render.ApiServerConfig(Hardening, EncryptionKeys),
-        ["control-plane.init.sh"] = () => Render.ControlPlane(Cluster, Node1, mayInit: true, schedulable: false, "", FakePki.CaCertHash),
-        ["control-plane.join.sh"] = () => Render.ControlPlane(Cluster, Node2, mayInit: false, schedulable: true, JoinToken, FakePki.CaCertHash),
-        ["join-token.sh"] = () => Render.JoinToken("node3"),
+        ["control-plane.init.sh"] = () => Render.ControlPlaneScript(Cluster, Node1, mayInit: true, schedulable: false, "", FakePki.CaCertHash),
+        ["control-plane.join.sh"] = () => Render.ControlPlaneScript(Cluster, Node2, mayInit: false, schedulable: true, JoinToken, FakePki.CaCertHash),
+        ["join-token.sh"] = () => Render.JoinTokenScript("node3"),
         ["join-token-delete.sh"] = () => Render.JoinTokenDelete("node3", "abcdef"),
-        ["apiserver-etcd-endpoints.sh"] = () => Render.ApiServerEtcdEndpoints("node1", Render.EtcdClientUrls(EtcdMembers)),
+        ["apiserver-etcd-endpoints.sh"] = () => Render.ApiServerEtcdEndpointsScript("node1", Render.EtcdClientUrls(EtcdMembers)),
         ["worker-join.sh"] = () => Render.WorkerJoin(Node3, JoinToken, FakePki.CaCertHash, "412345678"),
         ["stale-node.sh"] = () => Render.StaleNode("node3", "412345678"),
         ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),
@@ -53,7 +53,7 @@ public class RenderedFileTests
         ["node-upgrade.worker.sh"] = () => Render.NodeUpgrade("node3", K8sVersion, first: false, kubeconfigFile: null),
         ["worker-drain.drain.sh"] = () => Render.WorkerDrain("node3", K8sVersion, drain: true),
         ["worker-drain.uncordon.sh"] = () => Render.WorkerDrain("node3", K8sVersion, drain: false),
-        ["remote-step.sh"] = () => Render.RemoteStep(("wait-for-bootstrap", Render.WaitForBootstrap()), ("etcd-health", Render.EtcdHealth(["https://10.240.0.2:2379"], true, 5))),
+        ["remote-step.sh"] = () => Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap()), ("etcd-health", Render.EtcdHealth(["https://10.240.0.2:2379"], true, 5))),
     };
 
     // Templates that are rendered only as part of another golden.

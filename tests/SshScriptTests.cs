@@ -35,7 +35,7 @@ public class SshScriptTests
         File.WriteAllText(marker, "2026-11-25T10:00:00Z\n");
         var pki = RealPki.Material;
         var etcdPki = Path.Combine(Node.Dir, "etcd-pki");
-        var step = Render.RemoteStepIn(Steps,
+        var step = Render.StepScriptIn(Steps,
             ("wait-for-bootstrap", Render.WaitForBootstrap(marker)),
             ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, RealPki.Member(new NodeAddress("node2", Node.Address)), etcdPki)));
 
@@ -61,7 +61,7 @@ public class SshScriptTests
     public void AFailingStepStopsTheRestAndSaysWhereAndWhy()
     {
         var marker = Path.Combine(Node.Dir, "never-written");
-        var step = Render.RemoteStepIn(Steps,
+        var step = Render.StepScriptIn(Steps,
             ("wait-for-bootstrap", Render.WaitForBootstrap(marker)),
             ("etcd-health", Render.EtcdHealth([$"https://{Node.Address}:2379"], requireAll: true, timeoutSeconds: 1)));
 
@@ -80,7 +80,7 @@ public class SshScriptTests
     {
         var marker = Path.Combine(Node.Dir, "bootstrapped");
         CloudInit("running");
-        var step = Render.RemoteStepIn(Steps, ("wait-for-bootstrap", Render.WaitForBootstrap(marker)));
+        var step = Render.StepScriptIn(Steps, ("wait-for-bootstrap", Render.WaitForBootstrap(marker)));
         var run = Task.Run(() => _hosts.RunStep(Client, Node, step));
 
         Assert.That(run.Wait(TimeSpan.FromSeconds(2)), Is.False, "the step waits for cloud-init");
@@ -103,7 +103,7 @@ public class SshScriptTests
         }
         CloudInit(status);
 
-        var result = _hosts.RunStep(Client, Node, Render.RemoteStepIn(Steps, ("wait-for-bootstrap", Render.WaitForBootstrap(marker))));
+        var result = _hosts.RunStep(Client, Node, Render.StepScriptIn(Steps, ("wait-for-bootstrap", Render.WaitForBootstrap(marker))));
 
         Assert.That(result.ExitCode == 0, Is.EqualTo(error.Length == 0), result.Stderr);
         Assert.That(result.Stderr, Does.Contain(error));
@@ -114,7 +114,7 @@ public class SshScriptTests
     {
         var pki = RealPki.Material;
         var etcdPki = Path.Combine(Node.Dir, "etcd-pki");
-        var step = Render.RemoteStepIn(Steps,
+        var step = Render.StepScriptIn(Steps,
             ("etcd-certs", Render.EtcdCerts(new NodeAddress("node2", Node.Address), pki.EtcdCaCert, RealPki.Member(new NodeAddress("node2", Node.Address)), etcdPki)),
             ("etcd-health", Render.EtcdHealth([$"https://{Node.Address}:2379"], requireAll: false, timeoutSeconds: 1,
                 caFile: $"{etcdPki}/ca.crt", certFile: $"{etcdPki}/member.crt", keyFile: $"{etcdPki}/member.key")));
@@ -130,7 +130,7 @@ public class SshScriptTests
     public void MemberRemovalOnANodeWithoutEtcdSaysWhatToDoAndSucceeds()
     {
         // Removal must never block `pulumi destroy`, even run where no etcd client certificate is.
-        var step = Render.RemoteStepIn(Steps,
+        var step = Render.StepScriptIn(Steps,
             ("etcd-member-remove", Render.EtcdMemberRemove(new NodeAddress("node2", Node.Address), [new NodeAddress("node1", "10.203.0.9")], Path.Combine(Node.Dir, "etcd-pki"))));
 
         for (var run = 0; run < 2; run++)
@@ -147,7 +147,7 @@ public class SshScriptTests
         // A script that reads stdin would eat the rest of a step piped to `bash -s`: the runner
         // gives the scripts /dev/null instead, so the second script still runs.
         var secret = "-----BEGIN PRIVATE KEY-----\nPLACEHOLDER-secret\n-----END PRIVATE KEY-----";
-        var step = Render.SecretStep(
+        var step = Render.SecretStepScript(
             ("reads-stdin", $"#!/usr/bin/env bash\nset -euo pipefail\nkey=$(cat <<'K'\n{secret}\nK\n)\nhead -c 100 >/dev/null || true\necho \"key of ${{#key}} bytes\""),
             ("second", "#!/usr/bin/env bash\nset -euo pipefail\necho second ran\necho \"folder=$(dirname \"$0\")\"\necho \"runner=$(tr '\\0' ' ' < /proc/$PPID/cmdline)\""));
 

@@ -81,7 +81,7 @@ public static partial class Render
     /// <param name="mayInit">Only the inventory's first control-plane node may create the cluster.</param>
     /// <param name="joinWaitSeconds">How long a node waits for a live API server when the cluster exists.</param>
     /// <param name="etcdWaitSeconds">How long it waits for every etcd member to answer kubeadm's preflight.</param>
-    public static string ControlPlane(
+    public static string ControlPlaneScript(
         KubeadmClusterInput cluster,
         NodeAddress node,
         bool mayInit,
@@ -108,7 +108,7 @@ public static partial class Render
         });
 
     /// <summary>Points a control-plane node's API server, and kubeadm's stored config, at the inventory's etcd members.</summary>
-    public static string ApiServerEtcdEndpoints(
+    public static string ApiServerEtcdEndpointsScript(
         string nodeName,
         IEnumerable<string> etcdEndpoints,
         int waitSeconds = 300,
@@ -134,7 +134,7 @@ public static partial class Render
     public const string JoinTokenTtl = "1h0m0s";
 
     /// <summary>Run on a control-plane node: mints one node's join token and prints it.</summary>
-    public static string JoinToken(string nodeName) =>
+    public static string JoinTokenScript(string nodeName) =>
         Template.Render("join-token.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),

@@ -65,10 +65,10 @@ public static partial class Render
     /// each is kept on the node under /var/lib/do-k8s-ha/steps, readable only by root, and run
     /// in order; the first failure stops the step.
     /// </summary>
-    public static string RemoteStep(params (string Name, string Script)[] scripts) => RemoteStepIn(StepsDir, scripts);
+    public static string StepScript(params (string Name, string Script)[] scripts) => StepScriptIn(StepsDir, scripts);
 
-    /// <summary><see cref="RemoteStep"/> with the scripts kept somewhere else (tests use a scratch folder).</summary>
-    public static string RemoteStepIn(string stepsDir, params (string Name, string Script)[] scripts) =>
+    /// <summary><see cref="StepScript"/> with the scripts kept somewhere else (tests use a scratch folder).</summary>
+    public static string StepScriptIn(string stepsDir, params (string Name, string Script)[] scripts) =>
         Step($"steps={Sh.Quote(stepsDir)}\ninstall -d -m 0700 \"$steps\"",
             "# Each script is kept on the node, readable only by root, so an operator can read or re-run it.",
             $"read or re-run {stepsDir}/<step>.sh there",
@@ -78,7 +78,7 @@ public static partial class Render
     /// A remote step whose scripts hold secrets (keys, tokens, kubeconfigs): they run from a
     /// root-only folder on tmpfs that goes when the step ends, so no file on the node keeps them.
     /// </summary>
-    public static string SecretStep(params (string Name, string Script)[] scripts) =>
+    public static string SecretStepScript(params (string Name, string Script)[] scripts) =>
         Step("steps=$(mktemp -d /run/do-k8s-ha-steps.XXXXXX)\ntrap 'rm -rf \"$steps\"' EXIT",
             "# Its scripts hold secrets: they run from a private tmpfs folder and are not kept.",
             "its scripts hold secrets and are not kept: `pulumi up` runs the step again",
