@@ -16,124 +16,181 @@ public static partial class ConfigParser
     /// <param name="warnings">Problems that do not stop the deployment.</param>
     public static ClusterSettings Parse(Func<string, string?> get, Func<string, bool> isSet, string stack, out IReadOnlyList<string> warnings)
     {
-        var problems = new List<string>();
-        var warned = new List<string>();
+        var config = new ConfigReader(get, isSet);
+        var cloud = ParseCloud(config);
+        var releases = ParseReleases(config);
+        var nodes = ParseNodes(config.Raw("nodes"), cloud.Size, config.ProblemSink, config.WarningSink);
+        var ssh = ParseSsh(config);
+        var network = ParseNetwork(config, nodes);
+        var addons = ParseAddons(config);
+        var hardening = ParseHardening(get, config.ProblemSink);
 
-        string Read(string key, string fallback) => get(key) is { Length: > 0 } v ? v.Trim() : fallback;
-        void Problem(string key, string what, string fix) => problems.Add($"{ConfigDefaults.Namespace}:{key}: {what}. Fix: {fix}");
+        warnings = config.Warnings;
+        if (config.Problems.Count > 0)
+        {
+            throw new ConfigException(config.Problems);
+        }
+        return new ClusterSettings
+        {
+            ClusterName = ClusterNameFor(stack),
+            Region = cloud.Region,
+            Image = cloud.Image,
+            KubernetesVersion = releases.Kubernetes,
+            EtcdVersion = releases.Etcd,
+            EtcdSha256 = releases.EtcdSha256.ToLowerInvariant(),
+            Nodes = nodes,
+            AdminCidrs = network.AdminCidrs,
+            VpcCidr = network.Vpc!,
+            PodCidr = network.Pod!,
+            ServiceCidr = network.Service!,
+            NodeCidrMaskSize = network.NodeCidrMaskSize,
+            SshPublicKey = ssh.PublicKey,
+            SshUser = ssh.User,
+            SshKeyFingerprint = ssh.KeyFingerprint.Length > 0 ? ssh.KeyFingerprint.ToLowerInvariant() : null,
+            VpcId = network.VpcId.Length > 0 ? network.VpcId.ToLowerInvariant() : null,
+            ApiLoadBalancer = network.ApiLoadBalancer!.Value,
+            Addons = addons,
+            Hardening = hardening,
+        };
+    }
 
-        var region = Read("region", ConfigDefaults.Region);
+    private sealed record CloudSection(string Region, string Size, string Image);
+
+    /// <summary>region, size, image.</summary>
+    private static CloudSection ParseCloud(ConfigReader config)
+    {
+        var region = config.Read("region", ConfigDefaults.Region);
         if (!RegionSlug().IsMatch(region))
         {
-            Problem("region", $"'{region}' is not a DigitalOcean region slug", "use a slug such as lon1, fra1, nyc3 (`doctl compute region list`)");
+            config.Problem("region", $"'{region}' is not a DigitalOcean region slug", "use a slug such as lon1, fra1, nyc3 (`doctl compute region list`)");
         }
 
-        var size = Read("size", ConfigDefaults.Size);
+        var size = config.Read("size", ConfigDefaults.Size);
         if (!SizeSlug().IsMatch(size))
         {
-            Problem("size", $"'{size}' is not a DigitalOcean droplet size slug", "use a slug such as s-2vcpu-4gb (`doctl compute size list`)");
+            config.Problem("size", $"'{size}' is not a DigitalOcean droplet size slug", "use a slug such as s-2vcpu-4gb (`doctl compute size list`)");
         }
 
-        var image = Read("image", ConfigDefaults.Image);
+        var image = config.Read("image", ConfigDefaults.Image);
         if (!ImageSlug().IsMatch(image))
         {
-            Problem("image", $"'{image}' is not an image slug", "use an Ubuntu LTS slug such as ubuntu-24-04-x64");
+            config.Problem("image", $"'{image}' is not an image slug", "use an Ubuntu LTS slug such as ubuntu-24-04-x64");
         }
+        return new CloudSection(region, size, image);
+    }
 
-        var versionText = Read("kubernetesVersion", ConfigDefaults.KubernetesVersion);
+    private sealed record ReleasesSection(KubernetesVersion Kubernetes, string Etcd, string EtcdSha256);
+
+    /// <summary>kubernetesVersion, etcdVersion, etcdSha256.</summary>
+    private static ReleasesSection ParseReleases(ConfigReader config)
+    {
+        var versionText = config.Read("kubernetesVersion", ConfigDefaults.KubernetesVersion);
         if (!KubernetesVersion.TryParse(versionText, out var version))
         {
-            Problem("kubernetesVersion", $"'{versionText}' is not a Kubernetes release", "give MAJOR.MINOR.PATCH without a leading v, e.g. 1.35.1");
+            config.Problem("kubernetesVersion", $"'{versionText}' is not a Kubernetes release", "give MAJOR.MINOR.PATCH without a leading v, e.g. 1.35.1");
         }
         else if (version.IsOlderThan(KubernetesVersion.OldestSupported))
         {
-            Problem("kubernetesVersion", $"{version} is older than {KubernetesVersion.OldestSupported}, the first release with kubeadm's v1beta4 config API and configurable anonymous access", $"use {ConfigDefaults.KubernetesVersion} or another release from 1.32 on");
+            config.Problem("kubernetesVersion", $"{version} is older than {KubernetesVersion.OldestSupported}, the first release with kubeadm's v1beta4 config API and configurable anonymous access", $"use {ConfigDefaults.KubernetesVersion} or another release from 1.32 on");
         }
 
-        var etcdVersion = Read("etcdVersion", ConfigDefaults.EtcdVersion);
+        var etcdVersion = config.Read("etcdVersion", ConfigDefaults.EtcdVersion);
         var etcdVersionValid = KubernetesVersion.TryParse(etcdVersion, out _);
         if (!etcdVersionValid)
         {
-            Problem("etcdVersion", $"'{etcdVersion}' is not an etcd release", "give MAJOR.MINOR.PATCH, e.g. 3.6.5");
+            config.Problem("etcdVersion", $"'{etcdVersion}' is not an etcd release", "give MAJOR.MINOR.PATCH, e.g. 3.6.5");
         }
         // The pinned checksum belongs to the pinned release only: another release needs its own.
-        var etcdSha = Read("etcdSha256", etcdVersion == ConfigDefaults.EtcdVersion ? ConfigDefaults.EtcdSha256 : "");
+        var etcdSha = config.Read("etcdSha256", etcdVersion == ConfigDefaults.EtcdVersion ? ConfigDefaults.EtcdSha256 : "");
         if (etcdVersionValid && !Sha256().IsMatch(etcdSha))
         {
-            Problem("etcdSha256", etcdSha.Length == 0 ? $"is required when etcdVersion is not {ConfigDefaults.EtcdVersion}" : $"'{etcdSha}' is not a SHA-256 hex digest",
+            config.Problem("etcdSha256", etcdSha.Length == 0 ? $"is required when etcdVersion is not {ConfigDefaults.EtcdVersion}" : $"'{etcdSha}' is not a SHA-256 hex digest",
                 $"set it to the sha256 of etcd-v{etcdVersion}-linux-amd64.tar.gz from the release's SHA256SUMS");
         }
 
         if (etcdVersionValid && !Scripts.Render.EtcdReadsAllowedCns(etcdVersion))
         {
-            warned.Add($"{ConfigDefaults.Namespace}:etcdVersion {etcdVersion} reads no peer certificate rule from its config file (etcd 3.6 does): any certificate of the etcd CA, the API server's too, is accepted as a peer's. Use {ConfigDefaults.EtcdVersion}.");
+            config.Warn($"{ConfigDefaults.Namespace}:etcdVersion {etcdVersion} reads no peer certificate rule from its config file (etcd 3.6 does): any certificate of the etcd CA, the API server's too, is accepted as a peer's. Use {ConfigDefaults.EtcdVersion}.");
         }
+        return new ReleasesSection(version, etcdVersion, etcdSha);
+    }
 
-        var nodes = ParseNodes(get("nodes"), size, Problem, warned);
+    private sealed record SshSection(string User, string PublicKey, string KeyFingerprint);
 
-        var sshUser = Read("sshUser", ConfigDefaults.SshUser);
+    /// <summary>sshUser, sshPublicKey, sshKeyFingerprint, sshPrivateKey.</summary>
+    private static SshSection ParseSsh(ConfigReader config)
+    {
+        var sshUser = config.Read("sshUser", ConfigDefaults.SshUser);
         if (!UserName().IsMatch(sshUser))
         {
-            Problem("sshUser", $"'{sshUser}' is not a Unix user name", "use root (DigitalOcean's Ubuntu images) or a user with passwordless sudo");
+            config.Problem("sshUser", $"'{sshUser}' is not a Unix user name", "use root (DigitalOcean's Ubuntu images) or a user with passwordless sudo");
         }
 
-        var publicKey = get("sshPublicKey")?.Trim() ?? "";
+        var publicKey = config.Optional("sshPublicKey");
         if (publicKey.Length == 0)
         {
-            Problem("sshPublicKey", "is missing", "pulumi config set sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"");
+            config.Problem("sshPublicKey", "is missing", "pulumi config set sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"");
         }
         else if (!PublicKey().IsMatch(publicKey))
         {
-            Problem("sshPublicKey", "is not an OpenSSH public key", "give the one line of ~/.ssh/id_ed25519.pub (ssh-ed25519 AAAA…)");
+            config.Problem("sshPublicKey", "is not an OpenSSH public key", "give the one line of ~/.ssh/id_ed25519.pub (ssh-ed25519 AAAA…)");
         }
         // DigitalOcean refuses a second copy of a key already in the account (422 "SSH Key is
         // already in use"): a fingerprint names the existing key instead of uploading it.
-        var sshKeyFingerprint = get("sshKeyFingerprint")?.Trim() ?? "";
+        var sshKeyFingerprint = config.Optional("sshKeyFingerprint");
         if (sshKeyFingerprint.Length > 0 && !Md5Fingerprint().IsMatch(sshKeyFingerprint))
         {
-            Problem("sshKeyFingerprint", $"'{sshKeyFingerprint}' is not an MD5 key fingerprint", "pulumi config set sshKeyFingerprint \"$(ssh-keygen -l -E md5 -f ~/.ssh/id_ed25519.pub | awk '{print $2}' | cut -d: -f2-)\" (aa:bb:…, 16 pairs), or unset it to upload sshPublicKey");
+            config.Problem("sshKeyFingerprint", $"'{sshKeyFingerprint}' is not an MD5 key fingerprint", "pulumi config set sshKeyFingerprint \"$(ssh-keygen -l -E md5 -f ~/.ssh/id_ed25519.pub | awk '{print $2}' | cut -d: -f2-)\" (aa:bb:…, 16 pairs), or unset it to upload sshPublicKey");
         }
-        var vpcId = get("vpcId")?.Trim() ?? "";
+        if (!config.IsSet("sshPrivateKey"))
+        {
+            config.Problem("sshPrivateKey", "is missing", "cat ~/.ssh/id_ed25519 | pulumi config set sshPrivateKey --secret");
+        }
+        return new SshSection(sshUser, publicKey, sshKeyFingerprint);
+    }
+
+    private sealed record NetworkSection(List<Cidr> AdminCidrs, string VpcId, Cidr? Vpc, Cidr? Pod, Cidr? Service, int NodeCidrMaskSize, ApiLoadBalancerMode? ApiLoadBalancer);
+
+    /// <summary>vpcId, adminCidrs, vpcCidr, podCidr, serviceCidr, nodeCidrMaskSize, apiLoadBalancer: judged against the nodes.</summary>
+    private static NetworkSection ParseNetwork(ConfigReader config, IReadOnlyList<NodeSpec> nodes)
+    {
+        var vpcId = config.Optional("vpcId");
         if (vpcId.Length > 0 && !Uuid().IsMatch(vpcId))
         {
-            Problem("vpcId", $"'{vpcId}' is not a VPC id", "give the VPC's UUID (`doctl vpcs list`), or unset it to create a VPC");
-        }
-        if (!isSet("sshPrivateKey"))
-        {
-            Problem("sshPrivateKey", "is missing", "cat ~/.ssh/id_ed25519 | pulumi config set sshPrivateKey --secret");
+            config.Problem("vpcId", $"'{vpcId}' is not a VPC id", "give the VPC's UUID (`doctl vpcs list`), or unset it to create a VPC");
         }
 
-        var adminCidrs = ParseAdminCidrs(get("adminCidrs"), Problem);
+        var adminCidrs = ParseAdminCidrs(config.Raw("adminCidrs"), config.ProblemSink);
         if (adminCidrs.Any(c => c.PrefixLength == 0))
         {
-            warned.Add($"{ConfigDefaults.Namespace}:adminCidrs lets the whole internet reach SSH and the API server port; narrow it with `pulumi config set --path 'adminCidrs[0]' <your-ip>/32`.");
+            config.Warn($"{ConfigDefaults.Namespace}:adminCidrs lets the whole internet reach SSH and the API server port; narrow it with `pulumi config set --path 'adminCidrs[0]' <your-ip>/32`.");
         }
 
-        var vpc = ParseCidr("vpcCidr", Read("vpcCidr", ConfigDefaults.VpcCidr), Problem);
+        var vpc = ParseCidr("vpcCidr", config.Read("vpcCidr", ConfigDefaults.VpcCidr), config.ProblemSink);
         if (vpc is not null && (!vpc.IsRfc1918 || vpc.PrefixLength is < 16 or > 24))
         {
-            Problem("vpcCidr", $"{vpc} is not a DigitalOcean VPC range", "use an RFC 1918 network from /16 to /24, e.g. 10.240.0.0/20, unused in your account");
+            config.Problem("vpcCidr", $"{vpc} is not a DigitalOcean VPC range", "use an RFC 1918 network from /16 to /24, e.g. 10.240.0.0/20, unused in your account");
         }
-        var pod = ParseCidr("podCidr", Read("podCidr", ConfigDefaults.PodCidr), Problem);
-        var service = ParseCidr("serviceCidr", Read("serviceCidr", ConfigDefaults.ServiceCidr), Problem);
+        var pod = ParseCidr("podCidr", config.Read("podCidr", ConfigDefaults.PodCidr), config.ProblemSink);
+        var service = ParseCidr("serviceCidr", config.Read("serviceCidr", ConfigDefaults.ServiceCidr), config.ProblemSink);
         foreach (var (a, an, b, bn) in new[] { (vpc, "vpcCidr", pod, "podCidr"), (vpc, "vpcCidr", service, "serviceCidr"), (pod, "podCidr", service, "serviceCidr") })
         {
             if (a is not null && b is not null && a.Overlaps(b))
             {
-                Problem(bn, $"{b} overlaps {an} {a}", $"pick ranges that do not overlap (defaults: vpcCidr {ConfigDefaults.VpcCidr}, podCidr {ConfigDefaults.PodCidr}, serviceCidr {ConfigDefaults.ServiceCidr})");
+                config.Problem(bn, $"{b} overlaps {an} {a}", $"pick ranges that do not overlap (defaults: vpcCidr {ConfigDefaults.VpcCidr}, podCidr {ConfigDefaults.PodCidr}, serviceCidr {ConfigDefaults.ServiceCidr})");
             }
         }
         foreach (var (c, key) in new[] { (pod, "podCidr"), (service, "serviceCidr") })
         {
             if (c is not null && c.Family != AddressFamily.InterNetwork)
             {
-                Problem(key, $"{c} is not an IPv4 network", "use an IPv4 range; the cluster is single-stack IPv4");
+                config.Problem(key, $"{c} is not an IPv4 network", "use an IPv4 range; the cluster is single-stack IPv4");
             }
         }
-        var maskText = Read("nodeCidrMaskSize", ConfigDefaults.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var maskText = config.Read("nodeCidrMaskSize", ConfigDefaults.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (!int.TryParse(maskText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var nodeMask) || nodeMask is < 16 or > 28)
         {
-            Problem("nodeCidrMaskSize", $"'{maskText}' is not a prefix length from 16 to 28", $"use {ConfigDefaults.NodeCidrMaskSize} (a /24 of podCidr per node) or 25 for twice the nodes");
+            config.Problem("nodeCidrMaskSize", $"'{maskText}' is not a prefix length from 16 to 28", $"use {ConfigDefaults.NodeCidrMaskSize} (a /24 of podCidr per node) or 25 for twice the nodes");
         }
         else if (pod is not null && pod.Family == AddressFamily.InterNetwork)
         {
@@ -142,15 +199,15 @@ public static partial class ConfigParser
             var ranges = nodeMask <= pod.PrefixLength ? 0 : 1L << Math.Min(nodeMask - pod.PrefixLength, 32);
             if (ranges < kubernetesNodes)
             {
-                Problem("nodeCidrMaskSize", $"podCidr {pod} holds {ranges} ranges of /{nodeMask}, fewer than the {kubernetesNodes} Kubernetes nodes", $"use a larger podCidr (e.g. a /16) or a larger nodeCidrMaskSize (e.g. {nodeMask + 1}, half the pods per node)");
+                config.Problem("nodeCidrMaskSize", $"podCidr {pod} holds {ranges} ranges of /{nodeMask}, fewer than the {kubernetesNodes} Kubernetes nodes", $"use a larger podCidr (e.g. a /16) or a larger nodeCidrMaskSize (e.g. {nodeMask + 1}, half the pods per node)");
             }
         }
         if (vpc is not null && nodes.Count > 0 && (1L << (32 - vpc.PrefixLength)) - 2 < nodes.Count)
         {
-            Problem("vpcCidr", $"{vpc} has too few addresses for {nodes.Count} nodes", "use a larger range, e.g. a /20");
+            config.Problem("vpcCidr", $"{vpc} has too few addresses for {nodes.Count} nodes", "use a larger range, e.g. a /20");
         }
 
-        var lbText = Read("apiLoadBalancer", ConfigDefaults.ApiLoadBalancer);
+        var lbText = config.Read("apiLoadBalancer", ConfigDefaults.ApiLoadBalancer);
         var lb = lbText switch
         {
             "digitalocean" => ApiLoadBalancerMode.DigitalOcean,
@@ -159,70 +216,46 @@ public static partial class ConfigParser
         };
         if (lb is null)
         {
-            Problem("apiLoadBalancer", $"'{lbText}' is not a load-balancer mode", "use digitalocean (highly available) or none (the kubeconfig points at the first control-plane node)");
+            config.Problem("apiLoadBalancer", $"'{lbText}' is not a load-balancer mode", "use digitalocean (highly available) or none (the kubeconfig points at the first control-plane node)");
         }
         else if (lb == ApiLoadBalancerMode.None && nodes.Count(n => n.IsControlPlane) > 1)
         {
-            warned.Add($"{ConfigDefaults.Namespace}:apiLoadBalancer is none: the exported kubeconfig points at one control-plane node and stops working when that node is down.");
+            config.Warn($"{ConfigDefaults.Namespace}:apiLoadBalancer is none: the exported kubeconfig points at one control-plane node and stops working when that node is down.");
         }
+        return new NetworkSection(adminCidrs, vpcId, vpc, pod, service, nodeMask, lb);
+    }
 
-        string Version(string key, string fallback, string example)
+    /// <summary>Every add-on's flag and pinned version.</summary>
+    private static AddonSettings ParseAddons(ConfigReader config)
+    {
+        string Version(string key, string fallback)
         {
-            var value = Read(key, fallback);
+            var value = config.Read(key, fallback);
             if (!ChartVersion().IsMatch(value))
             {
-                Problem(key, $"'{value}' is not a version", $"give a release such as {example}");
+                config.Problem(key, $"'{value}' is not a version", $"give a release such as {fallback}");
             }
             return value;
         }
         bool Flag(string key, bool fallback)
         {
-            var value = Read(key, fallback ? "true" : "false");
+            var value = config.Read(key, fallback ? "true" : "false");
             if (value is not ("true" or "false"))
             {
-                Problem(key, $"'{value}' is not true or false", $"pulumi config set {key} {(fallback ? "false" : "true")}");
+                config.Problem(key, $"'{value}' is not true or false", $"pulumi config set {key} {(fallback ? "false" : "true")}");
             }
             return value == "true";
         }
-        var addons = new AddonSettings(
-            Version("calicoVersion", ConfigDefaults.CalicoVersion, ConfigDefaults.CalicoVersion),
-            Version("metricsServerVersion", ConfigDefaults.MetricsServerVersion, ConfigDefaults.MetricsServerVersion),
+        return new AddonSettings(
+            Version("calicoVersion", ConfigDefaults.CalicoVersion),
+            Version("metricsServerVersion", ConfigDefaults.MetricsServerVersion),
             Flag("dashboard", fallback: false),
-            Version("dashboardVersion", ConfigDefaults.DashboardVersion, ConfigDefaults.DashboardVersion),
+            Version("dashboardVersion", ConfigDefaults.DashboardVersion),
             Flag("nodeLocalDns", ConfigDefaults.NodeLocalDns),
-            Version("nodeLocalDnsVersion", ConfigDefaults.NodeLocalDnsVersion, ConfigDefaults.NodeLocalDnsVersion),
+            Version("nodeLocalDnsVersion", ConfigDefaults.NodeLocalDnsVersion),
             Flag("dnsAutoscaler", ConfigDefaults.DnsAutoscaler),
-            Version("dnsAutoscalerVersion", ConfigDefaults.DnsAutoscalerVersion, ConfigDefaults.DnsAutoscalerVersion),
-            Version("kubeletCsrApproverVersion", ConfigDefaults.KubeletCsrApproverVersion, ConfigDefaults.KubeletCsrApproverVersion));
-        var hardening = ParseHardening(get, Problem);
-
-        warnings = warned;
-        if (problems.Count > 0)
-        {
-            throw new ConfigException(problems);
-        }
-        return new ClusterSettings
-        {
-            ClusterName = ClusterNameFor(stack),
-            Region = region,
-            Image = image,
-            KubernetesVersion = version,
-            EtcdVersion = etcdVersion,
-            EtcdSha256 = etcdSha.ToLowerInvariant(),
-            Nodes = nodes,
-            AdminCidrs = adminCidrs,
-            VpcCidr = vpc!,
-            PodCidr = pod!,
-            ServiceCidr = service!,
-            NodeCidrMaskSize = nodeMask,
-            SshPublicKey = publicKey,
-            SshUser = sshUser,
-            SshKeyFingerprint = sshKeyFingerprint.Length > 0 ? sshKeyFingerprint.ToLowerInvariant() : null,
-            VpcId = vpcId.Length > 0 ? vpcId.ToLowerInvariant() : null,
-            ApiLoadBalancer = lb!.Value,
-            Addons = addons,
-            Hardening = hardening,
-        };
+            Version("dnsAutoscalerVersion", ConfigDefaults.DnsAutoscalerVersion),
+            Version("kubeletCsrApproverVersion", ConfigDefaults.KubeletCsrApproverVersion));
     }
 
     /// <summary>A DNS-label-safe cluster name: cloud resources of two stacks never collide.</summary>
