@@ -16,7 +16,7 @@ public class AddonAndHealthTests
     [Test]
     public async Task CalicoAndMetricsServerAreInstalledByDefault()
     {
-        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
 
         Assert.That(mocks.OfType(Release).Select(r => r.Inputs["name"]), Is.EquivalentTo(new[] { "calico", "metrics-server" }));
         var calico = mocks.Named("addons-calico");
@@ -37,7 +37,7 @@ public class AddonAndHealthTests
     [Test]
     public async Task TheDnsAddonsAreJudgedByTheHealthGateWhenTheyRunAndCanBeTurnedOff()
     {
-        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         var gate = mocks.Named("health-check");
         foreach (var dns in new[] { "addons-nodelocaldns", "addons-dns-autoscaler" })
         {
@@ -79,7 +79,7 @@ public class AddonAndHealthTests
     [Test]
     public async Task TheProviderUsesTheProgramsOwnKubeconfigAndWaitsForTheApi()
     {
-        var result = await StackRun.RunAsync("dev");
+        var result = await StackRun.SharedAsync("dev");
         var mocks = result.Mocks;
         var provider = mocks.OfType(Provider).Single();
 
@@ -118,7 +118,7 @@ public class AddonAndHealthTests
     [Test]
     public async Task TheHealthGateRunsLastAndExportsTheLeaders()
     {
-        var result = await StackRun.RunAsync("dev");
+        var result = await StackRun.SharedAsync("dev");
         var mocks = result.Mocks;
         var gate = mocks.Named("health-check");
 
@@ -136,14 +136,14 @@ public class AddonAndHealthTests
     [Test]
     public async Task EtcdOnlyNodesAreNotExpectedToBeReady()
     {
-        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
         Assert.That(mocks.Named("health-check").Input("create"), Does.Contain("EXPECTED_NODES='cp1 cp2 cp3 worker1 worker2 worker3'"));
     }
 
     [Test]
     public async Task AddingAControlPlaneNodeUpdatesEveryProxy()
     {
-        var before = (await StackRun.RunAsync("dev")).Mocks;
+        var before = (await StackRun.SharedAsync("dev")).Mocks;
         var nodes = """
             [{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},
              {"name":"node3","roles":["etcd","worker"]},{"name":"node4","roles":["control-plane"]}]
@@ -178,8 +178,8 @@ public class AddonAndHealthTests
     {
         // Two runs with the same config: the engine diffs every resource's inputs, so any input
         // that differs (a clock in a trigger, say) is an update on every `pulumi up`.
-        var first = (await StackRun.RunAsync("dev")).Mocks;
-        var second = (await StackRun.RunAsync("dev")).Mocks;
+        var first = (await StackRun.SharedAsync("dev")).Mocks;
+        var second = (await StackRun.SharedAsync("dev")).Mocks;
 
         Assert.That(second.Resources.Count, Is.EqualTo(first.Resources.Count));
         foreach (var resource in first.Resources)
@@ -192,7 +192,7 @@ public class AddonAndHealthTests
     [Test]
     public async Task TheHealthGateRunsAgainWhenADropletOrTheVersionChanges()
     {
-        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         var triggers = ((IEnumerable)mocks.Named("health-check").Inputs["triggers"]).Cast<object>().Select(t => t.ToString()).ToList();
 
         Assert.That(triggers, Is.SupersetOf(new[] { "node1-id", "node2-id", "node3-id", "1.35.1" }));
@@ -216,7 +216,7 @@ public class AddonAndHealthTests
     [Test]
     public async Task RemoteStepsSendNoPreviousOutputAsSshEnvironment()
     {
-        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
 
         Assert.That(mocks.OfType("command:remote:Command").Select(c => c.Inputs.GetValueOrDefault("addPreviousOutputInEnv")), Is.All.EqualTo(false));
     }

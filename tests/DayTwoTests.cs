@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using DoK8sHa.Config;
 using DoK8sHa.Tests.Support;
+using static DoK8sHa.Tests.Support.StackAssertions;
 
 namespace DoK8sHa.Tests;
 
@@ -10,10 +11,6 @@ namespace DoK8sHa.Tests;
 /// </summary>
 public class DayTwoTests
 {
-    private const string RemoteCommand = "command:remote:Command";
-
-    private static string Input(MockedResource r, string key) => r.Input(key);
-
     private static async Task<(ClusterMocks Before, ClusterMocks After)> BeforeAndAfter(string stack, Action<Dictionary<string, string>> change)
     {
         var before = await StackRun.RunAsync(stack);
@@ -55,7 +52,7 @@ public class DayTwoTests
     [Test]
     public async Task UpgradeRunsOneNodeAtATimeInOrder()
     {
-        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
         var order = new[] { "cp1", "cp2", "cp3", "worker1", "worker2", "worker3" };
         for (var i = 0; i < order.Length; i++)
         {
@@ -87,7 +84,7 @@ public class DayTwoTests
     [Test]
     public async Task TheStackExportsWhatTheNextUpdateIsJudgedBy()
     {
-        var result = await StackRun.RunAsync("prod");
+        var result = await StackRun.SharedAsync("prod");
         var outputs = await StackRun.OutputsOf(result);
         var previous = StackHistory.FromOutputs(outputs["kubernetesVersion"], outputs["nodes"]);
 
@@ -98,7 +95,7 @@ public class DayTwoTests
     [Test]
     public async Task ThePreviousDeploymentIsReadBeforeAnyOtherResourceIsRegistered()
     {
-        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
         var read = mocks.Named("previous-deployment");
 
         Assert.That(read.Type, Is.EqualTo("pulumi:pulumi:StackReference"));
@@ -189,7 +186,7 @@ public class DayTwoTests
     [Test]
     public async Task ApiServersTakeNewEtcdEndpointsOneNodeAtATime()
     {
-        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
         var steps = new[] { "apiserver-endpoints-cp1", "apiserver-endpoints-cp2", "apiserver-endpoints-cp3" }.Select(mocks.Named).ToList();
         for (var i = 1; i < steps.Count; i++)
         {
@@ -225,7 +222,7 @@ public class DayTwoTests
     [Test]
     public async Task AnUpdateAddingTwoEtcdMembersIsRefusedFromThePreviousInventory()
     {
-        var before = await StackRun.RunAsync("prod");
+        var before = await StackRun.SharedAsync("prod");
         var config = StackRun.StackConfig("prod");
         config["do-k8s-ha:nodes"] = WithNode(WithNode(config["do-k8s-ha:nodes"], "etcd4", "etcd"), "etcd5", "etcd");
         var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(before) };

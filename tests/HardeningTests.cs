@@ -5,6 +5,7 @@ using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 using YamlDotNet.RepresentationModel;
+using static DoK8sHa.Tests.Support.StackAssertions;
 
 namespace DoK8sHa.Tests;
 
@@ -17,8 +18,6 @@ public class HardeningTests
 {
     /// <summary>Pulumi.prod.yaml's vpcCidr: the mocks give prod's droplets addresses in it.</summary>
     private const string ProdVpc = "10.241.0.0/20";
-
-    private const string RemoteCommand = "command:remote:Command";
 
     /// <summary>The documents of the kubeadm config a control-plane step writes (init.yaml).</summary>
     private static List<YamlMappingNode> KubeadmInit(string step)
@@ -47,7 +46,7 @@ public class HardeningTests
     [Test]
     public async Task TheApiServerRunsWithTheHardeningFilesAndVerifiesKubelets()
     {
-        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         var docs = KubeadmInit(mocks.Named("control-plane-node1").Input("create"));
         var cluster = Kind(docs, "ClusterConfiguration");
         var apiServer = (YamlMappingNode)cluster["apiServer"];
@@ -77,7 +76,7 @@ public class HardeningTests
     [Test]
     public async Task TheFilesAreInstalledBeforeKubeadmRunsAndSuperAdminIsRemovedAfter()
     {
-        var mocks = (await StackRun.RunAsync("dev")).Mocks;
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         var credentials = mocks.Named("control-plane-node1.credentials");
         var kubeadm = mocks.Named("control-plane-node1");
         Assert.That(credentials.Input("create"), Does.Contain("\"$steps/apiserver-config.sh\" ||"));
@@ -187,7 +186,7 @@ public class HardeningTests
     [Test]
     public async Task OnlyInventoryKubeletsGetServingCertificatesForTheirOwnAddressesAndMetricsServerVerifiesThem()
     {
-        var mocks = (await StackRun.RunAsync("prod")).Mocks;
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
         var approver = mocks.Named("addons-kubelet-csr-approver");
         var docs = new YamlStream();
         docs.Load(new StringReader(approver.Input("yaml")));

@@ -1,6 +1,7 @@
 using System.Text;
 using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
+using static DoK8sHa.Tests.Support.StackAssertions;
 
 namespace DoK8sHa.Tests;
 
@@ -11,8 +12,6 @@ namespace DoK8sHa.Tests;
 /// </summary>
 public class SecretFlowTests
 {
-    private const string RemoteCommand = "command:remote:Command";
-
     private static IEnumerable<(string Name, string Value)> Secrets()
     {
         var pki = RealPki.Material;

@@ -60,6 +60,15 @@ public static class StackRun
 
     public static Task<StackResult> RunAsync(string stack, ClusterMocks? mocks = null) => RunAsync(stack, StackConfig(stack), mocks);
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<StackResult>>> Shared = new();
+
+    /// <summary>
+    /// One run of the stack file as it is, shared by the tests that only read what it registered
+    /// and exported (a run is a second or more; the mocks are not changed after it).
+    /// </summary>
+    public static Task<StackResult> SharedAsync(string stack) =>
+        Shared.GetOrAdd(stack, s => new Lazy<Task<StackResult>>(() => RunAsync(s))).Value;
+
     /// <summary>A config with the given inventory (JSON) and everything else from the dev stack.</summary>
     public static Dictionary<string, string> WithNodes(string nodesJson, string stack = "dev")
     {

@@ -1,0 +1,131 @@
+using System.Collections;
+using DoK8sHa.Components;
+using DoK8sHa.Tests.Support;
+using Pulumi;
+using YamlDotNet.RepresentationModel;
+using static DoK8sHa.Tests.Support.StackAssertions;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>The program's key material: each node's SSH host key, the PKI from the TLS provider, the operators' identity, and secrecy at the source. The whole program under Pulumi's mocks, with the dev and prod stack files.</summary>
+public class KeyMaterialTests
+{
+    [TestCase("dev")]
+    [TestCase("prod")]
+    public async Task EveryNodeBootsWithItsOwnHostKeyAndEveryDirectStepPinsIt(string stack)
+    {
+        // pulumi-command accepts any host key unless the connection names one (remote/connection.go:
+        // ssh.InsecureIgnoreHostKey, else ssh.FixedHostKey): a recycled address would get the step.
+        var mocks = (await StackRun.RunAsync(stack)).Mocks;
+        var keys = new Dictionary<string, string>();
+        foreach (var droplet in mocks.OfType(Droplet))
+        {
+            var node = Input(droplet, "name");
+            var userData = new YamlStream();
+            userData.Load(new StringReader(Input(droplet, "userData")));
+            var sshKeys = (YamlMappingNode)((YamlMappingNode)userData.Documents[0].RootNode)["ssh_keys"];
+            var key = mocks.Named($"{node}.ssh-host-key");
+            Assert.That((Input(key, "algorithm"), Input(key, "ecdsaCurve")), Is.EqualTo(("ECDSA", "P256")));
+            keys[ClusterMocks.PublicIp(node)] = sshKeys["ecdsa_public"].ToString();
+            Assert.That(sshKeys["ecdsa_private"].ToString(), Does.StartWith("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        }
+        Assert.That(keys.Values.Distinct().Count(), Is.EqualTo(keys.Count), "each node has a key of its own");
+
+        var steps = mocks.OfType(RemoteCommand).Concat(mocks.OfType("command:remote:CopyToRemote")).ToList();
+        Assert.That(steps, Is.Not.Empty);
+        foreach (var step in steps)
+        {
+            var connection = (IDictionary<string, object>)step.Inputs["connection"];
+            var host = connection["host"].ToString()!;
+            if (host == ClusterMocks.LoadBalancerIp)
+            {
+                // The relay lands on whichever control-plane node is healthy: no one key to pin (see NodeDepartures).
+                Assert.That(connection.ContainsKey("hostKey"), Is.False, $"{step.Name} goes through the relay");
+                continue;
+            }
+            Assert.That(keys, Does.ContainKey(host), $"{step.Name} connects to a node");
+            Assert.That(connection.TryGetValue("hostKey", out var pinned) ? pinned.ToString()!.TrimEnd('\n') : null, Is.EqualTo(keys[host].TrimEnd('\n')), $"{step.Name} pins the host key of the node it runs on");
+        }
+    }
+
+    [Test]
+    public async Task RealPkiReachesTheNodesAndTheKubeconfig()
+    {
+        var result = await StackRun.SharedAsync("dev");
+        var pki = RealPki.Material;
+        Assert.That(Input(result.Mocks.Named("control-plane-node1.credentials"), "create"), Does.Contain(pki.CaCert).And.Contains(pki.ApiServerEtcdClientCert));
+        Assert.That(Input(result.Mocks.Named("workers-node3-join"), "create"), Does.Contain(pki.CaCertHash).And.Not.Contains(pki.CaKey));
+        // An etcd member gets the etcd CA's certificate and its own credential: never the CA key.
+        var etcd = Input(result.Mocks.Named("etcd-node3.credentials"), "create");
+        Assert.That(etcd, Does.Contain(pki.EtcdCaCert).And.Not.Contains(pki.EtcdCaKey).And.Not.Contains(pki.CaKey));
+        var member = await result.Resources.OfType<ClusterPki>().Single().EtcdMember("node3").ValueAsync();
+        Assert.That(etcd, Does.Contain(member.Cert.Split('\n')[1]).And.Contain(member.Key.Split('\n')[1]));
+        // The exported kubeconfig is the operators' identity, not the program's own.
+        var kubeconfig = await result.Output<string>("kubeconfig").ValueAsync();
+        Assert.That(kubeconfig, Does.Contain(Base64(pki.CaCert)).And.Contain(Base64(pki.OperatorCert)).And.Not.Contain(Base64(pki.AdminCert)));
+    }
+
+    private static string Base64(string pem) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pem.TrimEnd('\n') + "\n"));
+
+    [Test]
+    public async Task ThePkiIsIssuedByTheTlsProviderAndRenewsItsLeaves()
+    {
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
+
+        var authorities = mocks.OfType("tls:index/selfSignedCert:SelfSignedCert").ToList();
+        Assert.That(authorities.Select(c => c.Name), Is.EquivalentTo(new[] { "pki-ca", "pki-front-proxy-ca", "pki-etcd-ca" }));
+        Assert.That(authorities.Select(c => c.Inputs["isCaCertificate"]), Is.All.EqualTo(true));
+        Assert.That(authorities.Select(c => c.Inputs.ContainsKey("earlyRenewalHours")), Is.All.False, "a CA renewed in place would orphan every node");
+
+        var leaves = mocks.OfType("tls:index/locallySignedCert:LocallySignedCert").ToList();
+        Assert.That(leaves.Select(c => c.Name), Is.EquivalentTo(new[]
+        {
+            "pki-apiserver-etcd-client", "pki-admin", "pki-operator", "pki-etcd1.etcd-member", "pki-etcd2.etcd-member", "pki-etcd3.etcd-member",
+        }));
+        foreach (var leaf in leaves)
+        {
+            Assert.That(leaf.Inputs["earlyRenewalHours"], Is.EqualTo(60 * 24), $"{leaf.Name} renews in its last 60 days");
+            Assert.That(leaf.Inputs["validityPeriodHours"], Is.EqualTo(leaf.Name == "pki-operator" ? 90 * 24 : 365 * 24), leaf.Name);
+        }
+        // Each member's certificate names its own address.
+        var request = mocks.OfType("tls:index/certRequest:CertRequest").Single(r => r.Name == "pki-etcd2.etcd-member");
+        Assert.That(((IEnumerable)request.Inputs["ipAddresses"]).Cast<object>(), Is.EqualTo(new object[] { "10.241.0.22", "127.0.0.1" }));
+        // The PKI's keys are RSA (kubeadm's own choice); the nodes' SSH host keys and the seeds of
+        // the Secrets encryption keys are ECDSA.
+        Assert.That(mocks.OfType("tls:index/privateKey:PrivateKey").Where(k => k.Name.StartsWith("pki-", StringComparison.Ordinal) && !k.Name.StartsWith("pki-encryption-", StringComparison.Ordinal)).Select(k => k.Inputs["algorithm"]), Is.All.EqualTo("RSA"));
+    }
+
+    [Test]
+    public async Task TheOperatorIsBoundToClusterAdminByItsKeysFingerprintThroughTheProgramsOwnIdentity()
+    {
+        var result = await StackRun.SharedAsync("dev");
+        var binding = result.Mocks.OfType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").Single();
+        Assert.That(((IDictionary<string, object>)binding.Inputs["roleRef"])["name"], Is.EqualTo("cluster-admin"));
+        var subject = ((IEnumerable)binding.Inputs["subjects"]).Cast<IDictionary<string, object>>().Single();
+        // The user the exported certificate names, derived from its key: a new key, a new user.
+        Assert.That(subject["kind"], Is.EqualTo("User"));
+        Assert.That(subject["name"].ToString(), Does.Match("^do-k8s-ha-operator-[0-9a-f]{12}$"));
+        var request = result.Mocks.OfType("tls:index/certRequest:CertRequest").Single(r => r.Name == "pki-operator");
+        Assert.That(((IDictionary<string, object>)request.Inputs["subject"])["commonName"], Is.EqualTo(subject["name"]));
+        // The provider is the program's: revoking the operators must not lock the program out.
+        var provider = result.Mocks.OfType("pulumi:providers:kubernetes").Single();
+        Assert.That(Input(provider, "kubeconfig"), Does.Contain(Base64(RealPki.Material.AdminCert)).And.Not.Contain(Base64(RealPki.Material.OperatorCert)));
+    }
+
+    [Test]
+    public async Task KeyMaterialIsSecretAtItsSource()
+    {
+        // Mocks drop the secret flag of resource inputs, so this checks the sources every step's
+        // script is derived from: an output derived from a secret stays secret.
+        var result = await StackRun.SharedAsync("dev");
+        var pki = result.Resources.OfType<Components.ClusterPki>().Single();
+        var controlPlane = result.Resources.OfType<Components.ControlPlane>().Single();
+
+        Assert.That(await Output.IsSecretAsync(pki.Material), Is.True);
+        Assert.That(await Output.IsSecretAsync(pki.Material.Apply(m => m.EtcdCaKey)), Is.True);
+        Assert.That(await Output.IsSecretAsync(pki.EtcdMember("node1")), Is.True);
+        Assert.That(await Output.IsSecretAsync(controlPlane.LocalAdminKubeconfig), Is.True);
+        var node = result.Resources.OfType<Components.ClusterNode>().First();
+        Assert.That(await Output.IsSecretAsync(node.Connection.PrivateKey!.ToOutput()), Is.True);
+    }
+}

@@ -1,0 +1,93 @@
+using System.Collections;
+using System.Collections.Immutable;
+using DoK8sHa.Config;
+using DoK8sHa.Tests.Support;
+using Pulumi;
+using static DoK8sHa.Tests.Support.StackAssertions;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>What the stack exports, and how a bad configuration ends the run before anything is created. The whole program under Pulumi's mocks, with the dev and prod stack files.</summary>
+public class OutputTests
+{
+    [Test]
+    public async Task OutputsKubeconfigAsSecretWithTheLoadBalancerAsServer()
+    {
+        var result = await StackRun.SharedAsync("dev");
+        var kubeconfig = result.Output<string>("kubeconfig");
+
+        Assert.That(await Output.IsSecretAsync(kubeconfig), Is.True);
+        Assert.That(await kubeconfig.ValueAsync(), Does.Contain($"server: https://{ClusterMocks.LoadBalancerIp}:6443").And.Contains("client-key-data: "));
+        Assert.That(await result.Output<string>("apiEndpoint").ValueAsync(), Is.EqualTo($"https://{ClusterMocks.LoadBalancerIp}:6443"));
+        // The load balancer's address is on the API servers' certificates.
+        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain($"    - {ClusterMocks.LoadBalancerIp}"));
+        var lb = result.Mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single();
+        Assert.That(Input(lb, "dropletTag"), Is.EqualTo("k8s-dev-control-plane"));
+        // Readiness, not a TCP connect: an API server that lost etcd still accepts connections.
+        var check = (IDictionary<string, object>)lb.Inputs["healthcheck"];
+        Assert.That((check["protocol"], check["path"], check["port"]), Is.EqualTo(("https", (object)"/readyz", (object)6443)));
+    }
+
+    [Test]
+    public async Task NodesOutputListsAddressesAndRoles()
+    {
+        var result = await StackRun.SharedAsync("dev");
+        var nodes = await result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>("nodes").ValueAsync();
+
+        Assert.That(nodes.Keys, Is.EquivalentTo(new[] { "node1", "node2", "node3" }));
+        Assert.That(nodes["node2"]["privateIp"], Is.EqualTo("10.240.0.3"));
+        Assert.That(nodes["node2"]["publicIp"], Is.EqualTo("203.0.113.3"));
+        Assert.That((IEnumerable)nodes["node2"]["roles"], Is.EqualTo(new[] { "control-plane", "etcd", "worker" }));
+        // The line an operator adds to known_hosts to reach the node with the program's own check.
+        var userData = Input(result.Mocks.Named("node2"), "userData");
+        Assert.That(nodes["node2"]["knownHosts"], Is.EqualTo($"203.0.113.3 {userData.Split('\n').Single(l => l.StartsWith("  ecdsa_public: ", StringComparison.Ordinal))["  ecdsa_public: ".Length..]}"));
+        Assert.That(await Output.IsSecretAsync(result.Output<string>("apiEndpoint")), Is.False);
+        Assert.That(await Output.IsSecretAsync(result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>("nodes")), Is.False, "host public keys are no secret");
+    }
+
+    [Test]
+    public async Task WithoutLoadBalancerTheKubeconfigPointsAtTheInitNode()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var result = await StackRun.RunAsync("dev", config);
+
+        Assert.That(result.Mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer"), Is.Empty);
+        Assert.That(await result.Output<string>("kubeconfig").ValueAsync(), Does.Contain("server: https://203.0.113.2:6443"));
+        Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain("    - 203.0.113.2"));
+    }
+
+    [Test]
+    public void InvalidConfigFailsBeforeAnyResourceIsCreated()
+    {
+        var mocks = new ClusterMocks();
+        var config = StackRun.WithNodes("""[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["etcd","master"]}]""");
+        config.Remove("do-k8s-ha:sshPrivateKey");
+
+        var error = Assert.CatchAsync(() => StackRun.RunAsync("dev", config, mocks));
+
+        Assert.That(error!.ToString(), Does.Contain("do-k8s-ha:nodes: has no schedulable node")
+            .And.Contains("do-k8s-ha:nodes[1].roles: 'master' is not a role")
+            .And.Contains("do-k8s-ha:sshPrivateKey: is missing"));
+        Assert.That(mocks.Resources.Where(r => r.Type != "pulumi:pulumi:Stack"), Is.Empty);
+    }
+
+    [Test]
+    public void ConfigDefaultsParse() =>
+        Assert.That(ConfigParser.Parse(k => k switch { "sshPublicKey" => StackRun.PublicKey, "adminCidrs" => """["203.0.113.0/24"]""", _ => null }, k => true, "dev", out _).Nodes, Has.Count.EqualTo(3));
+
+    [Test]
+    public void ABadConfigEndsTheRunWithItsMessageAloneAndNoStackTrace()
+    {
+        // pulumi-dotnet Deployment.Runner.cs prints a RunException as its message; any other
+        // exception as "failed with an unhandled exception" and a stack trace.
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:region"] = "Mars";
+
+        var error = Assert.CatchAsync(() => StackRun.RunAsync("dev", config))!;
+        var message = error is AggregateException all ? string.Join("\n", all.InnerExceptions.Select(e => e.Message)) : error.Message;
+
+        Assert.That(message, Does.Contain("do-k8s-ha:region: 'Mars' is not a DigitalOcean region slug"));
+        Assert.That(message, Does.Not.Contain("unhandled exception").And.Not.Contain("   at "));
+    }
+}

@@ -1,0 +1,169 @@
+using System.Collections;
+using DoK8sHa.Components;
+using DoK8sHa.Tests.Support;
+using static DoK8sHa.Tests.Support.StackAssertions;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>The order steps run in, as the dependencies the program registers make the engine run them: a cluster coming up, nodes joining side by side, and nodes leaving before their successors join. The whole program under Pulumi's mocks, with the dev and prod stack files.</summary>
+public class StepOrderTests
+{
+    [Test]
+    public async Task StepsRunInTheOrderAClusterComesUp()
+    {
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
+        MockedResource R(string name) => mocks.Named(name);
+
+        foreach (var member in new[] { "etcd1", "etcd2", "etcd3" })
+        {
+            Assert.That(R($"etcd-{member}").RegisteredAt, Is.GreaterThan(R($"{member}.bootstrapped").CompletedAt));
+            Assert.That(R("control-plane-cp1").RegisteredAt, Is.GreaterThan(R($"etcd-{member}").CompletedAt), "kubeadm waits for every etcd member");
+        }
+        foreach (var joining in new[] { "control-plane-cp2", "control-plane-cp3", "workers-worker1-join", "workers-worker2-join" })
+        {
+            Assert.That(R(joining).RegisteredAt, Is.GreaterThan(R("control-plane-cp1").CompletedAt), $"{joining} waits for kubeadm init");
+        }
+        Assert.That(R("workers-worker1-join").RegisteredAt, Is.GreaterThan(R("node-setup-worker1").CompletedAt));
+        // A control-plane node, the first included, inits or joins through its own local proxy.
+        Assert.That(R("control-plane-cp1").RegisteredAt, Is.GreaterThan(R("node-setup-cp1").CompletedAt));
+        Assert.That(R("control-plane-cp2").RegisteredAt, Is.GreaterThan(R("node-setup-cp2").CompletedAt));
+    }
+
+    [Test]
+    public async Task TenWorkersJoinWithoutWaitingForEachOther()
+    {
+        var mocks = new ClusterMocks { Barrier = ((type, name) => type == RemoteCommand && name.EndsWith("-join", StringComparison.Ordinal), 10) };
+        var nodes = "[{\"name\":\"cp1\",\"roles\":[\"control-plane\",\"etcd\"]}," + StackRun.Workers(10)[1..];
+
+        await StackRun.RunAsync("dev", StackRun.WithNodes(nodes), mocks);
+
+        Assert.That(mocks.BarrierTimedOut, Is.False, "a worker join waited for another worker's");
+        Assert.That(mocks.OfType(RemoteCommand).Count(c => c.Name.EndsWith("-join", StringComparison.Ordinal)), Is.EqualTo(10));
+    }
+
+    [Test]
+    public async Task EtcdMembersStartTogether()
+    {
+        // The members, not their credential steps (seconds each, one after another).
+        var mocks = new ClusterMocks { Barrier = ((type, name) => type == RemoteCommand && name.StartsWith("etcd-", StringComparison.Ordinal) && !name.EndsWith(".credentials", StringComparison.Ordinal), 3) };
+        await StackRun.RunAsync("dev", mocks);
+        Assert.That(mocks.BarrierTimedOut, Is.False, "an etcd member waited for another");
+    }
+
+    [Test]
+    public async Task ControlPlaneJoinsRunTogetherAfterInit()
+    {
+        var mocks = new ClusterMocks { Barrier = ((type, name) => type == RemoteCommand && name is "control-plane-cp2" or "control-plane-cp3", 2) };
+        await StackRun.RunAsync("prod", mocks);
+        Assert.That(mocks.BarrierTimedOut, Is.False, "a control-plane join waited for another");
+    }
+
+    [Test]
+    public async Task AddingANodeChangesNoOtherNodesJoinStep()
+    {
+        var before = (await StackRun.SharedAsync("dev")).Mocks;
+        var nodes = """
+            [{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},
+             {"name":"node3","roles":["etcd","worker"]},{"name":"node4","roles":["worker"]}]
+            """;
+        var after = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
+
+        Assert.That(after.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("workers-node4-join"));
+        foreach (var unchanged in new[] { "workers-node3-join", "node-setup-node3", "control-plane-node1", "etcd-node3", "node1" })
+        {
+            Assert.That(after.Named(unchanged).Inputs, Is.EquivalentTo(before.Named(unchanged).Inputs), unchanged);
+        }
+    }
+
+    [Test]
+    public async Task AStaleNodeIsRemovedFromTheFirstControlPlaneNodeBeforeAWorkerJoins()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        var stale = mocks.Named("workers-node3.stale-node");
+
+        // On node1 (public 203.0.113.2), about node3's droplet, before node3's join.
+        Assert.That(ConnectionHost(stale), Is.EqualTo("203.0.113.2"));
+        Assert.That(Input(stale, "create"), Does.Contain("NODE_NAME='node3'").And.Contain("DROPLET_ID='node3-id'"));
+        Assert.That(((IEnumerable)stale.Inputs["triggers"]).Cast<object>(), Does.Contain("node3-id"));
+        Assert.That(mocks.Named("workers-node3-join").RegisteredAt, Is.GreaterThan(stale.CompletedAt));
+        Assert.That(Input(mocks.Named("workers-node3-join"), "create"), Does.Contain("value: do-k8s-ha.io/droplet=node3-id").And.Not.Contain("client-key-data"));
+    }
+
+    [Test]
+    public async Task EveryJoinGetsItsOwnShortLivedTokenFromALiveControlPlaneNodeAndItGoesAfterTheJoin()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+
+        foreach (var (joining, join, mintedOn) in new[] { ("node3", "workers-node3-join", "node1"), ("node2", "control-plane-node2", "node1"), ("node1", "control-plane-node1", "node2") })
+        {
+            var prefix = join.StartsWith("workers", StringComparison.Ordinal) ? $"workers-{joining}" : join;
+            var mint = mocks.Named($"{prefix}.token");
+            var used = mocks.Named($"{prefix}.token-used");
+            Assert.That(ConnectionHost(mint), Is.EqualTo(ClusterMocks.PublicIp(mintedOn)), $"{joining}'s token is minted on {mintedOn}");
+            Assert.That(Input(mint, "create"), Does.Contain("TTL='1h0m0s'").And.Contain($"NODE_NAME='{joining}'"));
+            Assert.That(mint.Inputs["logging"], Is.EqualTo("none"), "the token is not shown in pulumi's output");
+            Assert.That(mocks.Named(join).RegisteredAt, Is.GreaterThan(mint.CompletedAt));
+            Assert.That(Input(mocks.Named(join), "create"), Does.Contain(ClusterMocks.Token(mint.Name)), $"{join} joins with its own token");
+            Assert.That(used.RegisteredAt, Is.GreaterThan(mocks.Named(join).CompletedAt));
+            Assert.That(Input(used, "create"), Does.Contain($"TOKEN_ID='{ClusterMocks.Token(mint.Name)[..6]}'"));
+        }
+    }
+
+    [TestCase("leave-node1", "node2", "node-leave-node1.sh", "NODE_NAME='node1'", "control-plane-node1")]
+    [TestCase("leave-node2", "node1", "node-leave-node2.sh", "NODE_NAME='node2'", "control-plane-node2")]
+    [TestCase("leave-node3", "node1", "node-leave-node3.sh", "NODE_NAME='node3'", "workers-node3-join")]
+    [TestCase("leave-node1.etcd", "node2", "etcd-member-remove-node1.sh", "NODE_IP='10.240.0.2'", "etcd-node1")]
+    [TestCase("leave-node2.etcd", "node1", "etcd-member-remove-node2.sh", "NODE_IP='10.240.0.3'", "etcd-node2")]
+    [TestCase("leave-node3.etcd", "node1", "etcd-member-remove-node3.sh", "NODE_IP='10.240.0.4'", "etcd-node3")]
+    public async Task WithoutALoadBalancerANodeIsTakenOutOfTheClusterFromAnotherNode(string step, string runsOn, string script, string about, string joins)
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+        var departure = mocks.Named(step);
+
+        Assert.That(Input(departure, "delete"), Does.Contain(script).And.Contains(about));
+        // The mocks give nodeN the public address 203.0.113.(N+1).
+        Assert.That(ConnectionHost(departure), Is.EqualTo($"203.0.113.{int.Parse(runsOn[^1..], System.Globalization.CultureInfo.InvariantCulture) + 1}"));
+        Assert.That(ConnectionPort(departure), Is.EqualTo(22));
+        AssertLeavesBeforeItsSuccessorJoins(mocks, departure, step, joins);
+    }
+
+    [TestCase("leave-node1", "node-leave-node1.sh", "control-plane-node1")]
+    [TestCase("leave-node3", "node-leave-node3.sh", "workers-node3-join")]
+    [TestCase("leave-node1.etcd", "etcd-member-remove-node1.sh", "etcd-node1")]
+    [TestCase("leave-node3.etcd", "etcd-member-remove-node3.sh", "etcd-node3")]
+    public async Task ANodeLeavesThroughWhicheverControlPlaneNodeTheLoadBalancerFindsAlive(string step, string script, string joins)
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        var departure = mocks.Named(step);
+
+        Assert.That(Input(departure, "delete"), Does.Contain(script));
+        // Not a fixed janitor that may be the dead one: the balancer's SSH relay reaches a
+        // control-plane node whose API server is ready, and its address outlives any node.
+        Assert.That((ConnectionHost(departure), ConnectionPort(departure)), Is.EqualTo((ClusterMocks.LoadBalancerIp, ApiLoadBalancer.SshRelayPort)));
+        AssertLeavesBeforeItsSuccessorJoins(mocks, departure, step, joins);
+    }
+
+    [Test]
+    public async Task EtcdMembersLeaveThroughAnEtcdNodeWhenControlPlaneNodesHoldNoEtcdCredentials()
+    {
+        // prod: etcd on its own nodes. The relay reaches control-plane nodes, which have neither
+        // etcdctl nor an etcd client certificate: etcd departures keep a janitor among the members.
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
+        var etcd = mocks.Named("leave-etcd1.etcd");
+        Assert.That(ConnectionHost(etcd), Is.EqualTo(ClusterMocks.PublicIp("etcd2")));
+        Assert.That(ConnectionHost(mocks.Named("leave-worker3")), Is.EqualTo(ClusterMocks.LoadBalancerIp));
+    }
+
+    private static void AssertLeavesBeforeItsSuccessorJoins(ClusterMocks mocks, MockedResource departure, string step, string joins)
+    {
+        // It follows the leaving node's droplet: replacing that droplet runs the removal first.
+        var leaving = step["leave-".Length..].Split('.')[0];
+        Assert.That(((IEnumerable)departure.Inputs["triggers"]).Cast<object>(), Is.EqualTo(new[] { $"{leaving}-id" }));
+        // Whatever order Pulumi replaces things in, the previous machine leaves before the new one joins.
+        Assert.That(mocks.Named(joins).RegisteredAt, Is.GreaterThan(departure.CompletedAt), $"{joins} waits for {step}");
+        // Nothing about leaving runs on the leaving node itself: it may be dead.
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => !c.Name.StartsWith("leave-", StringComparison.Ordinal) && c.Inputs.ContainsKey("delete")).Select(c => c.Name), Is.Empty);
+    }
+}

@@ -1,0 +1,250 @@
+using System.Collections;
+using DoK8sHa.Components;
+using DoK8sHa.Tests.Support;
+using static DoK8sHa.Tests.Support.StackAssertions;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>What the program builds for each inventory: droplets, their tags and firewalls, which step runs on which node, and nothing run where `pulumi up` runs. The whole program under Pulumi's mocks, with the dev and prod stack files.</summary>
+public class TopologyTests
+{
+    [Test]
+    public async Task DevStackBuildsTheSeedTopology()
+    {
+        var result = await StackRun.SharedAsync("dev");
+        var mocks = result.Mocks;
+
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "name")), Is.EqualTo(new[] { "node1", "node2", "node3" }));
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "size")), Is.All.EqualTo("s-2vcpu-4gb"));
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "region")), Is.All.EqualTo("lon1"));
+        Assert.That(mocks.OfType("digitalocean:index/vpc:Vpc").Count(), Is.EqualTo(1));
+        Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey").Count(), Is.EqualTo(1));
+        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
+        Assert.That(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Count(), Is.EqualTo(1));
+        Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
+        {
+            "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped", "addons.api-ready",
+            "etcd-node1", "etcd-node2", "etcd-node3", "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials",
+            "control-plane-node1", "control-plane-node2", "control-plane-node1.credentials", "control-plane-node2.credentials",
+            "control-plane-node1.token", "control-plane-node1.token-used", "control-plane-node2.token", "control-plane-node2.token-used",
+            "workers-node3.token", "workers-node3.token-used",
+            "apiserver-endpoints-node1", "apiserver-endpoints-node2",
+            "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3.stale-node", "workers-node3-join",
+            "upgrade-node1", "upgrade-node2", "upgrade-node3.drain", "upgrade-node3", "upgrade-node3.uncordon",
+            "leave-node1", "leave-node2", "leave-node3", "leave-node1.etcd", "leave-node2.etcd", "leave-node3.etcd",
+            "health-check",
+        }));
+    }
+
+    [Test]
+    public async Task DropletsCarryTheClusterAndRoleTagsAndTheVpc()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        string Tags(string node) => string.Join(",", ((IEnumerable)mocks.Named(node).Inputs["tags"]).Cast<object>());
+
+        Assert.That(Tags("node1"), Is.EqualTo("k8s-dev,k8s-dev-control-plane,k8s-dev-etcd"));
+        Assert.That(Tags("node2"), Is.EqualTo("k8s-dev,k8s-dev-control-plane,k8s-dev-etcd,k8s-dev-worker"));
+        Assert.That(Tags("node3"), Is.EqualTo("k8s-dev,k8s-dev-etcd,k8s-dev-worker"));
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "vpcUuid")), Is.All.EqualTo("network-vpc-id"));
+        // User data names neither the version nor the roles: a replaced droplet must never boot stale
+        // values. Only its SSH host key is the node's own.
+        Assert.That(mocks.OfType(Droplet).Select(d => WithoutHostKey(Input(d, "userData"))).Distinct().Count(), Is.EqualTo(1));
+        Assert.That(Input(mocks.Named("node1"), "userData"), Does.Not.Contain("1.35").And.Not.Contain("control-plane"));
+        Assert.That(Input(mocks.Named("node-setup-node1"), "create"), Does.Contain("KUBERNETES_VERSION='1.35.1'"));
+    }
+
+    [Test]
+    public async Task ProdStackSeparatesEtcdControlPlaneAndWorkers()
+    {
+        var mocks = (await StackRun.SharedAsync("prod")).Mocks;
+
+        Assert.That(mocks.OfType(Droplet).Count(), Is.EqualTo(9));
+        Assert.That(Input(mocks.Named("etcd1"), "size"), Is.EqualTo("s-2vcpu-4gb"));
+        Assert.That(Input(mocks.Named("cp1"), "size"), Is.EqualTo("s-4vcpu-8gb"));
+        Assert.That(Input(mocks.Named("worker1"), "size"), Is.EqualTo("s-8vcpu-16gb"));
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("etcd-", StringComparison.Ordinal) && !c.Name.EndsWith(".credentials", StringComparison.Ordinal)).Select(c => c.Name),
+            Is.EquivalentTo(new[] { "etcd-etcd1", "etcd-etcd2", "etcd-etcd3" }));
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("control-plane-", StringComparison.Ordinal) && !c.Name.Contains(".token", StringComparison.Ordinal) && !c.Name.EndsWith(".credentials", StringComparison.Ordinal)).Select(c => c.Name),
+            Is.EquivalentTo(new[] { "control-plane-cp1", "control-plane-cp2", "control-plane-cp3" }));
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.EndsWith("-join", StringComparison.Ordinal)).Select(c => c.Name),
+            Is.EquivalentTo(new[] { "workers-worker1-join", "workers-worker2-join", "workers-worker3-join" }));
+        // Dedicated etcd nodes run no kubelet; dedicated control-plane nodes keep their taint.
+        Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name).Where(n => n.StartsWith("node-setup-", StringComparison.Ordinal)),
+            Is.EquivalentTo(new[] { "node-setup-cp1", "node-setup-cp2", "node-setup-cp3", "node-setup-worker1", "node-setup-worker2", "node-setup-worker3" }));
+        Assert.That(Input(mocks.Named("control-plane-cp2"), "create"), Does.Not.Contain("taints: []"));
+        Assert.That(Input(mocks.Named("control-plane-cp1"), "create"), Does.Contain("MAY_INIT=true"));
+        Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "region")), Is.All.EqualTo("fra1"));
+    }
+
+    [Test]
+    public async Task InitRunsOnTheFirstControlPlaneNodeAndTheOtherJoins()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        var node1 = Input(mocks.Named("control-plane-node1"), "create");
+        var node2 = Input(mocks.Named("control-plane-node2"), "create");
+
+        Assert.That(node1, Does.Contain("MAY_INIT=true").And.Contains("name: node1"));
+        Assert.That(node2, Does.Contain("MAY_INIT=false").And.Contains("name: node2"));
+        // Any node joins through whichever API server is live (etcd's masterleases), node1 too
+        // should it be replaced: the inventory's other control-plane nodes are not in its script.
+        Assert.That(node1, Does.Contain("live_api_servers").And.Not.Contains("10.240.0.3:6443"));
+        Assert.That(node2, Does.Contain("NODE_IP='10.240.0.3'"));
+        // The health check runs before kubeadm in each control-plane step.
+        Assert.That(node2.IndexOf("etcd-health.sh", StringComparison.Ordinal), Is.LessThan(node2.IndexOf("steps/control-plane.sh", StringComparison.Ordinal)));
+    }
+
+    [Test]
+    public async Task ControlPlaneNodesThatAreWorkersLoseTheControlPlaneTaint()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Not.Contain("taints: []"));
+        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("taints: []"));
+    }
+
+    [Test]
+    public async Task EtcdRunsOnEveryEtcdNodeWithTheWholeInventoryAsInitialCluster()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        const string initialCluster = "initial-cluster: node1=https://10.240.0.2:2380,node2=https://10.240.0.3:2380,node3=https://10.240.0.4:2380";
+        foreach (var (node, ip) in new[] { ("node1", "10.240.0.2"), ("node2", "10.240.0.3"), ("node3", "10.240.0.4") })
+        {
+            var step = mocks.Named($"etcd-{node}");
+            Assert.That(Input(step, "create"), Does.Contain(initialCluster).And.Contains($"NODE_IP='{ip}'"));
+            Assert.That(step.Inputs.ContainsKey("delete"), Is.False, "a member leaves through its departure step");
+            Assert.That(Input(mocks.Named($"leave-{node}.etcd"), "delete"), Does.Contain($"etcd-member-remove-{node}.sh").And.Contains($"NODE_IP='{ip}'"));
+        }
+        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("      - https://10.240.0.4:2379"));
+    }
+
+    [Test]
+    public async Task WorkersJoinThroughALocalProxyToEveryApiServer()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        var proxy = Input(mocks.Named("node-setup-node3"), "create");
+        Assert.That(proxy, Does.Contain("server 10.240.0.2:6443 ").And.Contains("server 10.240.0.3:6443 ").And.Contains("least_conn;").And.Contains("proxy_connect_timeout 1s;"));
+        var join = mocks.Named("workers-node3-join");
+        Assert.That(Input(join, "create"), Does.Contain("apiServerEndpoint: 127.0.0.1:6444").And.Not.Contains("controlPlane:"));
+        Assert.That(join.Inputs.ContainsKey("delete"), Is.False, "a node leaves through its departure step");
+    }
+
+    [Test]
+    public async Task TheLoadBalancerRelaysSshOnlyToControlPlaneNodes()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        var rules = ((IEnumerable)mocks.Named("api-lb").Inputs["forwardingRules"]).Cast<IDictionary<string, object>>()
+            .Select(r => $"{r["entryProtocol"]}/{r["entryPort"]}->{r["targetProtocol"]}/{r["targetPort"]}");
+        Assert.That(rules, Is.EquivalentTo(new[] { "tcp/6443->tcp/6443", $"tcp/{ApiLoadBalancer.SshRelayPort}->tcp/22" }));
+        Assert.That(InboundRules(mocks.Named("api-firewall")), Does.Contain("tcp/22 from lb:api-lb-id"));
+    }
+
+    [Test]
+    public async Task FirewallsOpenOnlyWhatEachRoleNeedsToWhoNeedsIt()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:adminCidrs"] = """["203.0.113.7/32"]""";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        // Every node: SSH from the admins; kubelet, VXLAN, Typha and ICMP from cluster nodes only.
+        var cluster = mocks.Named("network-firewall");
+        Assert.That(Targets(cluster), Is.EqualTo("k8s-dev"));
+        Assert.That(InboundRules(cluster), Is.EquivalentTo(new[]
+        {
+            "tcp/22 from 203.0.113.7/32",
+            "tcp/10250 from tag:k8s-dev",
+            "udp/4789 from tag:k8s-dev",
+            "tcp/5473 from tag:k8s-dev",
+            "icmp/- from tag:k8s-dev",
+        }));
+        // Out: everything (apt, DNS and NTP over UDP, image pulls, ICMP).
+        Assert.That(((IEnumerable)cluster.Inputs["outboundRules"]).Cast<IDictionary<string, object>>().Select(r => $"{r["protocol"]}/{(r.TryGetValue("portRange", out var p) ? p : "-")}"),
+            Is.EquivalentTo(new[] { "tcp/1-65535", "udp/1-65535", "icmp/-" }));
+        // etcd nodes: clients (the API servers, and members) on 2379, peers on 2380.
+        var etcd = mocks.Named("network-firewall-etcd");
+        Assert.That(Targets(etcd), Is.EqualTo("k8s-dev-etcd"));
+        Assert.That(InboundRules(etcd), Is.EquivalentTo(new[] { "tcp/2379 from tag:k8s-dev-control-plane,tag:k8s-dev-etcd", "tcp/2380 from tag:k8s-dev-etcd" }));
+        // Control-plane nodes: 6443 from the load balancer and the cluster's nodes, never from the VPC range.
+        var api = mocks.Named("api-firewall");
+        Assert.That(Targets(api), Is.EqualTo("k8s-dev-control-plane"));
+        Assert.That(InboundRules(api), Is.EquivalentTo(new[] { "tcp/6443 from tag:k8s-dev,lb:api-lb-id", "tcp/22 from lb:api-lb-id" }));
+        // The load balancer itself admits only adminCidrs.
+        var lb = mocks.Named("api-lb");
+        Assert.That(((IEnumerable)((IDictionary<string, object>)lb.Inputs["firewall"])["allows"]).Cast<object>(), Is.EqualTo(new[] { "cidr:203.0.113.7/32" }));
+        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").SelectMany(InboundRules), Has.None.Contains("10.240.0.0/20"));
+    }
+
+    [Test]
+    public async Task WithoutALoadBalancerTheAdminsReachTheApiServersDirectly()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:adminCidrs"] = """["203.0.113.7/32"]""";
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        Assert.That(InboundRules(mocks.Named("api-firewall")), Is.EquivalentTo(new[] { "tcp/6443 from tag:k8s-dev", "tcp/6443 from 203.0.113.7/32" }));
+    }
+
+    [TestCase("dev")]
+    [TestCase("prod")]
+    public async Task NothingRunsWhereTheOperatorRunsPulumi(string stack)
+    {
+        // No local command at all: no bash, openssl, curl or /dev/tcp on a Windows machine.
+        var mocks = (await StackRun.RunAsync(stack)).Mocks;
+
+        Assert.That(mocks.OfType(LocalCommand), Is.Empty);
+        Assert.That(mocks.Resources.Select(r => r.Type.Split(':')[0]).Distinct(), Is.SubsetOf(new[] { "do-k8s-ha", "digitalocean", "command", "tls", "kubernetes", "pulumi" }));
+    }
+
+    [Test]
+    public async Task ANewDropletsFirstStepRetriesItsDialsWhileSshdStartsAndTheRestGiveUpWithinAMinute()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+
+        foreach (var step in mocks.OfType(RemoteCommand))
+        {
+            var connection = (IDictionary<string, object>)step.Inputs["connection"];
+            var limit = Convert.ToInt32(connection["dialErrorLimit"], System.Globalization.CultureInfo.InvariantCulture);
+            var retried = SshDial.RetriedFor(limit);
+            if (step.Name.EndsWith(".bootstrapped", StringComparison.Ordinal))
+            {
+                Assert.That(retried, Is.GreaterThanOrEqualTo(ClusterNode.SshStartTimeout), step.Name);
+            }
+            else if (step.Name != "addons.api-ready")
+            {
+                Assert.That(retried, Is.InRange(TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1.2)), step.Name);
+            }
+        }
+    }
+
+    [Test]
+    public async Task NodeNamesThatExtendEachOtherGiveEveryResourceItsOwnName()
+    {
+        // "a" and "a-etcd" once both had a "leave-a-etcd" step, and "etcd-b" and "b-bootstrapped"
+        // once shared "etcd-b-bootstrapped": the engine refuses a duplicate URN (as the mocks do now).
+        var nodes = """
+            [{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"a-etcd","roles":["worker"]},
+             {"name":"etcd-b","roles":["worker"]},{"name":"b-bootstrapped","roles":["etcd"]},{"name":"c","roles":["etcd"]}]
+            """;
+        var mocks = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
+
+        Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("leave-a.etcd").And.Contain("leave-a-etcd").And.Contain("etcd-b.bootstrapped").And.Contain("etcd-b-bootstrapped"));
+    }
+
+    [Test]
+    public async Task AKeyAlreadyInTheAccountAndAnExistingVpcAreUsedNotCreated()
+    {
+        // DigitalOcean refuses to upload a key it already has (422), and a region's default VPC cannot be deleted (403).
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:sshKeyFingerprint"] = "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99";
+        config["do-k8s-ha:vpcId"] = "5a4981aa-9653-4bd1-bef5-d6bff52042e4";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey"), Is.Empty);
+        Assert.That(mocks.OfType("digitalocean:index/vpc:Vpc"), Is.Empty);
+        foreach (var droplet in mocks.OfType(Droplet))
+        {
+            Assert.That(((IEnumerable)droplet.Inputs["sshKeys"]).Cast<object>(), Is.EqualTo(new[] { "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99" }), droplet.Name);
+            Assert.That(Input(droplet, "vpcUuid"), Is.EqualTo("5a4981aa-9653-4bd1-bef5-d6bff52042e4"), droplet.Name);
+        }
+        Assert.That(Input(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single(), "vpcUuid"), Is.EqualTo("5a4981aa-9653-4bd1-bef5-d6bff52042e4"));
+    }
+}
