@@ -48,7 +48,9 @@ public class NginxProxyTests
         var test = _hosts.Exec(Proxy, "nginx", ["-t", "-c", config]);
         Assert.That(test.ExitCode, Is.Zero, $"nginx -t rejected the rendered config:\n{test.Stderr}");
         _hosts.Start(Proxy, "nginx", "nginx", "-c", config, "-g", "daemon off;");
-        _hosts.WaitForPort(Proxy, "127.0.0.1", 6443);
+        // Not a probe connection: through the proxy it would reach an upstream, and a failed one
+        // would mark that upstream down (max_fails 1) before the requests the test measures.
+        _hosts.WaitForListener(Proxy, 6443);
     }
 
     private (int Exit, string Body, double Seconds) Get() =>
@@ -58,6 +60,18 @@ public class NginxProxyTests
     {
         var lines = r.Stdout.Split('\n');
         return (r.ExitCode, string.Join('\n', lines[..^1]), double.Parse(lines[^1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Waits until the proxy holds this many connections to its upstreams (port 6443 on a backend).</summary>
+    private void WaitUntilProxyHoldsUpstreamConnections(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_hosts.Exec(Proxy, "ss", ["-tnH", "state", "established", "dport = :6443"]).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Count(l => !l.Contains("127.0.0.1:6443", StringComparison.Ordinal)) < count)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the held connection never reached an upstream");
+            Thread.Sleep(100);
+        }
     }
 
     [Test]
@@ -78,7 +92,15 @@ public class NginxProxyTests
 
         var seen = Enumerable.Range(0, 10).Select(_ => Get()).ToList();
         Assert.That(seen.Select(s => s.Exit), Is.All.Zero);
-        Assert.That(seen.Select(s => s.Body).Distinct(), Is.EquivalentTo(new[] { "apiserver-1", "apiserver-2" }), "least_conn spreads connections over both");
+        Assert.That(seen.Select(s => s.Body).Distinct(), Is.EquivalentTo(new[] { "apiserver-1", "apiserver-2" }), "both take requests");
+
+        // least_conn, not round-robin: with a connection held open to one API server (a watch,
+        // as kubelets keep), every new connection goes to the other.
+        _hosts.Start(Proxy, "watch", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/6443; sleep 120");
+        WaitUntilProxyHoldsUpstreamConnections(1);
+        var whileHeld = Enumerable.Range(0, 6).Select(_ => Get()).ToList();
+        Assert.That(whileHeld.Select(s => s.Exit), Is.All.Zero);
+        Assert.That(whileHeld.Select(s => s.Body).Distinct().Count(), Is.EqualTo(1), "each new connection goes to the API server with fewer: " + string.Join(",", whileHeld.Select(s => s.Body)));
 
         // The seed's experiment: one API server dies, the proxy keeps serving from the other.
         TestHosts.Stop(first);
@@ -106,6 +128,8 @@ public class NginxProxyTests
         var results = Enumerable.Range(0, 4).Select(_ => Get()).ToList();
         Assert.That(results.Select(r => r.Exit), Is.All.Zero);
         Assert.That(results.Select(r => r.Body), Is.All.EqualTo("apiserver-2"));
-        Assert.That(results.Max(r => r.Seconds), Is.LessThan(1.9), "at most one 1 s connect timeout per request");
+        // The dead one was tried (nothing reached the proxy before these requests, and requests
+        // alternate while no connection is open), and left after the 1 s connect timeout.
+        Assert.That(results.Max(r => r.Seconds), Is.InRange(0.9, 1.9), "one request waits out proxy_connect_timeout 1s, then moves on");
     }
 }

@@ -254,6 +254,23 @@ public sealed class TestHosts : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until something listens on the port in the host, without connecting to it: a probe
+    /// connection through a proxy would reach an upstream and change what the test measures.
+    /// </summary>
+    public void WaitForListener(TestHost host, int port, int timeoutSeconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
+        while (Exec(host, "ss", ["-ltnH", $"sport = :{port}"], timeoutSeconds: 5).Stdout.Trim().Length == 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"nothing listens on port {port} in {host.Name}");
+            }
+            Thread.Sleep(100);
+        }
+    }
+
     public void Dispose()
     {
         lock (_processes)
