@@ -1,3 +1,4 @@
+using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using Pulumi;
 using Tls = Pulumi.Tls;
@@ -11,6 +12,12 @@ public sealed class ClusterPkiArgs
 
     /// <summary>Names of the keys Secrets are encrypted with, the first encrypting (config secretsEncryptionKeys).</summary>
     public IReadOnlyList<string> SecretsEncryptionKeys { get; init; } = ["key1"];
+
+    /// <summary>
+    /// The CAs and service-account key of a stack whose PKI was made with openssl: kept, and no
+    /// CA or service-account key is made (config legacyPki).
+    /// </summary>
+    public LegacyPki? Legacy { get; init; }
 }
 
 /// <summary>
@@ -53,10 +60,15 @@ public sealed class ClusterPki : ComponentResource
         : base("do-k8s-ha:index:ClusterPki", name, options)
     {
         _name = name;
-        var ca = Authority("ca", "kubernetes");
-        var frontProxy = Authority("front-proxy-ca", "front-proxy-ca");
-        var etcd = Authority("etcd-ca", "etcd-ca");
-        var serviceAccount = Key("sa");
+        var legacy = args.Legacy;
+        var ca = legacy is null ? Authority("ca", "kubernetes") : Kept(legacy.CaCert, legacy.CaKey);
+        var frontProxy = legacy is null ? Authority("front-proxy-ca", "front-proxy-ca") : Kept(legacy.FrontProxyCaCert, legacy.FrontProxyCaKey);
+        var etcd = legacy is null ? Authority("etcd-ca", "etcd-ca") : Kept(legacy.EtcdCaCert, legacy.EtcdCaKey);
+        // The API servers verify every service-account token with this key: a new one would
+        // invalidate the tokens a running cluster has issued.
+        var serviceAccount = legacy is null ? Key("sa") : null;
+        var serviceAccountKey = serviceAccount?.PrivateKeyPem ?? Output.CreateSecret(legacy!.ServiceAccountKey);
+        var serviceAccountPublicKey = serviceAccount?.PublicKeyPem ?? Output.Create(legacy!.ServiceAccountPublicKey);
         var etcdClient = Issue("apiserver-etcd-client", etcd, "kube-apiserver-etcd-client", null, ClientUses, LeafValidityHours);
         // kubeadm binds kubeadm:cluster-admins to cluster-admin: the program's own identity, used in
         // its steps and by its Kubernetes provider. system:masters stays break-glass.
@@ -73,7 +85,7 @@ public sealed class ClusterPki : ComponentResource
         Material = Output.CreateSecret(Output.All(
             ca.Cert, ca.Key, frontProxy.Cert, frontProxy.Key, etcd.Cert, etcd.Key,
             etcdClient.Cert, etcdClient.Key, admin.Cert, admin.Key, operatorCert.Cert, operatorCert.Key,
-            serviceAccount.PrivateKeyPem, serviceAccount.PublicKeyPem).Apply(p => new ClusterPkiMaterial
+            serviceAccountKey, serviceAccountPublicKey).Apply(p => new ClusterPkiMaterial
             {
                 CaCert = p[0],
                 CaKey = p[1],
@@ -157,6 +169,9 @@ public sealed class ClusterPki : ComponentResource
         }
         return new($"{_name}-{what}", new Tls.PrivateKeyArgs { Algorithm = "RSA", RsaBits = 2048 }, options);
     }
+
+    /// <summary>A CA the stack already has (an openssl-era PKI): its key is a secret, as the TLS provider's are.</summary>
+    private static Credential Kept(string cert, string key) => new(Output.Create(cert), Output.CreateSecret(key));
 
     /// <summary>
     /// A CA made again would orphan every node and kubeconfig: a later version of this program that

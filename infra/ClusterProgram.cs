@@ -81,6 +81,7 @@ public static class ClusterProgram
         {
             EtcdMembers = [.. nodes.Where(n => n.Spec.IsEtcd).Select(n => (n.Spec.Name, n.PrivateIp))],
             SecretsEncryptionKeys = settings.Hardening.SecretsEncryptionKeys,
+            Legacy = settings.LegacyPki,
         });
 
         // Users reach the API through the load balancer, or (not highly available) the init node.

@@ -52,6 +52,9 @@ public sealed record ClusterSettings
     public required AddonSettings Addons { get; init; }
     public required HardeningSettings Hardening { get; init; }
 
+    /// <summary>The CAs and service-account key of an openssl-era stack, kept; null: the TLS provider makes them.</summary>
+    public LegacyPki? LegacyPki { get; init; }
+
     public IEnumerable<NodeSpec> ControlPlaneNodes => Nodes.Where(n => n.IsControlPlane);
     public IEnumerable<NodeSpec> EtcdNodes => Nodes.Where(n => n.IsEtcd);
 

@@ -92,6 +92,7 @@ public static class ConfigDefaults
         ["etcdSha256"] = EtcdSha256,
         ["sshPublicKey"] = null,
         ["sshPrivateKey"] = null,
+        [LegacyPki.Key] = null,
         ["sshUser"] = SshUser,
         ["sshKeyFingerprint"] = "",
         ["vpcId"] = "",
