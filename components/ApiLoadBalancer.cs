@@ -1,3 +1,4 @@
+using DoK8sHa.Config;
 using Pulumi;
 using Pulumi.Command.Remote.Inputs;
 using DO = Pulumi.DigitalOcean;
@@ -39,9 +40,9 @@ public sealed class ApiLoadBalancer : ComponentResource
                 new DO.Inputs.LoadBalancerForwardingRuleArgs
                 {
                     EntryProtocol = "tcp",
-                    EntryPort = ClusterNetwork.ApiServerPort,
+                    EntryPort = Ports.ApiServer,
                     TargetProtocol = "tcp",
-                    TargetPort = ClusterNetwork.ApiServerPort,
+                    TargetPort = Ports.ApiServer,
                 },
                 // SSH to whichever control-plane node is healthy: the node departures run there,
                 // so a node leaves while any control-plane node lives (NodeDepartures).
@@ -61,7 +62,7 @@ public sealed class ApiLoadBalancer : ComponentResource
             {
                 Protocol = "https",
                 Path = "/readyz",
-                Port = ClusterNetwork.ApiServerPort,
+                Port = Ports.ApiServer,
                 CheckIntervalSeconds = 3,
                 ResponseTimeoutSeconds = 3,
                 HealthyThreshold = 2,

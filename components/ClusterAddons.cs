@@ -71,7 +71,7 @@ public sealed class ClusterAddons : ComponentResource
         // `pulumi up` runs.
         ApiReachable = RemoteStep.Create($"{name}.api-ready", args.InitNode, new RemoteStepArgs
         {
-            Create = Render.StepScript(("wait-for-api", Render.WaitForApi($"https://127.0.0.1:{ClusterNetwork.ApiServerPort}", ApiWait))),
+            Create = Render.StepScript(("wait-for-api", Render.WaitForApi($"https://127.0.0.1:{Ports.ApiServer}", ApiWait))),
             RunVia = args.LoadBalancer?.RelayConnection(args.InitNode.Connection, SshDial.ErrorLimitFor(TimeSpan.FromSeconds(ApiWait))),
             DependsOn = [args.ClusterCreated],
         }, parent: this);

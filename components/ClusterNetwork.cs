@@ -25,7 +25,6 @@ public sealed class ClusterNetworkArgs
 /// </summary>
 public sealed class ClusterNetwork : ComponentResource
 {
-    public const int ApiServerPort = 6443;
 
     public ClusterNetwork(string name, ClusterNetworkArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:ClusterNetwork", name, options)
@@ -168,14 +167,14 @@ public static class FirewallRules
 
     public static IEnumerable<DO.Inputs.FirewallInboundRuleArgs> Etcd(Input<string> controlPlaneTag, Input<string> etcdTag)
     {
-        yield return Rule("tcp", "2379", tags: [controlPlaneTag, etcdTag]);
-        yield return Rule("tcp", "2380", tags: [etcdTag]);
+        yield return Rule("tcp", Ports.EtcdClient.ToString(System.Globalization.CultureInfo.InvariantCulture), tags: [controlPlaneTag, etcdTag]);
+        yield return Rule("tcp", Ports.EtcdPeer.ToString(System.Globalization.CultureInfo.InvariantCulture), tags: [etcdTag]);
     }
 
     /// <param name="loadBalancer">The API load balancer's id; null: users reach the API servers from <paramref name="admin"/>.</param>
     public static IEnumerable<DO.Inputs.FirewallInboundRuleArgs> Api(Input<string> clusterTag, Input<string>? loadBalancer, IReadOnlyList<Cidr> admin)
     {
-        var port = $"{ClusterNetwork.ApiServerPort}";
+        var port = $"{Ports.ApiServer}";
         if (loadBalancer is not null)
         {
             yield return Rule("tcp", port, tags: [clusterTag], loadBalancer: loadBalancer);

@@ -47,7 +47,7 @@ public sealed class ControlPlane : ComponentResource
             ["127.0.0.1", "localhost", .. t.Item2],
             settings.NodeCidrMaskSize,
             settings.Hardening.AuditLog));
-        LocalAdminKubeconfig = args.Pki.Material.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Render.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
+        LocalAdminKubeconfig = args.Pki.Material.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Ports.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
 
         Remote.Command? init = null;
         Remote.Command? previousCredentials = null;

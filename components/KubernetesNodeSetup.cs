@@ -44,7 +44,7 @@ public sealed class KubernetesNodeSetup : ComponentResource
                 DependsOn = [node.Ready],
             }, parent: this);
         }
-        RegisterOutputs(new Dictionary<string, object?> { ["apiProxy"] = Render.ApiProxyListen });
+        RegisterOutputs(new Dictionary<string, object?> { ["apiProxy"] = Ports.ApiProxyListen });
     }
 
     /// <summary>The setup step of a Kubernetes node: after it, the node can join.</summary>

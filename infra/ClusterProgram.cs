@@ -126,7 +126,7 @@ public static class ClusterProgram
             EtcdEndpoints = etcd.ClientEndpoints,
         });
 
-        var apiEndpoint = apiHost.Apply(host => $"https://{host}:{ClusterNetwork.ApiServerPort}");
+        var apiEndpoint = apiHost.Apply(host => $"https://{host}:{Ports.ApiServer}");
         // Built from the endpoint and the PKI only, never from a step's output: when the init step
         // is replaced (node1 replaced) its output is unknown in the preview, and pulumi-kubernetes
         // replaces a provider whose kubeconfig is unknown, and every add-on with it. The add-ons

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 
@@ -66,7 +67,7 @@ public class ControlPlaneFormationTests
     private string Steps(NodeAddress node, bool mayInit, KubeadmClusterInput? cluster = null, int joinWaitSeconds = 30, bool etcdHealth = true, string token = "")
     {
         cluster ??= Cluster();
-        var admin = Render.Kubeconfig("k8s-test", $"https://{Render.ApiProxyListen}", Pki.CaCert, Pki.AdminCert, Pki.AdminKey);
+        var admin = Render.Kubeconfig("k8s-test", $"https://{Ports.ApiProxyListen}", Pki.CaCert, Pki.AdminCert, Pki.AdminKey);
         List<(string, string)> scripts =
         [
             ("api-proxy", Render.ApiProxy(node.Name, [_node1, _node2])),

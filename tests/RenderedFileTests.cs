@@ -1,3 +1,4 @@
+using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 using YamlDotNet.RepresentationModel;
@@ -29,8 +30,8 @@ public class RenderedFileTests
         ["etcd-health.sh"] = () => Render.EtcdHealth(Render.EtcdClientUrls(EtcdMembers), requireAll: false, timeoutSeconds: 300),
         ["kubeadm-init.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node1, schedulable: false),
         ["kubeadm-init.schedulable.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node2, schedulable: true),
-        ["kubeadm-join.worker.yaml"] = () => Render.KubeadmJoinConfig(Node3, Render.ApiProxyListen, JoinToken, FakePki.CaCertHash, controlPlane: false, schedulable: true),
-        ["kubeadm-join.control-plane.yaml"] = () => Render.KubeadmJoinConfig(Node2, Render.ApiProxyListen, JoinToken, FakePki.CaCertHash, controlPlane: true, schedulable: true),
+        ["kubeadm-join.worker.yaml"] = () => Render.KubeadmJoinConfig(Node3, Ports.ApiProxyListen, JoinToken, FakePki.CaCertHash, controlPlane: false, schedulable: true),
+        ["kubeadm-join.control-plane.yaml"] = () => Render.KubeadmJoinConfig(Node2, Ports.ApiProxyListen, JoinToken, FakePki.CaCertHash, controlPlane: true, schedulable: true),
         ["control-plane-pki.sh"] = () => Render.ControlPlanePki(FakePki, LocalKubeconfig()),
         ["apiserver-config.sh"] = () => Render.ApiServerConfig(Hardening, EncryptionKeys),
         ["control-plane.init.sh"] = () => Render.ControlPlaneScript(Cluster, Node1, mayInit: true, schedulable: false, "", FakePki.CaCertHash),
@@ -73,7 +74,7 @@ public class RenderedFileTests
         ["encryption-config.yaml"] = "apiserver-config.sh",
     };
 
-    private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", $"https://{Render.ApiProxyListen}", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);
+    private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", $"https://{Ports.ApiProxyListen}", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);
 
     public static IEnumerable<string> CaseNames => Cases.Keys;
 

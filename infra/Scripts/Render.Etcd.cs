@@ -28,6 +28,8 @@ public static partial class Render
         string etcdVersion = ConfigDefaults.EtcdVersion) =>
         Template.Render("etcd.conf.yml", new Dictionary<string, string>
         {
+            ["ETCD_CLIENT_PORT"] = Ports.EtcdClient.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ETCD_PEER_PORT"] = Ports.EtcdPeer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["PEER_ALLOWED_CN"] = EtcdReadsAllowedCns(etcdVersion)
                 ? $"  # Peers are members: the API server's client certificate, from the same CA, is refused here.\n  allowed-cn: [{EtcdMemberCommonName}]"
                 : $"  # etcd {etcdVersion} cannot restrict peers to member certificates from a config file (3.6 can).",
@@ -35,7 +37,7 @@ public static partial class Render
             ["NODE_IP"] = node.PrivateIp,
             ["DATA_DIR"] = dataDir,
             ["PKI_DIR"] = pkiDir,
-            ["INITIAL_CLUSTER"] = string.Join(",", members.Select(m => $"{m.Name}=https://{m.PrivateIp}:2380")),
+            ["INITIAL_CLUSTER"] = string.Join(",", members.Select(m => $"{m.Name}=https://{m.PrivateIp}:{Ports.EtcdPeer}")),
             ["CLUSTER_TOKEN"] = clusterToken,
         });
 
@@ -70,6 +72,7 @@ public static partial class Render
         string etcdVersion = ConfigDefaults.EtcdVersion) =>
         Template.Render("etcd-member.sh", new Dictionary<string, string>
         {
+            ["ETCD_PEER_PORT"] = Ports.EtcdPeer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", EtcdClientUrls(members))),
@@ -89,6 +92,7 @@ public static partial class Render
     public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir) =>
         Template.Render("etcd-member-remove.sh", new Dictionary<string, string>
         {
+            ["ETCD_PEER_PORT"] = Ports.EtcdPeer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", EtcdClientUrls(members))),
             ["PKI_DIR"] = Sh.Quote(pkiDir),
@@ -117,5 +121,5 @@ public static partial class Render
         });
 
     public static IEnumerable<string> EtcdClientUrls(IEnumerable<NodeAddress> members) =>
-        members.Select(m => $"https://{m.PrivateIp}:2379");
+        members.Select(m => $"https://{m.PrivateIp}:{Ports.EtcdClient}");
 }

@@ -12,6 +12,7 @@ public static partial class Render
         var audit = cluster.AuditLog ?? AuditLogSettings.Default;
         return Template.Render("kubeadm-init.yaml", new Dictionary<string, string>
         {
+            ["API_SERVER_PORT"] = Ports.ApiServer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["NODE_NAME"] = node.Name,
             ["NODE_IP"] = node.PrivateIp,
             ["TAINTS"] = Taints(schedulable),
@@ -19,7 +20,7 @@ public static partial class Render
         {
             ["CLUSTER_NAME"] = cluster.ClusterName,
             ["KUBERNETES_VERSION"] = cluster.Version.ToString(),
-            ["CONTROL_PLANE_ENDPOINT"] = ApiProxyListen,
+            ["CONTROL_PLANE_ENDPOINT"] = Ports.ApiProxyListen,
             ["NODE_CIDR_MASK_SIZE"] = cluster.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["POD_CIDR"] = cluster.PodCidr.ToString(),
             ["SERVICE_CIDR"] = cluster.ServiceCidr.ToString(),
@@ -48,7 +49,7 @@ public static partial class Render
             ["TAINTS"] = controlPlane ? Taints(schedulable) : "",
             ["NODE_LABELS"] = dropletId is null ? "" : $"    - name: node-labels\n      value: do-k8s-ha.io/droplet={dropletId}",
             ["CONTROL_PLANE"] = controlPlane
-                ? $"controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: {node.PrivateIp}\n    bindPort: {ApiServerPort}"
+                ? $"controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: {node.PrivateIp}\n    bindPort: {Ports.ApiServer}"
                 : "",
         }).TrimEnd('\n') + "\n";
 
@@ -92,8 +93,8 @@ public static partial class Render
         int etcdWaitSeconds = 60) =>
         Template.Render("control-plane.sh", new Dictionary<string, string>
         {
-            ["API_PROXY"] = Sh.Quote(ApiProxyListen),
-            ["API_SERVER_PORT"] = ApiServerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["API_PROXY"] = Sh.Quote(Ports.ApiProxyListen),
+            ["API_SERVER_PORT"] = Ports.ApiServer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["JOIN_WAIT_SECONDS"] = joinWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ETCD_WAIT_SECONDS"] = etcdWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["PROGRAM_KUBECONFIG"] = Sh.Quote(ProgramKubeconfig),
@@ -104,7 +105,7 @@ public static partial class Render
             ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", cluster.EtcdEndpoints)),
             ["JOIN_TOKEN_GIVEN"] = Sh.Bool(joinToken.Length > 0),
             ["INIT_CONFIG"] = KubeadmInitConfig(cluster, node, schedulable).TrimEnd('\n'),
-            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, joinToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, Ports.ApiProxyListen, joinToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
         });
 
     /// <summary>Points a control-plane node's API server, and kubeadm's stored config, at the inventory's etcd members.</summary>
@@ -115,6 +116,7 @@ public static partial class Render
         string manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml") =>
         Template.Render("apiserver-etcd-endpoints.sh", new Dictionary<string, string>
         {
+            ["API_SERVER_PORT"] = Ports.ApiServer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", etcdEndpoints)),
             ["MANIFEST"] = Sh.Quote(manifest),
@@ -126,8 +128,8 @@ public static partial class Render
         Template.Render("worker-join.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(node.Name),
-            ["API_PROXY"] = Sh.Quote(ApiProxyListen),
-            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true, dropletId).TrimEnd('\n'),
+            ["API_PROXY"] = Sh.Quote(Ports.ApiProxyListen),
+            ["JOIN_CONFIG"] = KubeadmJoinConfig(node, Ports.ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true, dropletId).TrimEnd('\n'),
         });
 
     /// <summary>Longest life of a join token: the join follows its minting within minutes.</summary>

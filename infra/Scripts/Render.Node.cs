@@ -66,7 +66,7 @@ public static partial class Render
     public static string ApiProxyConfig(
         string nodeName,
         IEnumerable<string> apiServers,
-        string listen = ApiProxyListen,
+        string listen = Ports.ApiProxyListen,
         string pidFile = "/run/kube-apiserver-proxy.pid",
         string streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so") =>
         Template.Render("api-proxy.nginx.conf", new Dictionary<string, string>
@@ -78,12 +78,12 @@ public static partial class Render
             ["UPSTREAM_SERVERS"] = string.Join("\n", apiServers.Select(s => $"    server {s} max_fails=1 fail_timeout=10s;")),
         });
 
-    /// <summary>The proxy every Kubernetes node runs, control-plane nodes too: see <see cref="ApiProxyListen"/>.</summary>
+    /// <summary>The proxy every Kubernetes node runs, control-plane nodes too: see <see cref="Ports.ApiProxyListen"/>.</summary>
     public static string ApiProxy(string nodeName, IEnumerable<NodeAddress> controlPlane) =>
         Template.Render("api-proxy.sh", new Dictionary<string, string>
         {
-            ["LISTEN"] = ApiProxyListen,
-            ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{ApiServerPort}")).TrimEnd('\n'),
+            ["LISTEN"] = Ports.ApiProxyListen,
+            ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{Ports.ApiServer}")).TrimEnd('\n'),
         });
 
     /// <param name="kubeconfigFile">The admin credential of the control-plane node it runs on.</param>

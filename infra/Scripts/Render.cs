@@ -32,14 +32,6 @@ public static partial class Render
     public const string EtcdDataDir = "/var/lib/etcd";
     public const string BootstrapMarker = "/var/lib/do-k8s-ha/bootstrapped";
     public const string StepsDir = "/var/lib/do-k8s-ha/steps";
-    public const int ApiServerPort = 6443;
-
-    /// <summary>
-    /// The local API proxy on every Kubernetes node, and the cluster's controlPlaneEndpoint. Not
-    /// 6443: the API servers listen there on every address of a control-plane node.
-    /// </summary>
-    public const int ApiProxyPort = 6444;
-    public const string ApiProxyListen = "127.0.0.1:6444";
 
     private const string KubePki = "/etc/kubernetes/pki";
 

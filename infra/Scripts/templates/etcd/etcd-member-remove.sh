@@ -21,7 +21,7 @@ if [ ! -x "$ETCDCTL" ] || [ ! -f "$PKI_DIR/member.crt" ]; then
   echo "warning: no etcdctl or etcd client certificate here: remove the member at $NODE_IP with 'etcdctl member remove <id>' from a surviving member" >&2
   exit 0
 fi
-id=$(etcdctl member list 2>/dev/null | awk -F', ' -v url="https://${NODE_IP}:2380" '$4 == url { print $1 }' || true)
+id=$(etcdctl member list 2>/dev/null | awk -F', ' -v url="https://${NODE_IP}:{{ETCD_PEER_PORT}}" '$4 == url { print $1 }' || true)
 if [ -z "$id" ]; then
   echo "etcd member at $NODE_IP is not in the cluster (or no quorum answered); nothing to remove"
 elif etcd_member remove "$id"; then

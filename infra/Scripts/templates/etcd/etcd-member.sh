@@ -33,7 +33,7 @@ cat > "$CONFIG.new" <<'YAML'
 {{ETCD_CONFIG}}
 YAML
 
-PEER_URL="https://${NODE_IP}:2380"
+PEER_URL="https://${NODE_IP}:{{ETCD_PEER_PORT}}"
 if [ ! -d "$DATA_DIR/member" ]; then
   # No answer means no cluster runs yet: this member is one of those that start it.
   members=$(etcdctl member list 2>/dev/null || true)

@@ -44,7 +44,7 @@ fi
 # 127.0.0.1:6443 is this node's own API server (it listens on every address; the local proxy
 # to all of them is 6444).
 deadline=$((SECONDS + WAIT_SECONDS))
-until pgrep -f -- "kube-apiserver .*$flag( |\$)" >/dev/null && curl -ksf --max-time 3 https://127.0.0.1:6443/readyz >/dev/null 2>&1; do
+until pgrep -f -- "kube-apiserver .*$flag( |\$)" >/dev/null && curl -ksf --max-time 3 https://127.0.0.1:{{API_SERVER_PORT}}/readyz >/dev/null 2>&1; do
   if [ "$SECONDS" -ge "$deadline" ]; then
     echo "$NODE_NAME's API server did not come back ready with etcd at $ETCD_ENDPOINTS within ${WAIT_SECONDS}s. Look: 'crictl ps -a --name kube-apiserver', 'crictl logs <id>'" >&2
     exit 1
