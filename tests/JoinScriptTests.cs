@@ -26,8 +26,24 @@ public class JoinScriptTests
               *" delete node "*) rm -f "$STATE/node-$name" ;;
             esac
             """);
-        _node.Stub("kubeadm", "touch /etc/kubernetes/kubelet.conf");
-        _node.Stub("curl");
+        // kubeadm join reads its --config before anything (cmd/kubeadm/app/cmd/join.go, newJoinData,
+        // LoadOrDefaultJoinConfiguration; a missing file is "unable to read config from"), and
+        // writes kubelet.conf once the kubelet has bootstrapped.
+        _node.Stub("kubeadm", """
+            cfg=""
+            while [ $# -gt 0 ]; do case "$1" in --config) cfg=$2; shift 2 ;; *) shift ;; esac; done
+            [ -n "$cfg" ] || { echo "kubeadm stand-in: a join without --config" >&2; exit 2; }
+            [ -f "$cfg" ] || { echo "unable to read config from \"$cfg\"" >&2; exit 1; }
+            grep -q '^kind: JoinConfiguration' "$cfg" || { echo "no JoinConfiguration in $cfg" >&2; exit 1; }
+            cp "$cfg" "$STATE/join-config"
+            touch /etc/kubernetes/kubelet.conf
+            """);
+        // The local proxy answers once it has an API server; until then curl -f fails (exit 7).
+        _node.Stub("curl", """
+            n=$(cat "$STATE/curl-calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$STATE/curl-calls"
+            [ "$n" -ge "$(cat "$STATE/proxy-up-after" 2>/dev/null || echo 0)" ] || exit 7
+            """);
+        _node.Stub("sleep");
     }
 
     [TearDown]
@@ -95,8 +111,25 @@ public class JoinScriptTests
         Assert.That(exit, Is.Zero, output);
         Assert.That(output, Does.Contain("node3 joined as a worker"));
         Assert.That(_node.Log, Does.Contain("kubeadm join").And.Not.Contain("kubectl"));
+        // What kubeadm read: the local proxy as the discovery endpoint, the token and the CA pin.
+        var read = File.ReadAllText(_node.StatePath("join-config"));
+        Assert.That(read, Does.Contain("apiServerEndpoint: 127.0.0.1:6444").And.Contain($"token: {Fixtures.JoinToken}").And.Contain(Fixtures.FakePki.CaCertHash));
         Assert.That(join, Does.Not.Contain("client-key-data").And.Not.Contain("admin"));
         Assert.That(join, Does.Contain("    - name: node-labels\n      value: do-k8s-ha.io/droplet=1002"));
+    }
+
+    [Test]
+    public void AWorkerJoinsOnlyOnceItsLocalProxyAnswers()
+    {
+        _node.WriteState("proxy-up-after", "2");
+
+        var (exit, output) = _node.Run(Render.WorkerJoin(Fixtures.Node3, Fixtures.JoinToken, Fixtures.FakePki.CaCertHash, "1002"), ["/etc/kubernetes"]);
+
+        Assert.That(exit, Is.Zero, output);
+        var calls = _node.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        Assert.That(calls.Count(c => c.StartsWith("curl ", StringComparison.Ordinal)), Is.EqualTo(3));
+        Assert.That(calls.FindIndex(c => c.StartsWith("kubeadm join", StringComparison.Ordinal)), Is.GreaterThan(calls.FindLastIndex(c => c.StartsWith("curl ", StringComparison.Ordinal))));
+        Assert.That(calls.First(c => c.StartsWith("curl ", StringComparison.Ordinal)), Does.Contain("https://127.0.0.1:6444/livez"));
     }
 
     [Test]
