@@ -19,14 +19,34 @@ public class NodeUpgradeScriptTests
     {
         _node = new StubbedNode();
         _node.Stub("kubelet", "echo \"Kubernetes v$(cat \"$STATE/kubelet\")\"");
+        // A node's state is "version/unschedulable/Ready", what the script's jsonpath reads. drain
+        // cordons first (kubectl/pkg/drain/cordon.go, RunCordonOrUncordon), uncordon clears it.
         _node.Stub("kubectl", """
+            verb=""; name=""
             for arg in "$@"; do
-              if [ "$prev" = node ] && [ -f "$STATE/node-$arg" ]; then cat "$STATE/node-$arg"; exit 0; fi
+              case "$prev" in node | drain | uncordon | cordon) [ -n "$name" ] || name=$arg ;; esac
+              case "$arg" in get | drain | uncordon | cordon) verb=$arg ;; esac
               prev=$arg
             done
+            file="$STATE/node-$name"
+            [ -f "$file" ] || { echo "Error from server (NotFound): nodes \"$name\" not found" >&2; exit 1; }
+            IFS=/ read -r version unschedulable ready < "$file"
+            case "$verb" in
+              get) cat "$file" ;;
+              drain | cordon) echo "$version/true/$ready" > "$file"; echo "node/$name cordoned" ;;
+              uncordon) echo "$version//$ready" > "$file"; echo "node/$name uncordoned" ;;
+            esac
             """);
+        // Restarting the kubelet brings the node back on the installed version, Ready, and no more
+        // schedulable than it was: a cordon stays until an uncordon.
         _node.Stub("systemctl", """
-            if [ "$*" = "restart kubelet" ]; then cp "$STATE/target" "$STATE/kubelet"; echo "v$(cat "$STATE/target")//True" > "$STATE/node-$(cat "$STATE/self")"; fi
+            if [ "$*" = "restart kubelet" ]; then
+              self=$(cat "$STATE/self")
+              IFS=/ read -r _ unschedulable _ < "$STATE/node-$self"
+              echo "$unschedulable" > "$STATE/unschedulable-at-restart"
+              cp "$STATE/target" "$STATE/kubelet"
+              echo "v$(cat "$STATE/target")/$unschedulable/True" > "$STATE/node-$self"
+            fi
             """);
         // `kubeadm config images list --kubernetes-version` prints the release's images, the pause
         // image among them (cmd/kubeadm/app/images/images.go GetControlPlaneImages, constants.PauseVersion).
@@ -72,6 +92,9 @@ public class NodeUpgradeScriptTests
         Assert.That(steps[3], Does.Contain("uncordon cp1"));
         Assert.That(log, Does.Contain("apt-get -o DPkg::Lock::Timeout=600 install -y -q kubeadm=1.36.0-*").And.Contains("kubelet=1.36.0-* kubectl=1.36.0-*"));
         Assert.That(output, Does.Contain("cp1 runs Kubernetes v1.36.0"));
+        // The node state the stand-ins keep: drained when its kubelet restarted, schedulable at the end.
+        Assert.That(File.ReadAllText(_node.StatePath("unschedulable-at-restart")).Trim(), Is.EqualTo("true"), "the kubelet restarts on a drained node");
+        Assert.That(File.ReadAllText(_node.StatePath("node-cp1")).Trim(), Is.EqualTo("v1.36.0//True"));
         // The new release's pause image, as kubeadm names it, becomes containerd's sandbox image.
         Assert.That(output, Does.Contain("containerd's sandbox image is now registry.k8s.io/pause:3.10.1"));
         Assert.That(log, Does.Contain("systemctl restart containerd"));
