@@ -31,4 +31,30 @@ public class CidrTests
 
     [Test]
     public void AddressAt() => Assert.That(C("10.240.0.0/20").AddressAt(258).ToString(), Is.EqualTo("10.240.1.2"));
+
+    // Killing what mutation testing left alive (README "Mutation testing"): addresses whose first
+    // bit is set (read as unsigned numbers), IPv6, and prefixes past the family's width.
+    [TestCase("192.168.0.0/16", 10, "192.168.0.10")]
+    [TestCase("172.16.0.0/12", 256, "172.16.1.0")]
+    [TestCase("fd00::/64", 257, "fd00::101")]
+    public void AddressAtReadsAddressesAsUnsigned(string network, int n, string expected) =>
+        Assert.That(C(network).AddressAt(n).ToString(), Is.EqualTo(expected));
+
+    [TestCase("10.0.0.0/33")]
+    [TestCase("fd00::/129")]
+    [TestCase("fd00::1/64")]
+    [TestCase("192.168.0.1/16")]
+    [TestCase("255.255.255.255/31")]
+    public void APrefixPastTheFamilysWidthOrHostBitsAreRejected(string text) => Assert.That(Cidr.TryParse(text, out _), Is.False);
+
+    [TestCase("fd00::/48", "fd00:0:0:1::/64", true)]
+    [TestCase("fd00::/64", "fd00:0:0:1::/64", false)]
+    [TestCase("192.168.0.0/17", "192.168.128.0/17", false)]
+    [TestCase("192.168.0.0/16", "192.168.128.0/17", true)]
+    public void OverlapsOverTheWholeWidth(string a, string b, bool expected) =>
+        Assert.That(C(a).Overlaps(C(b)), Is.EqualTo(expected));
+
+    [TestCase("255.255.255.254/31", true)]
+    [TestCase("fd00::/64", true)]
+    public void NetworksWhoseFirstBitIsSetParse(string text, bool expected) => Assert.That(Cidr.TryParse(text, out _), Is.EqualTo(expected));
 }

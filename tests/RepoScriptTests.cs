@@ -5,7 +5,7 @@ namespace DoK8sHa.Tests;
 /// <summary>The scripts kept in the repository (not rendered by the program): shellcheck and their bats tests.</summary>
 public class RepoScriptTests
 {
-    public static IEnumerable<string> Scripts => ["scripts/failover-drill.sh", ".ci/run"];
+    public static IEnumerable<string> Scripts => ["scripts/failover-drill.sh", "scripts/mutation-score.sh", ".ci/run"];
 
     [TestCaseSource(nameof(Scripts))]
     public void IsShellcheckClean(string path)

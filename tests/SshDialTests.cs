@@ -14,6 +14,11 @@ public class SshDialTests
         Assert.That((SshDial.RetriedFor(11) - SshDial.RetriedFor(10)).TotalSeconds, Is.EqualTo(5).Within(1e-9));
     }
 
+    // A wait that the retries reach exactly needs no more: the first delay alone is 100 ms.
+    [Test]
+    public void AWaitReachedExactlyNeedsNoFurtherRetry() =>
+        Assert.That(SshDial.ErrorLimitFor(TimeSpan.FromMilliseconds(100)), Is.EqualTo(1));
+
     [TestCase(60, 20)]
     [TestCase(360, 80)]
     [TestCase(600, 128)]
