@@ -115,6 +115,18 @@ public class ProjectFileTests
     }
 
     [Test]
+    public void EachKeyIsDeclaredWithTheProgramsDescriptionAndSecrecy()
+    {
+        foreach (var key in ConfigDefaults.Keys)
+        {
+            var entry = (YamlMappingNode)ConfigSection()[new YamlScalarNode(key.Name)];
+            Assert.That(entry[new YamlScalarNode("description")].ToString(), Is.EqualTo(key.Description), key.Name);
+            var secret = entry.Children.TryGetValue(new YamlScalarNode("secret"), out var s) && s.ToString() == "true";
+            Assert.That(secret, Is.EqualTo(key.Secret), $"{key.Name} secret");
+        }
+    }
+
+    [Test]
     public void PrivateKeyIsDeclaredSecret()
     {
         var entry = (YamlMappingNode)ConfigSection()[new YamlScalarNode("sshPrivateKey")];

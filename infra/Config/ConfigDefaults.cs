@@ -71,53 +71,100 @@ public static class ConfigDefaults
         """;
 
     /// <summary>
-    /// Every key Pulumi.yaml declares, with its default (null: no default, the user sets it; a
-    /// JsonNode: a structured default).
+    /// Every key of the program, once: its name, its default (null: none, the user sets it or
+    /// leaves it unset; a JsonNode: a structured default) and its description. Pulumi.yaml declares
+    /// exactly these, with these defaults and descriptions, and the README's configuration table
+    /// lists them with these defaults (ProjectFileTests, ReadmeConfigTableTests); the parser reads
+    /// its defaults from the same constants.
     /// </summary>
+    public static readonly IReadOnlyList<ConfigKey> Keys =
+    [
+        new("nodes", System.Text.Json.Nodes.JsonNode.Parse(NodesJson),
+            "The inventory, a list of {name, roles, size?} (roles control-plane, etcd, worker); the default is the seed tutorial's three nodes."),
+        new("region", Region,
+            "DigitalOcean region slug of every resource."),
+        new("size", Size,
+            "Droplet size slug of nodes that name no size of their own."),
+        new("image", Image,
+            "Droplet image slug (an Ubuntu LTS release)."),
+        new("kubernetesVersion", KubernetesVersion,
+            "Kubernetes release (MAJOR.MINOR.PATCH) of kubeadm, kubelet and kubectl, from pkgs.k8s.io."),
+        new("etcdVersion", EtcdVersion,
+            "etcd release run on the etcd nodes."),
+        new("etcdSha256", EtcdSha256,
+            "sha256 of etcd-v<etcdVersion>-linux-amd64.tar.gz; required when etcdVersion changes."),
+        new("sshPublicKey", null,
+            "OpenSSH public key installed on every droplet (one line, ssh-ed25519 AAAA...)."),
+        new("sshPrivateKey", null,
+            "The matching private key, with which the program runs its remote steps. Set it with --secret.", Secret: true),
+        new(LegacyPki.Key, null,
+            "Only for a stack made by a release that generated its CAs with openssl on the operator's machine (the pki-generate step). Its stdout, so the CAs and the service-account key are kept (README \"Upgrading from an openssl PKI\"). Set it with --secret.", Secret: true),
+        new("sshUser", SshUser,
+            "User the remote steps log in as."),
+        new("sshKeyFingerprint", "",
+            "MD5 fingerprint of an SSH key already in the DigitalOcean account, used instead of uploading sshPublicKey (which DigitalOcean refuses for a key it already has)."),
+        new("vpcId", "",
+            "An existing VPC to use (its range must be vpcCidr); empty creates one."),
+        new("adminCidrs", null,
+            "Networks allowed to reach SSH (22) and the API server (6443), a list ([\"203.0.113.7/32\"]) or comma-separated (203.0.113.7/32,198.51.100.0/24). Required; an explicit 0.0.0.0/0 is accepted with a warning.", Untyped: true),
+        new("vpcCidr", VpcCidr,
+            "The VPC's private range (RFC 1918, /16 to /24, unused in the account)."),
+        new("podCidr", PodCidr,
+            "Pod network of the cluster (Calico)."),
+        new("serviceCidr", ServiceCidr,
+            "Service network of the cluster."),
+        new("nodeCidrMaskSize", NodeCidrMaskSize,
+            "Prefix length of the pod range each node gets from podCidr; podCidr must hold one per Kubernetes node."),
+        new("apiLoadBalancer", ApiLoadBalancer,
+            "digitalocean: a load balancer in front of the API servers (highly available); none: the kubeconfig points at the first control-plane node."),
+        new("calicoVersion", CalicoVersion,
+            "Calico (tigera-operator Helm chart) version; the pod network, VXLAN between nodes."),
+        new("metricsServerVersion", MetricsServerVersion,
+            "metrics-server Helm chart version."),
+        new("dashboard", false,
+            "Install the Kubernetes dashboard."),
+        new("dashboardVersion", DashboardVersion,
+            "kubernetes-dashboard Helm chart version."),
+        new("nodeLocalDns", NodeLocalDns,
+            "Install NodeLocal DNSCache (a DNS cache on every node at 169.254.20.10), as Kubespray does by default."),
+        new("nodeLocalDnsVersion", NodeLocalDnsVersion,
+            "NodeLocal DNSCache (k8s-dns-node-cache image) version."),
+        new("dnsAutoscaler", DnsAutoscaler,
+            "Scale CoreDNS's replicas with the cluster (cluster-proportional-autoscaler, Kubespray's dns-autoscaler)."),
+        new("dnsAutoscalerVersion", DnsAutoscalerVersion,
+            "cluster-proportional-autoscaler release (image registry.k8s.io/cpa/cluster-proportional-autoscaler:v<version>)."),
+        new("kubeletCsrApproverVersion", KubeletCsrApproverVersion,
+            "kubelet-csr-approver release (image ghcr.io/postfinance/kubelet-csr-approver:v<version>); it approves the kubelets' serving certificates (inventory nodes, their own addresses only)."),
+        new("podSecurityEnforce", PodSecurityEnforce,
+            "Pod Security level enforced in every namespace without a label of its own: privileged, baseline or restricted."),
+        new("podSecurityWarn", PodSecurityWarn,
+            "Pod Security level whose violations are returned to the client as warnings."),
+        new("podSecurityAudit", PodSecurityAudit,
+            "Pod Security level whose violations are recorded in the audit log."),
+        new("podSecurityExemptNamespaces", PodSecurityExemptNamespaces,
+            "Namespaces Pod Security never checks (the control plane's and Calico's, whose pods use the host network)."),
+        new("auditLogMaxAgeDays", AuditLogMaxAgeDays,
+            "Days an API server keeps rotated audit log files."),
+        new("auditLogMaxBackups", AuditLogMaxBackups,
+            "Rotated audit log files an API server keeps."),
+        new("auditLogMaxSizeMb", AuditLogMaxSizeMb,
+            "Size in megabytes at which an API server rotates its audit log."),
+        new("secretsEncryptionKeys", SecretsEncryptionKeys,
+            "Names of the keys Secrets are encrypted with in etcd; the first encrypts, all decrypt. The program makes each key (a secret in the state). Rotation in README \"Secrets encryption keys\"."),
+    ];
+
+    /// <summary>Each key's default, by name.</summary>
+    public static readonly IReadOnlyDictionary<string, object?> Declared = Keys.ToDictionary(k => k.Name, k => k.Default);
+
     /// <summary>
     /// Keys Pulumi.yaml declares without a type: the CLI checks a typed key's stack value against
     /// its type (pulumi pkg/workspace/config.go, validateStackConfigValues), and `pulumi new`
     /// answers prompts with strings; these take a list or a comma-separated string.
     /// </summary>
-    public static readonly IReadOnlySet<string> Untyped = new HashSet<string> { "adminCidrs" };
-
-    public static readonly IReadOnlyDictionary<string, object?> Declared = new Dictionary<string, object?>
-    {
-        ["nodes"] = System.Text.Json.Nodes.JsonNode.Parse(NodesJson),
-        ["region"] = Region,
-        ["size"] = Size,
-        ["image"] = Image,
-        ["kubernetesVersion"] = KubernetesVersion,
-        ["etcdVersion"] = EtcdVersion,
-        ["etcdSha256"] = EtcdSha256,
-        ["sshPublicKey"] = null,
-        ["sshPrivateKey"] = null,
-        [LegacyPki.Key] = null,
-        ["sshUser"] = SshUser,
-        ["sshKeyFingerprint"] = "",
-        ["vpcId"] = "",
-        ["adminCidrs"] = null,
-        ["vpcCidr"] = VpcCidr,
-        ["podCidr"] = PodCidr,
-        ["serviceCidr"] = ServiceCidr,
-        ["nodeCidrMaskSize"] = NodeCidrMaskSize,
-        ["apiLoadBalancer"] = ApiLoadBalancer,
-        ["calicoVersion"] = CalicoVersion,
-        ["metricsServerVersion"] = MetricsServerVersion,
-        ["dashboard"] = false,
-        ["dashboardVersion"] = DashboardVersion,
-        ["nodeLocalDns"] = NodeLocalDns,
-        ["nodeLocalDnsVersion"] = NodeLocalDnsVersion,
-        ["dnsAutoscaler"] = DnsAutoscaler,
-        ["dnsAutoscalerVersion"] = DnsAutoscalerVersion,
-        ["kubeletCsrApproverVersion"] = KubeletCsrApproverVersion,
-        ["podSecurityEnforce"] = PodSecurityEnforce,
-        ["podSecurityWarn"] = PodSecurityWarn,
-        ["podSecurityAudit"] = PodSecurityAudit,
-        ["podSecurityExemptNamespaces"] = PodSecurityExemptNamespaces,
-        ["auditLogMaxAgeDays"] = AuditLogMaxAgeDays,
-        ["auditLogMaxBackups"] = AuditLogMaxBackups,
-        ["auditLogMaxSizeMb"] = AuditLogMaxSizeMb,
-        ["secretsEncryptionKeys"] = SecretsEncryptionKeys,
-    };
+    public static readonly IReadOnlySet<string> Untyped = Keys.Where(k => k.Untyped).Select(k => k.Name).ToHashSet();
 }
+
+/// <summary>One config key: what Pulumi.yaml declares of it.</summary>
+/// <param name="Secret">Pulumi.yaml declares it secret: the CLI refuses it unencrypted.</param>
+/// <param name="Untyped">Pulumi.yaml gives it no type (<see cref="ConfigDefaults.Untyped"/>).</param>
+public sealed record ConfigKey(string Name, object? Default, string Description, bool Secret = false, bool Untyped = false);
