@@ -23,7 +23,7 @@ public sealed class ApiServerEtcdEndpoints : ComponentResource
     public ApiServerEtcdEndpoints(string name, ApiServerEtcdEndpointsArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:ApiServerEtcdEndpoints", name, options)
     {
-        var steps = new List<Remote.Command>();
+        var steps = new StepChain();
         foreach (var (node, joined) in args.ControlPlane)
         {
             var script = args.EtcdEndpoints.Apply(endpoints =>
@@ -31,10 +31,10 @@ public sealed class ApiServerEtcdEndpoints : ComponentResource
             steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = script,
-                DependsOn = steps.Count == 0 ? [joined] : [joined, steps[^1]],
+                DependsOn = steps.After(joined),
             }, parent: this));
         }
-        Steps = steps;
+        Steps = steps.Steps;
         RegisterOutputs(new Dictionary<string, object?> { ["etcdEndpoints"] = args.EtcdEndpoints });
     }
 

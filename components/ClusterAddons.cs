@@ -38,12 +38,10 @@ public sealed class ClusterAddonsArgs
 
     /// <summary>
     /// The inventory's Kubernetes nodes and their VPC addresses: the only kubelets whose serving
-    /// certificates are approved, each for its own name and address.
+    /// certificates are approved, each for its own name and address. Their count sets the DNS
+    /// autoscaler's floor.
     /// </summary>
     public required IReadOnlyList<(string Name, Output<string> PrivateIp)> KubeletNodes { get; init; }
-
-    /// <summary>How many nodes run a kubelet: the DNS autoscaler's floor follows it.</summary>
-    public required int KubernetesNodeCount { get; init; }
 }
 
 /// <summary>
@@ -164,7 +162,7 @@ public sealed class ClusterAddons : ComponentResource
         {
             DnsAutoscaler = new K8s.Yaml.V2.ConfigGroup($"{name}-dns-autoscaler", new K8s.Types.Inputs.Yaml.V2.ConfigGroupArgs
             {
-                Yaml = Render.DnsAutoscaler(addons.DnsAutoscalerVersion, args.KubernetesNodeCount),
+                Yaml = Render.DnsAutoscaler(addons.DnsAutoscalerVersion, args.KubeletNodes.Count),
             }, new ComponentResourceOptions { Parent = this, Provider = Provider, DependsOn = { calico }, DeletedWith = args.Cluster });
         }
 

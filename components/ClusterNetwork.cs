@@ -25,7 +25,6 @@ public sealed class ClusterNetworkArgs
 /// </summary>
 public sealed class ClusterNetwork : ComponentResource
 {
-
     public ClusterNetwork(string name, ClusterNetworkArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:ClusterNetwork", name, options)
     {

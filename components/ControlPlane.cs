@@ -50,9 +50,8 @@ public sealed class ControlPlane : ComponentResource
         LocalAdminKubeconfig = args.Pki.Material.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Ports.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));
 
         Remote.Command? init = null;
-        Remote.Command? previousCredentials = null;
         var steps = new List<Remote.Command>();
-        var credentialSteps = new List<Remote.Command>();
+        var credentialSteps = new StepChain();
         var tokens = new List<JoinToken>();
         foreach (var node in args.Nodes)
         {
@@ -66,15 +65,13 @@ public sealed class ControlPlane : ComponentResource
             // encryption keys) is installed by a step of its own, one node after another: a
             // renewal runs these again in turn, and none of kubeadm's steps (which would all run
             // at once). A file that breaks a node stops the roll there.
-            var credentials = RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
+            var credentials = credentialSteps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
             {
                 Create = Output.Tuple(args.Pki.Material, LocalAdminKubeconfig, args.Pki.SecretsEncryptionKeys).Apply(t => Render.SecretStepScript(
                     ("control-plane-pki", Render.ControlPlanePki(t.Item1, t.Item2)),
                     ("apiserver-config", Render.ApiServerConfig(settings.Hardening, t.Item3)))),
-                DependsOn = previousCredentials is null ? [node.Ready, args.Departures.Kubernetes(node)] : [node.Ready, args.Departures.Kubernetes(node), previousCredentials],
-            }, parent: this);
-            previousCredentials = credentials;
-            credentialSteps.Add(credentials);
+                DependsOn = credentialSteps.After(node.Ready, args.Departures.Kubernetes(node)),
+            }, parent: this));
 
             var create = Output.Tuple(cluster, node.Address, args.Pki.Material.Apply(p => p.CaCertHash), token?.Token ?? Output.Create("")).Apply(t =>
             {
@@ -106,7 +103,7 @@ public sealed class ControlPlane : ComponentResource
 
         Init = init!;
         Steps = steps;
-        CredentialSteps = credentialSteps;
+        CredentialSteps = credentialSteps.Steps;
         RegisterOutputs(new Dictionary<string, object?> { ["initNode"] = settings.InitNode.Name });
     }
 

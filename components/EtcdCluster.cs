@@ -31,22 +31,19 @@ public sealed class EtcdCluster : ComponentResource
         var addresses = Output.All(args.Members.Select(m => m.Address));
         var token = $"{args.ClusterName}-etcd";
 
-        Remote.Command? previousCredentials = null;
-        var credentialSteps = new List<Remote.Command>();
+        var credentialSteps = new StepChain();
         Members = args.Members.Select(node =>
         {
             // The member's own credential and the CA certificate, never the CA key, by a step of its
             // own, one member after another: a renewal runs these again in turn (each checks the
             // certificate before it replaces the old one, and etcd reloads it without a restart),
             // never every member's step at once.
-            var credentials = RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
+            var credentials = credentialSteps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}.credentials", node, new RemoteStepArgs
             {
                 Create = Output.Tuple(node.Address, args.Pki.Material.Apply(p => p.EtcdCaCert), args.Pki.EtcdMember(node.Spec.Name))
                     .Apply(t => Render.SecretStepScript(("etcd-certs", Render.EtcdCerts(t.Item1, t.Item2, t.Item3)))),
-                DependsOn = previousCredentials is null ? [node.Ready, args.Departures.Etcd(node)] : [node.Ready, args.Departures.Etcd(node), previousCredentials],
-            }, parent: this);
-            previousCredentials = credentials;
-            credentialSteps.Add(credentials);
+                DependsOn = credentialSteps.After(node.Ready, args.Departures.Etcd(node)),
+            }, parent: this));
 
             var create = Output.Tuple(node.Address, addresses).Apply(t => Render.StepScript(
                 ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
@@ -61,7 +58,7 @@ public sealed class EtcdCluster : ComponentResource
                 DependsOn = [node.Ready, args.Departures.Etcd(node), credentials],
             }, parent: this);
         }).ToList();
-        CredentialSteps = credentialSteps;
+        CredentialSteps = credentialSteps.Steps;
 
         ClientEndpoints = addresses.Apply(all => Render.EtcdClientUrls(all).ToImmutableArray());
 

@@ -30,19 +30,15 @@ public sealed class RollingUpgrade : ComponentResource
         : base("do-k8s-ha:index:RollingUpgrade", name, options)
     {
         var order = args.Nodes.Select(n => n.Node.Spec.Name).ToList();
-        var steps = new List<Remote.Command>();
-        Remote.Command Chain(string stepName, ClusterNode node, Resource joined, Input<string> script, ClusterNode? runOn = null)
-        {
-            var step = RemoteStep.Create(stepName, node, new RemoteStepArgs
+        var steps = new StepChain();
+        Remote.Command Chain(string stepName, ClusterNode node, Resource joined, Input<string> script, ClusterNode? runOn = null) =>
+            steps.Add(RemoteStep.Create(stepName, node, new RemoteStepArgs
             {
                 Create = null,
                 Update = script,
-                DependsOn = steps.Count == 0 ? [joined] : [joined, steps[^1]],
+                DependsOn = steps.After(joined),
                 RunOn = runOn,
-            }, parent: this);
-            steps.Add(step);
-            return step;
-        }
+            }, parent: this));
         foreach (var (node, joined) in args.Nodes)
         {
             var version = args.Version;
@@ -51,7 +47,7 @@ public sealed class RollingUpgrade : ComponentResource
             {
                 // It drains and uncordons itself with its own admin.conf: no credential in the step.
                 Chain($"{name}-{nodeName}", node, joined, Render.StepScript(
-                    ("node-upgrade", Render.NodeUpgrade(nodeName, version, first: steps.Count == 0, "/etc/kubernetes/admin.conf"))));
+                    ("node-upgrade", Render.NodeUpgrade(nodeName, version, first: steps.IsEmpty, "/etc/kubernetes/admin.conf"))));
             }
             else
             {
@@ -63,7 +59,7 @@ public sealed class RollingUpgrade : ComponentResource
                 Chain($"{name}-{nodeName}.uncordon", node, joined, Render.StepScript(($"uncordon-{nodeName}", Render.WorkerDrain(nodeName, version, drain: false))), janitor);
             }
         }
-        Steps = steps;
+        Steps = steps.Steps;
         RegisterOutputs(new Dictionary<string, object?> { ["order"] = order });
     }
 

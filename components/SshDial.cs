@@ -22,12 +22,11 @@ public static class SshDial
     public static int ErrorLimitFor(TimeSpan wait)
     {
         var waited = TimeSpan.Zero;
-        var delay = FirstDelay;
         var limit = 0;
-        while (waited < wait)
+        using var delays = Delays().GetEnumerator();
+        while (waited < wait && delays.MoveNext())
         {
-            waited += delay;
-            delay = delay * Backoff < MaxDelay ? delay * Backoff : MaxDelay;
+            waited += delays.Current;
             limit++;
         }
         return limit;
@@ -35,6 +34,14 @@ public static class SshDial
 
     /// <summary>The least time dials are retried with <paramref name="dialErrorLimit"/> (all failing at once).</summary>
     public static TimeSpan RetriedFor(int dialErrorLimit) =>
-        Enumerable.Range(0, dialErrorLimit).Aggregate(TimeSpan.Zero, (sum, k) =>
-            sum + TimeSpan.FromTicks((long)Math.Min(FirstDelay.Ticks * Math.Pow(Backoff, k), MaxDelay.Ticks)));
+        Delays().Take(dialErrorLimit).Aggregate(TimeSpan.Zero, (sum, delay) => sum + delay);
+
+    /// <summary>The waits between failed dials, in order, endless.</summary>
+    private static IEnumerable<TimeSpan> Delays()
+    {
+        for (var delay = FirstDelay; ; delay = delay * Backoff < MaxDelay ? delay * Backoff : MaxDelay)
+        {
+            yield return delay;
+        }
+    }
 }

@@ -150,7 +150,6 @@ public static class ClusterProgram
             InitNode = controlPlaneNodes[0],
             LoadBalancer = loadBalancer,
             Cluster = network.Firewall,
-            KubernetesNodeCount = settings.Nodes.Count(n => n.IsKubernetesNode),
             KubeletNodes = [.. nodes.Where(n => n.Spec.IsKubernetesNode).Select(n => (n.Spec.Name, n.PrivateIp))],
         });
 

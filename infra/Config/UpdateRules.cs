@@ -5,8 +5,6 @@ namespace DoK8sHa.Config;
 /// <param name="EtcdNodes">The nodes with the role etcd; null on a new stack.</param>
 public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion, IReadOnlyList<string>? EtcdNodes)
 {
-    public static readonly PreviousDeployment None = new(null, null);
-
     /// <summary>The stack has been deployed (it exported its inventory).</summary>
     public bool Exists => EtcdNodes is not null;
 }
