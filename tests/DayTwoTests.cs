@@ -72,7 +72,7 @@ public class DayTwoTests
     {
         var mocks = new ClusterMocks { PreviousOutputs = new Dictionary<string, object> { ["kubernetesVersion"] = "1.36.0", ["nodes"] = PreviousNodes("etcd1", "etcd2", "etcd3") } };
 
-        var message = FailureOf(() => StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks, isPreview: preview));
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks, isPreview: preview));
 
         Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.36.0 -> 1.35.1 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.36.0"));
         Assert.That(message, Does.Contain("nothing was created or changed").And.Not.Contain("   at "));
@@ -227,7 +227,7 @@ public class DayTwoTests
         config["do-k8s-ha:nodes"] = WithNode(WithNode(config["do-k8s-ha:nodes"], "etcd4", "etcd"), "etcd5", "etcd");
         var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(before) };
 
-        var message = FailureOf(() => StackRun.RunAsync("prod", config, mocks, isPreview: true));
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", config, mocks, isPreview: true));
 
         Assert.That(message, Does.Contain("do-k8s-ha:nodes: gives the role etcd to etcd4 etcd5 in one update"));
         Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
@@ -247,13 +247,6 @@ public class DayTwoTests
     private static ImmutableDictionary<string, object> PreviousNodes(params string[] etcd) =>
         etcd.Concat(["cp1", "worker1"]).ToImmutableDictionary(n => n, n => (object)ImmutableDictionary<string, object>.Empty
             .Add("roles", ImmutableArray.Create<object>(n.StartsWith("etcd", StringComparison.Ordinal) ? "etcd" : n.StartsWith("cp", StringComparison.Ordinal) ? "control-plane" : "worker")));
-
-    /// <summary>The message a failed run ends with, as Pulumi prints it.</summary>
-    private static string FailureOf(Func<Task> run)
-    {
-        var error = Assert.CatchAsync(() => run())!;
-        return error is AggregateException all ? string.Join("\n", all.InnerExceptions.Select(e => e.Message)) : error.Message;
-    }
 
     private static string WithNode(string nodesJson, string name, string role) =>
         nodesJson.TrimEnd(']') + $$""",{"name":"{{name}}","roles":["{{role}}"]}]""";

@@ -84,8 +84,7 @@ public class OutputTests
         var config = StackRun.StackConfig("dev");
         config["do-k8s-ha:region"] = "Mars";
 
-        var error = Assert.CatchAsync(() => StackRun.RunAsync("dev", config))!;
-        var message = error is AggregateException all ? string.Join("\n", all.InnerExceptions.Select(e => e.Message)) : error.Message;
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("dev", config));
 
         Assert.That(message, Does.Contain("do-k8s-ha:region: 'Mars' is not a DigitalOcean region slug"));
         Assert.That(message, Does.Not.Contain("unhandled exception").And.Not.Contain("   at "));

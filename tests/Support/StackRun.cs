@@ -94,6 +94,13 @@ public static class StackRun
         [StackHistory.NodesOutput] = await result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>(StackHistory.NodesOutput).ValueAsync(),
     };
 
+    /// <summary>The message a failed run ends with, as Pulumi prints it: the message of each error.</summary>
+    public static string FailureOf(Func<Task> run)
+    {
+        var error = Assert.CatchAsync(() => run())!;
+        return error is AggregateException all ? string.Join("\n", all.InnerExceptions.Select(e => e.Message)) : error.Message;
+    }
+
     /// <summary>Reads one stored output value (the program under mocks resolves every output).</summary>
     public static Task<T> ValueAsync<T>(this Output<T> output)
     {
