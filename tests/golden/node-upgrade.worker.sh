@@ -69,7 +69,7 @@ wait_for() { # node, what
       echo "upgrade of $NODE_NAME: $1 $2 within ${WAIT_SECONDS}s. Look: kubectl get node $1 -o wide; kubectl describe node $1" >&2
       exit 1
     fi
-    sleep 10
+    sleep 2 # one small GET per poll: the rollout moves on as soon as the node is back
   done
 }
 
