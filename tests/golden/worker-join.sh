@@ -8,19 +8,25 @@ NODE_NAME='node3'
 API_PROXY='127.0.0.1:6444'
 KUBEADM_DIR=/etc/kubernetes/kubeadm
 
+# Waits up to $1 seconds for an API server to answer through this node's local proxy
+# (api-proxy.sh), which a join goes through: API_PROXY is its host:port.
+wait_for_proxy() {
+  local deadline=$((SECONDS + $1))
+  until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "no API server answers through the local proxy $API_PROXY within $1s. Look: 'systemctl status kube-apiserver-proxy' here" >&2
+      exit 1
+    fi
+    sleep 2
+  done
+}
+
 if [ -f /etc/kubernetes/kubelet.conf ]; then
   echo "$NODE_NAME has already joined"
   exit 0
 fi
 
-deadline=$((SECONDS + 300))
-until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "no API server answers through the local proxy $API_PROXY. Look: 'systemctl status kube-apiserver-proxy' here" >&2
-    exit 1
-  fi
-  sleep 3
-done
+wait_for_proxy 300
 
 umask 077
 install -d -m 0700 "$KUBEADM_DIR"

@@ -117,16 +117,7 @@ wait_for_live_peer() {
   done
 }
 
-wait_for_proxy() {
-  local deadline=$((SECONDS + 60))
-  until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "no API server answers through the local proxy $API_PROXY. Look: 'systemctl status kube-apiserver-proxy' here" >&2
-      exit 1
-    fi
-    sleep 2
-  done
-}
+{{WAIT_FOR_PROXY}}
 
 init() { # why
   echo "$1"
@@ -147,7 +138,7 @@ elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
     echo "$NODE_NAME must join the live cluster but was given no join token: its token step ran before the cluster existed. Run 'pulumi up' again" >&2
     exit 1
   fi
-  wait_for_proxy
+  wait_for_proxy 60
   delete_stale_node "$API_PROXY"
   echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
   # shellcheck disable=SC2046 # the flag, or nothing

@@ -8,19 +8,14 @@ NODE_NAME={{NODE_NAME}}
 API_PROXY={{API_PROXY}}
 KUBEADM_DIR=/etc/kubernetes/kubeadm
 
+{{WAIT_FOR_PROXY}}
+
 if [ -f /etc/kubernetes/kubelet.conf ]; then
   echo "$NODE_NAME has already joined"
   exit 0
 fi
 
-deadline=$((SECONDS + 300))
-until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "no API server answers through the local proxy $API_PROXY. Look: 'systemctl status kube-apiserver-proxy' here" >&2
-    exit 1
-  fi
-  sleep 3
-done
+wait_for_proxy 300
 
 umask 077
 install -d -m 0700 "$KUBEADM_DIR"
