@@ -15,6 +15,9 @@ public sealed class KubernetesNodeSetupArgs
 
     /// <summary>The packages a node that has not joined yet gets.</summary>
     public required KubernetesVersion Version { get; init; }
+
+    /// <summary>What the steps wait for besides their node: the cluster's creation, for workers.</summary>
+    public IReadOnlyList<Resource> After { get; init; } = [];
 }
 
 /// <summary>
@@ -25,6 +28,9 @@ public sealed class KubernetesNodeSetupArgs
 /// the proxy runs on it before it joins, control-plane nodes included; afterwards its kubelet and
 /// kube-proxy depend on no single API server. A change of control-plane nodes rewrites every
 /// proxy's upstreams; a version change leaves joined nodes to the rolling upgrade.
+/// Control-plane nodes and workers each have one (the workers' waits for the cluster, see
+/// ClusterProgram); their steps are named alike, <see cref="StepPrefix"/>-node, and a URN names
+/// its parent's type only, so a step keeps its URN whichever of the two it is in.
 /// </summary>
 public sealed class KubernetesNodeSetup : ComponentResource
 {
@@ -36,16 +42,18 @@ public sealed class KubernetesNodeSetup : ComponentResource
         var apiServers = Output.All(args.ControlPlaneNodes.Select(n => n.Address));
         foreach (var node in args.Nodes)
         {
-            _byNode[node.Spec.Name] = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
+            _byNode[node.Spec.Name] = RemoteStep.Create($"{StepPrefix}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = apiServers.Apply(servers => Render.StepScript(
                     ("kubernetes-packages", Render.KubernetesPackages(args.Version)),
                     ("api-proxy", Render.ApiProxy(node.Spec.Name, servers)))),
-                DependsOn = [node.Ready],
+                DependsOn = [node.Ready, .. args.After],
             }, parent: this);
         }
         RegisterOutputs(new Dictionary<string, object?> { ["apiProxy"] = Ports.ApiProxyListen });
     }
+
+    public const string StepPrefix = "node-setup";
 
     /// <summary>The setup step of a Kubernetes node: after it, the node can join.</summary>
     public Remote.Command For(ClusterNode node) => _byNode[node.Spec.Name];

@@ -115,6 +115,37 @@ public class ResourceOptionsTests
     public async Task ANodeJoinsOnlyAfterItsOwnDeparture(string step, string departure) =>
         Assert.That(await DependenciesOf(step), Does.Contain(departure));
 
+    // Under `--parallel`, a step that is ready waits for a slot in arrival order: a worker's
+    // setup (packages, proxy) waits for the cluster's creation, which it cannot join before, so
+    // the control plane's steps are not queued behind every worker's (bench: ratio100to3At32).
+    // A control-plane node's setup cannot: kubeadm init and the joins need it.
+    [Test]
+    public async Task AWorkersSetupWaitsForTheClusterAndAControlPlaneNodesDoesNot()
+    {
+        Assert.That(await DependenciesOf("node-setup-node3"), Does.Contain("control-plane-node1"));
+        Assert.That(await DependenciesOf("node-setup-node2"), Does.Not.Contain("control-plane-node1").And.Contain("node2.bootstrapped"));
+    }
+
+    // A URN names the types of a resource's parents, not their names: the workers' setup steps,
+    // in a component of their own since they wait for the cluster, keep the URNs existing
+    // stacks hold, so the engine neither replaces nor re-runs them.
+    [TestCase("node-setup-node2")]
+    [TestCase("node-setup-node3")]
+    public void EveryNodesSetupStepKeepsItsUrn(string step) =>
+        Assert.That(QualifiedType("command:remote:Command", step), Is.EqualTo("do-k8s-ha:index:KubernetesNodeSetup$command:remote:Command"));
+
+    /// <summary>
+    /// The type part of the URN the engine gives a resource: its parent's, then "$" and its own,
+    /// where the stack counts as no parent (pulumi pkg/resource/deploy/source_eval.go,
+    /// RegisterResource; pkg/resource/urn.go). Pulumi's test mocks put the stack's type first
+    /// for any parent (Testing/MockMonitor.cs NewUrn), so this follows the captured parents.
+    /// </summary>
+    private static string QualifiedType(string type, string name)
+    {
+        var parent = Seen[$"{type}::{name}"].Options.Parent;
+        return parent is null or Stack ? type : $"{QualifiedType(parent.GetResourceType(), parent.GetResourceName())}${type}";
+    }
+
     /// <summary>Every resource the named one waits for through dependsOn, directly or through others.</summary>
     private static async Task<ISet<string>> DependenciesOf(string name)
     {
