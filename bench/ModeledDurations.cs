@@ -30,10 +30,8 @@ public static class ModeledDurations
         // The API answers through a new load balancer after 2 health checks of 3 s; the step's
         // dials through the balancer's SSH relay retry until then (was a local probe, same wait).
         ("command:remote:Command:.api-ready", 6, "2 load-balancer health checks"),
-        // sshd answers ~10-20 s after the droplet reports active (15 s, the step's dials retry
-        // until then; was a local probe of its own), then cloud-init: apt update, containerd,
-        // nginx (120 s). The Kubernetes packages moved to node setup (user data names no version).
-        ("command:remote:Command:.bootstrapped", 135, "sshd up, then cloud-init"),
+        // A node's wait for cloud-init: see BootWait (its time runs from the droplet's boot).
+        ("command:remote:Command:.bootstrapped", BootWait.SecondsAfterActive, "sshd up, then cloud-init"),
         // A node's credentials (certificates, keys, API server files) written over SSH and checked
         // with openssl: one connection, a few files (before the etcd and control-plane entries,
         // whose names they extend).
@@ -66,8 +64,32 @@ public static class ModeledDurations
         // start on every node at once (one image pull each). Neither is on the longest path.
         ("kubernetes:yaml/v2:ConfigGroup:addons-dns-autoscaler", 30, "autoscaler ready"),
         ("kubernetes:yaml/v2:ConfigGroup:addons-nodelocaldns", 30, "node-cache ready on every node"),
-        ("command:remote:Command:health-check", 45, "nodes Ready after the CNI, CoreDNS up"),
+        // The gate polls (cluster-health.sh, etcd-health.sh) and runs after everything it checks
+        // was waited for: Calico's 90 s include calico-node on every node (so each node is Ready),
+        // the DNS add-ons their pods, metrics-server its first scrape, after which CoreDNS, also
+        // waiting only for the pod network, has long been up. Its first pass succeeds: a few
+        // etcdctl and kubectl calls over one SSH connection. (Was 45 s, a second wait for nodes
+        // Ready after the CNI, which Calico's release already counts.)
+        ("command:remote:Command:health-check", 5, "one passing poll"),
     ];
+
+    /// <summary>
+    /// A node's `.bootstrapped` step waits for sshd, which answers ~10-20 s after the droplet
+    /// reports active (15 s; the step's dials retry until then), then for cloud-init: apt update,
+    /// containerd, nginx (120 s). Both run on the droplet from its boot, not from the step's
+    /// start: a step that gets its engine slot late finds them further along, and ends
+    /// <see cref="SecondsAfterActive"/> after its droplet became active, or after one SSH
+    /// connection and one `cloud-init status --wait` (<see cref="MinimumSeconds"/>) when that is past.
+    /// </summary>
+    public static class BootWait
+    {
+        public const int SecondsAfterActive = 135;
+        public const int MinimumSeconds = 2;
+
+        /// <summary>The node a step's name says it waits for, or null: "node1.bootstrapped" → "node1".</summary>
+        public static string? NodeOf(string name) =>
+            name.EndsWith(".bootstrapped", StringComparison.Ordinal) ? name[..^".bootstrapped".Length] : null;
+    }
 
     /// <summary>The modeled seconds of a resource: the first entry whose type (and name part) matches.</summary>
     public static int For(string type, string name)

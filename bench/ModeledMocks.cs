@@ -17,6 +17,15 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
     private readonly SemaphoreSlim? _slots = slots is { } p ? new SemaphoreSlim(p, p) : null;
     private int _droplets;
     private readonly System.Collections.Concurrent.ConcurrentBag<(string Type, string Name, bool HasDeleteCommand)> _registered = [];
+    private readonly System.Collections.Concurrent.ConcurrentBag<Span> _spans = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _dropletActive = new();
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+    /// <summary>One resource's modeled operation: when it reached the engine (its dependencies done), when it got a slot, when it ended; in modeled seconds.</summary>
+    public sealed record Span(string Name, double Arrived, double Started, double Ended);
+
+    /// <summary>Every delayed operation's span.</summary>
+    public IReadOnlyCollection<Span> Spans => _spans;
 
     /// <summary>Every resource registered: its type, its name, and whether it has a delete command.</summary>
     public IReadOnlyCollection<(string Type, string Name, bool HasDeleteCommand)> Registered => _registered;
@@ -27,10 +36,18 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
         var name = args.Name ?? "";
         if (delays)
         {
-            var seconds = ModeledDurations.For(type, name);
+            var seconds = (double)ModeledDurations.For(type, name);
+            var arrived = Now();
             if (_slots is not null)
             {
                 await _slots.WaitAsync();
+            }
+            var started = Now();
+            // cloud-init runs from the droplet's boot whether or not a step waits for it: a wait
+            // that gets its slot late finds it further along (ModeledDurations.BootWait).
+            if (ModeledDurations.BootWait.NodeOf(name) is { } node && _dropletActive.TryGetValue(node, out var active))
+            {
+                seconds = Math.Max(ModeledDurations.BootWait.MinimumSeconds, active + ModeledDurations.BootWait.SecondsAfterActive - started);
             }
             try
             {
@@ -41,7 +58,13 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
             }
             finally
             {
+                var ended = Now();
                 _slots?.Release();
+                _spans.Add(new Span(name, arrived, started, ended));
+                if (type == "digitalocean:index/droplet:Droplet")
+                {
+                    _dropletActive[name] = ended;
+                }
             }
         }
 
@@ -86,6 +109,8 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
         }
         return ($"{name}-id", state.ToImmutable());
     }
+
+    private double Now() => _clock.Elapsed.TotalMilliseconds / ModeledDurations.MillisecondsPerSecond;
 
     public Task<object> CallAsync(MockCallArgs args) => Task.FromResult<object>(args.Args);
 }
