@@ -1,5 +1,6 @@
 using System.Collections;
 using DoK8sHa.Components;
+using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 using Pulumi;
 
@@ -160,8 +161,26 @@ public class AddonAndHealthTests
     [TestCase("scheduler-leader=node2\ncontroller-manager-leader=node1\n", "scheduler-leader", "node2")]
     [TestCase("noise\ncontroller-manager-leader=cp3", "controller-manager-leader", "cp3")]
     [TestCase("nothing here", "scheduler-leader", "")]
+    // A key is the whole name before "=": a longer key that starts with it is another field.
+    [TestCase("scheduler-leader-before=node9\nscheduler-leader=node1", "scheduler-leader", "node1")]
     public void LeaderFieldsAreReadFromTheGatesReport(string stdout, string key, string expected) =>
         Assert.That(Components.HealthGate.Field(stdout, key), Is.EqualTo(expected));
+
+    // README "Check the cluster's health" runs the gate's scripts by the names it keeps them under.
+    [Test]
+    public async Task TheHealthRunbookRunsTheScriptsTheGateKeepsOnTheNode()
+    {
+        var gate = (await StackRun.SharedAsync("dev")).Mocks.Named("health-check").Input("stdin");
+        var runbook = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Repo.Path("README.md")), @"/var/lib/do-k8s-ha/steps/([a-z0-9-]+)\.sh")
+            .Select(m => m.Groups[1].Value).Distinct().ToList();
+
+        Assert.That(runbook, Is.EquivalentTo(new[] { "etcd-health-all", "cluster-health", "cert-expiry" }));
+        Assert.That(gate, Does.Contain($"steps={Sh.Quote(Render.StepsDir)}"));
+        foreach (var script in runbook)
+        {
+            Assert.That(gate, Does.Contain($"cat > \"$steps/{script}.sh\""), script);
+        }
+    }
 
     [TestCase("calicoVersion", "latest", "calicoVersion: 'latest' is not a version")]
     [TestCase("dashboard", "yes", "dashboard: 'yes' is not true or false")]
