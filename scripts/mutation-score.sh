@@ -2,20 +2,17 @@
 # Mutation testing of the program (infra/ and components/) with Stryker.NET, against the tests
 # that need no real hosts (stryker-config.json). Arguments go to `dotnet stryker`, e.g.
 #   scripts/mutation-score.sh --mutate 'infra/Config/**/*.cs'
-# A whole run takes about an hour and a half on two cores (README "Mutation testing"). With
-#   MERGE_INTO=<an earlier whole run's mutation-report.json> scripts/mutation-score.sh --mutate <files>
-# the files this run mutated replace theirs in that report, and the score is the merged one's:
-# the other files keep their earlier results, which tests added since can only improve.
+# A whole run takes hours on two cores (README "Mutation testing"). With
+#   MERGE_INTO=<report.json> scripts/mutation-score.sh --mutate <files>
+# the files this run mutated replace theirs in that report (made if it does not exist yet), and
+# the score is the merged report's: the other files keep their earlier results, which tests
+# added since can only improve. Runs over parts thus add up to a whole-program report.
 # Prints the score last: detected (killed or timed out) over detected plus undetected (survived
 # or covered by no test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v jq >/dev/null || { echo "mutation-score.sh needs jq (apt-get install jq)" >&2; exit 1; }
-if [ -n "${MERGE_INTO:-}" ] && [ ! -f "$MERGE_INTO" ]; then
-  echo "MERGE_INTO=$MERGE_INTO: no such report" >&2
-  exit 1
-fi
 dotnet tool restore >/dev/null
 dotnet stryker --config-file stryker-config.json "$@"
 
@@ -26,13 +23,17 @@ reports=(StrykerOutput/*/reports/mutation-report.json)
 report=${reports[-1]}
 
 if [ -n "${MERGE_INTO:-}" ]; then
-  merged="${report%.json}.merged.json"
-  # Reports name files by absolute path: compare them from infra/ or components/ on, so a report
-  # made in another clone merges too.
-  jq -s 'def rel: .files |= with_entries(.key |= (capture("(?<p>(infra|components)/.*)$").p));
-    (.[0] | rel) as $earlier | (.[1] | rel) as $now | $earlier | .files += $now.files' "$MERGE_INTO" "$report" > "$merged"
-  echo "merged: $(jq -r '[.files | keys[] | capture("(?<p>(infra|components)/.*)$").p] | join(", ")' "$report") from this run, the rest from $MERGE_INTO"
-  report=$merged
+  [ -f "$MERGE_INTO" ] || jq '.files = {}' "$report" > "$MERGE_INTO"
+  # A report lists every file, those left out by --mutate with their mutants "Ignored": this run's
+  # files are those with a mutant it tested. Reports name files by absolute path: compare them
+  # from infra/ or components/ on, so a report made in another clone merges too.
+  merge='def rel: .files |= with_entries(.key |= (capture("(?<p>(infra|components)/.*)$").p));
+    def tested: .files |= with_entries(select([.value.mutants[].status] | any(. != "Ignored" and . != "CompileError")));'
+  jq -s "$merge"' (.[0] | rel) as $earlier | (.[1] | rel | tested) as $now | $earlier | .files += $now.files' \
+    "$MERGE_INTO" "$report" > "$MERGE_INTO.new"
+  mv "$MERGE_INTO.new" "$MERGE_INTO"
+  echo "merged into $MERGE_INTO: $(jq -r "$merge"' rel | tested | .files | keys | join(", ")' "$report") from this run; it holds $(jq '.files | length' "$MERGE_INTO") files"
+  report=$MERGE_INTO
 fi
 
 read -r detected undetected < <(jq -r '
