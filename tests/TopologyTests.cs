@@ -1,5 +1,6 @@
 using System.Collections;
 using DoK8sHa.Components;
+using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 using static DoK8sHa.Tests.Support.StackAssertions;
 
@@ -8,6 +9,37 @@ namespace DoK8sHa.Tests;
 /// <summary>What the program builds for each inventory: droplets, their tags and firewalls, which step runs on which node, and nothing run where `pulumi up` runs. The whole program under Pulumi's mocks, with the dev and prod stack files.</summary>
 public class TopologyTests
 {
+    // A kept step leaves each of its scripts on the node it runs on, as <steps>/<name>.sh, for an
+    // operator to read or run again (README "Check the cluster's health"): every name says what
+    // it is, and two steps that run on one node (the first control-plane node mints every join's
+    // token and checks every worker's stale Node) never leave different scripts under one name.
+    [TestCase("dev", "join-token-node3")]
+    [TestCase("prod", "join-token-worker1")]
+    public async Task EveryKeptScriptHasItsOwnNameOnItsNode(string stack, string aTokenScript)
+    {
+        var kept = new Dictionary<(string Host, string Name), (string Step, string Script)>();
+        foreach (var step in (await StackRun.SharedAsync(stack)).Mocks.OfType(RemoteCommand))
+        {
+            var stdin = step.Input("stdin");
+            if (!stdin.Contains($"steps={Sh.Quote(Render.StepsDir)}", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            foreach (System.Text.RegularExpressions.Match script in System.Text.RegularExpressions.Regex.Matches(stdin, "cat > \"\\$steps/(.*?)\\.sh\" <<'DO_K8S_HA_STEP'\n(.*?)\nDO_K8S_HA_STEP\n", System.Text.RegularExpressions.RegexOptions.Singleline))
+            {
+                var (name, text) = (script.Groups[1].Value, script.Groups[2].Value);
+                Assert.That(name, Does.Match("^[a-z][a-z0-9.-]*[a-z0-9]$"), $"{step.Name} keeps a script named '{name}'");
+                var key = (ConnectionHost(step), name);
+                if (kept.TryGetValue(key, out var earlier))
+                {
+                    Assert.That(text, Is.EqualTo(earlier.Script), $"{step.Name} and {earlier.Step} both keep {name}.sh on {key.Item1}");
+                }
+                kept[key] = (step.Name, text);
+            }
+        }
+        Assert.That(kept.Keys.Select(k => k.Name), Does.Contain(aTokenScript).And.Contain("cluster-health"));
+    }
+
     [Test]
     public async Task DevStackBuildsTheSeedTopology()
     {

@@ -73,6 +73,14 @@ public sealed class ClusterMocks : IMocks
         _resources.Values.SingleOrDefault(r => r.Name == name && !r.Type.StartsWith("do-k8s-ha:", StringComparison.Ordinal))
         ?? throw new AssertionException($"no resource named {name}; have: {string.Join(", ", _resources.Values.Select(r => r.Name).Order())}");
 
+    /// <summary>
+    /// A control-plane node has admin.conf once a control-plane step has run. (On a later update
+    /// the engine keeps an unchanged token step's stdout from the first run, so the first node's
+    /// token stays empty there too.)
+    /// </summary>
+    private bool ClusterExists =>
+        _resources.Values.Any(r => r.Type == "command:remote:Command" && r.Name.StartsWith("control-plane-", StringComparison.Ordinal) && !r.Name.Contains('.', StringComparison.Ordinal));
+
     public async Task<(string? id, object state)> NewResourceAsync(MockResourceArgs args)
     {
         var registeredAt = Interlocked.Increment(ref _clock);
@@ -128,8 +136,10 @@ public sealed class ClusterMocks : IMocks
                 // The health gate's report, as cluster-health.sh prints it.
                 state["stdout"] = name == "health-check"
                     ? "cluster is healthy\nscheduler-leader=node1\ncontroller-manager-leader=node2\n"
-                    // join-token.sh prints the token it minted, [a-z0-9]{6}.[a-z0-9]{16}.
-                    : name.EndsWith(".token", StringComparison.Ordinal) ? Token(name)
+                    // join-token.sh prints the token it minted, [a-z0-9]{6}.[a-z0-9]{16}, or
+                    // nothing on a node with no admin.conf: before any control-plane step of a new
+                    // stack has run (the first node's token, minted before it creates the cluster).
+                    : name.EndsWith(".token", StringComparison.Ordinal) ? (ClusterExists ? Token(name) : "")
                     : $"ran {name}";
                 state["stderr"] = "";
                 break;
