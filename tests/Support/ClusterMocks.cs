@@ -74,9 +74,10 @@ public sealed class ClusterMocks : IMocks
         ?? throw new AssertionException($"no resource named {name}; have: {string.Join(", ", _resources.Values.Select(r => r.Name).Order())}");
 
     /// <summary>
-    /// A control-plane node has admin.conf once a control-plane step has run. (On a later update
-    /// the engine keeps an unchanged token step's stdout from the first run, so the first node's
-    /// token stays empty there too.)
+    /// A control-plane node has admin.conf once a control-plane step has run (join-token.sh
+    /// checks for it). On a later update the engine keeps an unchanged step's outputs from the
+    /// last run (pulumi pkg/resource/deploy/step.go, SameStep), so the first node's token stays
+    /// empty there too.
     /// </summary>
     private bool ClusterExists =>
         _resources.Values.Any(r => r.Type == "command:remote:Command" && r.Name.StartsWith("control-plane-", StringComparison.Ordinal) && !r.Name.Contains('.', StringComparison.Ordinal));
