@@ -207,6 +207,28 @@ public sealed class ClusterMocks : IMocks
     }
 
     public Task<object> CallAsync(MockCallArgs args) => Task.FromResult<object>(args.Args);
+
+    private readonly ConcurrentDictionary<string, ImmutableDictionary<string, Pulumi.Output<object?>>> _componentOutputs = new();
+
+    /// <summary>
+    /// What each component (and the stack) registered as its outputs, by URN: Pulumi's MockMonitor
+    /// hands every RegisterResourceOutputs call to the mocks (pulumi-dotnet Testing/MockMonitor.cs,
+    /// RegisterResourceOutputsAsync); the engine stores them as the component's outputs in the state.
+    /// </summary>
+    public Task RegisterResourceOutputs(MockRegisterResourceOutputsRequest args)
+    {
+        _componentOutputs[args.Urn] = args.Outputs;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The outputs the component of that type (e.g. "do-k8s-ha:index:ClusterNode") and name registered.</summary>
+    public ImmutableDictionary<string, Pulumi.Output<object?>> ComponentOutputs(string type, string name)
+    {
+        var matches = _componentOutputs.Where(kv => kv.Key.EndsWith($"{type}::{name}", StringComparison.Ordinal) && (kv.Key.Contains($"::{type}::", StringComparison.Ordinal) || kv.Key.Contains($"${type}::", StringComparison.Ordinal))).ToList();
+        return matches.Count == 1
+            ? matches[0].Value
+            : throw new AssertionException($"{matches.Count} registrations of outputs by {type} {name}; have: {string.Join(", ", _componentOutputs.Keys.Order())}");
+    }
 }
 
 /// <summary>Reading a mocked remote step the way its command runs it.</summary>
