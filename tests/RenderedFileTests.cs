@@ -64,7 +64,7 @@ public class RenderedFileTests
         ["remote-step-run.fragment"] = "remote-step.sh",
         ["etcd-member-change.fragment"] = "etcd-member-remove.sh",
         ["stale-node.fragment"] = "control-plane.join.sh",
-        ["api-proxy-wait.fragment"] = "worker-join.sh",
+        ["wait-until-answers.fragment"] = "worker-join.sh",
         ["containerd-sandbox.fragment"] = "kubernetes-packages.sh",
         ["kubernetes-repository.fragment"] = "kubernetes-packages.sh",
         ["retry.fragment"] = "worker-drain.drain.sh",

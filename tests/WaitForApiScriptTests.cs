@@ -52,6 +52,6 @@ public class WaitForApiScriptTests
         var (exit, output) = _node.Run(Render.WaitForApi("https://127.0.0.1:6443", timeoutSeconds: 0), scratch: []);
 
         Assert.That(exit, Is.EqualTo(1));
-        Assert.That(output, Does.Contain("was not ready within 0s").And.Contain("journalctl -u kubelet"));
+        Assert.That(output, Does.Contain("did not answer https://127.0.0.1:6443/readyz within 0s").And.Contain("journalctl -u kubelet"));
     }
 }

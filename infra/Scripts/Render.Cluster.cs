@@ -30,6 +30,7 @@ public static partial class Render
         {
             ["ENDPOINT"] = Sh.Quote(endpoint),
             ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["WAIT_UNTIL_ANSWERS"] = Fragment("wait-until-answers.fragment"),
         });
 
     public static string NodeLocalDns(string version, string kubeDnsIp, string localIp = "169.254.20.10", string dnsDomain = "cluster.local") =>

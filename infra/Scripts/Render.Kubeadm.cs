@@ -99,7 +99,7 @@ public static partial class Render
             ["ETCD_WAIT_SECONDS"] = etcdWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["PROGRAM_KUBECONFIG"] = Sh.Quote(ProgramKubeconfig),
             ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
-            ["WAIT_FOR_PROXY"] = Fragment("api-proxy-wait.fragment"),
+            ["WAIT_UNTIL_ANSWERS"] = Fragment("wait-until-answers.fragment"),
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["MAY_INIT"] = Sh.Bool(mayInit),
@@ -130,7 +130,7 @@ public static partial class Render
         {
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["API_PROXY"] = Sh.Quote(Ports.ApiProxyListen),
-            ["WAIT_FOR_PROXY"] = Fragment("api-proxy-wait.fragment"),
+            ["WAIT_UNTIL_ANSWERS"] = Fragment("wait-until-answers.fragment"),
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, Ports.ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true, dropletId).TrimEnd('\n'),
         });
 

@@ -252,13 +252,14 @@ wait_for_live_peer() {
   done
 }
 
-# Waits up to $1 seconds for an API server to answer through this node's local proxy
-# (api-proxy.sh), which a join goes through: API_PROXY is its host:port.
-wait_for_proxy() {
-  local deadline=$((SECONDS + $1))
-  until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
+# Waits up to $2 seconds for the URL $1 to answer with success (-f: an API server that is not
+# ready yet answers 500; -k: the cluster's CA is not the system's), trying every 2 s. Then exits:
+# $3 says what did not answer, $4 where to look.
+wait_until_answers() {
+  local deadline=$((SECONDS + $2))
+  until curl -ksf --max-time 3 "$1" >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "no API server answers through the local proxy $API_PROXY within $1s. Look: 'systemctl status kube-apiserver-proxy' here" >&2
+      echo "$3 did not answer $1 within $2s. Look: $4" >&2
       exit 1
     fi
     sleep 2
@@ -284,7 +285,7 @@ elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
     echo "$NODE_NAME must join the live cluster but was given no join token: its token step ran before the cluster existed. Run 'pulumi up' again" >&2
     exit 1
   fi
-  wait_for_proxy 60
+  wait_until_answers "https://$API_PROXY/livez" 60 "no API server, through the local proxy $API_PROXY," "'systemctl status kube-apiserver-proxy' here"
   delete_stale_node "$API_PROXY"
   echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
   # shellcheck disable=SC2046 # the flag, or nothing

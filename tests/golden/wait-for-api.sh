@@ -7,12 +7,19 @@ set -euo pipefail
 ENDPOINT='https://127.0.0.1:6443'
 TIMEOUT_SECONDS=600
 
-deadline=$((SECONDS + TIMEOUT_SECONDS))
-until curl -ksf --max-time 5 "$ENDPOINT/readyz" >/dev/null 2>&1; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "the API server at $ENDPOINT on $(hostname) was not ready within ${TIMEOUT_SECONDS}s. Look: journalctl -u kubelet, crictl ps -a" >&2
-    exit 1
-  fi
-  sleep 3
-done
+# Waits up to $2 seconds for the URL $1 to answer with success (-f: an API server that is not
+# ready yet answers 500; -k: the cluster's CA is not the system's), trying every 2 s. Then exits:
+# $3 says what did not answer, $4 where to look.
+wait_until_answers() {
+  local deadline=$((SECONDS + $2))
+  until curl -ksf --max-time 3 "$1" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$3 did not answer $1 within $2s. Look: $4" >&2
+      exit 1
+    fi
+    sleep 2
+  done
+}
+
+wait_until_answers "$ENDPOINT/readyz" "$TIMEOUT_SECONDS" "the API server on $(hostname)" "journalctl -u kubelet, crictl ps -a"
 echo "the API server on $(hostname) is ready"

@@ -8,13 +8,14 @@ NODE_NAME='node3'
 API_PROXY='127.0.0.1:6444'
 KUBEADM_DIR=/etc/kubernetes/kubeadm
 
-# Waits up to $1 seconds for an API server to answer through this node's local proxy
-# (api-proxy.sh), which a join goes through: API_PROXY is its host:port.
-wait_for_proxy() {
-  local deadline=$((SECONDS + $1))
-  until curl -ksf --max-time 3 "https://$API_PROXY/livez" >/dev/null 2>&1; do
+# Waits up to $2 seconds for the URL $1 to answer with success (-f: an API server that is not
+# ready yet answers 500; -k: the cluster's CA is not the system's), trying every 2 s. Then exits:
+# $3 says what did not answer, $4 where to look.
+wait_until_answers() {
+  local deadline=$((SECONDS + $2))
+  until curl -ksf --max-time 3 "$1" >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "no API server answers through the local proxy $API_PROXY within $1s. Look: 'systemctl status kube-apiserver-proxy' here" >&2
+      echo "$3 did not answer $1 within $2s. Look: $4" >&2
       exit 1
     fi
     sleep 2
@@ -26,7 +27,7 @@ if [ -f /etc/kubernetes/kubelet.conf ]; then
   exit 0
 fi
 
-wait_for_proxy 300
+wait_until_answers "https://$API_PROXY/livez" 300 "no API server, through the local proxy $API_PROXY," "'systemctl status kube-apiserver-proxy' here"
 
 umask 077
 install -d -m 0700 "$KUBEADM_DIR"

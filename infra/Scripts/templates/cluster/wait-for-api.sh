@@ -7,12 +7,7 @@ set -euo pipefail
 ENDPOINT={{ENDPOINT}}
 TIMEOUT_SECONDS={{TIMEOUT_SECONDS}}
 
-deadline=$((SECONDS + TIMEOUT_SECONDS))
-until curl -ksf --max-time 5 "$ENDPOINT/readyz" >/dev/null 2>&1; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "the API server at $ENDPOINT on $(hostname) was not ready within ${TIMEOUT_SECONDS}s. Look: journalctl -u kubelet, crictl ps -a" >&2
-    exit 1
-  fi
-  sleep 3
-done
+{{WAIT_UNTIL_ANSWERS}}
+
+wait_until_answers "$ENDPOINT/readyz" "$TIMEOUT_SECONDS" "the API server on $(hostname)" "journalctl -u kubelet, crictl ps -a"
 echo "the API server on $(hostname) is ready"

@@ -117,7 +117,7 @@ wait_for_live_peer() {
   done
 }
 
-{{WAIT_FOR_PROXY}}
+{{WAIT_UNTIL_ANSWERS}}
 
 init() { # why
   echo "$1"
@@ -138,7 +138,7 @@ elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
     echo "$NODE_NAME must join the live cluster but was given no join token: its token step ran before the cluster existed. Run 'pulumi up' again" >&2
     exit 1
   fi
-  wait_for_proxy 60
+  wait_until_answers "https://$API_PROXY/livez" 60 "no API server, through the local proxy $API_PROXY," "'systemctl status kube-apiserver-proxy' here"
   delete_stale_node "$API_PROXY"
   echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
   # shellcheck disable=SC2046 # the flag, or nothing

@@ -8,14 +8,14 @@ NODE_NAME={{NODE_NAME}}
 API_PROXY={{API_PROXY}}
 KUBEADM_DIR=/etc/kubernetes/kubeadm
 
-{{WAIT_FOR_PROXY}}
+{{WAIT_UNTIL_ANSWERS}}
 
 if [ -f /etc/kubernetes/kubelet.conf ]; then
   echo "$NODE_NAME has already joined"
   exit 0
 fi
 
-wait_for_proxy 300
+wait_until_answers "https://$API_PROXY/livez" 300 "no API server, through the local proxy $API_PROXY," "'systemctl status kube-apiserver-proxy' here"
 
 umask 077
 install -d -m 0700 "$KUBEADM_DIR"
