@@ -119,7 +119,7 @@ public sealed class ClusterNode : ComponentResource
     public ConnectionArgs Connection { get; }
 
     /// <summary>How long a new droplet may take to answer SSH after it reports active.</summary>
-    public static readonly TimeSpan SshStartTimeout = TimeSpan.FromMinutes(6);
+    public static TimeSpan SshStartTimeout => TimeSpan.FromMinutes(6);
 
     /// <summary>cloud-init finished: packages are installed and the node can take remote steps.</summary>
     public Remote.Command Ready { get; }

@@ -48,9 +48,9 @@ public sealed class ClusterPki : ComponentResource
     /// <summary>The operators' group (the certificate's O), not kubeadm's; RBAC binds the user, see <see cref="OperatorUser"/>.</summary>
     public const string OperatorGroup = "do-k8s-ha:operators";
 
-    private static readonly string[] CaUses = ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"];
-    private static readonly string[] ClientUses = ["digital_signature", "key_encipherment", "client_auth"];
-    private static readonly string[] PeerUses = ["digital_signature", "key_encipherment", "server_auth", "client_auth"];
+    private static string[] CaUses => ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"];
+    private static string[] ClientUses => ["digital_signature", "key_encipherment", "client_auth"];
+    private static string[] PeerUses => ["digital_signature", "key_encipherment", "server_auth", "client_auth"];
 
     private readonly string _name;
     private readonly Dictionary<string, Output<EtcdMemberCredential>> _etcdMembers = [];

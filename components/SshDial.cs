@@ -11,9 +11,9 @@ public static class SshDial
     /// <summary>pulumi-command's default: a dial that neither connects nor fails in this time fails.</summary>
     public const int PerDialTimeoutSeconds = 15;
 
-    private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(100);
+    private static TimeSpan FirstDelay => TimeSpan.FromMilliseconds(100);
     private const double Backoff = 1.5;
-    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(5);
+    private static TimeSpan MaxDelay => TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// The least dialErrorLimit with which dials keep being retried for at least <paramref name="wait"/>,

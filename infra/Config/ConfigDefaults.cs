@@ -53,13 +53,13 @@ public static class ConfigDefaults
     public const string PodSecurityAudit = "restricted";
 
     /// <summary>The control plane's own, and Calico's: their pods need host networking and privileges.</summary>
-    public static readonly IReadOnlyList<string> PodSecurityExemptNamespaces = ["kube-system", "tigera-operator", "calico-system"];
+    public static IReadOnlyList<string> PodSecurityExemptNamespaces => ["kube-system", "tigera-operator", "calico-system"];
     public const int AuditLogMaxAgeDays = 30;
     public const int AuditLogMaxBackups = 10;
     public const int AuditLogMaxSizeMb = 100;
 
     /// <summary>Names of the Secrets encryption keys, the first encrypting (README "Secrets encryption keys").</summary>
-    public static readonly IReadOnlyList<string> SecretsEncryptionKeys = ["key1"];
+    public static IReadOnlyList<string> SecretsEncryptionKeys => ["key1"];
 
     /// <summary>The seed tutorial's inventory: stacked etcd on all three, two API servers, two workers.</summary>
     public const string NodesJson = """
@@ -75,9 +75,11 @@ public static class ConfigDefaults
     /// leaves it unset; a JsonNode: a structured default) and its description. Pulumi.yaml declares
     /// exactly these, with these defaults and descriptions, and the README's configuration table
     /// lists them with these defaults (ProjectFileTests, ReadmeConfigTableTests); the parser reads
-    /// its defaults from the same constants.
+    /// its defaults from the same constants. Lists here are properties, not static readonly
+    /// fields: Stryker cannot tell which tests run a static initializer and runs them all for
+    /// each of its mutants (README "Mutation testing").
     /// </summary>
-    public static readonly IReadOnlyList<ConfigKey> Keys =
+    public static IReadOnlyList<ConfigKey> Keys =>
     [
         new("nodes", System.Text.Json.Nodes.JsonNode.Parse(NodesJson),
             "The inventory, a list of {name, roles, size?} (roles control-plane, etcd, worker); the default is the seed tutorial's three nodes."),
@@ -154,14 +156,14 @@ public static class ConfigDefaults
     ];
 
     /// <summary>Each key's default, by name.</summary>
-    public static readonly IReadOnlyDictionary<string, object?> Declared = Keys.ToDictionary(k => k.Name, k => k.Default);
+    public static IReadOnlyDictionary<string, object?> Declared => Keys.ToDictionary(k => k.Name, k => k.Default);
 
     /// <summary>
     /// Keys Pulumi.yaml declares without a type: the CLI checks a typed key's stack value against
     /// its type (pulumi pkg/workspace/config.go, validateStackConfigValues), and `pulumi new`
     /// answers prompts with strings; these take a list or a comma-separated string.
     /// </summary>
-    public static readonly IReadOnlySet<string> Untyped = Keys.Where(k => k.Untyped).Select(k => k.Name).ToHashSet();
+    public static IReadOnlySet<string> Untyped => Keys.Where(k => k.Untyped).Select(k => k.Name).ToHashSet();
 }
 
 /// <summary>One config key: what Pulumi.yaml declares of it.</summary>

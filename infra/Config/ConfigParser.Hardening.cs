@@ -7,7 +7,7 @@ namespace DoK8sHa.Config;
 /// <summary>The hardening keys: Pod Security defaults, the audit log, the Secrets encryption keys.</summary>
 public static partial class ConfigParser
 {
-    private static readonly string[] PodSecurityLevels = ["privileged", "baseline", "restricted"];
+    private static string[] PodSecurityLevels => ["privileged", "baseline", "restricted"];
 
     private static HardeningSettings ParseHardening(Func<string, string?> get, Action<string, string, string> problem)
     {

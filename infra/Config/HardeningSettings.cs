@@ -9,7 +9,7 @@ public sealed record AuditLogSettings(int MaxAgeDays, int MaxBackups, int MaxSiz
     public const string Dir = "/var/log/kubernetes/audit";
     public const string Path = Dir + "/audit.log";
 
-    public static AuditLogSettings Default { get; } = new(ConfigDefaults.AuditLogMaxAgeDays, ConfigDefaults.AuditLogMaxBackups, ConfigDefaults.AuditLogMaxSizeMb);
+    public static AuditLogSettings Default => new(ConfigDefaults.AuditLogMaxAgeDays, ConfigDefaults.AuditLogMaxBackups, ConfigDefaults.AuditLogMaxSizeMb);
 }
 
 /// <summary>What the cluster runs with beyond kubeadm's defaults (README "Hardening").</summary>

@@ -10,7 +10,7 @@ public sealed partial record KubernetesVersion(int Major, int Minor, int Patch)
     /// kubeadm's v1beta4 config API exists since 1.31; anonymous access limited to named paths
     /// (AuthenticationConfiguration anonymous.conditions, anonymous-auth.yaml) is on by default since 1.32.
     /// </summary>
-    public static readonly KubernetesVersion OldestSupported = new(1, 32, 0);
+    public static KubernetesVersion OldestSupported => new(1, 32, 0);
 
     public override string ToString() => $"{Major}.{Minor}.{Patch}";
 

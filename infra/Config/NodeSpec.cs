@@ -30,7 +30,7 @@ internal static class RoleNaming
     public const string Etcd = "etcd";
     public const string Worker = "worker";
 
-    public static readonly IReadOnlyDictionary<string, NodeRoles> ByName = new Dictionary<string, NodeRoles>(StringComparer.Ordinal)
+    public static IReadOnlyDictionary<string, NodeRoles> ByName => new Dictionary<string, NodeRoles>(StringComparer.Ordinal)
     {
         [ControlPlane] = NodeRoles.ControlPlane,
         [Etcd] = NodeRoles.Etcd,
