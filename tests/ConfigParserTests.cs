@@ -141,6 +141,53 @@ public class ConfigParserTests
         Assert.That(error.Problems[0], Does.Contain(". Fix: "));
     }
 
+    // The whole problem, fix included: what a user reads and acts on.
+    [TestCase("podSecurityEnforce", "strict", "podSecurityEnforce: 'strict' is not a Pod Security level. Fix: use one of privileged, baseline, restricted (default baseline)")]
+    [TestCase("podSecurityWarn", "Restricted", "podSecurityWarn: 'Restricted' is not a Pod Security level. Fix: use one of privileged, baseline, restricted (default restricted)")]
+    [TestCase("podSecurityAudit", "none", "podSecurityAudit: 'none' is not a Pod Security level. Fix: use one of privileged, baseline, restricted (default restricted)")]
+    [TestCase("auditLogMaxAgeDays", "3651", "auditLogMaxAgeDays: '3651' is not a number of days from 1 to 3650. Fix: pulumi config set auditLogMaxAgeDays 30")]
+    [TestCase("auditLogMaxBackups", "0", "auditLogMaxBackups: '0' is not a number of files from 1 to 1000. Fix: pulumi config set auditLogMaxBackups 10")]
+    [TestCase("auditLogMaxSizeMb", "-1", "auditLogMaxSizeMb: '-1' is not a number of megabytes from 1 to 10240. Fix: pulumi config set auditLogMaxSizeMb 100")]
+    [TestCase("podSecurityExemptNamespaces", """{"kube-system":true}""", "podSecurityExemptNamespaces: is not a list. Fix: set a list, e.g. `pulumi config set --path 'podSecurityExemptNamespaces[0]' kube-system`")]
+    [TestCase("podSecurityExemptNamespaces", """["kube-system",1.5]""", "podSecurityExemptNamespaces[1]: '1.5' is not a namespace name. Fix: use lower-case letters, digits and '-'")]
+    [TestCase("secretsEncryptionKeys", "[]", "secretsEncryptionKeys: is empty. Fix: set a list, e.g. `pulumi config set --path 'secretsEncryptionKeys[0]' key1`")]
+    [TestCase("secretsEncryptionKeys", "key2", "secretsEncryptionKeys: is not a list. Fix: set a list, e.g. `pulumi config set --path 'secretsEncryptionKeys[0]' key1`")]
+    [TestCase("secretsEncryptionKeys", """["key1","Key2"]""", "secretsEncryptionKeys[1]: 'Key2' is not a key name (a DNS label). Fix: use lower-case letters, digits and '-'")]
+    [TestCase("secretsEncryptionKeys", """["key1","key1"]""", "secretsEncryptionKeys[1]: 'key1' is listed twice. Fix: list each once")]
+    public void AHardeningProblemSaysWhatIsWrongAndHowToFixIt(string key, string value, string expected)
+    {
+        var error = Fails(With(key, value));
+        Assert.That(error.Problems, Is.EqualTo(new[] { $"do-k8s-ha:{expected}" }));
+    }
+
+    [Test]
+    public void EveryHardeningKeyIsReadAndEveryLevelAccepted()
+    {
+        var values = Valid();
+        values["podSecurityEnforce"] = "privileged";
+        values["podSecurityWarn"] = "baseline";
+        values["podSecurityAudit"] = "privileged";
+        // No namespace exempt: allowed (the control plane's pods are static, Calico's may then fail to start).
+        values["podSecurityExemptNamespaces"] = "[]";
+        values["auditLogMaxAgeDays"] = "3650";
+        values["auditLogMaxBackups"] = "1000";
+        values["auditLogMaxSizeMb"] = "10240";
+        values["secretsEncryptionKeys"] = """["key2","key1"]""";
+
+        var hardening = Parse(values, out _).Hardening;
+
+        Assert.That(hardening.PodSecurity, Is.EqualTo(new PodSecuritySettings("privileged", "baseline", "privileged", hardening.PodSecurity.ExemptNamespaces)));
+        Assert.That(hardening.PodSecurity.ExemptNamespaces, Is.Empty);
+        Assert.That(hardening.AuditLog, Is.EqualTo(new AuditLogSettings(3650, 1000, 10240)));
+        Assert.That(hardening.SecretsEncryptionKeys, Is.EqualTo(new[] { "key2", "key1" }));
+    }
+
+    [Test]
+    public void TheOldestSupportedKubernetesReleaseIsAccepted()
+    {
+        Assert.That(Parse(With("kubernetesVersion", "1.32.0"), out _).KubernetesVersion.ToString(), Is.EqualTo("1.32.0"));
+    }
+
     [TestCase("sshPublicKey", "pulumi config set sshPublicKey")]
     [TestCase("sshPrivateKey", "pulumi config set sshPrivateKey --secret")]
     public void MissingSshKeysAreNamed(string key, string fix)

@@ -46,12 +46,12 @@ public static partial class ConfigParser
         return new HardeningSettings(podSecurity, audit, keys);
     }
 
-    /// <summary>A list of distinct names, each matching <paramref name="pattern"/>.</summary>
+    /// <summary>A list of distinct names, each matching <paramref name="pattern"/>; <paramref name="fallback"/> is never empty (its first name is the fix's example).</summary>
     private static List<string> StringList(Func<string, string?> get, string key, IReadOnlyList<string> fallback, Regex pattern, string what,
         Action<string, string, string> problem, bool allowEmpty)
     {
         var json = get(key);
-        var fix = $"set a list, e.g. `pulumi config set --path '{key}[0]' {(fallback.Count > 0 ? fallback[0] : "name")}`";
+        var fix = $"set a list, e.g. `pulumi config set --path '{key}[0]' {fallback[0]}`";
         if (string.IsNullOrWhiteSpace(json))
         {
             return [.. fallback];
@@ -68,7 +68,7 @@ public static partial class ConfigParser
             var i = 0;
             foreach (var item in doc.RootElement.EnumerateArray())
             {
-                var text = item.ValueKind == JsonValueKind.String ? item.GetString() ?? "" : item.ToString();
+                var text = item.ValueKind == JsonValueKind.String ? item.GetString()! : item.ToString();
                 if (!pattern.IsMatch(text))
                 {
                     problem($"{key}[{i}]", $"'{text}' is not {what}", "use lower-case letters, digits and '-'");

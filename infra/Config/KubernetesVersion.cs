@@ -17,17 +17,14 @@ public sealed partial record KubernetesVersion(int Major, int Minor, int Patch)
     /// <summary>The per-minor package repository path, e.g. <c>v1.35</c>.</summary>
     public string RepositoryMinor => $"v{Major}.{Minor}";
 
-    /// <summary>The apt version pattern of this release on pkgs.k8s.io (revision left open).</summary>
-    public string PackageVersionPattern => $"{this}-*";
-
     public bool IsOlderThan(KubernetesVersion other) =>
         (Major, Minor, Patch).CompareTo((other.Major, other.Minor, other.Patch)) < 0;
 
-    public static bool TryParse(string? text, out KubernetesVersion version)
+    public static bool TryParse(string text, out KubernetesVersion version)
     {
         version = null!;
-        var match = text is null ? null : Pattern().Match(text);
-        if (match is null || !match.Success)
+        var match = Pattern().Match(text);
+        if (!match.Success)
         {
             return false;
         }

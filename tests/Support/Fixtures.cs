@@ -65,7 +65,7 @@ public static class Fixtures
 
     public static string Pem(string kind, string what) => $"-----BEGIN {kind}-----\nPLACEHOLDER-{what}\n-----END {kind}-----";
 
-    private delegate bool TryParser<T>(string? text, out T value);
+    private delegate bool TryParser<T>(string text, out T value);
 
     private static T Parse<T>(TryParser<T> parse, string text) =>
         parse(text, out var value) ? value : throw new ArgumentException(text);
