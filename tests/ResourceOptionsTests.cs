@@ -11,6 +11,22 @@ namespace DoK8sHa.Tests;
 /// </summary>
 public class ResourceOptionsTests
 {
+    // Checked before any resource is made: a step with two scripts would run one of them on stdin for the other.
+    [TestCase(true, true, false, 2)]
+    [TestCase(false, false, false, 0)]
+    [TestCase(true, false, true, 2)]
+    public void ARemoteStepRunsExactlyOneScript(bool create, bool update, bool delete, int count)
+    {
+        var args = new DoK8sHa.Components.RemoteStepArgs
+        {
+            Create = create ? (Input<string>)"a" : null,
+            Update = update ? (Input<string>)"b" : null,
+            Delete = delete ? (Input<string>)"c" : null,
+        };
+        var error = Assert.Throws<ArgumentException>(() => DoK8sHa.Components.RemoteStep.Create("node1.step", null!, args))!;
+        Assert.That(error.Message, Is.EqualTo($"remote step node1.step needs exactly one of Create, Update and Delete, not {count}"));
+    }
+
     private static readonly ConcurrentDictionary<string, (string Type, ResourceOptions Options)> Seen = new();
 
     private sealed class CapturingStack : Stack

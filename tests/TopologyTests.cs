@@ -54,6 +54,8 @@ public class TopologyTests
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "name")), Is.EqualTo(new[] { "node1", "node2", "node3" }));
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "size")), Is.All.EqualTo("s-2vcpu-4gb"));
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "region")), Is.All.EqualTo("lon1"));
+        // DigitalOcean's metrics agent: CPU, memory and disk graphs and alerts for every node.
+        Assert.That(mocks.OfType(Droplet).Select(d => d.Inputs["monitoring"]), Is.All.EqualTo(true));
         Assert.That(mocks.OfType("digitalocean:index/vpc:Vpc").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
