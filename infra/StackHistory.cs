@@ -26,8 +26,8 @@ public static class StackHistory
         {
             Name = $"{deployment.OrganizationName}/{deployment.ProjectName}/{deployment.StackName}",
         });
-        var version = await self.GetOutputDetailsAsync(KubernetesVersionOutput).ConfigureAwait(false);
-        var nodes = await self.GetOutputDetailsAsync(NodesOutput).ConfigureAwait(false);
+        var version = await self.GetOutputDetailsAsync(KubernetesVersionOutput);
+        var nodes = await self.GetOutputDetailsAsync(NodesOutput);
         return FromOutputs(version.Value, nodes.Value);
     }
 

@@ -60,6 +60,15 @@ public class DayTwoTests
             Assert.That(script, Does.Contain(i == 0 ? "KUBEADM_UPGRADE=apply" : "KUBEADM_UPGRADE=node"), order[i]);
             // The order is the engine's (dependsOn, RollingUpgradeEngineTests), never a wait in the script.
             Assert.That(script, Does.Not.Contain("PREDECESSORS"), order[i]);
+            // A control-plane node drains itself with its own admin.conf; a worker holds no such
+            // credential: the first control-plane node drains it before and uncordons it after.
+            var worker = order[i].StartsWith("worker", StringComparison.Ordinal);
+            Assert.That(script, Does.Contain(worker ? "KUBECONFIG_FILE=''" : "KUBECONFIG_FILE='/etc/kubernetes/admin.conf'"), order[i]);
+            if (worker)
+            {
+                Assert.That(Input(mocks.Named($"upgrade-{order[i]}.drain"), "update"), Does.Contain("MODE=drain\n"), order[i]);
+                Assert.That(Input(mocks.Named($"upgrade-{order[i]}.uncordon"), "update"), Does.Contain("MODE=uncordon\n"), order[i]);
+            }
         }
         // Dedicated etcd nodes run no kubelet and have nothing to upgrade.
         Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("upgrade-etcd", StringComparison.Ordinal)), Is.Empty);
@@ -81,15 +90,17 @@ public class DayTwoTests
         Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
     }
 
-    [Test]
-    public async Task TheStackExportsWhatTheNextUpdateIsJudgedBy()
+    // prod's etcd nodes are etcd only; dev's hold etcd among other roles.
+    [TestCase("prod", new[] { "etcd1", "etcd2", "etcd3" })]
+    [TestCase("dev", new[] { "node1", "node2", "node3" })]
+    public async Task TheStackExportsWhatTheNextUpdateIsJudgedBy(string stack, string[] etcd)
     {
-        var result = await StackRun.SharedAsync("prod");
+        var result = await StackRun.SharedAsync(stack);
         var outputs = await StackRun.OutputsOf(result);
         var previous = StackHistory.FromOutputs(outputs["kubernetesVersion"], outputs["nodes"]);
 
         Assert.That(previous.KubernetesVersion, Is.EqualTo(new Config.KubernetesVersion(1, 35, 1)));
-        Assert.That(previous.EtcdNodes, Is.EquivalentTo(new[] { "etcd1", "etcd2", "etcd3" }));
+        Assert.That(previous.EtcdNodes, Is.EquivalentTo(etcd));
     }
 
     [Test]

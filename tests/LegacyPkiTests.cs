@@ -69,6 +69,27 @@ public class LegacyPkiTests
         Assert.That(problems, Has.One.StartWith("legacyPki: ca.crt is not a CA certificate of ca.key"));
 
         problems.Clear();
+        swapped = new Dictionary<string, string>(Old.All) { ["etcd-ca.key"] = Old.All["ca.key"] };
+        Parse(OldStepOutput(new ClusterPkiMaterialFiles(swapped)), problems);
+        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: etcd-ca.crt is not a CA certificate of etcd-ca.key. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")" }));
+
+        // A missing key is named once: its certificate is not also judged against nothing.
+        problems.Clear();
+        Parse(OldStepOutput(Old, leaveOut: "ca.key"), problems);
+        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: has no ca.key. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")" }));
+
+        // A certificate with its own key, but no CA: without basic constraints it may sign nothing.
+        problems.Clear();
+        using (var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        {
+            var request = new CertificateRequest("CN=front-proxy-ca", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var plain = request.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+            var notCa = new Dictionary<string, string>(Old.All) { ["front-proxy-ca.crt"] = plain.ExportCertificatePem(), ["front-proxy-ca.key"] = key.ExportPkcs8PrivateKeyPem() };
+            Parse(OldStepOutput(new ClusterPkiMaterialFiles(notCa)), problems);
+        }
+        Assert.That(problems, Has.One.StartWith("legacyPki: front-proxy-ca.crt is not a CA certificate of front-proxy-ca.key. Fix: "));
+
+        problems.Clear();
         Parse("ca.crt not-base64!\n", problems);
         Assert.That(problems, Does.Contain("legacyPki: the value of ca.crt is not base64. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")"));
     }
