@@ -56,8 +56,13 @@ public class TopologyTests
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "region")), Is.All.EqualTo("lon1"));
         // DigitalOcean's metrics agent: CPU, memory and disk graphs and alerts for every node.
         Assert.That(mocks.OfType(Droplet).Select(d => d.Inputs["monitoring"]), Is.All.EqualTo(true));
-        Assert.That(mocks.OfType("digitalocean:index/vpc:Vpc").Count(), Is.EqualTo(1));
-        Assert.That(mocks.OfType("digitalocean:index/sshKey:SshKey").Count(), Is.EqualTo(1));
+        // What the DigitalOcean console shows: each object named after the cluster it belongs to.
+        var vpc = mocks.OfType("digitalocean:index/vpc:Vpc").Single();
+        Assert.That((Input(vpc, "name"), Input(vpc, "region"), Input(vpc, "ipRange"), Input(vpc, "description")),
+            Is.EqualTo(("k8s-dev-vpc", "lon1", "10.240.0.0/20", "do-k8s-ha cluster k8s-dev")));
+        Assert.That(Input(mocks.OfType("digitalocean:index/sshKey:SshKey").Single(), "name"), Is.EqualTo("k8s-dev-admin"));
+        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => Input(f, "name")), Is.EquivalentTo(new[] { "k8s-dev-nodes", "k8s-dev-etcd", "k8s-dev-api" }));
+        Assert.That(mocks.OfType("digitalocean:index/tag:Tag").Select(t => Input(t, "name")), Is.EquivalentTo(new[] { "k8s-dev", "k8s-dev-control-plane", "k8s-dev-etcd", "k8s-dev-worker" }));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
         Assert.That(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
