@@ -184,6 +184,45 @@ public class ResourceOptionsTests
         return found;
     }
 
+    // Every resource is a child of the component it belongs to: its URN carries that component's
+    // type, and `pulumi stack` shows the cluster as a tree.
+    [Test]
+    public void EveryResourceBelongsToAComponent()
+    {
+        var loose = Seen.Where(s => !s.Value.Type.StartsWith("do-k8s-ha:", StringComparison.Ordinal)
+                && s.Value.Type is not ("pulumi:pulumi:StackReference" or "pulumi:pulumi:Stack")
+                && s.Value.Options.Parent is null or Stack)
+            .Select(s => s.Key).ToList();
+
+        Assert.That(Seen, Has.Count.GreaterThan(50));
+        Assert.That(loose, Is.Empty);
+    }
+
+    // Renamed steps keep their URNs through an alias: without it the engine would delete the
+    // old step, and a departure's delete takes its node out of the cluster.
+    [TestCase("node1.bootstrapped", "node1-bootstrapped")]
+    [TestCase("leave-node1.etcd", "leave-node1-etcd")]
+    [TestCase("leave-node1", null)]
+    public async Task ARenamedStepKeepsItsFormerName(string step, string? former)
+    {
+        var names = new List<string?>();
+        foreach (var alias in Of(step).Aliases)
+        {
+            names.Add(await (await alias.ToOutput().ValueAsync()).Name!.ToOutput().ValueAsync());
+        }
+        Assert.That(names, Is.EqualTo(former is null ? Array.Empty<string>() : new[] { former }));
+    }
+
+    [Test]
+    public async Task TheHealthGateChecksTheClusterAfterEveryDeparture()
+    {
+        var departures = Seen.Where(s => s.Value.Type == "command:remote:Command" && s.Key.Split("::")[1].StartsWith("leave-", StringComparison.Ordinal)).Select(s => s.Key.Split("::")[1]).ToList();
+        var dependsOn = (await Of("health-check").DependsOn.ToOutput().ValueAsync()).Select(r => r.GetResourceName()).ToList();
+
+        Assert.That(departures, Has.Count.EqualTo(6));
+        Assert.That(dependsOn, Is.SupersetOf(departures));
+    }
+
     [Test]
     public async Task TheHealthGateDependsOnEveryUpgradeStep()
     {

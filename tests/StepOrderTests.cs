@@ -159,6 +159,30 @@ public class StepOrderTests
         Assert.That(ConnectionHost(mocks.Named("leave-worker3")), Is.EqualTo(ClusterMocks.LoadBalancerIp));
     }
 
+    [Test]
+    public async Task EtcdMembersLeaveThroughAnEtcdNodeWhenOneControlPlaneNodeIsNoMember()
+    {
+        // The relay may land on b, which has no etcd credentials: every control-plane node must be a member.
+        var nodes = """[{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"b","roles":["control-plane","worker"]},{"name":"c","roles":["etcd","worker"]},{"name":"d","roles":["etcd"]}]""";
+        var mocks = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
+
+        Assert.That((ConnectionHost(mocks.Named("leave-a.etcd")), ConnectionPort(mocks.Named("leave-a.etcd"))), Is.EqualTo((ClusterMocks.PublicIp("c"), 22)));
+        Assert.That(ConnectionHost(mocks.Named("leave-c.etcd")), Is.EqualTo(ClusterMocks.PublicIp("a")));
+        Assert.That(ConnectionHost(mocks.Named("leave-b")), Is.EqualTo(ClusterMocks.LoadBalancerIp));
+    }
+
+    [Test]
+    public async Task TheOnlyNodeOfItsKindLeavesFromItself()
+    {
+        // No other node to run its departure: it takes itself out while it can.
+        var config = StackRun.WithNodes("""[{"name":"a","roles":["control-plane","etcd","worker"]}]""");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        Assert.That(ConnectionHost(mocks.Named("leave-a")), Is.EqualTo(ClusterMocks.PublicIp("a")));
+        Assert.That(ConnectionHost(mocks.Named("leave-a.etcd")), Is.EqualTo(ClusterMocks.PublicIp("a")));
+    }
+
     private static void AssertLeavesBeforeItsSuccessorJoins(ClusterMocks mocks, MockedResource departure, string step, string joins)
     {
         // It follows the leaving node's droplet: replacing that droplet runs the removal first.

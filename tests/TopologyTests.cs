@@ -150,10 +150,12 @@ public class TopologyTests
     {
         var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         const string initialCluster = "initial-cluster: node1=https://10.240.0.2:2380,node2=https://10.240.0.3:2380,node3=https://10.240.0.4:2380";
+        // The cluster's own token: members of another cluster that reuse an address are refused.
+        const string token = "initial-cluster-token: k8s-dev-etcd";
         foreach (var (node, ip) in new[] { ("node1", "10.240.0.2"), ("node2", "10.240.0.3"), ("node3", "10.240.0.4") })
         {
             var step = mocks.Named($"etcd-{node}");
-            Assert.That(Input(step, "create"), Does.Contain(initialCluster).And.Contains($"NODE_IP='{ip}'"));
+            Assert.That(Input(step, "create"), Does.Contain(initialCluster).And.Contains(token).And.Contains($"NODE_IP='{ip}'"));
             Assert.That(step.Inputs.ContainsKey("delete"), Is.False, "a member leaves through its departure step");
             Assert.That(Input(mocks.Named($"leave-{node}.etcd"), "delete"), Does.Contain($"etcd-member-remove-{node}.sh").And.Contains($"NODE_IP='{ip}'"));
         }
