@@ -69,15 +69,15 @@ internal static class RemoteStep
     {
         // A step has one script, run at creation, or only on update, or only on delete: stdin is
         // one input for all three.
-        var scripts = new[] { args.Create, args.Update, args.Delete }.Count(s => s is not null);
-        if (scripts != 1)
+        var scripts = new[] { args.Create, args.Update, args.Delete }.OfType<Input<string>>().ToList();
+        if (scripts.Count != 1)
         {
-            throw new ArgumentException($"remote step {name} needs exactly one of Create, Update and Delete, not {scripts}");
+            throw new ArgumentException($"remote step {name} needs exactly one of Create, Update and Delete, not {scripts.Count}");
         }
         var commandArgs = new Remote.CommandArgs
         {
             Connection = args.RunVia ?? (args.RunOn ?? node).Connection,
-            Stdin = (args.Create ?? args.Update ?? args.Delete)!,
+            Stdin = scripts[0],
             Create = args.Create is null ? null! : Render.StepRunner,
             Update = args.Update is null ? null! : Render.StepRunner,
             Delete = args.Delete is null ? null! : Render.StepRunner,

@@ -213,6 +213,20 @@ public class ResourceOptionsTests
         Assert.That(names, Is.EqualTo(former is null ? Array.Empty<string>() : new[] { former }));
     }
 
+    // A joining control-plane node waits for the cluster it joins and for its own token, by its
+    // own dependencies; the first node's token is minted before the cluster exists (and empty).
+    [Test]
+    public async Task AControlPlaneJoinWaitsForInitAndItsTokenAndTheTokenForInit()
+    {
+        Assert.That(await DirectDependenciesOf("control-plane-node2"), Does.Contain("control-plane-node1").And.Contain("control-plane-node2.token"));
+        Assert.That(await DirectDependenciesOf("control-plane-node2.token"), Does.Contain("control-plane-node1"));
+        Assert.That(await DirectDependenciesOf("control-plane-node1"), Does.Contain("control-plane-node1.token").And.Not.Contain("control-plane-node2"));
+        Assert.That(await DirectDependenciesOf("control-plane-node1.token"), Does.Contain("node2.bootstrapped").And.Not.Contain("control-plane-node1"));
+    }
+
+    private static async Task<IReadOnlyList<string>> DirectDependenciesOf(string name) =>
+        [.. (await Of(name).DependsOn.ToOutput().ValueAsync()).Select(r => r.GetResourceName())];
+
     [Test]
     public async Task TheHealthGateChecksTheClusterAfterEveryDeparture()
     {

@@ -61,6 +61,7 @@ public class TopologyTests
         Assert.That((Input(vpc, "name"), Input(vpc, "region"), Input(vpc, "ipRange"), Input(vpc, "description")),
             Is.EqualTo(("k8s-dev-vpc", "lon1", "10.240.0.0/20", "do-k8s-ha cluster k8s-dev")));
         Assert.That(Input(mocks.OfType("digitalocean:index/sshKey:SshKey").Single(), "name"), Is.EqualTo("k8s-dev-admin"));
+        Assert.That(Input(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single(), "name"), Is.EqualTo("k8s-dev-api"));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => Input(f, "name")), Is.EquivalentTo(new[] { "k8s-dev-nodes", "k8s-dev-etcd", "k8s-dev-api" }));
         Assert.That(mocks.OfType("digitalocean:index/tag:Tag").Select(t => Input(t, "name")), Is.EquivalentTo(new[] { "k8s-dev", "k8s-dev-control-plane", "k8s-dev-etcd", "k8s-dev-worker" }));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
@@ -135,6 +136,28 @@ public class TopologyTests
         Assert.That(node2, Does.Contain("NODE_IP='10.240.0.3'"));
         // The health check runs before kubeadm in each control-plane step.
         Assert.That(node2.IndexOf("etcd-health.sh", StringComparison.Ordinal), Is.LessThan(node2.IndexOf("steps/control-plane.sh", StringComparison.Ordinal)));
+    }
+
+    [Test]
+    public async Task AControlPlaneNodeAnswersOnItsLocalNamesAndTakesCredentialsForItsLocalProxy()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        // The API servers' certificate: the local proxy (controlPlaneEndpoint 127.0.0.1) and the balancer.
+        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("  certSANs:\n    - 127.0.0.1\n    - localhost\n    - 198.51.100.10\n"));
+        // Its own admin.conf reaches the API through the local proxy, which survives any one API server.
+        Assert.That(Input(mocks.Named("control-plane-node2.credentials"), "create"), Does.Contain("server: https://127.0.0.1:6444\n"));
+        // A node creates or joins while one etcd member is down: quorum is enough.
+        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("REQUIRE_ALL=false\n"));
+    }
+
+    [Test]
+    public async Task ALoneControlPlaneNodeIsGivenNoToken()
+    {
+        var nodes = """[{"name":"a","roles":["control-plane","etcd","worker"]},{"name":"b","roles":["etcd","worker"]},{"name":"c","roles":["etcd","worker"]}]""";
+        var mocks = (await StackRun.RunAsync("dev", StackRun.WithNodes(nodes))).Mocks;
+
+        Assert.That(mocks.Resources.Select(r => r.Name), Has.None.EqualTo("control-plane-a.token"));
+        Assert.That(Input(mocks.Named("control-plane-a"), "create"), Does.Contain("JOIN_TOKEN_GIVEN=false"));
     }
 
     [Test]
