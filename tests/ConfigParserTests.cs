@@ -179,6 +179,16 @@ public class ConfigParserTests
     }
 
     [Test]
+    public void TheAuditLogsLeastValuesAreAccepted()
+    {
+        var values = Valid();
+        values["auditLogMaxAgeDays"] = "1";
+        values["auditLogMaxBackups"] = "1";
+        values["auditLogMaxSizeMb"] = "1";
+        Assert.That(Parse(values, out _).Hardening.AuditLog, Is.EqualTo(new AuditLogSettings(1, 1, 1)));
+    }
+
+    [Test]
     public void TheOldestSupportedKubernetesReleaseIsAccepted()
     {
         Assert.That(Parse(With("kubernetesVersion", "1.32.0"), out _).KubernetesVersion.ToString(), Is.EqualTo("1.32.0"));

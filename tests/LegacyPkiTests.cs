@@ -77,6 +77,9 @@ public class LegacyPkiTests
         problems.Clear();
         Parse(OldStepOutput(Old, leaveOut: "ca.key"), problems);
         Assert.That(problems, Is.EqualTo(new[] { "legacyPki: has no ca.key. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")" }));
+        problems.Clear();
+        Parse(OldStepOutput(Old, leaveOut: "ca.crt"), problems);
+        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: has no ca.crt. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")" }));
 
         // A certificate with its own key, but no CA: without basic constraints it may sign nothing.
         problems.Clear();
