@@ -224,7 +224,8 @@ public sealed class ClusterMocks : IMocks
     /// <summary>The outputs the component of that type (e.g. "do-k8s-ha:index:ClusterNode") and name registered.</summary>
     public ImmutableDictionary<string, Pulumi.Output<object?>> ComponentOutputs(string type, string name)
     {
-        var matches = _componentOutputs.Where(kv => kv.Key.EndsWith($"{type}::{name}", StringComparison.Ordinal) && (kv.Key.Contains($"::{type}::", StringComparison.Ordinal) || kv.Key.Contains($"${type}::", StringComparison.Ordinal))).ToList();
+        // A URN ends "<parent types>$<type>::<name>", or "::<type>::<name>" at the root (pulumi pkg/resource/urn.go).
+        var matches = _componentOutputs.Where(kv => kv.Key.EndsWith($"::{type}::{name}", StringComparison.Ordinal) || kv.Key.EndsWith($"${type}::{name}", StringComparison.Ordinal)).ToList();
         return matches.Count == 1
             ? matches[0].Value
             : throw new AssertionException($"{matches.Count} registrations of outputs by {type} {name}; have: {string.Join(", ", _componentOutputs.Keys.Order())}");
