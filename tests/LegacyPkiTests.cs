@@ -40,6 +40,9 @@ public class LegacyPkiTests
 
     private static readonly ClusterPkiMaterialFiles Old = ClusterPkiMaterialFiles.From(RealPki.Material);
 
+    /// <summary>What every legacyPki problem tells the user to do.</summary>
+    private const string Fix = ". Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")";
+
     private static LegacyPki? Parse(string text, List<string> problems) =>
         LegacyPki.Parse(text, (key, what, fix) => problems.Add($"{key}: {what}. Fix: {fix}"));
 
@@ -71,15 +74,15 @@ public class LegacyPkiTests
         problems.Clear();
         swapped = new Dictionary<string, string>(Old.All) { ["etcd-ca.key"] = Old.All["ca.key"] };
         Parse(OldStepOutput(new ClusterPkiMaterialFiles(swapped)), problems);
-        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: etcd-ca.crt is not a CA certificate of etcd-ca.key. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")" }));
+        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: etcd-ca.crt is not a CA certificate of etcd-ca.key" + Fix }));
 
         // A missing key is named once: its certificate is not also judged against nothing.
         problems.Clear();
         Parse(OldStepOutput(Old, leaveOut: "ca.key"), problems);
-        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: has no ca.key. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")" }));
+        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: has no ca.key" + Fix }));
         problems.Clear();
         Parse(OldStepOutput(Old, leaveOut: "ca.crt"), problems);
-        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: has no ca.crt. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")" }));
+        Assert.That(problems, Is.EqualTo(new[] { "legacyPki: has no ca.crt" + Fix }));
 
         // A certificate with its own key, but no CA: without basic constraints it may sign nothing.
         problems.Clear();
@@ -94,7 +97,7 @@ public class LegacyPkiTests
 
         problems.Clear();
         Parse("ca.crt not-base64!\n", problems);
-        Assert.That(problems, Does.Contain("legacyPki: the value of ca.crt is not base64. Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")"));
+        Assert.That(problems, Does.Contain("legacyPki: the value of ca.crt is not base64" + Fix));
     }
 
     [Test]
