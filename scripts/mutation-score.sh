@@ -24,8 +24,8 @@ report=${reports[-1]}
 
 if [ -n "${MERGE_INTO:-}" ]; then
   [ -f "$MERGE_INTO" ] || jq '.files = {}' "$report" > "$MERGE_INTO"
-  # A report lists every file, those left out by --mutate with their mutants "Ignored": this run's
-  # files are those with a mutant it tested. Reports name files by absolute path: compare them
+  # A report lists every file, those left out by --mutate with no mutants: this run's files are
+  # those with a mutant it tested (not one only removed by a filter or failing to compile). Reports name files by absolute path: compare them
   # from infra/ or components/ on, so a report made in another clone merges too.
   merge='def rel: .files |= with_entries(.key |= (capture("(?<p>(infra|components)/.*)$").p));
     def tested: .files |= with_entries(select([.value.mutants[].status] | any(. != "Ignored" and . != "CompileError")));'
@@ -35,6 +35,15 @@ if [ -n "${MERGE_INTO:-}" ]; then
   echo "merged into $MERGE_INTO: $(jq -r "$merge"' rel | tested | .files | keys | join(", ")' "$report") from this run; it holds $(jq '.files | length' "$MERGE_INTO") files"
   report=$MERGE_INTO
 fi
+
+# Per file, as the README's table has it: detected of detected plus undetected.
+jq -r '.files | to_entries[]
+  | (.key | capture("(?<p>(infra|components)/.*)$").p // .key) as $file
+  | [.value.mutants[].status] as $s
+  | ($s | map(select(. == "Killed" or . == "Timeout")) | length) as $d
+  | ($s | map(select(. == "Survived" or . == "NoCoverage")) | length) as $u
+  | select($d + $u > 0)
+  | "| `\($file)` | \($d) of \($d + $u) |"' "$report" | sort
 
 read -r detected undetected < <(jq -r '
   [.files[].mutants[].status] as $s

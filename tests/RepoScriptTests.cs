@@ -23,4 +23,14 @@ public class RepoScriptTests
         Assert.That(exit, Is.Zero, $"{stdout}{stderr}");
         Assert.That(stdout, Does.Contain("1..4").And.Not.Contains("not ok"));
     }
+
+    [Test]
+    public void MutationScoreMergesRunsByFileAndPrintsTheScoreLast()
+    {
+        Repo.RequireTool("bats", "apt-get install bats");
+        Repo.RequireTool("jq", "apt-get install jq");
+        var (exit, stdout, stderr) = Repo.Run("bats", [Repo.Path("tests", "bats", "mutation-score.bats")], timeoutSeconds: 120);
+        Assert.That(exit, Is.Zero, $"{stdout}{stderr}");
+        Assert.That(stdout, Does.Contain("1..4").And.Not.Contains("not ok"));
+    }
 }
