@@ -14,6 +14,19 @@ public class AddonAndHealthTests
 
     private static IDictionary<string, object> Map(object value) => (IDictionary<string, object>)value;
 
+    /// <summary>An input as JSON with its keys in order (the mocks' maps keep none).</summary>
+    private static string Json(object value)
+    {
+        static object? Sorted(object? v) => v switch
+        {
+            IDictionary<string, object> map => new SortedDictionary<string, object?>(map.ToDictionary(e => e.Key, e => Sorted(e.Value)), StringComparer.Ordinal),
+            string text => text,
+            IEnumerable list => list.Cast<object>().Select(Sorted).ToList(),
+            _ => v,
+        };
+        return System.Text.Json.JsonSerializer.Serialize(Sorted(value));
+    }
+
     [Test]
     public async Task CalicoAndMetricsServerAreInstalledByDefault()
     {
@@ -75,6 +88,49 @@ public class AddonAndHealthTests
         Assert.That(mocks.Named("addons-kubernetes-dashboard").Inputs["version"], Is.EqualTo("7.12.0"));
         var dns = mocks.Resources.Single(r => r.Name == "addons-nodelocaldns");
         Assert.That(dns.Inputs["yaml"].ToString(), Does.Contain("k8s-dns-node-cache:1.25.0").And.Contains("169.254.20.10,10.96.0.10"));
+    }
+
+    // Each chart as its documentation installs it: Calico's operator with VXLAN and no BGP (cloud
+    // firewalls pass no IP-in-IP and no BGP peering is set up), tunnelling over the kubelet's VPC
+    // address; metrics-server verifying the kubelets' certificates. Helm waits for the workloads.
+    [Test]
+    public async Task EachReleaseIsItsChartFromItsRepositoryWaitedForUntilReady()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:dashboard"] = "true";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        string Describe(string name)
+        {
+            var r = mocks.Named(name);
+            return $"{r.Inputs["name"]}: {r.Inputs["chart"]} {r.Inputs["version"]} from {Map(r.Inputs["repositoryOpts"])["repo"]} into {r.Inputs["namespace"]}"
+                + $" (create namespace {r.Inputs["createNamespace"]}, timeout {r.Inputs["timeout"]})";
+        }
+        Assert.That(new[] { "addons-calico", "addons-metrics-server", "addons-kubernetes-dashboard" }.Select(Describe), Is.EqualTo(new[]
+        {
+            "calico: tigera-operator v3.30.6 from https://docs.tigera.io/calico/charts into tigera-operator (create namespace True, timeout 900)",
+            "metrics-server: metrics-server 3.13.0 from https://kubernetes-sigs.github.io/metrics-server/ into kube-system (create namespace True, timeout 900)",
+            "kubernetes-dashboard: kubernetes-dashboard 7.13.0 from https://kubernetes.github.io/dashboard/ into kubernetes-dashboard (create namespace True, timeout 900)",
+        }));
+        Assert.That(Json(mocks.Named("addons-calico").Inputs["values"]), Is.EqualTo(
+            """{"installation":{"calicoNetwork":{"bgp":"Disabled","ipPools":[{"blockSize":26,"cidr":"10.233.64.0/18","encapsulation":"VXLAN","natOutgoing":"Enabled","nodeSelector":"all()"}],"nodeAddressAutodetectionV4":{"kubernetes":"NodeInternalIP"}}}}"""));
+        Assert.That(Json(mocks.Named("addons-metrics-server").Inputs["values"]), Is.EqualTo(
+            """{"args":["--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"]}"""));
+        Assert.That(Json(mocks.Named("addons-kubernetes-dashboard").Inputs["values"]), Is.EqualTo("{}"));
+        // An unreachable cluster's objects leave the state on refresh and destroy (provider.go deleteUnreachable).
+        Assert.That(mocks.OfType(Provider).Single().Inputs["deleteUnreachable"], Is.EqualTo("true"), "a provider's inputs reach it as strings");
+    }
+
+    [Test]
+    public async Task TheOperatorsBindingGrantsClusterAdminToTheOperatorUserOnly()
+    {
+        var result = await StackRun.SharedAsync("dev");
+        var binding = result.Mocks.OfType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").Single();
+
+        Assert.That(Json(binding.Inputs.Where(i => i.Key != "subjects").ToDictionary()), Is.EqualTo(
+            """{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"do-k8s-ha:operators"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"}}"""));
+        var subject = ((IEnumerable)binding.Inputs["subjects"]).Cast<IDictionary<string, object>>().Single();
+        Assert.That((subject["apiGroup"], subject["kind"]), Is.EqualTo(("rbac.authorization.k8s.io", "User")));
     }
 
     [Test]

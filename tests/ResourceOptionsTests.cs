@@ -75,13 +75,15 @@ public class ResourceOptionsTests
         }
     }
 
-    /// <summary>The options of the one resource of that name that is not a component.</summary>
-    private static CustomResourceOptions Of(string name, string? type = null)
+    /// <summary>The options of the one resource of that name that is not a component of this program.</summary>
+    private static ResourceOptions OptionsOf(string name, string? type = null)
     {
         var seen = Seen.Where(s => s.Key.EndsWith($"::{name}", StringComparison.Ordinal) && !s.Value.Type.StartsWith("do-k8s-ha:", StringComparison.Ordinal)
             && (type is null || s.Value.Type == type)).ToList();
-        return seen.Count == 1 ? (CustomResourceOptions)seen[0].Value.Options : throw new AssertionException($"{seen.Count} resources named {name}");
+        return seen.Count == 1 ? seen[0].Value.Options : throw new AssertionException($"{seen.Count} resources named {name}");
     }
+
+    private static CustomResourceOptions Of(string name, string? type = null) => (CustomResourceOptions)OptionsOf(name, type);
 
     [TestCase("node1")]
     [TestCase("node3")]
@@ -259,6 +261,22 @@ public class ResourceOptionsTests
     [TestCase("addons-metrics-server")]
     public void AWholeStackDestroySkipsWhatGoesWithTheCluster(string resource) =>
         Assert.That(Of(resource).DeletedWith?.GetResourceName(), Is.EqualTo("network-firewall"));
+
+    // Every add-on object goes to the API through the program's own provider (kubeadm:cluster-admins,
+    // not the operators it binds), and goes only with the cluster: ConfigGroups are components
+    // (yaml/v2), whose options their objects take.
+    [TestCase("addons-operators")]
+    [TestCase("addons-calico")]
+    [TestCase("addons-metrics-server")]
+    [TestCase("addons-kubelet-csr-approver")]
+    [TestCase("addons-nodelocaldns")]
+    [TestCase("addons-dns-autoscaler")]
+    public void EveryAddonGoesThroughTheProgramsProviderAndOnlyWithTheCluster(string resource)
+    {
+        var options = OptionsOf(resource);
+        Assert.That(options.Provider?.GetResourceName(), Is.EqualTo("addons-provider"));
+        Assert.That(options.DeletedWith?.GetResourceName(), Is.EqualTo("network-firewall"));
+    }
 
     [TestCase("control-plane-node1")]
     [TestCase("node1")]
