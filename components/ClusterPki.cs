@@ -162,7 +162,8 @@ public sealed class ClusterPki : ComponentResource
 
     private Tls.PrivateKey Key(string what, bool keep = false)
     {
-        var options = new CustomResourceOptions { Parent = this, AdditionalSecretOutputs = { "privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh" } };
+        // Its private forms are secret outputs already: pulumi-tls's SDK marks them (PrivateKey.MakeResourceOptions).
+        var options = new CustomResourceOptions { Parent = this };
         if (keep)
         {
             options.IgnoreChanges = ["algorithm", "rsaBits", "ecdsaCurve"];
@@ -184,13 +185,15 @@ public sealed class ClusterPki : ComponentResource
         {
             PrivateKeyPem = key.PrivateKeyPem,
             Subject = new Tls.Inputs.SelfSignedCertSubjectArgs { CommonName = commonName },
+            // No setSubjectKeyId: Go's x509.CreateCertificate gives every CA a subject key id of
+            // its own (crypto/x509/x509.go), which the leaves' authority key ids name.
             IsCaCertificate = true,
-            SetSubjectKeyId = true,
             ValidityPeriodHours = CaValidityHours,
             AllowedUses = CaUses,
         }, new CustomResourceOptions
         {
             Parent = this,
+            // Every input, setSubjectKeyId too (older releases set it, and its absence is a change).
             IgnoreChanges = ["privateKeyPem", "subject", "isCaCertificate", "setSubjectKeyId", "validityPeriodHours", "earlyRenewalHours", "allowedUses", "dnsNames", "ipAddresses", "uris"],
         });
         return new(cert.CertPem, key.PrivateKeyPem);

@@ -218,6 +218,8 @@ public sealed class TlsStandIn
         {
             request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(extended, critical: false));
         }
+        // Go's x509.CreateCertificate makes a CA's SubjectKeyId from its public key when the
+        // template has none (crypto/x509/x509.go), whatever set_subject_key_id says.
         if (isCa)
         {
             request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
