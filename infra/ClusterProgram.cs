@@ -12,7 +12,11 @@ namespace DoK8sHa;
 /// </summary>
 public static class ClusterProgram
 {
-    public static async Task<IDictionary<string, object?>> Run()
+    /// <summary>The program as `pulumi up` runs it: warnings go to the engine's log.</summary>
+    public static Task<IDictionary<string, object?>> Run() => Run(message => Log.Warn(message));
+
+    /// <param name="warn">Where warnings go: the engine's log, or a test's list (Pulumi's mock engine keeps only errors, Testing/MockEngine.cs).</param>
+    public static async Task<IDictionary<string, object?>> Run(Action<string> warn)
     {
         var config = new Pulumi.Config(ConfigDefaults.Namespace);
         // Validation comes first and throws with every problem: nothing is created on bad input.
@@ -23,7 +27,7 @@ public static class ClusterProgram
             out var warnings);
         foreach (var warning in warnings)
         {
-            Log.Warn(warning);
+            warn(warning);
         }
         var sshPrivateKey = config.RequireSecret("sshPrivateKey");
 
@@ -41,7 +45,7 @@ public static class ClusterProgram
         }
         if (previous.Exists && previous.KubernetesVersion is null)
         {
-            Log.Warn($"{ConfigDefaults.Namespace}:kubernetesVersion: the last update did not record the version the cluster runs, so this one cannot refuse a downgrade or a skipped minor release. Keep kubernetesVersion as it was in this update (README \"Upgrading the program\").");
+            warn($"{ConfigDefaults.Namespace}:kubernetesVersion: the last update did not record the version the cluster runs, so this one cannot refuse a downgrade or a skipped minor release. Keep kubernetesVersion as it was in this update (README \"Upgrading the program\").");
         }
 
         var network = new ClusterNetwork("network", new ClusterNetworkArgs

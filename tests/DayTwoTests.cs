@@ -90,6 +90,34 @@ public class DayTwoTests
         Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
     }
 
+    // A stack last updated by a release that exported no version: the update goes on, and says
+    // what it cannot judge.
+    [Test]
+    public async Task AnUpdateAfterOneThatRecordedNoVersionWarnsThatNoDowngradeCanBeRefused()
+    {
+        var mocks = new ClusterMocks { PreviousOutputs = new Dictionary<string, object> { ["nodes"] = PreviousNodes("etcd1", "etcd2", "etcd3") } };
+
+        var result = await StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks);
+
+        Assert.That(result.Warnings, Is.EqualTo(new[]
+        {
+            "do-k8s-ha:kubernetesVersion: the last update did not record the version the cluster runs, so this one cannot refuse a downgrade or a skipped minor release. Keep kubernetesVersion as it was in this update (README \"Upgrading the program\").",
+        }));
+        Assert.That((await StackRun.SharedAsync("prod")).Warnings, Is.Empty, "a new stack has nothing to warn of");
+    }
+
+    // The config's warnings reach the user, in the program as in the parser (ConfigParserTests).
+    [Test]
+    public async Task TheConfigsWarningsReachTheUser()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+
+        var result = await StackRun.RunAsync("dev", config);
+
+        Assert.That(result.Warnings, Is.EqualTo(new[] { "do-k8s-ha:apiLoadBalancer is none: the exported kubeconfig points at one control-plane node and stops working when that node is down." }));
+    }
+
     // prod's etcd nodes are etcd only; dev's hold etcd among other roles.
     [TestCase("prod", new[] { "etcd1", "etcd2", "etcd3" })]
     [TestCase("dev", new[] { "node1", "node2", "node3" })]

@@ -8,13 +8,13 @@ using YamlDotNet.RepresentationModel;
 namespace DoK8sHa.Tests.Support;
 
 /// <summary>The program's result under mocks: what it registered and what it exported.</summary>
-public sealed record StackResult(ClusterMocks Mocks, ImmutableArray<Resource> Resources, IDictionary<string, object?> Outputs)
+public sealed record StackResult(ClusterMocks Mocks, ImmutableArray<Resource> Resources, IDictionary<string, object?> Outputs, IReadOnlyList<string> Warnings)
 {
     public Output<T> Output<T>(string name) => (Output<T>)Outputs[name]!;
 }
 
 /// <summary>
-/// Runs <see cref="ClusterProgram.Run"/> under Pulumi's mocks with a stack's config, supplied the
+/// Runs <see cref="ClusterProgram.Run(Action{string})"/> under Pulumi's mocks with a stack's config, supplied the
 /// standard way (PULUMI_CONFIG), exactly as `pulumi up` would read it from Pulumi.&lt;stack&gt;.yaml.
 /// </summary>
 public static class StackRun
@@ -38,18 +38,19 @@ public static class StackRun
         mocks ??= new ClusterMocks();
         Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(config));
         Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", JsonSerializer.Serialize(new[] { "do-k8s-ha:sshPrivateKey" }));
+        var warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
         try
         {
             var (resources, outputs) = await Deployment.TestAsync(
                 mocks,
                 new TestOptions { ProjectName = "do-k8s-ha", StackName = stack, IsPreview = isPreview },
-                ClusterProgram.Run);
+                () => ClusterProgram.Run(warnings.Enqueue));
             // A failed registration does not fail TestAsync; under the engine a duplicate URN stops the update.
             if (mocks.Duplicates.Count > 0)
             {
                 throw new InvalidOperationException($"the engine would refuse duplicate URNs: {string.Join(", ", mocks.Duplicates)}");
             }
-            return new StackResult(mocks, resources, outputs);
+            return new StackResult(mocks, resources, outputs, [.. warnings]);
         }
         finally
         {
