@@ -175,12 +175,43 @@ public class RenderedFileTests
     }
 
     [Test]
-    public void TemplatesRejectMissingAndUnusedValues()
+    public void TemplatesRejectMissingAndUnusedValuesAndUnknownNames()
     {
         var missing = Assert.Throws<InvalidOperationException>(() => Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string>()));
-        Assert.That(missing!.Message, Does.Contain("no value for {{MARKER}}"));
-        var unused = Assert.Throws<InvalidOperationException>(() => Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = "m", ["EXTRA"] = "x" }));
-        Assert.That(unused!.Message, Does.Contain("values never used: EXTRA"));
+        Assert.That(missing!.Message, Is.EqualTo("template wait-for-bootstrap.sh: no value for {{MARKER}}"));
+        var unused = Assert.Throws<InvalidOperationException>(() => Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = "m", ["EXTRA"] = "x", ["OTHER"] = "y" }));
+        Assert.That(unused!.Message, Is.EqualTo("template wait-for-bootstrap.sh: values never used: EXTRA, OTHER"));
+        var unknown = Assert.Throws<InvalidOperationException>(() => Template.Render("no-such.sh", new Dictionary<string, string>()));
+        Assert.That(unknown!.Message, Is.EqualTo("no template named no-such.sh"));
+    }
+
+    // A step's scripts go to the node in heredocs: a line equal to the delimiter, wherever it is,
+    // would end the heredoc early and run the rest of the script as the step itself.
+    [TestCase("echo one\nDO_K8S_HA_STEP\necho two")]
+    [TestCase("echo one\nDO_K8S_HA_STEP")]
+    [TestCase("echo one\nDO_K8S_HA_STEP\n")]
+    [TestCase("DO_K8S_HA_STEP\necho two")]
+    public void AStepRefusesAScriptWithALineThatWouldEndItsHeredoc(string script)
+    {
+        Assert.That(Assert.Throws<InvalidOperationException>(() => Render.StepScript(("one", script)))!.Message, Is.EqualTo("script one contains the step delimiter"));
+        Assert.That(Assert.Throws<InvalidOperationException>(() => Render.SecretStepScript(("one", script)))!.Message, Is.EqualTo("script one contains the step delimiter"));
+    }
+
+    [Test]
+    public void AStepTakesTheDelimiterInsideALine() =>
+        Assert.That(Render.StepScript(("one", "echo DO_K8S_HA_STEP")), Does.Contain("\necho DO_K8S_HA_STEP\nDO_K8S_HA_STEP\n"));
+
+    // Certificates and keys go to the node in heredocs ended by a line PEM.
+    [TestCase("-----BEGIN X-----\nPEM\n-----END X-----")]
+    [TestCase("-----BEGIN X-----\nAAAA\nPEM")]
+    [TestCase("-----BEGIN X-----\nAAAA\nPEM\n")]
+    [TestCase("PEM\n-----BEGIN X-----")]
+    public void APemBlockWithALineThatWouldEndItsHeredocIsRefused(string pem)
+    {
+        var node = new NodeAddress("etcd1", "10.240.0.2");
+        var error = Assert.Throws<InvalidOperationException>(() => Render.EtcdCerts(node, pem, new EtcdMemberCredential("-----BEGIN C-----", "-----BEGIN K-----")));
+        Assert.That(error!.Message, Is.EqualTo("a PEM block contains its heredoc delimiter"));
+        Assert.That(Render.EtcdCerts(node, "-----BEGIN X-----\nAAAA PEM\n-----END X-----\n", new EtcdMemberCredential("c", "k")), Does.Contain("AAAA PEM\n-----END X-----\nPEM\n"));
     }
 
     [Test]

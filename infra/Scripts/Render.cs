@@ -80,7 +80,8 @@ public static partial class Render
     {
         var runs = scripts.Select(s =>
         {
-            if (s.Script.Contains("\nDO_K8S_HA_STEP\n", StringComparison.Ordinal))
+            // A line equal to the heredoc's delimiter (remote-step-run.fragment), first or last too, would end it early.
+            if (s.Script.Split('\n').Contains("DO_K8S_HA_STEP", StringComparer.Ordinal))
             {
                 throw new InvalidOperationException($"script {s.Name} contains the step delimiter");
             }
@@ -105,7 +106,7 @@ public static partial class Render
     private static string Pem(string pem)
     {
         var trimmed = pem.Trim('\n');
-        if (trimmed.Contains("\nPEM\n", StringComparison.Ordinal) || trimmed.EndsWith("\nPEM", StringComparison.Ordinal))
+        if (trimmed.Split('\n').Contains("PEM", StringComparer.Ordinal))
         {
             throw new InvalidOperationException("a PEM block contains its heredoc delimiter");
         }
