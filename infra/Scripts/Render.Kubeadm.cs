@@ -53,7 +53,6 @@ public static partial class Render
                 : "",
         }).TrimEnd('\n') + "\n";
 
-    /// <summary>Puts the program's CAs and keys where kubeadm looks for them on a control-plane node.</summary>
     /// <summary>
     /// The program's own kubeconfig on a control-plane node (kubeadm:cluster-admins, through the
     /// local API proxy), installed with the PKI: kubeadm's admin.conf holds the same identity, but
@@ -61,6 +60,7 @@ public static partial class Render
     /// </summary>
     public const string ProgramKubeconfig = "/etc/kubernetes/do-k8s-ha-admin.conf";
 
+    /// <summary>Puts the program's CAs and keys where kubeadm looks for them on a control-plane node.</summary>
     public static string ControlPlanePki(ClusterPkiMaterial pki, string programKubeconfig)
     {
         var files = new StringBuilder();
