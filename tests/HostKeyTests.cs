@@ -106,8 +106,27 @@ public class HostKeyTests
     public void AKeyOfAnotherKindOrFormatIsRefused()
     {
         var (privateKey, publicKey) = HostKey("hostkey-test-node.ssh-host-key");
-        Assert.Throws<ArgumentException>(() => Render.NodeUserData(publicKey, publicKey));
-        Assert.Throws<ArgumentException>(() => Render.NodeUserData(privateKey, "ssh-dss AAAA"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Render.NodeUserData(publicKey, publicKey))!.Message,
+            Is.EqualTo("the host key must be an OpenSSH private key (Parameter 'hostKeyPrivate')"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Render.NodeUserData(privateKey, "ssh-dss AAAA"))!.Message,
+            Is.EqualTo("cloud-init installs no host key of kind 'ssh-dss' (Parameter 'hostKeyPublic')"));
+    }
+
+    // cloud-init installs ssh_keys by kind (cc_ssh.py CONFIG_KEY_TO_FILE: rsa, ecdsa, ed25519).
+    [TestCase("ssh-ed25519", "ed25519")]
+    [TestCase("ecdsa-sha2-nistp256", "ecdsa")]
+    [TestCase("ecdsa-sha2-nistp384", "ecdsa")]
+    [TestCase("ecdsa-sha2-nistp521", "ecdsa")]
+    [TestCase("ssh-rsa", "rsa")]
+    public void TheHostKeyIsGivenToCloudInitUnderItsKind(string type, string kind)
+    {
+        const string privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(Render.NodeUserData(privateKey, $"{type} AAAAkey\n")));
+        var keys = (YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode)["ssh_keys"];
+
+        Assert.That(keys.Children.Keys.Select(k => k.ToString()), Is.EquivalentTo(new[] { $"{kind}_private", $"{kind}_public" }));
+        Assert.That(keys[$"{kind}_public"].ToString(), Is.EqualTo($"{type} AAAAkey"));
     }
 
     private string Pin(TestHost node, string publicKey)
