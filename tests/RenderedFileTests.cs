@@ -214,6 +214,27 @@ public class RenderedFileTests
         Assert.That(Render.EtcdCerts(node, "-----BEGIN X-----\nAAAA PEM\n-----END X-----\n", new EtcdMemberCredential("c", "k")), Does.Contain("AAAA PEM\n-----END X-----\nPEM\n"));
     }
 
+    // etcd reads peer-transport-security.allowed-cn from its config file from 3.6 on (server/embed/config.go).
+    [TestCase("3.6.5", true)]
+    [TestCase("3.6.0", true)]
+    [TestCase("3.7.1", true)]
+    [TestCase("4.0.0", true)]
+    [TestCase("4.1", true)]
+    [TestCase("3.5.21", false)]
+    [TestCase("2.9.0", false)]
+    [TestCase("3", false)]
+    [TestCase("v3.6.0", false)]
+    [TestCase("3.x.0", false)]
+    public void EtcdReadsThePeerRuleFromItsConfigFileFrom36On(string version, bool reads)
+    {
+        Assert.That(Render.EtcdReadsAllowedCns(version), Is.EqualTo(reads));
+        var node = new NodeAddress("etcd1", "10.240.0.2");
+        var config = Render.EtcdConfig(node, [node], "token", etcdVersion: version);
+        Assert.That(config, reads
+            ? Does.Contain($"  allowed-cn: [{Render.EtcdMemberCommonName}]")
+            : Does.Contain($"  # etcd {version} cannot restrict peers to member certificates from a config file (3.6 can).").And.Not.Contain("allowed-cn"));
+    }
+
     [Test]
     public void ShellValuesAreQuoted() =>
         Assert.That(Sh.Quote("it's $HOME"), Is.EqualTo("'it'\\''s $HOME'"));
