@@ -221,4 +221,29 @@ public class HardeningTests
         Assert.That(releases["metrics-server"].RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
         Assert.That(approver.RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
     }
+
+    // secretbox takes exactly 32 bytes (k8s.io/apiserver storage/value/encrypt/secretbox): a
+    // shorter, longer or undecodable key, or none, would stop every API server at start.
+    [TestCase(0, "")]
+    [TestCase(31, "")]
+    [TestCase(33, "")]
+    [TestCase(32, "not base64!")]
+    public void TheApiServerConfigRefusesKeysSecretboxCannotTake(int bytes, string text)
+    {
+        var keys = bytes == 0 && text.Length == 0 ? [] : new[] { new SecretsEncryptionKey("key1", text.Length > 0 ? text : Convert.ToBase64String(new byte[bytes])) };
+        var error = Assert.Throws<ArgumentException>(() => Render.ApiServerConfig(Fixtures.Hardening, keys))!;
+        Assert.That(error.Message, Is.EqualTo(keys.Length == 0
+            ? "Secrets need at least one encryption key (Parameter 'keys')"
+            : "encryption key key1 is not 32 bytes in base64 (Parameter 'keys')"));
+    }
+
+    [Test]
+    public void TheApprovalsImageTakesTheVersionWithOrWithoutItsV()
+    {
+        var nodes = new[] { new NodeAddress("cp1", "10.240.0.2") };
+        Assert.That(Render.KubeletCsrApprover("v1.2.10", nodes), Does.Contain("kubelet-csr-approver:v1.2.10\n"));
+        Assert.That(Render.KubeletCsrApprover("1.2.10", nodes), Does.Contain("kubelet-csr-approver:v1.2.10\n"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Render.KubeletCsrApprover("1.2.10", []))!.Message,
+            Is.EqualTo("no Kubernetes node to approve certificates for (Parameter 'kubeletNodes')"));
+    }
 }

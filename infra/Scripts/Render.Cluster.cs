@@ -33,6 +33,7 @@ public static partial class Render
             ["WAIT_UNTIL_ANSWERS"] = Fragment("wait-until-answers.fragment"),
         });
 
+    /// <summary>NodeLocal DNSCache manifests; it listens on a link-local address and on kube-dns's service address.</summary>
     public static string NodeLocalDns(string version, string kubeDnsIp, string localIp = "169.254.20.10", string dnsDomain = "cluster.local") =>
         Template.Render("nodelocaldns.yaml", new Dictionary<string, string>
         {

@@ -48,7 +48,6 @@ public static partial class Render
         });
     }
 
-    /// <summary>NodeLocal DNSCache manifests; it listens on a link-local address and on kube-dns's service address.</summary>
     /// <summary>
     /// The kubelet serving certificate approver, for the inventory's Kubernetes nodes: each name
     /// resolves (in its pod) to that node's own VPC address only.
