@@ -149,6 +149,27 @@ public class ConfigParserTests
     [TestCase("podSecurityExemptNamespaces", """["kube-system",1.5]""", "podSecurityExemptNamespaces[1]: '1.5' is not a namespace name. Fix: use lower-case letters, digits and '-'")]
     [TestCase("secretsEncryptionKeys", "key2", "secretsEncryptionKeys: is not a list. Fix: set a list, e.g. `pulumi config set --path 'secretsEncryptionKeys[0]' key1`")]
     [TestCase("secretsEncryptionKeys", """["key1","Key2"]""", "secretsEncryptionKeys[1]: 'Key2' is not a key name (a DNS label). Fix: use lower-case letters, digits and '-'")]
+    [TestCase("sshKeyFingerprint", "aa:bb", "sshKeyFingerprint: 'aa:bb' is not an MD5 key fingerprint. Fix: pulumi config set sshKeyFingerprint \"$(ssh-keygen -l -E md5 -f ~/.ssh/id_ed25519.pub | awk '{print $2}' | cut -d: -f2-)\" (aa:bb:…, 16 pairs), or unset it to upload sshPublicKey")]
+    [TestCase("vpcId", "vpc-1", "vpcId: 'vpc-1' is not a VPC id. Fix: give the VPC's UUID (`doctl vpcs list`), or unset it to create a VPC")]
+    [TestCase("podCidr", "x", "podCidr: 'x' is not a CIDR network (host bits must be zero). Fix: write it as NETWORK/PREFIX, e.g. 10.240.0.0/20")]
+    [TestCase("serviceCidr", "x", "serviceCidr: 'x' is not a CIDR network (host bits must be zero). Fix: write it as NETWORK/PREFIX, e.g. 10.240.0.0/20")]
+    [TestCase("serviceCidr", "10.240.0.0/24", "serviceCidr: 10.240.0.0/24 overlaps vpcCidr 10.240.0.0/20. Fix: pick ranges that do not overlap (defaults: vpcCidr 10.240.0.0/20, podCidr 10.233.64.0/18, serviceCidr 10.233.0.0/18)")]
+    [TestCase("podCidr", "fd00::/64", "podCidr: fd00::/64 is not an IPv4 network. Fix: use an IPv4 range; the cluster is single-stack IPv4")]
+    [TestCase("nodeCidrMaskSize", "29", "nodeCidrMaskSize: '29' is not a prefix length from 16 to 28. Fix: use 24 (a /24 of podCidr per node) or 25 for twice the nodes")]
+    [TestCase("nodeCidrMaskSize", "15", "nodeCidrMaskSize: '15' is not a prefix length from 16 to 28. Fix: use 24 (a /24 of podCidr per node) or 25 for twice the nodes")]
+    // A node range as large as podCidr leaves no range at all.
+    [TestCase("nodeCidrMaskSize", "18", "nodeCidrMaskSize: podCidr 10.233.64.0/18 holds 0 ranges of /18, fewer than the 3 Kubernetes nodes. Fix: use a larger podCidr (e.g. a /16) or a larger nodeCidrMaskSize (e.g. 19, half the pods per node)")]
+    [TestCase("dashboard", "yes", "dashboard: 'yes' is not true or false. Fix: pulumi config set dashboard true")]
+    [TestCase("nodeLocalDns", "1", "nodeLocalDns: '1' is not true or false. Fix: pulumi config set nodeLocalDns false")]
+    [TestCase("metricsServerVersion", "x", "metricsServerVersion: 'x' is not a version. Fix: give a release such as 3.13.0")]
+    [TestCase("nodeLocalDnsVersion", "x", "nodeLocalDnsVersion: 'x' is not a version. Fix: give a release such as 1.25.0")]
+    [TestCase("dnsAutoscalerVersion", "x", "dnsAutoscalerVersion: 'x' is not a version. Fix: give a release such as 1.10.3")]
+    [TestCase("adminCidrs", "[1", "adminCidrs: is not a list. Fix: set a list of CIDRs, e.g. `pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32`, or `pulumi config set adminCidrs 203.0.113.7/32,198.51.100.0/24`")]
+    [TestCase("adminCidrs", "[1]", "adminCidrs[0]: '1' is not a CIDR network (host bits must be zero). Fix: write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32")]
+    [TestCase("adminCidrs", "[null]", "adminCidrs[0]: '' is not a CIDR network (host bits must be zero). Fix: write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32")]
+    [TestCase("nodes", """[{"name":5,"roles":["control-plane","etcd","worker"]}]""", "nodes[0].name: is missing. Fix: give every node a name such as node1")]
+    [TestCase("nodes", """[{"name":"a","roles":["control-plane","etcd","worker",5]}]""", "nodes[0].roles: '5' is not a role. Fix: use control-plane, etcd or worker")]
+    [TestCase("nodes", """[{"name":"a","roles":["control-plane","etcd","worker"],"size":5}]""", "nodes[0].size: '5' is not a DigitalOcean droplet size slug. Fix: use a slug such as s-4vcpu-8gb, or leave it out to use size")]
     public void BadValueIsNamedWithItsFix(string key, string value, string expected)
     {
         // The whole problem, its fix included: what a user reads and acts on.
@@ -238,6 +259,10 @@ public class ConfigParserTests
     [TestCase("dev", "k8s-dev")]
     [TestCase("Prod_EU", "k8s-prod-eu")]
     [TestCase("___", "k8s-stack")]
+    // Cut to 40 characters (cloud resource names append to it), never ending with '-'.
+    [TestCase("abcdefghijklmnopqrstuvwxyz0123456789", "k8s-abcdefghijklmnopqrstuvwxyz0123456789")]
+    [TestCase("abcdefghijklmnopqrstuvwxyz0123456789x", "k8s-abcdefghijklmnopqrstuvwxyz0123456789")]
+    [TestCase("abcdefghijklmnopqrstuvwxyz012345678-xy", "k8s-abcdefghijklmnopqrstuvwxyz012345678")]
     public void ClusterNameIsADnsLabel(string stack, string expected) =>
         Assert.That(ConfigParser.ClusterNameFor(stack), Is.EqualTo(expected));
 
@@ -318,6 +343,67 @@ public class ConfigParserTests
     [TestCase("{\"a\":1}", "adminCidrs: is not a list")]
     public void ACommaSeparatedListIsCheckedItemByItem(string value, string expected) =>
         Assert.That(Fails(With("adminCidrs", value)).Message, Does.Contain(expected));
+
+    // Problems that come with others: each is among them, named with its fix.
+    [TestCase("""[1]""", "nodes[0]: is not an object with name and roles. Fix: set a list such as [{\"name\": \"node1\", \"roles\": [\"control-plane\", \"etcd\"]}] with `pulumi config set --path 'nodes[0].name' node1` or in Pulumi.<stack>.yaml")]
+    [TestCase("""[{"name":"a","roles":"worker"}]""", "nodes[0].roles: is missing or empty. Fix: list one or more of control-plane, etcd, worker")]
+    [TestCase("""[{"name":"a"}]""", "nodes[0].roles: is missing or empty. Fix: list one or more of control-plane, etcd, worker")]
+    public void ABadNodeIsNamedAmongTheInventorysProblems(string nodes, string expected) =>
+        Assert.That(Fails(With("nodes", nodes)).Problems, Has.Member($"do-k8s-ha:{expected}"));
+
+    [Test]
+    public void ANodesSizeIsTrimmedAndARoleGivenTwiceIsOneRole()
+    {
+        var node = Parse(With("nodes", """[{"name":"a","roles":["control-plane","etcd","worker","worker"],"size":" s-4vcpu-8gb "}]"""), out _).Nodes.Single();
+
+        Assert.That((node.Size, node.IsControlPlane, node.IsEtcd, node.IsWorker), Is.EqualTo(("s-4vcpu-8gb", true, true, true)));
+    }
+
+    // The bounds a value may take are accepted: VPC prefixes /16 and /24, node ranges /16 and /28,
+    // a podCidr with exactly one range per Kubernetes node, a VPC with exactly one address per node.
+    [TestCase("vpcCidr", "10.240.0.0/16")]
+    [TestCase("vpcCidr", "10.240.0.0/24")]
+    [TestCase("nodeCidrMaskSize", "28")]
+    public void TheBoundsAreAccepted(string key, string value) =>
+        Assert.That(() => Parse(With(key, value), out _), Throws.Nothing);
+
+    [Test]
+    public void ANodeRangeOfSixteenIsAcceptedInAPodNetworkThatHoldsIt()
+    {
+        var values = With("nodeCidrMaskSize", "16");
+        values["podCidr"] = "172.16.0.0/12";
+        Assert.That(Parse(values, out _).NodeCidrMaskSize, Is.EqualTo(16));
+    }
+
+    [Test]
+    public void APodNetworkWithExactlyOneRangePerKubernetesNodeIsAccepted()
+    {
+        // Two Kubernetes nodes (a, b; c runs etcd only) and a /23 of two /24 ranges.
+        var values = With("nodes", """[{"name":"a","roles":["control-plane","etcd"]},{"name":"b","roles":["etcd","worker"]},{"name":"c","roles":["etcd"]}]""");
+        values["podCidr"] = "10.233.64.0/23";
+        Assert.That(Parse(values, out _).PodCidr.ToString(), Is.EqualTo("10.233.64.0/23"));
+    }
+
+    [Test]
+    public void AVpcWithExactlyOneAddressPerNodeIsAccepted()
+    {
+        // A /24 holds 254 droplet addresses.
+        var nodes = "[" + string.Join(",", Enumerable.Range(1, 254).Select(i => $$"""{"name":"n{{i}}","roles":["control-plane","etcd","worker"]}""")) + "]";
+        var values = With("nodes", nodes);
+        values["vpcCidr"] = "192.168.0.0/24";
+        values["podCidr"] = "10.0.0.0/8";
+        values["serviceCidr"] = "172.16.0.0/16";
+
+        Assert.That(Parse(values, out _).Nodes, Has.Count.EqualTo(254));
+    }
+
+    [Test]
+    public void TheWholeInternetAmongOtherNetworksIsWarnedAboutToo()
+    {
+        Parse(With("adminCidrs", """["203.0.113.7/32","0.0.0.0/0"]"""), out var warnings);
+
+        Assert.That(warnings, Has.Count.EqualTo(1).And.Some.StartsWith("do-k8s-ha:adminCidrs lets the whole internet reach SSH"));
+    }
 
     [Test]
     public void ANameOf63CharactersIsAccepted()

@@ -204,7 +204,7 @@ public static partial class ConfigParser
                 config.Problem("nodeCidrMaskSize", $"podCidr {pod} holds {ranges} ranges of /{nodeMask}, fewer than the {kubernetesNodes} Kubernetes nodes", $"use a larger podCidr (e.g. a /16) or a larger nodeCidrMaskSize (e.g. {nodeMask + 1}, half the pods per node)");
             }
         }
-        if (vpc is not null && nodes.Count > 0 && (1L << (32 - vpc.PrefixLength)) - 2 < nodes.Count)
+        if (vpc is not null && (1L << (32 - vpc.PrefixLength)) - 2 < nodes.Count)
         {
             config.Problem("vpcCidr", $"{vpc} has too few addresses for {nodes.Count} nodes", "use a larger range, e.g. a /20");
         }
@@ -265,7 +265,7 @@ public static partial class ConfigParser
     {
         var cleaned = NotDnsLabel().Replace(stack.ToLowerInvariant(), "-").Trim('-');
         var name = $"k8s-{(cleaned.Length == 0 ? "stack" : cleaned)}";
-        return name.Length > 40 ? name[..40].TrimEnd('-') : name;
+        return name[..Math.Min(name.Length, 40)].TrimEnd('-');
     }
 
     private static List<NodeSpec> ParseNodes(string? json, string defaultSize, Action<string, string, string> problem, List<string> warnings)
@@ -330,7 +330,8 @@ public static partial class ConfigParser
             {
                 foreach (var role in r.EnumerateArray())
                 {
-                    var roleName = role.ValueKind == JsonValueKind.String ? role.GetString()! : role.ToString();
+                    // A JSON string's text, or a number's or literal's: JsonElement.ToString gives either.
+                    var roleName = role.ToString();
                     if (RoleNaming.ByName.TryGetValue(roleName, out var flag))
                     {
                         roles |= flag;
@@ -345,7 +346,7 @@ public static partial class ConfigParser
             var nodeSize = defaultSize;
             if (entry.TryGetProperty("size", out var s))
             {
-                nodeSize = s.ValueKind == JsonValueKind.String ? s.GetString()!.Trim() : s.ToString();
+                nodeSize = s.ToString().Trim();
                 if (!SizeSlug().IsMatch(nodeSize))
                 {
                     problem($"{at}.size", $"'{nodeSize}' is not a DigitalOcean droplet size slug", "use a slug such as s-4vcpu-8gb, or leave it out to use size");
@@ -404,7 +405,8 @@ public static partial class ConfigParser
                     problem("adminCidrs", "is not a list", fix);
                     return [];
                 }
-                items = [.. doc.RootElement.EnumerateArray().Select(item => item.ValueKind == JsonValueKind.String ? item.GetString() ?? "" : item.ToString())];
+                // A string's text; a number's or literal's (null: empty), to be named as not a CIDR.
+                items = [.. doc.RootElement.EnumerateArray().Select(item => item.ToString())];
             }
             catch (JsonException)
             {
