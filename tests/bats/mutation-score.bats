@@ -6,6 +6,9 @@
 # only mutants that did not compile or that a filter removed).
 
 setup() {
+  # Not the caller's report: under Stryker (scripts/mutation-score.sh with MERGE_INTO) this test
+  # runs with MERGE_INTO set, and would merge its made-up files into the real report.
+  unset MERGE_INTO
   repo=$(mktemp -d)
   mkdir -p "$repo/scripts"
   cp "$BATS_TEST_DIRNAME/../../scripts/mutation-score.sh" "$repo/scripts/"
