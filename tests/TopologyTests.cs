@@ -227,6 +227,8 @@ public class TopologyTests
         // Out: everything (apt, DNS and NTP over UDP, image pulls, ICMP).
         Assert.That(((IEnumerable)cluster.Inputs["outboundRules"]).Cast<IDictionary<string, object>>().Select(r => $"{r["protocol"]}/{(r.TryGetValue("portRange", out var p) ? p : "-")}"),
             Is.EquivalentTo(new[] { "tcp/1-65535", "udp/1-65535", "icmp/-" }));
+        Assert.That(((IEnumerable)cluster.Inputs["outboundRules"]).Cast<IDictionary<string, object>>().Select(r => string.Join(",", ((IEnumerable)r["destinationAddresses"]).Cast<object>())),
+            Is.All.EqualTo("0.0.0.0/0,::/0"), "to anywhere, over IPv4 and IPv6");
         // etcd nodes: clients (the API servers, and members) on 2379, peers on 2380.
         var etcd = mocks.Named("network-firewall-etcd");
         Assert.That(Targets(etcd), Is.EqualTo("k8s-dev-etcd"));
