@@ -55,6 +55,7 @@ public class RenderedFileTests
         ["worker-drain.drain.sh"] = () => Render.WorkerDrain("node3", K8sVersion, drain: true),
         ["worker-drain.uncordon.sh"] = () => Render.WorkerDrain("node3", K8sVersion, drain: false),
         ["remote-step.sh"] = () => Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap()), ("etcd-health", Render.EtcdHealth(["https://10.240.0.2:2379"], true, 5))),
+        ["remote-step.secret.sh"] = () => Render.SecretStepScript(("join-token", Render.JoinTokenScript("node3"))),
     };
 
     // Templates that are rendered only as part of another golden.
@@ -195,6 +196,33 @@ public class RenderedFileTests
     {
         Assert.That(Assert.Throws<InvalidOperationException>(() => Render.StepScript(("one", script)))!.Message, Is.EqualTo("script one contains the step delimiter"));
         Assert.That(Assert.Throws<InvalidOperationException>(() => Render.SecretStepScript(("one", script)))!.Message, Is.EqualTo("script one contains the step delimiter"));
+    }
+
+    // What a failed step says is all an operator gets: the step, the exit code, how to run it again,
+    // and nothing run by accident on the way (a hint in backquotes once ran `pulumi up` on the node).
+    [Test]
+    public void AFailedStepSaysWhichFailedAndHowToRunItAgain()
+    {
+        var failing = "#!/usr/bin/env bash\nexit 3\n";
+        var scratch = Directory.CreateTempSubdirectory("steps-").FullName;
+        try
+        {
+            var hostname = Repo.Run("hostname", []).Stdout.Trim();
+            foreach (var (step, hint) in new[]
+            {
+                (Render.SecretStepScript(("join-token", failing)), "its scripts hold secrets and are not kept: the next pulumi up runs the step again"),
+                (Render.StepScriptIn(scratch, ("etcd-health", failing)), $"read or re-run {scratch}/etcd-health.sh there"),
+            })
+            {
+                var (exit, stdout, stderr) = Repo.Run("bash", ["-c", step]);
+                var name = hint.StartsWith("its", StringComparison.Ordinal) ? "join-token" : "etcd-health";
+                Assert.That((exit, stdout, stderr), Is.EqualTo((3, "", $"do-k8s-ha: step {name} failed on {hostname} (exit 3); {hint}\n")));
+            }
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
     }
 
     [Test]

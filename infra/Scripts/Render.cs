@@ -73,7 +73,8 @@ public static partial class Render
     public static string SecretStepScript(params (string Name, string Script)[] scripts) =>
         Step("steps=$(mktemp -d /run/do-k8s-ha-steps.XXXXXX)\ntrap 'rm -rf \"$steps\"' EXIT",
             "# Its scripts hold secrets: they run from a private tmpfs folder and are not kept.",
-            "its scripts hold secrets and are not kept: `pulumi up` runs the step again",
+            // Plain words: the hint goes into a double-quoted echo, where backquotes would run a command.
+            "its scripts hold secrets and are not kept: the next pulumi up runs the step again",
             scripts);
 
     private static string Step(string stepsDir, string where, string rerun, (string Name, string Script)[] scripts)

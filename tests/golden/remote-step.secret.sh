@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# do-k8s-ha remote step. It reaches the node on standard input, never in the command's text:
+# pulumi-command puts that text on the SSH command line and prints it in full when a step fails.
+# Its scripts hold secrets: they run from a private tmpfs folder and are not kept.
+set -euo pipefail
+steps=$(mktemp -d /run/do-k8s-ha-steps.XXXXXX)
+trap 'rm -rf "$steps"' EXIT
+cat > "$steps/join-token.sh" <<'DO_K8S_HA_STEP'
+#!/usr/bin/env bash
+# Runs on a control-plane node with its own admin.conf: mints a bootstrap token for one join of
+# NODE_NAME, valid for TTL, and prints it (the step's only stdout, kept secret in the state).
+# Tokens of earlier joins of the node go first: one live token per joining node, deleted after
+# its join (join-token-delete.sh), expiring anyway. Before the cluster exists (the first
+# control-plane node's token, minted on another node) it prints nothing: that node creates the
+# cluster and needs none. Discovery pins the cluster CA, which the program owns, so a node can
+# still join any day: a replaced droplet gets a new token.
+set -euo pipefail
+
+NODE_NAME='node3'
+TTL='1h0m0s'
+DESCRIPTION="do-k8s-ha join of $NODE_NAME"
+
+if [ ! -f /etc/kubernetes/admin.conf ]; then
+  echo "$(hostname) is no control-plane node yet: no token for $NODE_NAME (it creates the cluster)" >&2
+  exit 0
+fi
+for token in $(kubeadm token list 2>/dev/null | awk -v d="$DESCRIPTION" 'index($0, d) {print $1}'); do
+  kubeadm token delete "${token%%.*}" >/dev/null 2>&1 || true
+done
+kubeadm token create --ttl "$TTL" --description "$DESCRIPTION"
+DO_K8S_HA_STEP
+chmod 0700 "$steps/join-token.sh"
+"$steps/join-token.sh" || {
+  rc=$?
+  echo "do-k8s-ha: step join-token failed on $(hostname) (exit $rc); its scripts hold secrets and are not kept: the next pulumi up runs the step again" >&2
+  exit "$rc"
+}
