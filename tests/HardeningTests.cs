@@ -44,6 +44,19 @@ public class HardeningTests
     }
 
     [Test]
+    public async Task TheConfiguredAuditLogLimitsReachTheApiServers()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:auditLogMaxAgeDays"] = "7";
+        config["do-k8s-ha:auditLogMaxBackups"] = "3";
+        config["do-k8s-ha:auditLogMaxSizeMb"] = "50";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        var args = Args((YamlMappingNode)Kind(KubeadmInit(mocks.Named("control-plane-node1").Input("create")), "ClusterConfiguration")["apiServer"]);
+        Assert.That((args["audit-log-maxage"], args["audit-log-maxbackup"], args["audit-log-maxsize"]), Is.EqualTo(("7", "3", "50")));
+    }
+
+    [Test]
     public async Task TheApiServerRunsWithTheHardeningFilesAndVerifiesKubelets()
     {
         var mocks = (await StackRun.SharedAsync("dev")).Mocks;
