@@ -22,12 +22,18 @@ reports=(StrykerOutput/*/reports/mutation-report.json)
 [ "${#reports[@]}" -gt 0 ] || { echo "no mutation report under StrykerOutput/" >&2; exit 1; }
 report=${reports[-1]}
 
+# jq definitions: a file's path from infra/ or components/ on; [detected, undetected] of statuses
+# (detected: killed or timed out; undetected: survived or covered by no test).
+path='def path: capture("(?<p>(infra|components)/.*)$").p; '
+counts='def counts: [(map(select(. == "Killed" or . == "Timeout")) | length), (map(select(. == "Survived" or . == "NoCoverage")) | length)]; '
+
 if [ -n "${MERGE_INTO:-}" ]; then
   [ -f "$MERGE_INTO" ] || jq '.files = {}' "$report" > "$MERGE_INTO"
   # A report lists every file, those left out by --mutate with no mutants: this run's files are
-  # those with a mutant it tested (not one only removed by a filter or failing to compile). Reports name files by absolute path: compare them
-  # from infra/ or components/ on, so a report made in another clone merges too.
-  merge='def rel: .files |= with_entries(.key |= (capture("(?<p>(infra|components)/.*)$").p));
+  # those with a mutant it tested (not one only removed by a filter or failing to compile).
+  # Reports name files by absolute path: compare them from infra/ or components/ on, so a report
+  # made in another clone merges too.
+  merge="$path"'def rel: .files |= with_entries(.key |= path);
     def tested: .files |= with_entries(select([.value.mutants[].status] | any(. != "Ignored" and . != "CompileError")));'
   jq -s "$merge"' (.[0] | rel) as $earlier | (.[1] | rel | tested) as $now | $earlier | .files += $now.files' \
     "$MERGE_INTO" "$report" > "$MERGE_INTO.new"
@@ -37,19 +43,12 @@ if [ -n "${MERGE_INTO:-}" ]; then
 fi
 
 # Per file, as the README's table has it: detected of detected plus undetected.
-jq -r '.files | to_entries[]
-  | (.key | capture("(?<p>(infra|components)/.*)$").p // .key) as $file
-  | [.value.mutants[].status] as $s
-  | ($s | map(select(. == "Killed" or . == "Timeout")) | length) as $d
-  | ($s | map(select(. == "Survived" or . == "NoCoverage")) | length) as $u
+jq -r "$path$counts"'.files | to_entries[]
+  | ([.value.mutants[].status] | counts) as [$d, $u]
   | select($d + $u > 0)
-  | "| `\($file)` | \($d) of \($d + $u) |"' "$report" | sort
+  | "| `\(.key | path // .)` | \($d) of \($d + $u) |"' "$report" | sort
 
-read -r detected undetected < <(jq -r '
-  [.files[].mutants[].status] as $s
-  | [($s | map(select(. == "Killed" or . == "Timeout")) | length),
-     ($s | map(select(. == "Survived" or . == "NoCoverage")) | length)]
-  | @tsv' "$report")
+read -r detected undetected < <(jq -r "$counts"'[.files[].mutants[].status] | counts | @tsv' "$report")
 if [ $((detected + undetected)) -eq 0 ]; then
   echo "mutation score: no mutant was tested ($report)"
   exit 1
