@@ -252,7 +252,25 @@ public class ResourceOptionsTests
     }
 
     private static async Task<IReadOnlyList<string>> DirectDependenciesOf(string name) =>
-        [.. (await Of(name).DependsOn.ToOutput().ValueAsync()).Select(r => r.GetResourceName())];
+        [.. (await OptionsOf(name).DependsOn.ToOutput().ValueAsync()).Select(r => r.GetResourceName())];
+
+    // Every add-on but Calico needs the pod network: its pods would not start before Calico's,
+    // and Helm's wait would time out. Each waits by its own dependency, not by the mocks' timing.
+    [TestCase("addons-metrics-server")]
+    [TestCase("addons-kubelet-csr-approver")]
+    [TestCase("addons-nodelocaldns")]
+    [TestCase("addons-dns-autoscaler")]
+    public async Task AnAddonWaitsForThePodNetwork(string addon) =>
+        Assert.That(await DirectDependenciesOf(addon), Is.EqualTo(new[] { "addons-calico" }));
+
+    // Calico waits only for the API, through its provider (which depends on the API's answer).
+    [Test]
+    public async Task ThePodNetworkWaitsForNoOtherAddon() =>
+        Assert.That(await DirectDependenciesOf("addons-calico"), Is.Empty);
+
+    [Test]
+    public async Task TheHealthGateWaitsForTheDnsAddons() =>
+        Assert.That(await DirectDependenciesOf("health-check"), Is.SupersetOf(new[] { "addons-nodelocaldns", "addons-dns-autoscaler" }));
 
     [Test]
     public async Task TheHealthGateChecksTheClusterAfterEveryDeparture()
