@@ -28,6 +28,21 @@ public class OutputTests
         Assert.That((check["protocol"], check["path"], check["port"]), Is.EqualTo(("https", (object)"/readyz", (object)6443)));
     }
 
+    // Any `pulumi up` in the kubeconfig's last 60 days renews it (README "Certificates"): the
+    // operators read when from the stack, in plain text, without decoding the secret.
+    [Test]
+    public async Task TheStackSaysWhenTheKubeconfigsCertificateExpires()
+    {
+        var result = await StackRun.SharedAsync("dev");
+        var kubeconfig = await result.Output<string>("kubeconfig").ValueAsync();
+        var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(
+            kubeconfig.Split('\n').Single(l => l.TrimStart().StartsWith("client-certificate-data: ", StringComparison.Ordinal)).Split(": ")[1])));
+        var expires = result.Output<string>("kubeconfigExpires");
+
+        Assert.That(DateTimeOffset.Parse(await expires.ValueAsync(), System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(new DateTimeOffset(certificate.NotAfter.ToUniversalTime())));
+        Assert.That(await Output.IsSecretAsync(expires), Is.False);
+    }
+
     [Test]
     public async Task NodesOutputListsAddressesAndRoles()
     {
