@@ -60,11 +60,15 @@ public class TopologyTests
         var vpc = mocks.OfType("digitalocean:index/vpc:Vpc").Single();
         Assert.That((Input(vpc, "name"), Input(vpc, "region"), Input(vpc, "ipRange"), Input(vpc, "description")),
             Is.EqualTo(("k8s-dev-vpc", "lon1", "10.240.0.0/20", "do-k8s-ha cluster k8s-dev")));
-        Assert.That(Input(mocks.OfType("digitalocean:index/sshKey:SshKey").Single(), "name"), Is.EqualTo("k8s-dev-admin"));
+        Assert.That((Input(mocks.OfType("digitalocean:index/sshKey:SshKey").Single(), "name"), Input(mocks.OfType("digitalocean:index/sshKey:SshKey").Single(), "publicKey")),
+            Is.EqualTo(("k8s-dev-admin", StackRun.PublicKey)));
         Assert.That(Input(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single(), "name"), Is.EqualTo("k8s-dev-api"));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => Input(f, "name")), Is.EquivalentTo(new[] { "k8s-dev-nodes", "k8s-dev-etcd", "k8s-dev-api" }));
         Assert.That(mocks.OfType("digitalocean:index/tag:Tag").Select(t => Input(t, "name")), Is.EquivalentTo(new[] { "k8s-dev", "k8s-dev-control-plane", "k8s-dev-etcd", "k8s-dev-worker" }));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
+        // Resource names are URNs: the engine deletes and recreates a renamed tag, taking the
+        // firewall and the load balancer off every node while it does.
+        Assert.That(mocks.OfType("digitalocean:index/tag:Tag").Select(t => t.Name), Is.EquivalentTo(new[] { "network-tag-cluster", "network-tag-control-plane", "network-tag-etcd", "network-tag-worker" }));
         Assert.That(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Count(), Is.EqualTo(1));
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
         {
