@@ -65,8 +65,8 @@ public sealed class ClusterPki : ComponentResource
         var frontProxy = legacy is null ? Authority("front-proxy-ca", "front-proxy-ca") : Kept(legacy.FrontProxyCaCert, legacy.FrontProxyCaKey);
         var etcd = legacy is null ? Authority("etcd-ca", "etcd-ca") : Kept(legacy.EtcdCaCert, legacy.EtcdCaKey);
         // The API servers verify every service-account token with this key: a new one would
-        // invalidate the tokens a running cluster has issued.
-        var serviceAccount = legacy is null ? Key("sa") : null;
+        // invalidate the tokens a running cluster has issued, so it is kept as a CA's key is.
+        var serviceAccount = legacy is null ? Key("sa", keep: true) : null;
         var serviceAccountKey = serviceAccount?.PrivateKeyPem ?? Output.CreateSecret(legacy!.ServiceAccountKey);
         var serviceAccountPublicKey = serviceAccount?.PublicKeyPem ?? Output.Create(legacy!.ServiceAccountPublicKey);
         var etcdClient = Issue("apiserver-etcd-client", etcd, "kube-apiserver-etcd-client", null, ClientUses, LeafValidityHours);

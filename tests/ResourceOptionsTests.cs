@@ -127,6 +127,14 @@ public class ResourceOptionsTests
         Assert.That(Of(name, "tls:index/privateKey:PrivateKey").IgnoreChanges, Is.EquivalentTo(new[] { "algorithm", "rsaBits", "ecdsaCurve" }));
     }
 
+    // Keys whose replacement breaks a running cluster are kept against a newer program's other
+    // request: the service-account key (the API servers verify every issued token with it) and
+    // each Secrets encryption key's seed (a new one leaves the Secrets under the old unreadable).
+    [TestCase("pki-sa", new[] { "algorithm", "rsaBits", "ecdsaCurve" })]
+    [TestCase("pki-encryption-key1", new[] { "algorithm", "ecdsaCurve" })]
+    public void KeysTheClusterDependsOnAreNeverMadeAgain(string name, string[] kept) =>
+        Assert.That(Of(name, "tls:index/privateKey:PrivateKey").IgnoreChanges, Is.EquivalentTo(kept));
+
     // Leaf keys may change with the program: a new key is a renewal, and the steps carry it.
     [TestCase("pki-admin")]
     [TestCase("pki-operator")]
