@@ -19,6 +19,11 @@ namespace DoK8sHa.Tests.Support;
 /// - self_signed_cert / locally_signed_cert: subject and SANs from the key or CSR, validity from
 ///   now for validity_period_hours, key usages and extended key usages from allowed_uses, CA
 ///   basic constraints from is_ca_certificate (common_cert.go createCertificate, types.go);
+/// - allowed_uses: each value one of the provider's key usages and extended key usages, or the
+///   plan is refused (resource_self_signed_cert.go, resource_locally_signed_cert.go:
+///   listvalidator.ValuesAre(stringvalidator.OneOf(supportedKeyUsagesStr()...)); common_cert.go);
+/// - a CA certificate with an empty subject is refused ("Must contain at least one Distinguished
+///   Name when creating Certificate Authority", common_cert.go createCertificate);
 /// - ready_for_renewal: a plan at or after validity_end_time − early_renewal_hours replaces the
 ///   certificate (common_cert.go modifyPlanIfCertificateReadyForRenewal). Between runs the state
 ///   keeps a certificate unless that is so, or its inputs changed.
@@ -112,12 +117,29 @@ public sealed class TlsStandIn
         return end.AddHours(-early) <= Now;
     }
 
+    /// <summary>common_cert.go keyUsages and extendedKeyUsages: the values allowed_uses accepts.</summary>
+    private static readonly HashSet<string> SupportedUses = new(StringComparer.Ordinal)
+    {
+        "digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "cert_signing", "crl_signing",
+        "encipher_only", "decipher_only", "any_extended", "server_auth", "client_auth", "code_signing", "email_protection", "ipsec_end_system",
+        "ipsec_tunnel", "ipsec_user", "timestamping", "ocsp_signing", "microsoft_server_gated_crypto", "netscape_server_gated_crypto",
+        "microsoft_commercial_code_signing", "microsoft_kernel_code_signing",
+    };
+
     private ImmutableDictionary<string, object> Issue(string type, ImmutableDictionary<string, object> inputs, ImmutableDictionary<string, object>.Builder outputs)
     {
         var hours = Convert.ToInt32(inputs["validityPeriodHours"], System.Globalization.CultureInfo.InvariantCulture);
         var notBefore = Now;
         var notAfter = Now.AddHours(hours);
         var isCa = inputs.TryGetValue("isCaCertificate", out var ca) && ca is true;
+        if (List(inputs, "allowedUses").FirstOrDefault(use => !SupportedUses.Contains(use)) is { } unsupported)
+        {
+            throw new ArgumentException($"allowed_uses: '{unsupported}' is not one of the provider's key usages");
+        }
+        if (isCa && Subject(inputs).RawData.Length <= 2)
+        {
+            throw new ArgumentException("Invalid Certificate Subject: Must contain at least one Distinguished Name when creating Certificate Authority (CA)");
+        }
         X509Certificate2 cert;
         if (type.EndsWith("SelfSignedCert", StringComparison.Ordinal))
         {
