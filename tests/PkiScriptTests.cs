@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 
@@ -49,6 +50,24 @@ public class PkiScriptTests
         Assert.That(pki.ServiceAccountPublicKey, Does.Contain("PUBLIC KEY"));
     }
 
+    // kubeadm's key usages (cmd/kubeadm/app/util/pkiutil/pki_helpers.go NewSignedCert; client-go
+    // util/cert NewSelfSignedCACert for its CAs): OpenSSL refuses an issuer without certificate
+    // signing, and a TLS peer that checks key usage wants a signature from a client or server.
+    [Test]
+    public void EveryCertificateCarriesKubeadmsKeyUsages()
+    {
+        var pki = RealPki.Material;
+        const X509KeyUsageFlags leaf = X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment;
+        X509KeyUsageFlags Usages(string pem)
+        {
+            using var cert = X509Certificate2.CreateFromPem(pem);
+            return cert.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages;
+        }
+
+        Assert.That(new[] { pki.CaCert, pki.FrontProxyCaCert, pki.EtcdCaCert }.Select(Usages), Is.All.EqualTo(leaf | X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign));
+        Assert.That(new[] { pki.AdminCert, pki.OperatorCert, pki.ApiServerEtcdClientCert, RealPki.Member(new NodeAddress("node1", "10.240.0.2")).Cert }.Select(Usages), Is.All.EqualTo(leaf));
+    }
+
     [Test]
     public void DiscoveryHashIsTheSha256OfTheCaPublicKey()
     {
@@ -80,6 +99,8 @@ public class PkiScriptTests
 
         var sans = OpenSsl("x509", "-in", F("member.crt"), "-noout", "-ext", "subjectAltName").Stdout;
         Assert.That(sans, Does.Contain("IP Address:10.240.0.2").And.Contain("IP Address:127.0.0.1"));
+        // Its name too, and localhost, as kubeadm's etcd certificates carry (pki_helpers.go getAltNames).
+        Assert.That(sans, Does.Contain("DNS:localhost").And.Match(@"DNS:member-10-240-0-2\b"));
         Assert.That(OpenSsl("x509", "-in", F("member.crt"), "-noout", "-ext", "extendedKeyUsage").Stdout, Does.Contain("Server Authentication").And.Contain("Client Authentication"));
         Assert.That(OpenSsl("verify", "-CAfile", F("ca.crt"), F("member.crt")).ExitCode, Is.Zero);
         if (!OperatingSystem.IsWindows())
