@@ -11,7 +11,7 @@ public sealed class ClusterPkiArgs
     public required IReadOnlyList<(string Name, Output<string> PrivateIp)> EtcdMembers { get; init; }
 
     /// <summary>Names of the keys Secrets are encrypted with, the first encrypting (config secretsEncryptionKeys).</summary>
-    public IReadOnlyList<string> SecretsEncryptionKeys { get; init; } = ["key1"];
+    public required IReadOnlyList<string> SecretsEncryptionKeys { get; init; }
 
     /// <summary>
     /// The CAs and service-account key of a stack whose PKI was made with openssl: kept, and no

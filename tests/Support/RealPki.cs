@@ -1,4 +1,5 @@
 using DoK8sHa.Components;
+using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using Pulumi;
 using Pulumi.Testing;
@@ -27,7 +28,7 @@ public static class RealPki
             ClusterPki? pki = null;
             await Deployment.TestAsync(new ClusterMocks(), new TestOptions { ProjectName = "do-k8s-ha", StackName = "pki", IsPreview = false }, () =>
             {
-                pki = new ClusterPki("pki", new ClusterPkiArgs { EtcdMembers = [.. Members.Select(m => (m.Name, Output.Create(m.PrivateIp)))] });
+                pki = new ClusterPki("pki", new ClusterPkiArgs { EtcdMembers = [.. Members.Select(m => (m.Name, Output.Create(m.PrivateIp)))], SecretsEncryptionKeys = ConfigDefaults.SecretsEncryptionKeys });
                 return new Dictionary<string, object?>();
             });
             var material = await pki!.Material.ValueAsync();
