@@ -117,13 +117,37 @@ public sealed class TlsStandIn
         return end.AddHours(-early) <= Now;
     }
 
-    /// <summary>common_cert.go keyUsages and extendedKeyUsages: the values allowed_uses accepts.</summary>
-    private static readonly HashSet<string> SupportedUses = new(StringComparer.Ordinal)
+    /// <summary>common_cert.go keyUsages: the allowed_uses that are key usages.</summary>
+    private static readonly Dictionary<string, X509KeyUsageFlags> KeyUsages = new(StringComparer.Ordinal)
     {
-        "digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "cert_signing", "crl_signing",
-        "encipher_only", "decipher_only", "any_extended", "server_auth", "client_auth", "code_signing", "email_protection", "ipsec_end_system",
-        "ipsec_tunnel", "ipsec_user", "timestamping", "ocsp_signing", "microsoft_server_gated_crypto", "netscape_server_gated_crypto",
-        "microsoft_commercial_code_signing", "microsoft_kernel_code_signing",
+        ["digital_signature"] = X509KeyUsageFlags.DigitalSignature,
+        ["content_commitment"] = X509KeyUsageFlags.NonRepudiation,
+        ["key_encipherment"] = X509KeyUsageFlags.KeyEncipherment,
+        ["data_encipherment"] = X509KeyUsageFlags.DataEncipherment,
+        ["key_agreement"] = X509KeyUsageFlags.KeyAgreement,
+        ["cert_signing"] = X509KeyUsageFlags.KeyCertSign,
+        ["crl_signing"] = X509KeyUsageFlags.CrlSign,
+        ["encipher_only"] = X509KeyUsageFlags.EncipherOnly,
+        ["decipher_only"] = X509KeyUsageFlags.DecipherOnly,
+    };
+
+    /// <summary>common_cert.go extendedKeyUsages: the allowed_uses that are extended key usages, by OID (crypto/x509/x509.go extKeyUsageOIDs).</summary>
+    private static readonly Dictionary<string, string> ExtendedKeyUsages = new(StringComparer.Ordinal)
+    {
+        ["any_extended"] = "2.5.29.37.0",
+        ["server_auth"] = "1.3.6.1.5.5.7.3.1",
+        ["client_auth"] = "1.3.6.1.5.5.7.3.2",
+        ["code_signing"] = "1.3.6.1.5.5.7.3.3",
+        ["email_protection"] = "1.3.6.1.5.5.7.3.4",
+        ["ipsec_end_system"] = "1.3.6.1.5.5.7.3.5",
+        ["ipsec_tunnel"] = "1.3.6.1.5.5.7.3.6",
+        ["ipsec_user"] = "1.3.6.1.5.5.7.3.7",
+        ["timestamping"] = "1.3.6.1.5.5.7.3.8",
+        ["ocsp_signing"] = "1.3.6.1.5.5.7.3.9",
+        ["microsoft_server_gated_crypto"] = "1.3.6.1.4.1.311.10.3.3",
+        ["netscape_server_gated_crypto"] = "2.16.840.1.113730.4.1",
+        ["microsoft_commercial_code_signing"] = "1.3.6.1.4.1.311.2.1.22",
+        ["microsoft_kernel_code_signing"] = "1.3.6.1.4.1.311.61.1.1",
     };
 
     private ImmutableDictionary<string, object> Issue(string type, ImmutableDictionary<string, object> inputs, ImmutableDictionary<string, object>.Builder outputs)
@@ -132,7 +156,8 @@ public sealed class TlsStandIn
         var notBefore = Now;
         var notAfter = Now.AddHours(hours);
         var isCa = inputs.TryGetValue("isCaCertificate", out var ca) && ca is true;
-        if (List(inputs, "allowedUses").FirstOrDefault(use => !SupportedUses.Contains(use)) is { } unsupported)
+        // The resources' allowed_uses validator: each value one of the two maps (supportedKeyUsagesStr).
+        if (List(inputs, "allowedUses").FirstOrDefault(use => !KeyUsages.ContainsKey(use) && !ExtendedKeyUsages.ContainsKey(use)) is { } unsupported)
         {
             throw new ArgumentException($"allowed_uses: '{unsupported}' is not one of the provider's key usages");
         }
@@ -212,23 +237,13 @@ public sealed class TlsStandIn
     /// <summary>types.go: allowed_uses → key usage and extended key usage; basic constraints always, critical.</summary>
     private static void AddUses(CertificateRequest request, ImmutableDictionary<string, object> inputs, bool isCa)
     {
-        var uses = List(inputs, "allowedUses").ToHashSet(StringComparer.Ordinal);
-        var usage = X509KeyUsageFlags.None;
-        foreach (var (use, flag) in new[] { ("digital_signature", X509KeyUsageFlags.DigitalSignature), ("key_encipherment", X509KeyUsageFlags.KeyEncipherment), ("cert_signing", X509KeyUsageFlags.KeyCertSign), ("crl_signing", X509KeyUsageFlags.CrlSign) })
-        {
-            if (uses.Contains(use))
-            {
-                usage |= flag;
-            }
-        }
+        // createCertificate: each use sets its key usage bit or appends its extended key usage, in order.
+        var uses = List(inputs, "allowedUses").ToList();
+        var usage = uses.Where(KeyUsages.ContainsKey).Aggregate(X509KeyUsageFlags.None, (all, use) => all | KeyUsages[use]);
         var extended = new OidCollection();
-        if (uses.Contains("server_auth"))
+        foreach (var use in uses.Where(ExtendedKeyUsages.ContainsKey))
         {
-            extended.Add(new Oid("1.3.6.1.5.5.7.3.1"));
-        }
-        if (uses.Contains("client_auth"))
-        {
-            extended.Add(new Oid("1.3.6.1.5.5.7.3.2"));
+            extended.Add(new Oid(ExtendedKeyUsages[use]));
         }
         foreach (var existing in request.CertificateExtensions.Where(e => e is X509KeyUsageExtension or X509EnhancedKeyUsageExtension or X509BasicConstraintsExtension).ToList())
         {
