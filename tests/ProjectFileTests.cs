@@ -117,7 +117,7 @@ public class ProjectFileTests
     [Test]
     public void EachKeyIsDeclaredWithTheProgramsDescriptionAndSecrecy()
     {
-        foreach (var key in ConfigDefaults.Keys)
+        foreach (var key in ConfigDefaults.Keys.Where(k => !k.Undeclared))
         {
             var entry = (YamlMappingNode)ConfigSection()[new YamlScalarNode(key.Name)];
             Assert.That(entry[new YamlScalarNode("description")].ToString(), Is.EqualTo(key.Description), key.Name);
@@ -132,4 +132,81 @@ public class ProjectFileTests
         var entry = (YamlMappingNode)ConfigSection()[new YamlScalarNode("sshPrivateKey")];
         Assert.That(entry[new YamlScalarNode("secret")].ToString(), Is.EqualTo("true"));
     }
+
+    private static IReadOnlyList<string> ShippedStacks =>
+        [.. Directory.GetFiles(Repo.Root, "Pulumi.*.yaml").Select(f => Path.GetFileName(f)["Pulumi.".Length..^".yaml".Length]).Order(StringComparer.Ordinal)];
+
+    /// <summary>The README quickstart's `pulumi config set` lines, in order.</summary>
+    private static IReadOnlyList<string> QuickstartConfigSets()
+    {
+        var readme = File.ReadAllText(Repo.Path("README.md"));
+        var quickstart = readme[readme.IndexOf("## Quickstart", StringComparison.Ordinal)..];
+        var block = quickstart[(quickstart.IndexOf("```sh", StringComparison.Ordinal) + 5)..];
+        block = block[..block.IndexOf("```", StringComparison.Ordinal)];
+        return [.. block.Split('\n').Where(l => l.Contains("pulumi config set", StringComparison.Ordinal))];
+    }
+
+    [Test]
+    public void EveryShippedStackIsChecked() => Assert.That(ShippedStacks, Is.SupersetOf(new[] { "dev", "prod" }));
+
+    // What the CLI does before the program starts (tests/Support/PulumiCliConfig.cs, after pulumi
+    // pkg/workspace/config.go mergeConfig). Seen failing while Pulumi.yaml declared legacyPki
+    // (secret, no default): "Stack 'dev' is missing configuration value 'legacyPki'".
+    [TestCaseSource(nameof(ShippedStacks))]
+    public void TheCliRunsTheProgramOnEveryShippedStackAfterTheQuickstart(string stack)
+    {
+        var config = PulumiCliConfig.StackFile(Repo.Path($"Pulumi.{stack}.yaml"));
+        foreach (var line in QuickstartConfigSets())
+        {
+            PulumiCliConfig.ConfigSet(config, ConfigDefaults.Namespace, line);
+        }
+        Assert.That(PulumiCliConfig.Check(ConfigDefaults.Namespace, ConfigSection(), stack, config), Is.Null);
+    }
+
+    // Before the quickstart's lines, a shipped stack lacks exactly what only the user can give.
+    [TestCaseSource(nameof(ShippedStacks))]
+    public void AShippedStackLacksOnlyWhatTheUserGives(string stack) =>
+        Assert.That(PulumiCliConfig.Check(ConfigDefaults.Namespace, ConfigSection(), stack, PulumiCliConfig.StackFile(Repo.Path($"Pulumi.{stack}.yaml"))),
+            Is.EqualTo($"Stack '{stack}' is missing configuration values 'adminCidrs', 'sshPrivateKey' and 'sshPublicKey'"));
+
+    // `pulumi new` writes the template's answers (the secret one encrypted), then the token is set.
+    [Test]
+    public void TheCliRunsTheProgramOnAStackMadeByPulumiNew()
+    {
+        var config = new Dictionary<string, StackValue>(StringComparer.Ordinal);
+        var prompts = (YamlMappingNode)((YamlMappingNode)Project()[new YamlScalarNode("template")])[new YamlScalarNode("config")];
+        foreach (var (key, node) in prompts.Children)
+        {
+            var secret = ((YamlMappingNode)node).Children.TryGetValue(new YamlScalarNode("secret"), out var s) && s.ToString() == "true";
+            config[$"{ConfigDefaults.Namespace}:{key}"] = new StackValue("answer", secret);
+        }
+        PulumiCliConfig.ConfigSet(config, ConfigDefaults.Namespace, "pulumi config set digitalocean:token --secret");
+        Assert.That(PulumiCliConfig.Check(ConfigDefaults.Namespace, ConfigSection(), "dev", config), Is.Null);
+    }
+
+    // The model refuses what the CLI refuses, so the passes above can fail.
+    [Test]
+    public void TheCliRefusesAPlainSecretAndAValueOfAnotherType()
+    {
+        var config = PulumiCliConfig.StackFile(Repo.Path("Pulumi.dev.yaml"));
+        foreach (var line in QuickstartConfigSets())
+        {
+            PulumiCliConfig.ConfigSet(config, ConfigDefaults.Namespace, line);
+        }
+        var plain = new Dictionary<string, StackValue>(config) { ["do-k8s-ha:sshPrivateKey"] = new("key") };
+        Assert.That(PulumiCliConfig.Check(ConfigDefaults.Namespace, ConfigSection(), "dev", plain), Is.EqualTo("Stack 'dev' with configuration key 'sshPrivateKey' must be encrypted as it's secret"));
+        var notANumber = new Dictionary<string, StackValue>(config) { ["do-k8s-ha:nodeCidrMaskSize"] = new("24x") };
+        Assert.That(PulumiCliConfig.Check(ConfigDefaults.Namespace, ConfigSection(), "dev", notANumber), Is.EqualTo("Stack 'dev' with configuration key 'nodeCidrMaskSize' must be of type 'integer'"));
+        var notObjects = new Dictionary<string, StackValue>(config) { ["do-k8s-ha:nodes"] = new(new List<object> { "node1" }) };
+        Assert.That(PulumiCliConfig.Check(ConfigDefaults.Namespace, ConfigSection(), "dev", notObjects), Is.EqualTo("Stack 'dev' with configuration key 'nodes' must be of type 'array<object>'"));
+        // `pulumi config set nodeCidrMaskSize 24` stores text; ValidateConfigValue takes it (strconv.Atoi).
+        var text = new Dictionary<string, StackValue>(config) { ["do-k8s-ha:nodeCidrMaskSize"] = new("24") };
+        Assert.That(PulumiCliConfig.Check(ConfigDefaults.Namespace, ConfigSection(), "dev", text), Is.Null);
+    }
+
+    // Only an optional secret may stay out of Pulumi.yaml: any other key would lose its declared
+    // default and type check.
+    [Test]
+    public void OnlyOptionalSecretsAreLeftUndeclared() =>
+        Assert.That(ConfigDefaults.Keys.Where(k => k.Undeclared).Select(k => (k.Name, k.Secret, k.Default)), Is.EqualTo(new[] { (LegacyPki.Key, true, (object?)null) }));
 }

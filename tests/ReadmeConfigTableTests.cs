@@ -6,7 +6,7 @@ namespace DoK8sHa.Tests;
 
 /// <summary>
 /// The README's configuration table says what the program does: every key the program declares
-/// (ConfigDefaults.Declared, which Pulumi.yaml is checked against too) has one row, no row names
+/// (ConfigDefaults.Defaults, which Pulumi.yaml is checked against too) has one row, no row names
 /// another key, and each default shown is the program's.
 /// </summary>
 public partial class ReadmeConfigTableTests
@@ -33,14 +33,14 @@ public partial class ReadmeConfigTableTests
 
     [Test]
     public void EveryKeyHasOneRowAndNoRowNamesAnotherKey() =>
-        Assert.That(Table().Keys, Is.EquivalentTo(ConfigDefaults.Declared.Keys));
+        Assert.That(Table().Keys, Is.EquivalentTo(ConfigDefaults.Defaults.Keys));
 
     [Test]
     public void EachDefaultShownIsTheProgramsDefault()
     {
         foreach (var (key, shown) in Table())
         {
-            switch (ConfigDefaults.Declared[key])
+            switch (ConfigDefaults.Defaults[key])
             {
                 case null or "":
                     Assert.That(shown, Does.StartWith("—"), $"{key} has no default");

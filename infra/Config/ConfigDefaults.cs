@@ -100,7 +100,7 @@ public static class ConfigDefaults
         new("sshPrivateKey", null,
             "The matching private key, with which the program runs its remote steps. Set it with --secret.", Secret: true),
         new(LegacyPki.Key, null,
-            "Only for a stack made by a release that generated its CAs with openssl on the operator's machine (the pki-generate step). Its stdout, so the CAs and the service-account key are kept (README \"Upgrading from an openssl PKI\"). Set it with --secret.", Secret: true),
+            "Only for a stack made by a release that generated its CAs with openssl on the operator's machine (the pki-generate step). Its stdout, so the CAs and the service-account key are kept (README \"Upgrading from an openssl PKI\"). Set it with --secret.", Secret: true, Undeclared: true),
         new("sshUser", SshUser,
             "User the remote steps log in as."),
         new("sshKeyFingerprint", "",
@@ -155,8 +155,11 @@ public static class ConfigDefaults
             "Names of the keys Secrets are encrypted with in etcd; the first encrypts, all decrypt. The program makes each key (a secret in the state). Rotation in README \"Secrets encryption keys\"."),
     ];
 
-    /// <summary>Each key's default, by name.</summary>
-    public static IReadOnlyDictionary<string, object?> Declared => Keys.ToDictionary(k => k.Name, k => k.Default);
+    /// <summary>Each key's default, by name (the README's configuration table lists them all).</summary>
+    public static IReadOnlyDictionary<string, object?> Defaults => Keys.ToDictionary(k => k.Name, k => k.Default);
+
+    /// <summary>The keys Pulumi.yaml declares, with their defaults: all but the optional secrets.</summary>
+    public static IReadOnlyDictionary<string, object?> Declared => Keys.Where(k => !k.Undeclared).ToDictionary(k => k.Name, k => k.Default);
 
     /// <summary>
     /// Keys Pulumi.yaml declares without a type: the CLI checks a typed key's stack value against
@@ -169,4 +172,11 @@ public static class ConfigDefaults
 /// <summary>One config key: what Pulumi.yaml declares of it.</summary>
 /// <param name="Secret">Pulumi.yaml declares it secret: the CLI refuses it unencrypted.</param>
 /// <param name="Untyped">Pulumi.yaml gives it no type (<see cref="ConfigDefaults.Untyped"/>).</param>
-public sealed record ConfigKey(string Name, object? Default, string Description, bool Secret = false, bool Untyped = false);
+/// <param name="Undeclared">
+/// An optional secret, which Pulumi.yaml must not declare: the CLI stops every command on a stack
+/// that leaves a declared key without a default unset ("Stack 'dev' is missing configuration
+/// value …"), and refuses a plain default beside `secret: true` ("must be encrypted as it's
+/// secret"; pulumi pkg/workspace/config.go, mergeConfig and validateStackConfigValue). A key the
+/// stack sets without a declaration reaches the program all the same.
+/// </param>
+public sealed record ConfigKey(string Name, object? Default, string Description, bool Secret = false, bool Untyped = false, bool Undeclared = false);
