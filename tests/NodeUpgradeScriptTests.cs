@@ -59,7 +59,12 @@ public class NodeUpgradeScriptTests
         {
             _node.Stub(tool);
         }
-        _node.Stub("gpg", "cat > /dev/null");
+        // `gpg --dearmor --yes -o FILE` writes the key read on stdin to FILE, under the umask (g10/dearmor.c).
+        _node.Stub("gpg", """
+            out=""
+            while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+            cat > "${out:-/dev/stdout}"
+            """);
     }
 
     [TearDown]

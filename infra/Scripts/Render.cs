@@ -46,11 +46,14 @@ public static partial class Render
 
     /// <summary>
     /// The command text of every remote step: it reads the step from standard input into a
-    /// root-only file on tmpfs, runs it with no standard input (so nothing it starts can eat the
-    /// rest), and removes it. It holds no secret: pulumi-command prints a failed command's text
-    /// (remote/commandOutputs.go, "running %q"), and the engine masks only config secrets.
+    /// root-only file on tmpfs (mktemp makes it 0600 whatever the umask), runs it with no standard
+    /// input (so nothing it starts can eat the rest), and removes it. It holds no secret:
+    /// pulumi-command prints a failed command's text (remote/commandOutputs.go, "running %q"),
+    /// and the engine masks only config secrets. It sets no umask: the step does
+    /// (remote-step.sh), and a umask here would reach every file the step writes for a daemon
+    /// that runs as its own user (etcd could not read its config under 077).
     /// </summary>
-    public const string StepRunner = "umask 077; f=$(mktemp /run/do-k8s-ha-step.XXXXXX) && trap 'rm -f \"$f\"' EXIT && cat > \"$f\" && bash \"$f\" </dev/null";
+    public const string StepRunner = "f=$(mktemp /run/do-k8s-ha-step.XXXXXX) && trap 'rm -f \"$f\"' EXIT && cat > \"$f\" && bash \"$f\" </dev/null";
 
     /// <summary>
     /// One remote step of scripts that hold no secret, sent on stdin (<see cref="StepRunner"/>):

@@ -66,6 +66,29 @@ public sealed class ClusterMocks : IMocks
 
     public IReadOnlyCollection<MockedResource> Resources => _resources.Values.ToList();
 
+    /// <summary>
+    /// The public address DigitalOcean gives a droplet, from its VPC address; unset, one in
+    /// 203.0.113.0/24 by name. The replay on test droplets reaches each at its one address.
+    /// </summary>
+    public Func<string, string>? PublicIpFor { get; init; }
+
+    /// <summary>The load balancer's address (the replay's balancer is a test host).</summary>
+    public string LoadBalancerAddress { get; init; } = LoadBalancerIp;
+
+    /// <summary>
+    /// DigitalOcean's part played for real: called when a droplet is created, with its name, its
+    /// VPC address and its user data, before the engine hears that it exists (the replay boots a
+    /// test droplet there).
+    /// </summary>
+    public Action<string, string, string>? CreateDroplet { get; init; }
+
+    /// <summary>
+    /// The command provider's part played for real: called with a remote step's name and inputs
+    /// when the engine creates it, returns its stdout; an exception fails the step, and the
+    /// engine then registers nothing that depends on it. Unset, a step "runs" in no time.
+    /// </summary>
+    public Func<string, ImmutableDictionary<string, object>, string>? RunRemoteCommand { get; init; }
+
     public IEnumerable<MockedResource> OfType(string type) => Resources.Where(r => r.Type == type).OrderBy(r => r.Name, StringComparer.Ordinal);
 
     /// <summary>The cloud or command resource of that name (components share names with their droplets).</summary>
@@ -105,8 +128,9 @@ public sealed class ClusterMocks : IMocks
         switch (type)
         {
             case "digitalocean:index/droplet:Droplet":
-                state["ipv4Address"] = PublicIp(name);
                 state["ipv4AddressPrivate"] = PrivateIp(name, _vpcCidr);
+                state["ipv4Address"] = PublicIpFor?.Invoke((string)state["ipv4AddressPrivate"]) ?? PublicIp(name);
+                CreateDroplet?.Invoke(name, (string)state["ipv4AddressPrivate"], args.Inputs.TryGetValue("userData", out var userData) ? (string)userData : "");
                 state["urn"] = name;
                 break;
             case "digitalocean:index/vpc:Vpc":
@@ -114,7 +138,7 @@ public sealed class ClusterMocks : IMocks
                 _vpcCidr = (string)args.Inputs["ipRange"];
                 break;
             case "digitalocean:index/loadBalancer:LoadBalancer":
-                state["ip"] = LoadBalancerIp;
+                state["ip"] = LoadBalancerAddress;
                 break;
             case "digitalocean:index/sshKey:SshKey":
                 state["fingerprint"] = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
@@ -132,6 +156,12 @@ public sealed class ClusterMocks : IMocks
                 break;
             case var tls when TlsStandIn.Handles(tls):
                 state.AddRange(Tls.Outputs(tls, name, args.Inputs).Where(o => !args.Inputs.ContainsKey(o.Key)));
+                break;
+            case "command:remote:Command" when RunRemoteCommand is not null:
+                state["stdout"] = args.Inputs.TryGetValue("create", out var create) && create is string { Length: > 0 }
+                    ? await Task.Run(() => RunRemoteCommand(name, args.Inputs))
+                    : "";
+                state["stderr"] = "";
                 break;
             case "command:remote:Command":
                 // The health gate's report, as cluster-health.sh prints it.

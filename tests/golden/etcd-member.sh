@@ -46,7 +46,8 @@ ensure_etcd_user() {
 }
 
 ensure_etcd_user
-mkdir -p "$(dirname "$CONFIG")"
+# etcd (User=etcd) reads its configuration: the folder is open to it, the file is its group's.
+install -d -m 0755 "$(dirname "$CONFIG")"
 install -d -o etcd -g etcd -m 0700 "$DATA_DIR"
 # Data written by a root etcd (an earlier version of this program) becomes etcd's.
 chown -R etcd:etcd "$DATA_DIR"
@@ -80,6 +81,8 @@ enable-grpc-gateway: true
 auto-compaction-mode: periodic
 auto-compaction-retention: "8"
 YAML
+chown root:etcd "$CONFIG.new"
+chmod 0640 "$CONFIG.new"
 
 PEER_URL="https://${NODE_IP}:2380"
 if [ ! -d "$DATA_DIR/member" ]; then

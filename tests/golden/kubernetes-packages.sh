@@ -29,6 +29,9 @@ kubernetes_repository() { # minor, e.g. v1.35
   install -m 0755 -d /etc/apt/keyrings
   curl -fsSL --retry 5 "https://pkgs.k8s.io/core:/stable:/$1/deb/Release.key" \
     | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+  # apt verifies as its unprivileged _apt user: the keyring must be readable by all (as
+  # Kubernetes' install docs chmod it), or the repository is "not signed" (NO_PUBKEY).
+  chmod 0644 /etc/apt/keyrings/kubernetes-apt-keyring.gpg
   echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/$1/deb/ /" \
     > /etc/apt/sources.list.d/kubernetes.list
   apt-get -o DPkg::Lock::Timeout=600 update -q

@@ -3,6 +3,10 @@
 # pulumi-command puts that text on the SSH command line and prints it in full when a step fails.
 # Its scripts hold secrets: they run from a private tmpfs folder and are not kept.
 set -euo pipefail
+# The distribution's umask, whatever the SSH session's: a file a daemon reads as its own user
+# (etcd, apt's _apt) must be readable by it. A file that holds a secret gets its mode where it
+# is written (install -m, chmod), never from the umask.
+umask 022
 steps=$(mktemp -d /run/do-k8s-ha-steps.XXXXXX)
 trap 'rm -rf "$steps"' EXIT
 cat > "$steps/join-token.sh" <<'DO_K8S_HA_STEP'

@@ -3,6 +3,10 @@
 # pulumi-command puts that text on the SSH command line and prints it in full when a step fails.
 # Each script is kept on the node, readable only by root, so an operator can read or re-run it.
 set -euo pipefail
+# The distribution's umask, whatever the SSH session's: a file a daemon reads as its own user
+# (etcd, apt's _apt) must be readable by it. A file that holds a secret gets its mode where it
+# is written (install -m, chmod), never from the umask.
+umask 022
 steps='/var/lib/do-k8s-ha/steps'
 install -d -m 0700 "$steps"
 cat > "$steps/wait-for-bootstrap.sh" <<'DO_K8S_HA_STEP'

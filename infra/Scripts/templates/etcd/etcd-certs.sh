@@ -11,9 +11,12 @@ PKI_DIR={{PKI_DIR}}
 
 {{ETCD_USER}}
 
-umask 077
 ensure_etcd_user
-mkdir -p "$PKI_DIR"
+# etcd (User=etcd) must traverse every folder on the way to its certificates.
+install -d -m 0755 "$(dirname "$PKI_DIR")"
+install -d -m 0700 "$PKI_DIR"
+# The new files are root's alone until they are in place, then etcd's (below).
+umask 077
 new=$(mktemp -d "$PKI_DIR/.new.XXXXXX")
 trap 'rm -rf "$new"' EXIT
 cat > "$new/ca.crt" <<'PEM'

@@ -25,13 +25,16 @@ etcdctl() {
 {{ETCD_USER}}
 
 ensure_etcd_user
-mkdir -p "$(dirname "$CONFIG")"
+# etcd (User=etcd) reads its configuration: the folder is open to it, the file is its group's.
+install -d -m 0755 "$(dirname "$CONFIG")"
 install -d -o etcd -g etcd -m 0700 "$DATA_DIR"
 # Data written by a root etcd (an earlier version of this program) becomes etcd's.
 chown -R etcd:etcd "$DATA_DIR"
 cat > "$CONFIG.new" <<'YAML'
 {{ETCD_CONFIG}}
 YAML
+chown root:etcd "$CONFIG.new"
+chmod 0640 "$CONFIG.new"
 
 PEER_URL="https://${NODE_IP}:{{ETCD_PEER_PORT}}"
 if [ ! -d "$DATA_DIR/member" ]; then

@@ -1,0 +1,127 @@
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// The dev stack's steps as its droplets run them: the program runs under the mocks with the
+/// droplets' network, each droplet boots its own user data (real cloud-init, real sshd with the
+/// host key the program pinned), and each step arrives over SSH from the operator's host as
+/// pulumi-command sends it (the fixed command text, the step on stdin), as root on the droplet's
+/// real paths. What a step writes is then read by the service that reads it on a droplet, as that
+/// service's user: etcd as `etcd`, apt's downloads and signature checks as `_apt`.
+/// </summary>
+[NonParallelizable]
+public class DeliveredStepTests
+{
+    private Droplets _droplets = null!;
+    private ReleaseMirror _mirror = null!;
+    private string _etcdSha256 = "";
+
+    private static readonly string[] Nodes = ["node1", "node2", "node3"];
+
+    [SetUp]
+    public void BootDroplets()
+    {
+        Repo.RequireTool("etcd", "apt-get install etcd-server");
+        Repo.RequireTool("etcdctl", "apt-get install etcd-client");
+        Repo.RequireTool("nginx", "apt-get install nginx");
+        Repo.RequireTool("apt-ftparchive", "apt-get install apt-utils");
+        Repo.RequireTool("containerd", "apt-get install containerd");
+        _droplets = Droplets.Create(Nodes.Length);
+        _mirror = new ReleaseMirror(_droplets);
+        _etcdSha256 = _mirror.AddEtcdRelease(RealEtcd.Version);
+        _mirror.AddKubernetesRepository("v1.35", "1.35.1");
+        _mirror.Serve();
+    }
+
+    [TearDown]
+    public void DestroyDroplets() => _droplets?.Dispose();
+
+    private Task<DeliveredStack> DevStack() => DeliveredStack.RunAsync(_droplets, new Dictionary<string, string>
+    {
+        // The release the mirror serves: this machine's etcd, with its tarball's checksum.
+        ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
+        ["do-k8s-ha:etcdSha256"] = _etcdSha256,
+    });
+
+    private static void Ran((int ExitCode, string Stdout, string Stderr) run, string what) =>
+        Assert.That(run.ExitCode, Is.Zero, $"{what}:\n{run.Stdout}\n{run.Stderr}");
+
+    /// <summary>Boots every droplet on its user data and runs each node's wait for its bootstrap.</summary>
+    private void Boot(DeliveredStack stack)
+    {
+        foreach (var (host, node) in _droplets.All.Zip(Nodes))
+        {
+            _droplets.Boot(host, node, stack.UserData(node));
+        }
+        foreach (var node in Nodes)
+        {
+            Ran(stack.Run(_droplets, $"{node}.bootstrapped"), $"{node}.bootstrapped\n{_droplets.Read(_droplets[Array.IndexOf(Nodes, node)], "/var/log/cloud-init-output.log")}");
+        }
+    }
+
+    // Seen failing before the fix: the step runner's `umask 077` left /etc/etcd 0700 and
+    // etcd.conf.yml 0600, both root's, and etcd (User=etcd, no capabilities) stopped at
+    // "open /etc/etcd/etcd.conf.yml: permission denied".
+    [Test]
+    public async Task EtcdStartsAsItsOwnUserOnWhatItsStepsWrote()
+    {
+        var stack = await DevStack();
+        Boot(stack);
+
+        foreach (var node in Nodes)
+        {
+            Ran(stack.Run(_droplets, $"etcd-{node}.credentials"), $"etcd-{node}.credentials");
+        }
+        // The members start together: each waits in its service for the others to form the quorum.
+        var members = Nodes.Select(node => Task.Run(() => (node, run: stack.Run(_droplets, $"etcd-{node}")))).ToArray();
+        foreach (var (node, run) in await Task.WhenAll(members))
+        {
+            Ran(run, $"etcd-{node}");
+        }
+
+        var node1 = _droplets[0];
+        var health = "";
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var check = _droplets.Exec(node1, "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key --dial-timeout 2s member list");
+            health = check.Stdout + check.Stderr;
+            if (check.ExitCode == 0 && health.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length == Nodes.Length && !health.Contains(", unstarted,", StringComparison.Ordinal))
+            {
+                break;
+            }
+            Thread.Sleep(500);
+        }
+        var log = _droplets.Read(node1, "/run/systemctl-stand-in/etcd.service.log");
+        Assert.That(health.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(Nodes.Length), $"every member started:\n{health}\netcd's log on node1:\n{log}");
+        foreach (var (host, node) in _droplets.All.Zip(Nodes))
+        {
+            var user = _droplets.Exec(host, "ps -o user= -p \"$(cat /run/systemctl-stand-in/pids/etcd.service)\" ; pgrep -u etcd -x etcd >/dev/null && echo etcd-runs-as-etcd");
+            Assert.That(user.Stdout, Does.Contain("etcd-runs-as-etcd"), $"{node}: etcd runs as its own user");
+        }
+    }
+
+    // Seen failing before the fix: the keyring `gpg --dearmor -o` wrote under the step runner's
+    // umask 077 was 0600 root; apt verifies as _apt, which could not read it: NO_PUBKEY, "The
+    // repository … is not signed", and the step stopped at apt-get update.
+    [Test]
+    public async Task AptInstallsKubernetesFromTheRepositoryItsStepAdded()
+    {
+        var stack = await DevStack();
+        Boot(stack);
+
+        var node3 = _droplets[2];
+        Ran(stack.Run(_droplets, "node-setup-node3"), "node-setup-node3");
+
+        Assert.That(_droplets.Exec(node3, "kubeadm version -o short").Stdout.Trim(), Is.EqualTo("v1.35.1"));
+        Assert.That(_droplets.Exec(node3, "dpkg-query -W -f='${Version} ${Status}\\n' kubeadm kubelet kubectl").Stdout,
+            Is.EqualTo("1.35.1-1.1 hold ok installed\n1.35.1-1.1 hold ok installed\n1.35.1-1.1 hold ok installed\n"), "installed from the repository and held");
+        // apt fetched and checked the signed index as its own user, from the mirror.
+        var keyring = _droplets.Exec(node3, "setpriv --reuid=_apt --regid=nogroup --clear-groups test -r /etc/apt/keyrings/kubernetes-apt-keyring.gpg && echo readable");
+        Assert.That(keyring.Stdout, Does.Contain("readable"), "_apt reads the keyring");
+        Assert.That(_mirror.Requests, Does.Contain("GET /core:/stable:/v1.35/deb/InRelease"));
+        // The same step sets up the local API proxy: nginx serves it with the rendered config.
+        Assert.That(_droplets.Exec(node3, "ss -ltnH 'sport = :6444'").Stdout, Does.Contain("127.0.0.1:6444"), "the API proxy listens");
+    }
+}

@@ -1,0 +1,188 @@
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace DoK8sHa.Tests.Support;
+
+/// <summary>
+/// What the droplets download, served by nginx over HTTPS on the droplets' mirror host under the
+/// real names (github.com, pkgs.k8s.io resolve to it inside the droplets, and the droplets' image
+/// trusts its test CA): an etcd release tarball laid out as etcd's release script lays it out,
+/// made of this machine's etcd, and a Kubernetes package repository as pkgs.k8s.io serves one (a
+/// flat repository, `deb [signed-by=…] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /`, signed
+/// with a throwaway key published as Release.key) holding .deb packages of the test stand-ins.
+/// apt then does all it does on a droplet: fetch as its unprivileged _apt user, verify the
+/// signature against the keyring the step wrote, install with dpkg.
+/// </summary>
+public sealed class ReleaseMirror
+{
+    private readonly Droplets _droplets;
+
+    public ReleaseMirror(Droplets droplets)
+    {
+        _droplets = droplets;
+        Root = Directory.CreateDirectory(Path.Combine(droplets.Hosts.Dir, "mirror")).FullName;
+    }
+
+    /// <summary>The document root: a path under it is the path of the URL.</summary>
+    public string Root { get; }
+
+    /// <summary>
+    /// The test CA and the mirror's certificate for every mirrored name, made before any droplet
+    /// (their image trusts the CA).
+    /// </summary>
+    public static void MakeCertificates(string dir)
+    {
+        var ca = Path.Combine(dir, "mirror-ca");
+        var server = Path.Combine(dir, "mirror");
+        var sans = string.Join(",", Droplets.MirroredNames.Select(n => $"DNS:{n}"));
+        Must("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=do-k8s-ha test mirror CA", "-keyout", ca + ".key", "-out", ca + ".crt"]);
+        Must("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=mirror", "-keyout", server + ".key", "-out", server + ".csr"]);
+        File.WriteAllText(server + ".ext", $"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n");
+        Must("openssl", ["x509", "-req", "-in", server + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key", "-CAcreateserial", "-days", "2", "-extfile", server + ".ext", "-out", server + ".crt"]);
+    }
+
+    /// <summary>Serves the document root; call once everything is added (files added later are served too).</summary>
+    public void Serve(IReadOnlyList<string>? controlPlane = null)
+    {
+        // With control-plane addresses it is the load balancer too: TCP to the API servers and
+        // the SSH relay to their sshd (components/ApiLoadBalancer.cs), the next one on a refused connect.
+        var balancer = controlPlane is null ? "" : $$"""
+            stream {
+              upstream api { {{string.Join(" ", controlPlane.Select(a => $"server {a}:6443;"))}} }
+              upstream relay { {{string.Join(" ", controlPlane.Select(a => $"server {a}:22;"))}} }
+              server { listen {{_droplets.Mirror.Address}}:6443; proxy_pass api; proxy_connect_timeout 1s; }
+              server { listen {{_droplets.Mirror.Address}}:2222; proxy_pass relay; proxy_connect_timeout 1s; }
+            }
+            """;
+        var dir = _droplets.Hosts.Dir;
+        var config = Path.Combine(dir, "mirror-nginx.conf");
+        // The mirror is the test's server, not the system under test: its workers run as root to
+        // read the test's private folders.
+        File.WriteAllText(config, $$"""
+            load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+            user root;
+            daemon off;
+            pid {{dir}}/mirror-nginx.pid;
+            error_log stderr;
+            events {}
+            http {
+              access_log {{dir}}/mirror-access.log;
+              types { application/gzip gz; application/vnd.debian.binary-package deb; }
+              default_type application/octet-stream;
+              server {
+                listen {{_droplets.Mirror.Address}}:443 ssl;
+                ssl_certificate {{dir}}/mirror.crt;
+                ssl_certificate_key {{dir}}/mirror.key;
+                root {{Root}};
+              }
+            }
+            {{balancer}}
+            """);
+        _droplets.Hosts.Start(_droplets.Mirror, "mirror-nginx", Repo.Which("nginx")!, "-c", config, "-e", "stderr");
+        _droplets.Hosts.WaitForPort(_droplets.Mirror, _droplets.Mirror.Address, 443);
+    }
+
+    /// <summary>What the droplets asked the mirror for, one request a line (nginx's access log).</summary>
+    public string Requests => File.Exists(Path.Combine(_droplets.Hosts.Dir, "mirror-access.log")) ? File.ReadAllText(Path.Combine(_droplets.Hosts.Dir, "mirror-access.log")) : "";
+
+    /// <summary>
+    /// etcd-v&lt;version&gt;-linux-amd64.tar.gz at github.com's release path, its one top folder
+    /// holding etcd and etcdctl (etcd scripts/release.sh), made of this machine's etcd; returns its sha256.
+    /// </summary>
+    public string AddEtcdRelease(string version)
+    {
+        var name = $"etcd-v{version}-linux-amd64";
+        var stage = Directory.CreateDirectory(Path.Combine(_droplets.Hosts.Dir, "stage", name)).FullName;
+        File.Copy(Repo.Which("etcd")!, Path.Combine(stage, "etcd"), overwrite: true);
+        File.Copy(Repo.Which("etcdctl")!, Path.Combine(stage, "etcdctl"), overwrite: true);
+        var folder = Directory.CreateDirectory(Path.Combine(Root, "etcd-io", "etcd", "releases", "download", $"v{version}")).FullName;
+        var tarball = Path.Combine(folder, name + ".tar.gz");
+        Must("tar", ["-czf", tarball, "-C", Path.GetDirectoryName(stage)!, name]);
+        return Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(tarball))).ToLowerInvariant();
+    }
+
+    /// <summary>
+    /// The per-minor repository of pkgs.k8s.io (e.g. v1.35) holding kubeadm, kubelet and kubectl
+    /// &lt;version&gt;-1.1, each a .deb of its stand-in: kubeadm tests/Support/standins/kubeadm,
+    /// kubelet a process that stays up, kubectl this machine's real client.
+    /// </summary>
+    public void AddKubernetesRepository(string minor, string version)
+    {
+        var repo = Directory.CreateDirectory(Path.Combine(Root, "core:", "stable:", minor, "deb")).FullName;
+        var stage = Path.Combine(_droplets.Hosts.Dir, "stage");
+        var debVersion = $"{version}-1.1";
+        Package(stage, repo, "kubeadm", debVersion, new()
+        {
+            ["usr/lib/kubeadm-stand-in/kubeadm"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "kubeadm")),
+            ["usr/lib/kubeadm-stand-in/fake-kube-apiserver.py"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "fake-kube-apiserver.py")),
+            ["usr/bin/kubeadm"] = $"#!/bin/sh\nKUBEADM_STAND_IN_VERSION=v{version} exec /usr/lib/kubeadm-stand-in/kubeadm \"$@\"\n",
+        });
+        Package(stage, repo, "kubelet", debVersion, new()
+        {
+            ["usr/bin/kubelet"] = $"#!/bin/sh\n# kubelet stand-in: stays up as the real one does until stopped.\n[ \"${{1:-}}\" = --version ] && {{ echo 'Kubernetes v{version}'; exit 0; }}\nexec sleep infinity\n",
+            // The package's unit (kubernetes/release cmd/krel/templates/latest/kubelet/kubelet.service).
+            ["usr/lib/systemd/system/kubelet.service"] = "[Unit]\nDescription=kubelet: The Kubernetes Node Agent\n\n[Service]\nExecStart=/usr/bin/kubelet\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n",
+        });
+        var kubectl = Directory.GetFiles("/usr/lib/google-cloud-sdk/bin", "kubectl.1.*").Order(StringComparer.Ordinal).LastOrDefault() ?? Repo.Which("kubectl")!;
+        Package(stage, repo, "kubectl", debVersion, new() { ["usr/bin/kubectl"] = $"#!/bin/sh\nexec {kubectl} \"$@\"\n" });
+
+        // Signed as pkgs.k8s.io signs (OBS): InRelease and Release.gpg by a key published as Release.key.
+        var gnupg = Directory.CreateDirectory(Path.Combine(_droplets.Hosts.Dir, "gnupg")).FullName;
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(gnupg, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        var gpg = (string[] args) => Must("gpg", ["--homedir", gnupg, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", .. args]);
+        gpg(["--quick-generate-key", "do-k8s-ha test repository <test@do-k8s-ha.invalid>", "rsa2048", "sign", "2d"]);
+        gpg(["--armor", "--output", Path.Combine(repo, "Release.key"), "--export", "test@do-k8s-ha.invalid"]);
+        Shell($"cd '{repo}' && apt-ftparchive packages . > Packages && gzip -kf Packages && apt-ftparchive release . > Release");
+        gpg(["--clearsign", "--output", Path.Combine(repo, "InRelease"), Path.Combine(repo, "Release")]);
+        gpg(["--armor", "--detach-sign", "--output", Path.Combine(repo, "Release.gpg"), Path.Combine(repo, "Release")]);
+    }
+
+    private static void Package(string stage, string repo, string name, string version, Dictionary<string, string> files)
+    {
+        var root = Path.Combine(stage, $"{name}_{version}");
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        Directory.CreateDirectory(Path.Combine(root, "DEBIAN"));
+        File.WriteAllText(Path.Combine(root, "DEBIAN", "control"), $"""
+            Package: {name}
+            Version: {version}
+            Architecture: amd64
+            Maintainer: do-k8s-ha tests <test@do-k8s-ha.invalid>
+            Description: {name} stand-in for do-k8s-ha's tests
+
+            """);
+        foreach (var (path, content) in files)
+        {
+            var file = Path.Combine(root, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllText(file, content);
+            if (OperatingSystem.IsWindows())
+            {
+                continue;
+            }
+            File.SetUnixFileMode(file, path.StartsWith("usr/bin/", StringComparison.Ordinal) || path.EndsWith("/kubeadm", StringComparison.Ordinal)
+                ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute
+                : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+        Must("dpkg-deb", ["--root-owner-group", "--build", root, Path.Combine(repo, $"{name}_{version}_amd64.deb")]);
+    }
+
+    private static void Shell(string script) => Must("bash", ["-c", script]);
+
+    private static void Must(string file, string[] args)
+    {
+        var (exit, stdout, stderr) = Repo.Run(file, args, timeoutSeconds: 120);
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)}: {stdout}{stderr}");
+        }
+    }
+
+    /// <summary>A version's "MAJOR.MINOR" as the repository path names it (v1.35).</summary>
+    public static string Minor(string version) => "v" + string.Join('.', version.Split('.').Take(2)).ToString(CultureInfo.InvariantCulture);
+}
