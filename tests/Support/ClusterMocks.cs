@@ -83,6 +83,12 @@ public sealed class ClusterMocks : IMocks
     public Action<string, string, string>? CreateDroplet { get; init; }
 
     /// <summary>
+    /// Called for the Kubernetes provider and each resource it manages (type, name, inputs), as the
+    /// provider would create them: the replay applies them to its cluster.
+    /// </summary>
+    public Action<string, string, ImmutableDictionary<string, object>>? ApplyKubernetes { get; init; }
+
+    /// <summary>
     /// The command provider's part played for real: called with a remote step's name and inputs
     /// when the engine creates it, returns its stdout; an exception fails the step, and the
     /// engine then registers nothing that depends on it. Unset, a step "runs" in no time.
@@ -156,6 +162,9 @@ public sealed class ClusterMocks : IMocks
                 break;
             case var tls when TlsStandIn.Handles(tls):
                 state.AddRange(Tls.Outputs(tls, name, args.Inputs).Where(o => !args.Inputs.ContainsKey(o.Key)));
+                break;
+            case var k8s when ApplyKubernetes is not null && (k8s.StartsWith("kubernetes:", StringComparison.Ordinal) || k8s == "pulumi:providers:kubernetes"):
+                await Task.Run(() => ApplyKubernetes(k8s, name, args.Inputs));
                 break;
             case "command:remote:Command" when RunRemoteCommand is not null:
                 state["stdout"] = args.Inputs.TryGetValue("create", out var create) && create is string { Length: > 0 }

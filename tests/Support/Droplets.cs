@@ -220,6 +220,10 @@ public sealed class Droplets : IDisposable
     public (int ExitCode, string Stdout, string Stderr) Exec(TestHost host, string script, int timeoutSeconds = 120) =>
         Repo.Run("nsenter", ["--target", Holder(host), "--mount", "--uts", "--net", "bash", "-c", script], timeoutSeconds: timeoutSeconds);
 
+    /// <summary>What one would look at on a droplet whose step failed: its services' and stand-ins' logs, their tails.</summary>
+    public string Logs(TestHost host) =>
+        Exec(host, "for f in /run/systemctl-stand-in/*.log /run/kubeadm-stand-in/*.log /run/kubeadm-stand-in/log; do [ -f \"$f\" ] && { echo \"== $f\"; tail -n 15 \"$f\"; }; done; true", timeoutSeconds: 20).Stdout;
+
     /// <summary>A file of the droplet, or "" where it has none.</summary>
     public string Read(TestHost host, string path) => Exec(host, $"cat {path} 2>/dev/null || true").Stdout;
 
@@ -267,7 +271,7 @@ public sealed class Droplets : IDisposable
         {
             try
             {
-                Exec(host, "for f in /run/systemctl-stand-in/pids/*; do [ -f \"$f\" ] && kill \"$(cat \"$f\")\" 2>/dev/null; done; true", timeoutSeconds: 20);
+                Exec(host, "for f in /run/systemctl-stand-in/pids/* /run/kubeadm-stand-in/pids/*; do [ -f \"$f\" ] && kill \"$(cat \"$f\")\" 2>/dev/null; done; true", timeoutSeconds: 20);
             }
             catch (TimeoutException)
             {

@@ -104,7 +104,7 @@ public sealed class ReleaseMirror
     /// <summary>
     /// The per-minor repository of pkgs.k8s.io (e.g. v1.35) holding kubeadm, kubelet and kubectl
     /// &lt;version&gt;-1.1, each a .deb of its stand-in: kubeadm tests/Support/standins/kubeadm,
-    /// kubelet a process that stays up, kubectl this machine's real client.
+    /// kubelet tests/Support/standins/kubelet with the fake control plane as its images, kubectl this machine's real client.
     /// </summary>
     public void AddKubernetesRepository(string minor, string version)
     {
@@ -114,17 +114,22 @@ public sealed class ReleaseMirror
         Package(stage, repo, "kubeadm", debVersion, new()
         {
             ["usr/lib/kubeadm-stand-in/kubeadm"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "kubeadm")),
-            ["usr/lib/kubeadm-stand-in/fake-kube-apiserver.py"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "fake-kube-apiserver.py")),
             ["usr/bin/kubeadm"] = $"#!/bin/sh\nKUBEADM_STAND_IN_VERSION=v{version} exec /usr/lib/kubeadm-stand-in/kubeadm \"$@\"\n",
         });
         Package(stage, repo, "kubelet", debVersion, new()
         {
-            ["usr/bin/kubelet"] = $"#!/bin/sh\n# kubelet stand-in: stays up as the real one does until stopped.\n[ \"${{1:-}}\" = --version ] && {{ echo 'Kubernetes v{version}'; exit 0; }}\nexec sleep infinity\n",
+            // The kubelet stand-in runs the static pods; the fake control plane is its "images".
+            ["usr/lib/kubelet-stand-in/kubelet"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "kubelet")),
+            ["usr/lib/kubelet-stand-in/fake-kube-apiserver.py"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "fake-kube-apiserver.py")),
+            ["usr/lib/kubelet-stand-in/fake-kube-controllers.py"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "fake-kube-controllers.py")),
+            ["usr/bin/kubelet"] = $"#!/bin/sh\nKUBELET_STAND_IN_VERSION=v{version} exec /usr/lib/kubelet-stand-in/kubelet \"$@\"\n",
             // The package's unit (kubernetes/release cmd/krel/templates/latest/kubelet/kubelet.service).
             ["usr/lib/systemd/system/kubelet.service"] = "[Unit]\nDescription=kubelet: The Kubernetes Node Agent\n\n[Service]\nExecStart=/usr/bin/kubelet\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n",
         });
+        // The client binary itself: installing this package replaces a distribution's kubectl
+        // package of the same name, and with it every file that package held.
         var kubectl = Directory.GetFiles("/usr/lib/google-cloud-sdk/bin", "kubectl.1.*").Order(StringComparer.Ordinal).LastOrDefault() ?? Repo.Which("kubectl")!;
-        Package(stage, repo, "kubectl", debVersion, new() { ["usr/bin/kubectl"] = $"#!/bin/sh\nexec {kubectl} \"$@\"\n" });
+        Package(stage, repo, "kubectl", debVersion, [], new() { ["usr/bin/kubectl"] = kubectl });
 
         // Signed as pkgs.k8s.io signs (OBS): InRelease and Release.gpg by a key published as Release.key.
         var gnupg = Directory.CreateDirectory(Path.Combine(_droplets.Hosts.Dir, "gnupg")).FullName;
@@ -140,7 +145,8 @@ public sealed class ReleaseMirror
         gpg(["--armor", "--detach-sign", "--output", Path.Combine(repo, "Release.gpg"), Path.Combine(repo, "Release")]);
     }
 
-    private static void Package(string stage, string repo, string name, string version, Dictionary<string, string> files)
+    /// <summary>A .deb of text files (mode 0755 under usr/bin and for the stand-ins, else 0644) and copies of executables.</summary>
+    private static void Package(string stage, string repo, string name, string version, Dictionary<string, string> files, Dictionary<string, string>? executables = null)
     {
         var root = Path.Combine(stage, $"{name}_{version}");
         if (Directory.Exists(root))
@@ -165,11 +171,18 @@ public sealed class ReleaseMirror
             {
                 continue;
             }
-            File.SetUnixFileMode(file, path.StartsWith("usr/bin/", StringComparison.Ordinal) || path.EndsWith("/kubeadm", StringComparison.Ordinal)
+            File.SetUnixFileMode(file, path.StartsWith("usr/bin/", StringComparison.Ordinal) || path.EndsWith("/kubeadm", StringComparison.Ordinal) || path.EndsWith("/kubelet", StringComparison.Ordinal)
                 ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute
                 : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         }
-        Must("dpkg-deb", ["--root-owner-group", "--build", root, Path.Combine(repo, $"{name}_{version}_amd64.deb")]);
+        foreach (var (path, source) in executables ?? [])
+        {
+            var file = Path.Combine(root, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.Copy(source, file);
+        }
+        // Fast compression: the kubectl package holds a 60 MB binary.
+        Must("dpkg-deb", ["--root-owner-group", "-Zgzip", "-z1", "--build", root, Path.Combine(repo, $"{name}_{version}_amd64.deb")]);
     }
 
     private static void Shell(string script) => Must("bash", ["-c", script]);

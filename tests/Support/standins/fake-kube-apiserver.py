@@ -14,8 +14,10 @@ It keeps what the scripts rely on from the real API server, each behaviour besid
 - kube-public/cluster-info is readable without credentials (kubeadm's bootstrap RBAC,
   cmd/kubeadm/app/phases/bootstraptoken/clusterinfo/clusterinfo.go); anything else is served to any
   client certificate: authorization is not what these tests look at.
-It implements only the REST paths the scripts and kubectl use: discovery, get/put/delete of single
-objects, and lists of nodes and leases.
+- Every object carries metadata.resourceVersion, its etcd revision; an update naming a stale one is
+  refused with 409 Conflict (etcd3/store.go GuaranteedUpdate), which leader election relies on.
+It implements only the REST paths the scripts, kubectl and the other stand-ins use: discovery;
+get, list, create, update (and /status), merge patch and delete of the resources in RESOURCES.
 """
 import argparse
 import base64
@@ -26,12 +28,14 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# The real server's flag names (cmd/kube-apiserver/app/options), as kubeadm's static pod manifest
+# passes them (cmd/kubeadm/app/phases/controlplane/manifests.go getAPIServerCommand).
 ap = argparse.ArgumentParser()
-ap.add_argument("--listen", default="0.0.0.0")
-ap.add_argument("--port", type=int, default=6443)
+ap.add_argument("--bind-address", default="0.0.0.0")
+ap.add_argument("--secure-port", type=int, default=6443)
 ap.add_argument("--advertise-address", required=True)
-ap.add_argument("--cert", required=True)
-ap.add_argument("--key", required=True)
+ap.add_argument("--tls-cert-file", required=True)
+ap.add_argument("--tls-private-key-file", required=True)
 ap.add_argument("--etcd-servers", required=True)
 ap.add_argument("--etcd-cafile", required=True)
 ap.add_argument("--etcd-certfile", required=True)
@@ -60,21 +64,36 @@ def etcd(path, body):
 
 
 def get(key):
+    """The stored object with metadata.resourceVersion = its etcd mod_revision (etcd3/store.go)."""
     kvs = etcd("/v3/kv/range", {"key": b64(key)}).get("kvs", [])
-    return json.loads(base64.b64decode(kvs[0]["value"])) if kvs else None
+    return with_version(kvs[0]) if kvs else None
+
+
+def with_version(kv):
+    obj = json.loads(base64.b64decode(kv["value"]))
+    obj.setdefault("metadata", {})["resourceVersion"] = str(kv["mod_revision"])
+    return obj
 
 
 def list_prefix(prefix):
     end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     kvs = etcd("/v3/kv/range", {"key": b64(prefix), "range_end": b64(end)}).get("kvs", [])
-    return [json.loads(base64.b64decode(kv["value"])) for kv in kvs]
+    return [with_version(kv) for kv in kvs]
 
 
-def put(key, obj, lease=None):
-    body = {"key": b64(key), "value": b64(json.dumps(obj))}
+def put(key, obj, lease=None, version=None):
+    """Writes obj; with a resourceVersion, only over that revision (GuaranteedUpdate's compare on
+    mod_revision; a stale one is a 409 Conflict). Returns False on a conflict."""
+    value = dict(obj)
+    value["metadata"] = {k: v for k, v in obj.get("metadata", {}).items() if k != "resourceVersion"}
+    body = {"key": b64(key), "value": b64(json.dumps(value))}
     if lease:
         body["lease"] = lease
-    etcd("/v3/kv/put", body)
+    if version is None:
+        etcd("/v3/kv/put", body)
+        return True
+    compare = [{"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(version)}]
+    return etcd("/v3/kv/txn", {"compare": compare, "success": [{"request_put": body}]}).get("succeeded", False)
 
 
 def delete(key):
@@ -96,34 +115,71 @@ def hold_master_lease():
             time.sleep(1)
 
 
+def merge_patch(target, patch):
+    """RFC 7386: objects merge key by key, null removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+# The served resources: group/version -> plural -> (kind, namespaced, etcd prefix). The prefixes
+# are the real server's (pkg/registry/*/storage; nodes are "minions", services "services/specs").
 RESOURCES = {
-    "nodes": ("Node", False, "minions"),
-    "namespaces": ("Namespace", False, "namespaces"),
-    "configmaps": ("ConfigMap", True, "configmaps"),
-    "secrets": ("Secret", True, "secrets"),
-    "pods": ("Pod", True, "pods"),
+    "v1": {
+        "nodes": ("Node", False, "minions"),
+        "namespaces": ("Namespace", False, "namespaces"),
+        "configmaps": ("ConfigMap", True, "configmaps"),
+        "secrets": ("Secret", True, "secrets"),
+        "pods": ("Pod", True, "pods"),
+        "services": ("Service", True, "services/specs"),
+        "serviceaccounts": ("ServiceAccount", True, "serviceaccounts"),
+    },
+    "apps/v1": {
+        "deployments": ("Deployment", True, "deployments"),
+        "daemonsets": ("DaemonSet", True, "daemonsets"),
+    },
+    "coordination.k8s.io/v1": {
+        "leases": ("Lease", True, "leases"),
+    },
+    "rbac.authorization.k8s.io/v1": {
+        "clusterroles": ("ClusterRole", False, "clusterroles"),
+        "clusterrolebindings": ("ClusterRoleBinding", False, "clusterrolebindings"),
+        "roles": ("Role", True, "roles"),
+        "rolebindings": ("RoleBinding", True, "rolebindings"),
+    },
 }
 
 
 def key_for(path):
-    """/api/v1/nodes/N or /api/v1/namespaces/NS/R/N -> (etcd key, kind); None if not an object path."""
+    """/api/v1/... or /apis/G/V/... -> (etcd key or list prefix, kind, name or None, subresource)."""
     parts = [p for p in path.split("?")[0].split("/") if p]
-    if parts[:2] != ["api", "v1"]:
+    if parts[:2] == ["api", "v1"]:
+        gv, rest = "v1", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        gv, rest = parts[1] + "/" + parts[2], parts[3:]
+    else:
         return None
-    rest = parts[2:]
-    if len(rest) == 4 and rest[0] == "namespaces" and rest[2] in RESOURCES:
-        kind, _, stored = RESOURCES[rest[2]]
-        return f"/registry/{stored}/{rest[1]}/{rest[3]}", kind, rest[3]
-    if len(rest) == 2 and rest[0] in RESOURCES and not RESOURCES[rest[0]][1]:
-        kind, _, stored = RESOURCES[rest[0]]
-        return f"/registry/{stored}/{rest[1]}", kind, rest[1]
-    if len(rest) in (1, 3):
-        name = rest[-1]
-        if name in RESOURCES:
-            kind, namespaced, stored = RESOURCES[name]
-            prefix = f"/registry/{stored}/" + (f"{rest[1]}/" if len(rest) == 3 else "")
-            return prefix, kind + "List", None
-    return None
+    served = RESOURCES.get(gv)
+    if served is None:
+        return None
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in served:
+        namespace, rest = rest[1], rest[2:]
+    if not rest or rest[0] not in served:
+        return None
+    kind, namespaced, stored = served[rest[0]]
+    if namespaced != (namespace is not None) and len(rest) > 1:
+        return None
+    prefix = f"/registry/{stored}/" + (f"{namespace}/" if namespace else "")
+    if len(rest) == 1:
+        return prefix, kind + "List", None, None
+    return prefix + rest[1], kind, rest[1], (rest[2] if len(rest) > 2 else None)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -144,6 +200,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
                         "message": f'"{name}" not found', "details": {"name": name}})
 
+    def status(self, code, reason, message):
+        self.send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code, "message": message})
+
+    def body(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        return json.loads(self.rfile.read(length) or b"{}")
+
     def do_GET(self):
         path = self.path.split("?")[0]
         if path in ("/livez", "/healthz"):
@@ -158,32 +221,76 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"major": "1", "minor": "35", "gitVersion": "v1.35.1"})
         if path == "/api":
             return self.send(200, {"kind": "APIVersions", "versions": ["v1"],
-                                   "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"{args.advertise_address}:{args.port}"}]})
+                                   "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"{args.advertise_address}:{args.secure_port}"}]})
         if path == "/apis":
-            return self.send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
-        if path == "/api/v1":
-            return self.send(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+            groups = []
+            for gv in RESOURCES:
+                if "/" in gv:
+                    group, version = gv.split("/")
+                    entry = {"groupVersion": gv, "version": version}
+                    groups.append({"name": group, "versions": [entry], "preferredVersion": entry})
+            return self.send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        gv = path[len("/api/"):] if path == "/api/v1" else path[len("/apis/"):]
+        if gv in RESOURCES and path in ("/api/v1", "/apis/" + gv):
+            return self.send(200, {"kind": "APIResourceList", "groupVersion": gv, "resources": [
                 {"name": r, "singularName": k.lower(), "namespaced": ns, "kind": k, "verbs": ["get", "list", "create", "update", "patch", "delete"]}
-                for r, (k, ns, _) in RESOURCES.items()]})
+                for r, (k, ns, _) in RESOURCES[gv].items()]})
         target = key_for(path)
         if target is None:
             return self.not_found(path)
-        key, kind, name = target
+        key, kind, name, _ = target
         if name is None:
             return self.send(200, {"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": list_prefix(key)})
         obj = get(key)
         return self.send(200, obj) if obj is not None else self.not_found(name)
 
     def do_PUT(self):
+        # An update: a stale metadata.resourceVersion is a 409 Conflict (rest/update.go). An update
+        # of a missing object creates it where the resource allows it (AllowCreateOnUpdate: leases,
+        # configmaps and the rest served here are written that way by the scripts and stand-ins).
         target = key_for(self.path)
-        length = int(self.headers.get("Content-Length", "0"))
-        obj = json.loads(self.rfile.read(length) or b"{}")
+        obj = self.body()
         if target is None or target[2] is None:
             return self.not_found(self.path)
-        put(target[0], obj)
-        self.send(200, obj)
+        version = obj.get("metadata", {}).get("resourceVersion")
+        if target[3] == "status":
+            stored = get(target[0])
+            if stored is None:
+                return self.not_found(target[2])
+            obj = dict(stored, status=obj.get("status", {}))
+        if not put(target[0], obj, version=version):
+            return self.status(409, "Conflict", f'Operation cannot be fulfilled on {target[1]} "{target[2]}": the object has been modified; please apply your changes to the latest version and try again')
+        self.send(200, get(target[0]))
 
-    do_POST = do_PUT
+    def do_POST(self):
+        # A create on the collection (rest/create.go): the name is the body's; an existing one is a 409.
+        target = key_for(self.path)
+        obj = self.body()
+        name = obj.get("metadata", {}).get("name")
+        if target is None or target[2] is not None or not name:
+            return self.not_found(self.path)
+        key = target[0] + name
+        if get(key) is not None:
+            return self.status(409, "AlreadyExists", f'{target[1].removesuffix("List")} "{name}" already exists')
+        put(key, obj)
+        self.send(201, get(key))
+
+    def do_PATCH(self):
+        # apiserver/pkg/endpoints/handlers/patch.go: a JSON merge patch (RFC 7386) is applied to the
+        # stored object; a strategic merge patch of plain maps (a ConfigMap's data) merges the same way.
+        # JSON patch (a list of operations) is not modelled and is refused.
+        target = key_for(self.path)
+        patch = self.body()
+        kind = self.headers.get("Content-Type", "").split(";")[0]
+        if kind not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            return self.status(415, "UnsupportedMediaType", f"the fake API server does not apply {kind} patches")
+        if target is None or target[2] is None:
+            return self.not_found(self.path)
+        obj = get(target[0])
+        if obj is None:
+            return self.not_found(target[2])
+        put(target[0], merge_patch(obj, patch))
+        self.send(200, get(target[0]))
 
     def do_DELETE(self):
         target = key_for(self.path)
@@ -193,9 +300,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 threading.Thread(target=hold_master_lease, daemon=True).start()
-server = ThreadingHTTPServer((args.listen, args.port), Handler)
+server = ThreadingHTTPServer((args.bind_address, args.secure_port), Handler)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(args.cert, args.key)
+ctx.load_cert_chain(args.tls_cert_file, args.tls_private_key_file)
 server.socket = ctx.wrap_socket(server.socket, server_side=True)
-print(f"fake kube-apiserver on {args.listen}:{args.port}, advertising {args.advertise_address}", flush=True)
+print(f"fake kube-apiserver on {args.bind_address}:{args.secure_port}, advertising {args.advertise_address}", flush=True)
 server.serve_forever()

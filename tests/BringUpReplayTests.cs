@@ -1,0 +1,100 @@
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// The dev stack's `pulumi up` replayed on test droplets (<see cref="Replay"/>): every droplet
+/// boots its own user data, every remote step runs over SSH as pulumi-command runs it, in an
+/// order the engine could choose, with the step's real output flowing on, to the health gate.
+/// </summary>
+[NonParallelizable]
+public class BringUpReplayTests
+{
+    private static readonly string[] Nodes = ["node1", "node2", "node3"];
+
+    private Droplets _droplets = null!;
+    private Dictionary<string, string> _settings = [];
+
+    [SetUp]
+    public void MakeDroplets()
+    {
+        Repo.RequireTool("etcd", "apt-get install etcd-server");
+        Repo.RequireTool("apt-ftparchive", "apt-get install apt-utils");
+        Repo.RequireTool("containerd", "apt-get install containerd");
+        _droplets = Droplets.Create(Nodes.Length);
+        var mirror = new ReleaseMirror(_droplets);
+        var sha = mirror.AddEtcdRelease(RealEtcd.Version);
+        mirror.AddKubernetesRepository("v1.35", "1.35.1");
+        // node1 and node2 are the dev stack's control-plane nodes.
+        mirror.Serve([_droplets[0].Address, _droplets[1].Address]);
+        _settings = new()
+        {
+            ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
+            ["do-k8s-ha:etcdSha256"] = sha,
+        };
+    }
+
+    [TearDown]
+    public void DestroyDroplets() => _droplets?.Dispose();
+
+    [TestCase(1)]
+    [TestCase(2)]
+    public async Task TheDevStackComesUp(int seed)
+    {
+        var replay = new Replay(_droplets, seed: seed) { Nodes = Nodes };
+
+        await Up(replay);
+
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+        // The exported kubeconfig works from the operator's host, through the balancer.
+        var nodes = OperatorKubectl(replay, "get nodes -o name");
+        Assert.That(nodes, Is.EqualTo("node/node1\nnode/node2\nnode/node3\n"));
+        Assert.That(OperatorKubectl(replay, "get node node2 -o jsonpath={.metadata.labels}"), Does.Contain("node-role.kubernetes.io/control-plane"));
+    }
+
+    /// <summary>Every step run a second time on the cluster it made: nothing is made twice, and the gate passes again.</summary>
+    [Test]
+    public async Task EveryStepRunsASecondTime()
+    {
+        var replay = new Replay(_droplets, seed: 3) { Nodes = Nodes };
+        await Up(replay);
+        var firstRun = replay.Ran.Count;
+
+        await Up(replay);
+
+        Assert.That(replay.Ran, Has.Count.EqualTo(2 * firstRun), "every step ran again");
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+        Assert.That(KubeadmCalls(0, "kubeadm init"), Is.EqualTo(1), "the cluster is made once");
+        Assert.That(KubeadmCalls(1, "kubeadm join"), Is.EqualTo(1), "node2 joins once");
+        Assert.That(KubeadmCalls(2, "kubeadm join"), Is.EqualTo(1), "node3 joins once");
+        var members = _droplets.Exec(_droplets[0], "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key member list").Stdout;
+        Assert.That(members.Trim().Split('\n'), Has.Length.EqualTo(3), members);
+    }
+
+    private async Task Up(Replay replay)
+    {
+        string? error = null;
+        try
+        {
+            await replay.UpAsync(_settings);
+        }
+        catch (Exception e)
+        {
+            error = e.Message;
+        }
+        Assert.That(replay.Failures, Is.Empty, $"ran: {string.Join(", ", replay.Ran)}\n{error}\n{string.Join("\n\n", replay.Failures.Select(f => $"{f.Key}:\n{f.Value}"))}");
+        Assert.That(error, Is.Null, $"ran: {string.Join(", ", replay.Ran)}");
+    }
+
+    private int KubeadmCalls(int node, string call) =>
+        _droplets.Read(_droplets[node], "/run/kubeadm-stand-in/log").Split('\n').Count(l => l.StartsWith(call, StringComparison.Ordinal));
+
+    /// <summary>kubectl on the operator's host with the kubeconfig the replay's provider was given (the stack's export).</summary>
+    private string OperatorKubectl(Replay replay, string args)
+    {
+        var kubeconfig = replay.ProviderKubeconfig;
+        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Operator, "kubectl", ["--kubeconfig", kubeconfig, "--request-timeout=20s", .. args.Split(' ')]);
+        Assert.That(exit, Is.Zero, stderr);
+        return stdout;
+    }
+}
