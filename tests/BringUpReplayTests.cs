@@ -71,6 +71,28 @@ public class BringUpReplayTests
         Assert.That(members.Trim().Split('\n'), Has.Length.EqualTo(3), members);
     }
 
+    /// <summary>
+    /// node2's control-plane join stops half-way (the kubelet's TLS bootstrap times out: kubeadm
+    /// leaves the certificates, kubeconfigs and static pod manifests it wrote); `pulumi up` fails
+    /// there, and the next `pulumi up` completes the join.
+    /// </summary>
+    [Test]
+    public async Task AJoinThatFailsHalfWayIsRunAgain()
+    {
+        _droplets.Exec(_droplets[1], "mkdir -p /run/kubeadm-stand-in/faults && touch /run/kubeadm-stand-in/faults/kubelet-wait-bootstrap");
+        var replay = new Replay(_droplets, seed: 4) { Nodes = Nodes };
+
+        var first = Assert.CatchAsync(() => replay.UpAsync(_settings));
+        Assert.That(first!.Message + string.Join("\n", replay.Failures.Values), Does.Contain("kubelet-wait-bootstrap"));
+        Assert.That(replay.Failures.Keys, Does.Contain("control-plane-node2"));
+        Assert.That(_droplets.Read(_droplets[1], "/etc/kubernetes/manifests/kube-apiserver.yaml"), Is.Not.Empty, "the half-done join left its manifests");
+
+        await Up(replay);
+
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+        Assert.That(OperatorKubectl(replay, "get node node2 -o jsonpath={.metadata.labels}"), Does.Contain("node-role.kubernetes.io/control-plane"));
+    }
+
     private async Task Up(Replay replay)
     {
         string? error = null;
