@@ -10,7 +10,10 @@ namespace DoK8sHa.Tests;
 [NonParallelizable]
 public class BringUpReplayTests
 {
-    private static readonly string[] Nodes = ["node1", "node2", "node3"];
+    // The dev stack's inventory and the same with a worker, node4.
+    private const string DevNodes = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},{"name":"node3","roles":["etcd","worker"]}]""";
+    private const string WithWorker = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},{"name":"node3","roles":["etcd","worker"]},{"name":"node4","roles":["worker"]}]""";
+    private static readonly string[] Droplet = ["node1", "node2", "node3", "node4"];
 
     private Droplets _droplets = null!;
     private Dictionary<string, string> _settings = [];
@@ -21,7 +24,7 @@ public class BringUpReplayTests
         Repo.RequireTool("etcd", "apt-get install etcd-server");
         Repo.RequireTool("apt-ftparchive", "apt-get install apt-utils");
         Repo.RequireTool("containerd", "apt-get install containerd");
-        _droplets = Droplets.Create(Nodes.Length);
+        _droplets = Droplets.Create(Droplet.Length);
         var mirror = new ReleaseMirror(_droplets);
         var sha = mirror.AddEtcdRelease(RealEtcd.Version);
         mirror.AddKubernetesRepository("v1.35", "1.35.1");
@@ -38,10 +41,9 @@ public class BringUpReplayTests
     public void DestroyDroplets() => _droplets?.Dispose();
 
     [TestCase(1)]
-    [TestCase(2)]
     public async Task TheDevStackComesUp(int seed)
     {
-        var replay = new Replay(_droplets, seed: seed) { Nodes = Nodes };
+        var replay = new Replay(_droplets, seed: seed) { Nodes = Droplet };
 
         await Up(replay);
 
@@ -56,10 +58,11 @@ public class BringUpReplayTests
     [Test]
     public async Task EveryStepRunsASecondTime()
     {
-        var replay = new Replay(_droplets, seed: 3) { Nodes = Nodes };
+        var replay = new Replay(_droplets, seed: 3) { Nodes = Droplet };
         await Up(replay);
         var firstRun = replay.Ran.Count;
 
+        replay.RunEveryStep = true;
         await Up(replay);
 
         Assert.That(replay.Ran, Has.Count.EqualTo(2 * firstRun), "every step ran again");
@@ -67,8 +70,7 @@ public class BringUpReplayTests
         Assert.That(KubeadmCalls(0, "kubeadm init"), Is.EqualTo(1), "the cluster is made once");
         Assert.That(KubeadmCalls(1, "kubeadm join"), Is.EqualTo(1), "node2 joins once");
         Assert.That(KubeadmCalls(2, "kubeadm join"), Is.EqualTo(1), "node3 joins once");
-        var members = _droplets.Exec(_droplets[0], "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key member list").Stdout;
-        Assert.That(members.Trim().Split('\n'), Has.Length.EqualTo(3), members);
+        Assert.That(EtcdMembers(), Has.Length.EqualTo(3));
     }
 
     /// <summary>
@@ -80,7 +82,7 @@ public class BringUpReplayTests
     public async Task AJoinThatFailsHalfWayIsRunAgain()
     {
         _droplets.Exec(_droplets[1], "mkdir -p /run/kubeadm-stand-in/faults && touch /run/kubeadm-stand-in/faults/kubelet-wait-bootstrap");
-        var replay = new Replay(_droplets, seed: 4) { Nodes = Nodes };
+        var replay = new Replay(_droplets, seed: 4) { Nodes = Droplet };
 
         var first = Assert.CatchAsync(() => replay.UpAsync(_settings));
         Assert.That(first!.Message + string.Join("\n", replay.Failures.Values), Does.Contain("kubelet-wait-bootstrap"));
@@ -93,12 +95,53 @@ public class BringUpReplayTests
         Assert.That(OperatorKubectl(replay, "get node node2 -o jsonpath={.metadata.labels}"), Does.Contain("node-role.kubernetes.io/control-plane"));
     }
 
-    private async Task Up(Replay replay)
+    /// <summary>node4, a worker, leaves the inventory: it is drained and its Node deleted before its droplet goes.</summary>
+    [Test]
+    public async Task AWorkerLeaves()
+    {
+        var replay = new Replay(_droplets, seed: 5) { Nodes = Droplet };
+        await Up(replay, WithWorker);
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3 node4"));
+
+        await Up(replay, DevNodes);
+
+        Assert.That(replay.Ran, Has.Some.Matches<string>(s => s.Contains("node4", StringComparison.Ordinal) && s.EndsWith("(delete)", StringComparison.Ordinal)), string.Join(", ", replay.Ran));
+        Assert.That(OperatorKubectl(replay, "get nodes -o name"), Is.EqualTo("node/node1\nnode/node2\nnode/node3\n"));
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+    }
+
+    /// <summary>node2's droplet is replaced: its member and Node leave first, the new droplet joins etcd and the control plane.</summary>
+    [Test]
+    public async Task Node2IsReplaced()
+    {
+        var replay = new Replay(_droplets, seed: 6) { Nodes = Droplet };
+        await Up(replay);
+        var oldMember = EtcdMembers().Single(m => m.Contains("node2", StringComparison.Ordinal)).Split(',')[0];
+
+        replay.ReplaceDroplet("node2");
+        await Up(replay);
+
+        Assert.That(replay.Ran, Has.Some.Matches<string>(s => s.Contains("node2", StringComparison.Ordinal) && s.EndsWith("(delete)", StringComparison.Ordinal)), string.Join(", ", replay.Ran));
+        var members = EtcdMembers();
+        Assert.That(members, Has.Length.EqualTo(3), string.Join("\n", members));
+        Assert.That(members.Single(m => m.Contains("node2", StringComparison.Ordinal)).Split(',')[0], Is.Not.EqualTo(oldMember), "a new member for the new droplet");
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+        Assert.That(OperatorKubectl(replay, "get node node2 -o jsonpath={.metadata.labels}"), Does.Contain("node-role.kubernetes.io/control-plane"));
+    }
+
+    private string[] EtcdMembers()
+    {
+        var (exit, stdout, stderr) = _droplets.Exec(_droplets[0], "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key member list");
+        Assert.That(exit, Is.Zero, stderr);
+        return stdout.Trim().Split('\n');
+    }
+
+    private async Task Up(Replay replay, string? nodes = null)
     {
         string? error = null;
         try
         {
-            await replay.UpAsync(_settings);
+            await replay.UpAsync(nodes is null ? _settings : new Dictionary<string, string>(_settings) { ["do-k8s-ha:nodes"] = nodes });
         }
         catch (Exception e)
         {

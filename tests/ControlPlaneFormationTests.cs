@@ -242,7 +242,12 @@ public class ControlPlaneFormationTests
     [Test]
     public void TheStandInInitRefusesManifestsLeftOnTheNode()
     {
-        var init = Run(_cp1, "mkdir -p /etc/kubernetes/manifests && touch /etc/kubernetes/manifests/kube-apiserver.yaml\n" + Steps(_node1, mayInit: true).Replace("kubelet.conf ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml", "kubelet.conf ] && [ -f /nonexistent", StringComparison.Ordinal));
+        // The script's own guards (already a control-plane node; an interrupted join's manifests
+        // cleared) are switched off to reach kubeadm's preflight.
+        var steps = Steps(_node1, mayInit: true)
+            .Replace("kubelet.conf ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml", "kubelet.conf ] && [ -f /nonexistent", StringComparison.Ordinal)
+            .Replace("rm -f /etc/kubernetes/manifests/*.yaml", "true", StringComparison.Ordinal);
+        var init = Run(_cp1, "mkdir -p /etc/kubernetes/manifests && touch /etc/kubernetes/manifests/kube-apiserver.yaml\n" + steps);
 
         Assert.That(init.Exit, Is.Not.Zero);
         Assert.That(init.Output, Does.Contain("[ERROR DirAvailable--etc-kubernetes-manifests]"));

@@ -82,6 +82,9 @@ public sealed class ClusterMocks : IMocks
     /// </summary>
     public Action<string, string, string>? CreateDroplet { get; init; }
 
+    /// <summary>The id DigitalOcean gives a droplet of that name (a replaced droplet has a new one); unset, "&lt;name&gt;-id".</summary>
+    public Func<string, string>? DropletId { get; init; }
+
     /// <summary>
     /// Called for the Kubernetes provider and each resource it manages (type, name, inputs), as the
     /// provider would create them: the replay applies them to its cluster.
@@ -167,9 +170,9 @@ public sealed class ClusterMocks : IMocks
                 await Task.Run(() => ApplyKubernetes(k8s, name, args.Inputs));
                 break;
             case "command:remote:Command" when RunRemoteCommand is not null:
-                state["stdout"] = args.Inputs.TryGetValue("create", out var create) && create is string { Length: > 0 }
-                    ? await Task.Run(() => RunRemoteCommand(name, args.Inputs))
-                    : "";
+                // Every step, one without a create command too: the replay keeps it in its state
+                // for the delete command it runs when the step goes.
+                state["stdout"] = await Task.Run(() => RunRemoteCommand(name, args.Inputs));
                 state["stderr"] = "";
                 break;
             case "command:remote:Command":
@@ -200,7 +203,7 @@ public sealed class ClusterMocks : IMocks
             _duplicates.Add($"{type} {name}");
             throw new InvalidOperationException($"Duplicate resource URN: a {type} named {name} is registered twice");
         }
-        return ($"{name}-id", state.ToImmutable());
+        return (type == "digitalocean:index/droplet:Droplet" && DropletId is not null ? DropletId(name) : $"{name}-id", state.ToImmutable());
     }
 
     /// <summary>The join token the mocks' token step of that name prints: the same for the same name.</summary>

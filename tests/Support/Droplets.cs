@@ -128,9 +128,26 @@ public sealed class Droplets : IDisposable
     /// <summary>The droplet is destroyed and a new one made in its place: same name and address, nothing kept.</summary>
     public void Replace(TestHost host)
     {
-        Exec(host, "for f in /run/systemctl-stand-in/pids/*; do [ -f \"$f\" ] && kill \"$(cat \"$f\")\" 2>/dev/null; done; pkill -F /run/sshd.pid 2>/dev/null; true");
+        PowerOff(host);
         TestHosts.Stop(_holders[host.Name]);
         Create(host);
+    }
+
+    /// <summary>
+    /// The droplet stops dead: every process it runs (those in its mount namespace: services, the
+    /// stand-ins' API servers, sshd) is killed at once, its disk kept. It no longer answers.
+    /// </summary>
+    public void PowerOff(TestHost host)
+    {
+        var holder = Holder(host);
+        Repo.Run("bash", ["-c", $$"""
+            ns=$(readlink /proc/{{holder}}/ns/mnt)
+            for p in /proc/[0-9]*; do
+              pid=${p#/proc/}
+              [ "$pid" != {{holder}} ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -9 "$pid" 2>/dev/null
+            done
+            true
+            """], timeoutSeconds: 30);
     }
 
     /// <summary>
@@ -271,7 +288,7 @@ public sealed class Droplets : IDisposable
         {
             try
             {
-                Exec(host, "for f in /run/systemctl-stand-in/pids/* /run/kubeadm-stand-in/pids/*; do [ -f \"$f\" ] && kill \"$(cat \"$f\")\" 2>/dev/null; done; true", timeoutSeconds: 20);
+                PowerOff(host);
             }
             catch (TimeoutException)
             {

@@ -22,7 +22,7 @@ public sealed class Replay
 {
     private readonly Droplets _droplets;
     private readonly SemaphoreSlim _slots;
-    private readonly Random _order;
+    private readonly Random _random;
     private readonly ConcurrentQueue<string> _ran = new();
     private readonly ConcurrentDictionary<string, string> _failures = new();
     private readonly ConcurrentDictionary<string, string> _outputs = new();
@@ -32,7 +32,7 @@ public sealed class Replay
         _droplets = droplets;
         Parallel = parallel;
         _slots = new SemaphoreSlim(parallel);
-        _order = new Random(seed);
+        _random = new Random(seed);
     }
 
     public int Parallel { get; }
@@ -50,13 +50,26 @@ public sealed class Replay
     public required IReadOnlyList<string> Nodes { get; init; }
 
     /// <summary>
-    /// One `pulumi up` with the stack's config and these settings; the droplets' state carries over
-    /// to the next. The mocks keep no state between runs, so a second `up` runs every step again,
-    /// as `pulumi up` does after `--replace` of them all, or after a failure for the steps it left.
+    /// Every step runs again on the next `up`, whether its inputs changed or not (as after
+    /// `pulumi up --replace` of them all, without their deletes): the idempotence check.
+    /// </summary>
+    public bool RunEveryStep { get; set; }
+
+    /// <summary>
+    /// One `pulumi up` with the stack's config and these settings, against the state the last one
+    /// left (the steps' inputs and outputs, the stack's outputs) and the droplets as they are. As
+    /// the engine does (pulumi pkg/resource/deploy/step_generator.go), a step whose inputs are
+    /// unchanged is kept and not run (SameStep); one whose triggers changed is replaced, its
+    /// delete run first (DeleteBeforeReplace); one otherwise changed is updated (pulumi-command
+    /// runs its update command, or create again when it has none); and when the update has
+    /// succeeded, each step the program no longer has is deleted, the last created first, and a
+    /// droplet it no longer has is destroyed. A failed update keeps what it completed.
     /// </summary>
     public async Task<StackResult> UpAsync(IReadOnlyDictionary<string, string> settings, string stack = "dev")
     {
         _failures.Clear();
+        _registered.Clear();
+        _registeredDroplets.Clear();
         var config = StackRun.StackConfig(stack);
         config["do-k8s-ha:vpcCidr"] = $"{TestHosts.Subnet}.0/24";
         config["do-k8s-ha:sshPublicKey"] = File.ReadAllText(_droplets.OperatorKey + ".pub").Trim();
@@ -71,21 +84,86 @@ public sealed class Replay
             PublicIpFor = ip => ip,
             LoadBalancerAddress = _droplets.Mirror.Address,
             CreateDroplet = Boot,
+            DropletId = DropletId,
             RunRemoteCommand = Run,
             ApplyKubernetes = Apply,
+            PreviousOutputs = _previousOutputs,
         };
-        return await StackRun.RunAsync(stack, config, mocks);
+        var result = await StackRun.RunAsync(stack, config, mocks);
+        foreach (var gone in _state.Values.Where(s => !_registered.ContainsKey(s.Name)).OrderByDescending(s => s.Order))
+        {
+            DeleteStep(gone);
+        }
+        foreach (var node in _bootedGeneration.Keys.Where(n => !_registeredDroplets.ContainsKey(n)).ToList())
+        {
+            _droplets.PowerOff(Host(node));
+            _bootedGeneration.TryRemove(node, out _);
+        }
+        _previousOutputs = await StackRun.OutputsOf(result);
+        return result;
     }
 
-    private readonly ConcurrentDictionary<string, bool> _booted = new();
+    /// <summary>The next `up` makes a new droplet in this node's place (a new id: every step of the node runs again).</summary>
+    public void ReplaceDroplet(string node) => _generation[node] = _generation.GetValueOrDefault(node) + 1;
+
+    /// <summary>The node's droplet dies: nothing on it runs or answers any more.</summary>
+    public void Kill(string node) => _droplets.PowerOff(Host(node));
+
+    private TestHost Host(string node) => _droplets[Nodes.ToList().IndexOf(node)];
+
+    private string DropletId(string node) => _generation.GetValueOrDefault(node) is var g && g > 0 ? $"{node}-id-{g}" : $"{node}-id";
+
+    /// <summary>A step as the state holds it: its inputs (connection, commands, stdin, triggers) and stdout.</summary>
+    private sealed record StepState(string Name, ImmutableDictionary<string, object> Inputs, string InputsJson, string Stdout, long Order);
+
+    private readonly ConcurrentDictionary<string, StepState> _state = new();
+    private readonly ConcurrentDictionary<string, bool> _registered = new();
+    private readonly ConcurrentDictionary<string, bool> _registeredDroplets = new();
+    private readonly ConcurrentDictionary<string, int> _generation = new();
+    private readonly ConcurrentDictionary<string, int> _bootedGeneration = new();
+    private IReadOnlyDictionary<string, object> _previousOutputs = ImmutableDictionary<string, object>.Empty;
+    private long _order;
+
+    private static string Canonical(ImmutableDictionary<string, object> inputs) =>
+        System.Text.Json.JsonSerializer.Serialize(new SortedDictionary<string, object>(inputs, StringComparer.Ordinal));
+
+    private static string? Text(ImmutableDictionary<string, object> inputs, string key) =>
+        inputs.TryGetValue(key, out var value) && value is string { Length: > 0 } text ? text : null;
+
+    private void DeleteStep(StepState step)
+    {
+        if (Text(step.Inputs, "delete") is { } delete)
+        {
+            Execute($"{step.Name} (delete)", step.Inputs, delete);
+        }
+        _state.TryRemove(step.Name, out _);
+    }
 
     private void Boot(string name, string address, string userData)
     {
         var host = _droplets.All.Single(h => h.Address == address);
         Assert.That(Nodes[_droplets.All.ToList().IndexOf(host)], Is.EqualTo(name), $"droplet {name} at {address}");
-        if (_booted.TryAdd(name, true))
+        _registeredDroplets[name] = true;
+        var generation = _generation.GetValueOrDefault(name);
+        lock (_bootedGeneration)
         {
+            if (_bootedGeneration.TryGetValue(name, out var booted) && booted == generation)
+            {
+                return;
+            }
+            if (_bootedGeneration.ContainsKey(name))
+            {
+                // The droplet is replaced (DeleteBeforeReplace): the steps its old id triggered are
+                // replaced with it, their deletes (the node's departure) run before it goes.
+                var oldId = $"\"{(booted > 0 ? $"{name}-id-{booted}" : $"{name}-id")}\"";
+                foreach (var step in _state.Values.Where(s => s.InputsJson.Contains(oldId, StringComparison.Ordinal)).OrderByDescending(s => s.Order))
+                {
+                    DeleteStep(step);
+                }
+                _droplets.Replace(host);
+            }
             _droplets.Boot(host, name, userData);
+            _bootedGeneration[name] = generation;
             if (_cniInstalled)
             {
                 InstallCni(host);
@@ -118,9 +196,9 @@ public sealed class Replay
                 break;
             case "kubernetes:helm.sh/v3:Release" when name.EndsWith("-calico", StringComparison.Ordinal):
                 _cniInstalled = true;
-                foreach (var host in _droplets.All.Where(h => _booted.ContainsKey(Nodes[_droplets.All.ToList().IndexOf(h)])))
+                foreach (var node in _bootedGeneration.Keys)
                 {
-                    InstallCni(host);
+                    InstallCni(Host(node));
                 }
                 break;
             case "kubernetes:yaml/v2:ConfigGroup":
@@ -172,10 +250,39 @@ public sealed class Replay
 
     private string Run(string name, ImmutableDictionary<string, object> inputs)
     {
-        int wait;
-        lock (_order)
+        _registered[name] = true;
+        var json = Canonical(inputs);
+        string? command = Text(inputs, "create");
+        if (!RunEveryStep && _state.TryGetValue(name, out var old))
         {
-            wait = _order.Next(0, 400);
+            if (old.InputsJson == json)
+            {
+                _outputs[name] = old.Stdout;
+                return old.Stdout;
+            }
+            var triggersChanged = System.Text.Json.JsonSerializer.Serialize(old.Inputs.GetValueOrDefault("triggers"))
+                != System.Text.Json.JsonSerializer.Serialize(inputs.GetValueOrDefault("triggers"));
+            if (triggersChanged)
+            {
+                DeleteStep(old);
+            }
+            else
+            {
+                command = Text(inputs, "update") ?? command;
+            }
+        }
+        var stdout = command is null ? "" : Execute(name, inputs, command);
+        _state[name] = new StepState(name, inputs, json, stdout, Interlocked.Increment(ref _order));
+        return stdout;
+    }
+
+    /// <summary>One command over SSH as pulumi-command runs it, holding one of the engine's slots.</summary>
+    private string Execute(string name, ImmutableDictionary<string, object> inputs, string command)
+    {
+        int wait;
+        lock (_random)
+        {
+            wait = _random.Next(0, 400);
         }
         Thread.Sleep(wait);
         _slots.Wait();
@@ -185,13 +292,13 @@ public sealed class Replay
             var address = (string)connection["host"];
             var port = connection.TryGetValue("port", out var p) ? Convert.ToInt32(p, System.Globalization.CultureInfo.InvariantCulture) : 22;
             var hostKey = connection.TryGetValue("hostKey", out var k) ? (string)k : null;
-            var (exit, stdout, stderr) = _droplets.SshTo(address, port, hostKey, (string)inputs["create"], (string)inputs["stdin"], (string)connection["user"]);
+            var (exit, stdout, stderr) = _droplets.SshTo(address, port, hostKey, command, (string)inputs["stdin"], (string)connection["user"]);
             if (exit != 0)
             {
                 var droplet = _droplets.All.FirstOrDefault(h => h.Address == address);
                 _failures[name] = stdout + stderr + (droplet is null ? "" : $"\n-- {droplet.Name}'s logs --\n{_droplets.Logs(droplet)}");
                 // As pulumi-command fails a step (remote/commandOutputs.go): the command and what it printed.
-                throw new InvalidOperationException($"{name}: Process exited with status {exit}: running \"{inputs["create"]}\":\n{stdout}\n{stderr}");
+                throw new InvalidOperationException($"{name}: Process exited with status {exit}: running \"{command}\":\n{stdout}\n{stderr}");
             }
             _ran.Enqueue(name);
             _outputs[name] = stdout;

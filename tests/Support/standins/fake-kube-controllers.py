@@ -8,7 +8,8 @@ for the replay's control plane. What the scripts rely on, each beside its source
   every retry period (2 s); another takes the lease only when renewTime + leaseDurationSeconds
   (15 s) has passed; every write carries the read resourceVersion, so of two candidates only one
   wins (resourcelock/leaselock.go Update). A process that cannot renew stops leading.
-- While it leads, the controller-manager reports the status of Deployments and DaemonSets. The
+- While it leads, the controller-manager marks a node whose kubelet stopped posting status Ready
+  "Unknown" (monitor_nodes), and reports the status of Deployments and DaemonSets. The
   real status comes from pods the scheduler places and kubelets run; containers are beyond the
   replay, so this stand-in counts a Deployment's replicas available, and a DaemonSet's pods ready
   on every Ready node, as soon as Ready nodes exist (a DaemonSet is desired on every node: the
@@ -111,10 +112,28 @@ def ready(node):
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in node.get("status", {}).get("conditions", []))
 
 
+NODE_MONITOR_GRACE_PERIOD = 40
+
+
+def monitor_nodes(nodes):
+    """pkg/controller/nodelifecycle: a node whose kubelet has not posted status for the grace period
+    (40 s, config/v1alpha1/defaults.go) gets Ready "Unknown"."""
+    for node in nodes["items"]:
+        for condition in node.get("status", {}).get("conditions", []):
+            heartbeat = condition.get("lastHeartbeatTime")
+            if condition.get("type") != "Ready" or condition.get("status") == "Unknown" or not heartbeat:
+                continue
+            age = now() - datetime.datetime.strptime(heartbeat, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+            if age.total_seconds() > NODE_MONITOR_GRACE_PERIOD:
+                condition.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
+                api("PUT", f"/api/v1/nodes/{node['metadata']['name']}/status", node)
+
+
 def report_status():
     code, nodes = api("GET", "/api/v1/nodes")
     if code != 200:
         return
+    monitor_nodes(nodes)
     ready_nodes = sum(1 for n in nodes["items"] if ready(n))
     for plural in ("deployments", "daemonsets"):
         code, objects = api("GET", f"/apis/apps/v1/{plural}")
