@@ -1,5 +1,6 @@
 using DoK8sHa.Scripts;
 using Pulumi;
+using Pulumi.Command.Remote.Inputs;
 using Remote = Pulumi.Command.Remote;
 
 namespace DoK8sHa.Components;
@@ -13,17 +14,20 @@ namespace DoK8sHa.Components;
 internal sealed class JoinToken
 {
     /// <param name="mintOn">A control-plane node other than the joining one, with its own admin.conf.</param>
-    public JoinToken(string name, ClusterNode joining, ClusterNode mintOn, IReadOnlyList<Resource> dependsOn, Resource parent)
+    /// <param name="via">Where to mint instead: the balancer's relay to any ready control-plane node.</param>
+    public JoinToken(string name, ClusterNode joining, ClusterNode mintOn, IReadOnlyList<Resource> dependsOn, Resource parent, ConnectionArgs? via = null)
     {
         _name = name;
         _joining = joining;
         _mintOn = mintOn;
+        _via = via;
         _parent = parent;
         Mint = RemoteStep.Create($"{name}.token", joining, new RemoteStepArgs
         {
             Create = Render.StepScript(($"join-token-{joining.Spec.Name}", Render.JoinTokenScript(joining.Spec.Name))),
             DependsOn = dependsOn,
             RunOn = mintOn,
+            RunVia = via,
             PrintsSecret = true,
         }, parent);
         // stdout is secret in the state (RemoteStep); its last line is the token, or nothing.
@@ -33,6 +37,7 @@ internal sealed class JoinToken
     private readonly string _name;
     private readonly ClusterNode _joining;
     private readonly ClusterNode _mintOn;
+    private readonly ConnectionArgs? _via;
     private readonly Resource _parent;
 
     public Remote.Command Mint { get; }
@@ -47,5 +52,6 @@ internal sealed class JoinToken
             Create = Output.Unsecret(Token).Apply(t => Render.StepScript(($"join-token-delete-{_joining.Spec.Name}", Render.JoinTokenDelete(_joining.Spec.Name, t.Split('.')[0])))),
             DependsOn = [join],
             RunOn = _mintOn,
+            RunVia = _via,
         }, _parent);
 }

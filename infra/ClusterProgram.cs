@@ -183,6 +183,8 @@ public static class ClusterProgram
             ControlPlane = controlPlane,
             Pki = pki.Material,
             Departures = departures,
+            Relay = loadBalancer,
+            RelayReady = addons.ApiReachable,
         });
 
         var joined = controlPlaneNodes.Zip(controlPlane.Steps, (node, step) => (node, (Resource)step))

@@ -76,13 +76,15 @@ public class StepOrderTests
     }
 
     [Test]
-    public async Task AStaleNodeIsRemovedFromTheFirstControlPlaneNodeBeforeAWorkerJoins()
+    public async Task AStaleNodeIsRemovedThroughTheRelayBeforeAWorkerJoins()
     {
         var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         var stale = mocks.Named("workers-node3.stale-node");
 
-        // On node1 (public 203.0.113.2), about node3's droplet, before node3's join.
-        Assert.That(ConnectionHost(stale), Is.EqualTo("203.0.113.2"));
+        // On any ready control-plane node (the balancer's relay, once the API answers through
+        // it: node1 may be dead), about node3's droplet, before node3's join.
+        Assert.That((ConnectionHost(stale), ConnectionPort(stale)), Is.EqualTo((ClusterMocks.LoadBalancerIp, ApiLoadBalancer.SshRelayPort)));
+        Assert.That(stale.RegisteredAt, Is.GreaterThan(mocks.Named("addons.api-ready").CompletedAt));
         Assert.That(Input(stale, "create"), Does.Contain("NODE_NAME='node3'").And.Contain("DROPLET_ID='node3-id'"));
         Assert.That(((IEnumerable)stale.Inputs["triggers"]).Cast<object>(), Does.Contain("node3-id"));
         Assert.That(mocks.Named("workers-node3-join").RegisteredAt, Is.GreaterThan(stale.CompletedAt));
@@ -94,7 +96,7 @@ public class StepOrderTests
     {
         var mocks = (await StackRun.SharedAsync("dev")).Mocks;
 
-        foreach (var (joining, join, mintedOn) in new[] { ("node3", "workers-node3-join", "node1"), ("node2", "control-plane-node2", "node1"), ("node1", "control-plane-node1", "node2") })
+        foreach (var (joining, join, mintedOn) in new[] { ("node3", "workers-node3-join", "relay"), ("node2", "control-plane-node2", "node1"), ("node1", "control-plane-node1", "node2") })
         {
             // The first node's token is minted on node2 before any cluster exists: join-token.sh
             // prints nothing there, and node1, which creates the cluster, is told it has none.
@@ -102,13 +104,28 @@ public class StepOrderTests
             var prefix = join.StartsWith("workers", StringComparison.Ordinal) ? $"workers-{joining}" : join;
             var mint = mocks.Named($"{prefix}.token");
             var used = mocks.Named($"{prefix}.token-used");
-            Assert.That(ConnectionHost(mint), Is.EqualTo(ClusterMocks.PublicIp(mintedOn)), $"{joining}'s token is minted on {mintedOn}");
+            // A worker's through the balancer's relay, on any ready control-plane node.
+            Assert.That(ConnectionHost(mint), Is.EqualTo(mintedOn == "relay" ? ClusterMocks.LoadBalancerIp : ClusterMocks.PublicIp(mintedOn)), $"{joining}'s token is minted on {mintedOn}");
+            Assert.That(ConnectionHost(used), Is.EqualTo(ConnectionHost(mint)), $"{joining}'s token is deleted where it was minted");
             Assert.That(Input(mint, "create"), Does.Contain("TTL='1h0m0s'").And.Contain($"NODE_NAME='{joining}'"));
             Assert.That(mint.Inputs["logging"], Is.EqualTo("none"), "the token is not shown in pulumi's output");
             Assert.That(mocks.Named(join).RegisteredAt, Is.GreaterThan(mint.CompletedAt));
             Assert.That(Input(mocks.Named(join), "create"), created ? Does.Contain("JOIN_TOKEN_GIVEN=false") : Does.Contain(ClusterMocks.Token(mint.Name)), $"{join} joins with its own token");
             Assert.That(used.RegisteredAt, Is.GreaterThan(mocks.Named(join).CompletedAt));
             Assert.That(Input(used, "create"), Does.Contain($"TOKEN_ID='{(created ? "" : ClusterMocks.Token(mint.Name)[..6])}'"));
+        }
+    }
+
+    [Test]
+    public async Task WithoutALoadBalancerAWorkersStaleNodeAndTokenRunOnTheFirstControlPlaneNode()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        foreach (var step in new[] { "workers-node3.stale-node", "workers-node3.token", "workers-node3.token-used" })
+        {
+            Assert.That((ConnectionHost(mocks.Named(step)), ConnectionPort(mocks.Named(step))), Is.EqualTo((ClusterMocks.PublicIp("node1"), 22)), step);
         }
     }
 

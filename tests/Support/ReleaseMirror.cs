@@ -45,11 +45,21 @@ public sealed class ReleaseMirror
     public void Serve(IReadOnlyList<string>? controlPlane = null)
     {
         // With control-plane addresses it is the load balancer too: TCP to the API servers and
-        // the SSH relay to their sshd (components/ApiLoadBalancer.cs), the next one on a refused connect.
+        // the SSH relay to their sshd (components/ApiLoadBalancer.cs). As DigitalOcean's, it
+        // forwards only to nodes that pass its health check, https /readyz on 6443 every 3 s,
+        // admitted after 2 passes and dropped after 2 failures, for both rules: the checker
+        // below rewrites the upstreams and reloads nginx when a node's health changes.
+        var balancerConf = Path.Combine(_droplets.Hosts.Dir, "mirror-balancer.conf");
+        if (controlPlane is not null)
+        {
+            // Until the checker has seen a node pass twice, none is admitted.
+            File.WriteAllText(balancerConf,
+                $"upstream api {{ {string.Join(" ", controlPlane.Select(a => $"server {a}:6443 down;"))} }}\n" +
+                $"upstream relay {{ {string.Join(" ", controlPlane.Select(a => $"server {a}:22 down;"))} }}\n");
+        }
         var balancer = controlPlane is null ? "" : $$"""
             stream {
-              upstream api { {{string.Join(" ", controlPlane.Select(a => $"server {a}:6443;"))}} }
-              upstream relay { {{string.Join(" ", controlPlane.Select(a => $"server {a}:22;"))}} }
+              include {{balancerConf}};
               server { listen {{_droplets.Mirror.Address}}:6443; proxy_pass api; proxy_connect_timeout 1s; }
               server { listen {{_droplets.Mirror.Address}}:2222; proxy_pass relay; proxy_connect_timeout 1s; }
             }
@@ -80,6 +90,40 @@ public sealed class ReleaseMirror
             """);
         _droplets.Hosts.Start(_droplets.Mirror, "mirror-nginx", Repo.Which("nginx")!, "-c", config, "-e", "stderr");
         _droplets.Hosts.WaitForPort(_droplets.Mirror, _droplets.Mirror.Address, 443);
+        if (controlPlane is not null)
+        {
+            var checker = Path.Combine(dir, "mirror-health-check.sh");
+            File.WriteAllText(checker, $$"""
+                # The balancer's health check (components/ApiLoadBalancer.cs): every 3 s, https /readyz
+                # on 6443 with a 3 s timeout; a node is admitted after 2 passes and dropped after 2 failures.
+                declare -A passes fails up
+                nodes=({{string.Join(" ", controlPlane)}})
+                for a in "${nodes[@]}"; do passes[$a]=0; fails[$a]=0; up[$a]=0; done
+                while true; do
+                  changed=false
+                  for a in "${nodes[@]}"; do
+                    if curl -ksf --max-time 3 "https://$a:6443/readyz" >/dev/null 2>&1; then
+                      passes[$a]=$((passes[$a] + 1)); fails[$a]=0
+                      if [ "${up[$a]}" = 0 ] && [ "${passes[$a]}" -ge 2 ]; then up[$a]=1; changed=true; fi
+                    else
+                      fails[$a]=$((fails[$a] + 1)); passes[$a]=0
+                      if [ "${up[$a]}" = 1 ] && [ "${fails[$a]}" -ge 2 ]; then up[$a]=0; changed=true; fi
+                    fi
+                  done
+                  if [ "$changed" = true ]; then
+                    api=""; relay=""
+                    for a in "${nodes[@]}"; do
+                      down=""; [ "${up[$a]}" = 1 ] || down=" down"
+                      api+="server $a:6443$down; "; relay+="server $a:22$down; "
+                    done
+                    printf 'upstream api { %s}\nupstream relay { %s}\n' "$api" "$relay" > {{balancerConf}}
+                    kill -HUP "$(cat {{dir}}/mirror-nginx.pid)"
+                  fi
+                  sleep 3
+                done
+                """);
+            _droplets.Hosts.Start(_droplets.Mirror, "mirror-health-check", "bash", checker);
+        }
     }
 
     /// <summary>What the droplets asked the mirror for, one request a line (nginx's access log).</summary>

@@ -276,6 +276,11 @@ public sealed class Replay
         return stdout;
     }
 
+    /// <summary>OpenSSH's own failure (255) before any session: no connection, or the handshake cut.</summary>
+    private static bool DialFailed(int exit, string stdout, string stderr) =>
+        exit == 255 && stdout.Length == 0 && new[] { "connect to host", "kex_exchange_identification", "Connection closed by", "Connection reset" }
+            .Any(m => stderr.Contains(m, StringComparison.Ordinal));
+
     /// <summary>One command over SSH as pulumi-command runs it, holding one of the engine's slots.</summary>
     private string Execute(string name, ImmutableDictionary<string, object> inputs, string command)
     {
@@ -292,7 +297,18 @@ public sealed class Replay
             var address = (string)connection["host"];
             var port = connection.TryGetValue("port", out var p) ? Convert.ToInt32(p, System.Globalization.CultureInfo.InvariantCulture) : 22;
             var hostKey = connection.TryGetValue("hostKey", out var k) ? (string)k : null;
+            // pulumi-command dials again after each failed dial (connect and SSH handshake) until
+            // dialErrorLimit failures, waiting 100 ms × 1.5ⁿ up to 5 s between (remote/connection.go
+            // dialWithRetry; components/SshDial.cs); a failure after the session opened is the step's.
+            var limit = connection.TryGetValue("dialErrorLimit", out var l) ? Convert.ToInt32(l, System.Globalization.CultureInfo.InvariantCulture) : 10;
+            var delay = TimeSpan.FromMilliseconds(100);
             var (exit, stdout, stderr) = _droplets.SshTo(address, port, hostKey, command, (string)inputs["stdin"], (string)connection["user"]);
+            for (var failedDials = 1; DialFailed(exit, stdout, stderr) && failedDials < limit; failedDials++)
+            {
+                Thread.Sleep(delay);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 5000));
+                (exit, stdout, stderr) = _droplets.SshTo(address, port, hostKey, command, (string)inputs["stdin"], (string)connection["user"]);
+            }
             if (exit != 0)
             {
                 var droplet = _droplets.All.FirstOrDefault(h => h.Address == address);
