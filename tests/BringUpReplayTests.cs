@@ -67,25 +67,44 @@ public class BringUpReplayTests
     }
 
     /// <summary>
-    /// node2's control-plane join stops half-way (the kubelet's TLS bootstrap times out: kubeadm
-    /// leaves the certificates, kubeconfigs and static pod manifests it wrote); `pulumi up` fails
-    /// there, and the next `pulumi up` completes the join.
+    /// node2's control-plane join and node3's worker join each stop half-way once (the kubelet's
+    /// TLS bootstrap times out: kubeadm leaves the kubelet running, bootstrap-kubelet.conf, the
+    /// manifests or the cluster CA); `pulumi up` fails there, and the next `pulumi up` completes it.
     /// </summary>
     [Test]
     public async Task AJoinThatFailsHalfWayIsRunAgain()
     {
-        _droplets.Exec(_droplets[1], "mkdir -p /run/kubeadm-stand-in/faults && touch /run/kubeadm-stand-in/faults/kubelet-wait-bootstrap");
+        foreach (var node in new[] { _droplets[1], _droplets[2] })
+        {
+            _droplets.Exec(node, "mkdir -p /run/kubeadm-stand-in/faults && touch /run/kubeadm-stand-in/faults/kubelet-wait-bootstrap");
+        }
         var replay = new Replay(_droplets, seed: 4) { Nodes = Droplet };
 
-        var first = Assert.CatchAsync(() => replay.UpAsync(_settings));
-        Assert.That(first!.Message + string.Join("\n", replay.Failures.Values), Does.Contain("kubelet-wait-bootstrap"));
-        Assert.That(replay.Failures.Keys, Does.Contain("control-plane-node2"));
-        Assert.That(_droplets.Read(_droplets[1], "/etc/kubernetes/manifests/kube-apiserver.yaml"), Is.Not.Empty, "the half-done join left its manifests");
+        // Each join fails once, in whichever update reaches it first; the update after completes it.
+        var failedUpdates = 0;
+        var failures = new List<string>();
+        while (true)
+        {
+            try
+            {
+                await replay.UpAsync(_settings);
+                break;
+            }
+            catch (Exception e)
+            {
+                failedUpdates++;
+                failures.AddRange(replay.Failures.Select(f => $"update {failedUpdates}, {f.Key}:\n{f.Value}"));
+                Assert.That(failedUpdates, Is.LessThanOrEqualTo(2), e.Message);
+                Assert.That(string.Join("\n", replay.Failures.Values), Does.Contain("kubelet-wait-bootstrap"), e.Message);
+                Assert.That(replay.Failures.Keys, Is.SubsetOf(new[] { "control-plane-node2", "workers-node3-join" }));
+            }
+        }
 
-        await Up(replay);
-
+        Assert.That(failedUpdates, Is.GreaterThan(0));
         Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
         Assert.That(OperatorKubectl(replay, "get node node2 -o jsonpath={.metadata.labels}"), Does.Contain("node-role.kubernetes.io/control-plane"));
+        Assert.That(KubeadmCalls(1, "kubeadm join"), Is.EqualTo(2), "node2: the half-done join, then the one that completed\n" + string.Join("\n", failures));
+        Assert.That(KubeadmCalls(2, "kubeadm join"), Is.EqualTo(2), "node3: the half-done join, then the one that completed\n" + string.Join("\n", failures));
     }
 
     /// <summary>node4, a worker, leaves the inventory: it is drained and its Node deleted before its droplet goes.</summary>

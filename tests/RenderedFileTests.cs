@@ -66,6 +66,7 @@ public class RenderedFileTests
         ["etcd-member-change.fragment"] = "etcd-member-remove.sh",
         ["stale-node.fragment"] = "control-plane.join.sh",
         ["wait-until-answers.fragment"] = "worker-join.sh",
+        ["interrupted-join.fragment"] = "worker-join.sh",
         ["containerd-sandbox.fragment"] = "kubernetes-packages.sh",
         ["kubernetes-repository.fragment"] = "kubernetes-packages.sh",
         ["retry.fragment"] = "worker-drain.drain.sh",

@@ -100,6 +100,7 @@ public static partial class Render
             ["PROGRAM_KUBECONFIG"] = Sh.Quote(ProgramKubeconfig),
             ["DELETE_STALE_NODE"] = DeleteStaleNodeFunction(),
             ["WAIT_UNTIL_ANSWERS"] = Fragment("wait-until-answers.fragment"),
+            ["INTERRUPTED_JOIN"] = Fragment("interrupted-join.fragment"),
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["MAY_INIT"] = Sh.Bool(mayInit),
@@ -131,6 +132,7 @@ public static partial class Render
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["API_PROXY"] = Sh.Quote(Ports.ApiProxyListen),
             ["WAIT_UNTIL_ANSWERS"] = Fragment("wait-until-answers.fragment"),
+            ["INTERRUPTED_JOIN"] = Fragment("interrupted-join.fragment"),
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, Ports.ApiProxyListen, bootstrapToken, caCertHash, controlPlane: false, schedulable: true, dropletId).TrimEnd('\n'),
         });
 

@@ -89,7 +89,20 @@ public sealed class Replay
             ApplyKubernetes = Apply,
             PreviousOutputs = _previousOutputs,
         };
-        var result = await StackRun.RunAsync(stack, config, mocks);
+        StackResult result;
+        try
+        {
+            result = await StackRun.RunAsync(stack, config, mocks);
+        }
+        finally
+        {
+            // The update ends when the steps it started have: a failed registration ends the
+            // program's run at once, but the engine waits for the operations in flight.
+            while (Interlocked.Read(ref _inFlight) > 0)
+            {
+                await Task.Delay(200);
+            }
+        }
         foreach (var gone in _state.Values.Where(s => !_registered.ContainsKey(s.Name)).OrderByDescending(s => s.Order))
         {
             DeleteStep(gone);
@@ -284,6 +297,21 @@ public sealed class Replay
     /// <summary>One command over SSH as pulumi-command runs it, holding one of the engine's slots.</summary>
     private string Execute(string name, ImmutableDictionary<string, object> inputs, string command)
     {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            return ExecuteCounted(name, inputs, command);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private long _inFlight;
+
+    private string ExecuteCounted(string name, ImmutableDictionary<string, object> inputs, string command)
+    {
         int wait;
         lock (_random)
         {
@@ -293,6 +321,12 @@ public sealed class Replay
         _slots.Wait();
         try
         {
+            // After a step fails the engine starts no other (pulumi pkg/resource/deploy/step_executor.go:
+            // an error cancels the update; steps already running finish).
+            if (!_failures.IsEmpty)
+            {
+                throw new InvalidOperationException($"{name}: not started, the update has failed");
+            }
             var connection = (IDictionary<string, object>)inputs["connection"];
             var address = (string)connection["host"];
             var port = connection.TryGetValue("port", out var p) ? Convert.ToInt32(p, System.Globalization.CultureInfo.InvariantCulture) : 22;

@@ -47,11 +47,18 @@ public static class Repo
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null)
+        try
         {
-            process.StandardInput.Write(stdin);
+            if (stdin is not null)
+            {
+                process.StandardInput.Write(stdin);
+            }
+            process.StandardInput.Close();
         }
-        process.StandardInput.Close();
+        catch (IOException)
+        {
+            // The process ended without reading its input (ssh whose dial failed): its exit says why.
+        }
         if (!process.WaitForExit(timeoutSeconds * 1000))
         {
             process.Kill(entireProcessTree: true);

@@ -272,16 +272,27 @@ init() { # why
   kubeadm init --config "$KUBEADM_DIR/init.yaml" --skip-token-print $(etcd_preflight_flags)
 }
 
-# A kubeadm join stopped before the kubelet's TLS bootstrap wrote kubelet.conf (e.g. at
-# kubelet-wait-bootstrap) leaves the static pod manifests of its control-plane-prepare phase, and
-# kubeadm's preflight refuses a non-empty manifests folder (DirAvailable--etc-kubernetes-manifests,
-# cmd/kubeadm/app/preflight/checks.go). The node is not registered yet: clearing them (the kubelet
-# stops those pods) lets this step run kubeadm again. Certificates and kubeconfigs it wrote are
-# reused by the next run.
-if [ ! -f /etc/kubernetes/kubelet.conf ] && [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ]; then
-  echo "an earlier kubeadm run on $NODE_NAME stopped before the kubelet joined; clearing the static pod manifests it left"
-  rm -f /etc/kubernetes/manifests/*.yaml
-fi
+# A kubeadm join that stopped before the kubelet's TLS bootstrap wrote kubelet.conf (at
+# kubelet-wait-bootstrap, say) undoes nothing: the kubelet it started keeps running and holds its
+# port, and bootstrap-kubelet.conf, a control-plane join's static pod manifests and a worker's
+# cluster CA stay. The next join's preflight refuses each (cmd/kubeadm/app/preflight/checks.go
+# RunJoinNodeChecks: FileAvailable kubelet.conf and bootstrap-kubelet.conf, DirAvailable
+# manifests, Port-10250, and for a worker FileAvailable pki/ca.crt). The node never registered, so
+# nothing of it is in the cluster: clear what the join left, keeping the program's certificates
+# (`kubeadm reset` would also empty /etc/kubernetes/pki).
+clear_interrupted_join() { # worker | control-plane
+  [ ! -f /etc/kubernetes/kubelet.conf ] || return 0
+  if [ -f /etc/kubernetes/bootstrap-kubelet.conf ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ]; then
+    echo "an earlier kubeadm join on $NODE_NAME stopped before its kubelet joined; clearing what it left"
+    systemctl stop kubelet
+    rm -f /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/manifests/*.yaml
+    if [ "$1" = worker ]; then
+      rm -f /etc/kubernetes/pki/ca.crt
+    fi
+  fi
+}
+
+clear_interrupted_join control-plane
 
 if [ -f /etc/kubernetes/kubelet.conf ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then
   echo "$NODE_NAME is already a control-plane node"

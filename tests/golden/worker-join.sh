@@ -27,6 +27,28 @@ if [ -f /etc/kubernetes/kubelet.conf ]; then
   exit 0
 fi
 
+# A kubeadm join that stopped before the kubelet's TLS bootstrap wrote kubelet.conf (at
+# kubelet-wait-bootstrap, say) undoes nothing: the kubelet it started keeps running and holds its
+# port, and bootstrap-kubelet.conf, a control-plane join's static pod manifests and a worker's
+# cluster CA stay. The next join's preflight refuses each (cmd/kubeadm/app/preflight/checks.go
+# RunJoinNodeChecks: FileAvailable kubelet.conf and bootstrap-kubelet.conf, DirAvailable
+# manifests, Port-10250, and for a worker FileAvailable pki/ca.crt). The node never registered, so
+# nothing of it is in the cluster: clear what the join left, keeping the program's certificates
+# (`kubeadm reset` would also empty /etc/kubernetes/pki).
+clear_interrupted_join() { # worker | control-plane
+  [ ! -f /etc/kubernetes/kubelet.conf ] || return 0
+  if [ -f /etc/kubernetes/bootstrap-kubelet.conf ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ]; then
+    echo "an earlier kubeadm join on $NODE_NAME stopped before its kubelet joined; clearing what it left"
+    systemctl stop kubelet
+    rm -f /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/manifests/*.yaml
+    if [ "$1" = worker ]; then
+      rm -f /etc/kubernetes/pki/ca.crt
+    fi
+  fi
+}
+
+clear_interrupted_join worker
+
 wait_until_answers "https://$API_PROXY/livez" 300 "no API server, through the local proxy $API_PROXY," "'systemctl status kube-apiserver-proxy' here"
 
 umask 077

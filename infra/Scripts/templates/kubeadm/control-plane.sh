@@ -125,16 +125,9 @@ init() { # why
   kubeadm init --config "$KUBEADM_DIR/init.yaml" --skip-token-print $(etcd_preflight_flags)
 }
 
-# A kubeadm join stopped before the kubelet's TLS bootstrap wrote kubelet.conf (e.g. at
-# kubelet-wait-bootstrap) leaves the static pod manifests of its control-plane-prepare phase, and
-# kubeadm's preflight refuses a non-empty manifests folder (DirAvailable--etc-kubernetes-manifests,
-# cmd/kubeadm/app/preflight/checks.go). The node is not registered yet: clearing them (the kubelet
-# stops those pods) lets this step run kubeadm again. Certificates and kubeconfigs it wrote are
-# reused by the next run.
-if [ ! -f /etc/kubernetes/kubelet.conf ] && [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ]; then
-  echo "an earlier kubeadm run on $NODE_NAME stopped before the kubelet joined; clearing the static pod manifests it left"
-  rm -f /etc/kubernetes/manifests/*.yaml
-fi
+{{INTERRUPTED_JOIN}}
+
+clear_interrupted_join control-plane
 
 if [ -f /etc/kubernetes/kubelet.conf ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then
   echo "$NODE_NAME is already a control-plane node"

@@ -15,6 +15,10 @@ if [ -f /etc/kubernetes/kubelet.conf ]; then
   exit 0
 fi
 
+{{INTERRUPTED_JOIN}}
+
+clear_interrupted_join worker
+
 wait_until_answers "https://$API_PROXY/livez" 300 "no API server, through the local proxy $API_PROXY," "'systemctl status kube-apiserver-proxy' here"
 
 umask 077
