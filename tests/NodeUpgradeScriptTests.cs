@@ -33,7 +33,11 @@ public class NodeUpgradeScriptTests
             IFS=/ read -r version unschedulable ready < "$file"
             case "$verb" in
               get) cat "$file" ;;
-              drain | cordon) echo "$version/true/$ready" > "$file"; echo "node/$name cordoned" ;;
+              drain | cordon)
+                # Evictions that take longer than the timeout around the call (the timeout stand-in's
+                # TIMEOUT_LIMIT) never complete: the call is killed first.
+                if [ "$verb" = drain ] && [ -n "${TIMEOUT_LIMIT:-}" ] && [ "$(cat "$STATE/drain-seconds" 2>/dev/null || echo 0)" -gt "$TIMEOUT_LIMIT" ]; then exit 124; fi
+                echo "$version/true/$ready" > "$file"; echo "node/$name cordoned" ;;
               uncordon) echo "$version//$ready" > "$file"; echo "node/$name uncordoned" ;;
             esac
             """);
@@ -172,6 +176,53 @@ public class NodeUpgradeScriptTests
 
         Assert.That(exit, Is.Zero, output);
         Assert.That(log, Does.Contain("drain worker1").And.Contain("--kubeconfig /etc/kubernetes/admin.conf"));
+    }
+
+    /// <summary>
+    /// coreutils `timeout DURATION COMMAND` kills COMMAND once DURATION has passed and exits 124
+    /// (src/timeout.c). Time here is the stand-ins' declared durations: the drain's evictions take
+    /// drain-seconds, and sleep returns at once.
+    /// </summary>
+    private void SlowEvictions(int seconds)
+    {
+        _node.WriteState("drain-seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _node.Stub("timeout", "limit=${1%s}; shift; TIMEOUT_LIMIT=$limit exec \"$@\"");
+        _node.Stub("sleep");
+    }
+
+    [Test]
+    public void ASlowWorkerDrainIsNotKilledBeforeItsOwnTimeout()
+    {
+        // 90 s of evictions: within kubectl drain's --timeout=300s.
+        SlowEvictions(90);
+
+        var (exit, output, log) = Drain(drain: true, "v1.34.2//True");
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(log.Split('\n').Count(l => l.StartsWith("kubectl ", StringComparison.Ordinal) && l.Contains(" drain worker1", StringComparison.Ordinal)), Is.EqualTo(1), log);
+    }
+
+    [Test]
+    public void ASlowControlPlaneDrainIsNotKilledBeforeItsOwnTimeout()
+    {
+        SlowEvictions(90);
+
+        var (exit, output, log) = Upgrade("cp2", first: false, kubeletNow: "1.35.1");
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(log.Split('\n').Count(l => l.StartsWith("kubectl ", StringComparison.Ordinal) && l.Contains(" drain cp2", StringComparison.Ordinal)), Is.EqualTo(1), log);
+    }
+
+    [Test]
+    public void ADrainThatTimesOutIsTriedThreeTimesThenFails()
+    {
+        // Evictions that never finish within the bound (a PodDisruptionBudget that allows none).
+        SlowEvictions(1000);
+
+        var (exit, output, log) = Drain(drain: true, "v1.34.2//True");
+
+        Assert.That(exit, Is.Not.Zero, output);
+        Assert.That(log.Split('\n').Count(l => l.StartsWith("kubectl ", StringComparison.Ordinal) && l.Contains(" drain worker1", StringComparison.Ordinal)), Is.EqualTo(3), log);
     }
 
     [Test]

@@ -33,16 +33,25 @@ KUBECONFIG_FILE=''
 
 kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s "$@"; }
 
-# An API server may restart under a call (a control-plane upgrade): give calls a few tries.
+# An API server may restart under a call (a control-plane upgrade): give calls a few tries
+# (RETRY_TRIES, 30 unless set), 5 s apart.
 retry() {
-  local attempt
-  for attempt in $(seq 1 30); do
+  local attempt tries=${RETRY_TRIES:-30}
+  for attempt in $(seq 1 "$tries"); do
     if "$@"; then
       return 0
     fi
-    [ "$attempt" -lt 30 ] && sleep 5
+    [ "$attempt" -lt "$tries" ] && sleep 5
   done
   return 1
+}
+
+# kubectl drain waits up to its --timeout (300 s) for the evictions; the command's own bound must
+# outlast it, or a slow drain is killed at the bound and started over. A drain that timed out is
+# tried twice more, not thirty times (each try may take its five minutes).
+drain_node() {
+  timeout 330 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s drain "$NODE_NAME" \
+    --ignore-daemonsets --delete-emptydir-data --timeout=300s
 }
 
 # Only the per-minor repositories exist on pkgs.k8s.io (apt.kubernetes.io is gone), and
@@ -105,7 +114,7 @@ fi
 if [ -n "$KUBECONFIG_FILE" ]; then
   mkdir -p "$(dirname "$DRAINED")"
   touch "$DRAINED"
-  retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
+  RETRY_TRIES=3 retry drain_node
 fi
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"

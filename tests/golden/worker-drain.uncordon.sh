@@ -15,16 +15,25 @@ DRAINED=/var/lib/do-k8s-ha/upgrade-drained-$NODE_NAME
 
 kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s "$@"; }
 
-# An API server may restart under a call (a control-plane upgrade): give calls a few tries.
+# An API server may restart under a call (a control-plane upgrade): give calls a few tries
+# (RETRY_TRIES, 30 unless set), 5 s apart.
 retry() {
-  local attempt
-  for attempt in $(seq 1 30); do
+  local attempt tries=${RETRY_TRIES:-30}
+  for attempt in $(seq 1 "$tries"); do
     if "$@"; then
       return 0
     fi
-    [ "$attempt" -lt 30 ] && sleep 5
+    [ "$attempt" -lt "$tries" ] && sleep 5
   done
   return 1
+}
+
+# kubectl drain waits up to its --timeout (300 s) for the evictions; the command's own bound must
+# outlast it, or a slow drain is killed at the bound and started over. A drain that timed out is
+# tried twice more, not thirty times (each try may take its five minutes).
+drain_node() {
+  timeout 330 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s drain "$NODE_NAME" \
+    --ignore-daemonsets --delete-emptydir-data --timeout=300s
 }
 
 state() { # kubelet version/unschedulable/Ready
@@ -38,7 +47,7 @@ if [ "$MODE" = drain ]; then
   fi
   mkdir -p "$(dirname "$DRAINED")"
   touch "$DRAINED"
-  retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
+  RETRY_TRIES=3 retry drain_node
   echo "drained $NODE_NAME for its upgrade to v$TARGET"
   exit 0
 fi

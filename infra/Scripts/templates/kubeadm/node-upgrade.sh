@@ -24,6 +24,14 @@ kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s 
 
 {{RETRY}}
 
+# kubectl drain waits up to its --timeout (300 s) for the evictions; the command's own bound must
+# outlast it, or a slow drain is killed at the bound and started over. A drain that timed out is
+# tried twice more, not thirty times (each try may take its five minutes).
+drain_node() {
+  timeout 330 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s drain "$NODE_NAME" \
+    --ignore-daemonsets --delete-emptydir-data --timeout=300s
+}
+
 {{KUBERNETES_REPOSITORY}}
 
 upgraded() { # node: runs TARGET, is Ready and schedulable
@@ -72,7 +80,7 @@ fi
 if [ -n "$KUBECONFIG_FILE" ]; then
   mkdir -p "$(dirname "$DRAINED")"
   touch "$DRAINED"
-  retry kc drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout=300s
+  RETRY_TRIES=3 retry drain_node
 fi
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
