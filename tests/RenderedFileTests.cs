@@ -70,6 +70,7 @@ public class RenderedFileTests
         ["containerd-sandbox.fragment"] = "kubernetes-packages.sh",
         ["kubernetes-repository.fragment"] = "kubernetes-packages.sh",
         ["retry.fragment"] = "worker-drain.drain.sh",
+        ["drain-node.fragment"] = "worker-drain.drain.sh",
         ["etcd-user.fragment"] = "etcd-certs.sh",
         ["audit-policy.yaml"] = "apiserver-config.sh",
         ["pod-security.yaml"] = "apiserver-config.sh",

@@ -107,6 +107,7 @@ public static partial class Render
             ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile ?? ""),
             ["SANDBOX_IMAGE"] = SandboxImageFunction(),
             ["RETRY"] = Fragment("retry.fragment"),
+            ["DRAIN_NODE"] = Fragment("drain-node.fragment"),
             ["KUBERNETES_REPOSITORY"] = Fragment("kubernetes-repository.fragment"),
         });
 
@@ -116,6 +117,7 @@ public static partial class Render
         {
             ["MODE"] = drain ? "drain" : "uncordon",
             ["RETRY"] = Fragment("retry.fragment"),
+            ["DRAIN_NODE"] = Fragment("drain-node.fragment"),
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["TARGET"] = Sh.Quote(target.ToString()),
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),

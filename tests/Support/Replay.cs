@@ -124,7 +124,9 @@ public sealed class Replay
 
     private TestHost Host(string node) => _droplets[Nodes.ToList().IndexOf(node)];
 
-    private string DropletId(string node) => _generation.GetValueOrDefault(node) is var g && g > 0 ? $"{node}-id-{g}" : $"{node}-id";
+    private string DropletId(string node) => DropletId(node, _generation.GetValueOrDefault(node));
+
+    private static string DropletId(string node, int generation) => generation > 0 ? $"{node}-id-{generation}" : $"{node}-id";
 
     /// <summary>A step as the state holds it: its inputs (connection, commands, stdin, triggers) and stdout.</summary>
     private sealed record StepState(string Name, ImmutableDictionary<string, object> Inputs, string InputsJson, string Stdout, long Order);
@@ -154,8 +156,8 @@ public sealed class Replay
 
     private void Boot(string name, string address, string userData)
     {
-        var host = _droplets.All.Single(h => h.Address == address);
-        Assert.That(Nodes[_droplets.All.ToList().IndexOf(host)], Is.EqualTo(name), $"droplet {name} at {address}");
+        var host = Host(name);
+        Assert.That(host.Address, Is.EqualTo(address), $"droplet {name} at {address}");
         _registeredDroplets[name] = true;
         var generation = _generation.GetValueOrDefault(name);
         lock (_bootedGeneration)
@@ -168,7 +170,7 @@ public sealed class Replay
             {
                 // The droplet is replaced (DeleteBeforeReplace): the steps its old id triggered are
                 // replaced with it, their deletes (the node's departure) run before it goes.
-                var oldId = $"\"{(booted > 0 ? $"{name}-id-{booted}" : $"{name}-id")}\"";
+                var oldId = $"\"{DropletId(name, booted)}\"";
                 foreach (var step in _state.Values.Where(s => s.InputsJson.Contains(oldId, StringComparison.Ordinal)).OrderByDescending(s => s.Order))
                 {
                     DeleteStep(step);
@@ -183,8 +185,6 @@ public sealed class Replay
             }
         }
     }
-
-    private string? _kubeconfig;
 
     /// <summary>The kubeconfig the program gave its Kubernetes provider (the stack's exported one), as a file.</summary>
     public string ProviderKubeconfig => Path.Combine(_droplets.Hosts.Dir, "provider-kubeconfig");
@@ -204,8 +204,7 @@ public sealed class Replay
         switch (type)
         {
             case "pulumi:providers:kubernetes":
-                _kubeconfig = (string)inputs["kubeconfig"];
-                File.WriteAllText(ProviderKubeconfig, _kubeconfig);
+                File.WriteAllText(ProviderKubeconfig, (string)inputs["kubeconfig"]);
                 break;
             case "kubernetes:helm.sh/v3:Release" when name.EndsWith("-calico", StringComparison.Ordinal):
                 _cniInstalled = true;
@@ -250,9 +249,11 @@ public sealed class Replay
 
     private void Put(string name, string documents)
     {
-        var kubeconfig = Path.Combine(_droplets.Hosts.Dir, $"provider-kubeconfig-{name}");
-        File.WriteAllText(kubeconfig, _kubeconfig ?? throw new InvalidOperationException($"{name}: no Kubernetes provider was registered first"));
-        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Operator, "/usr/bin/python3", ["-c", PutObjects, kubeconfig], documents);
+        if (!File.Exists(ProviderKubeconfig))
+        {
+            throw new InvalidOperationException($"{name}: no Kubernetes provider was registered first");
+        }
+        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Operator, "/usr/bin/python3", ["-c", PutObjects, ProviderKubeconfig], documents);
         if (exit != 0)
         {
             _failures[name] = stdout + stderr;

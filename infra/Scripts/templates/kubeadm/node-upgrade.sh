@@ -24,13 +24,7 @@ kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s 
 
 {{RETRY}}
 
-# kubectl drain waits up to its --timeout (300 s) for the evictions; the command's own bound must
-# outlast it, or a slow drain is killed at the bound and started over. A drain that timed out is
-# tried twice more, not thirty times (each try may take its five minutes).
-drain_node() {
-  timeout 330 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s drain "$NODE_NAME" \
-    --ignore-daemonsets --delete-emptydir-data --timeout=300s
-}
+{{DRAIN_NODE}}
 
 {{KUBERNETES_REPOSITORY}}
 
