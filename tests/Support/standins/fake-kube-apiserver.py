@@ -246,8 +246,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self):
         # An update: a stale metadata.resourceVersion is a 409 Conflict (rest/update.go). An update
-        # of a missing object creates it where the resource allows it (AllowCreateOnUpdate: leases,
-        # configmaps and the rest served here are written that way by the scripts and stand-ins).
+        # of a missing object creates it here for every resource. The real server does that only
+        # where the strategy's AllowCreateOnUpdate says so (leases, not configmaps, secrets, nodes
+        # or deployments), and answers 404 elsewhere. The kubeadm stand-in and the replay's object
+        # writer rely on this leniency where kubeadm creates, then updates on AlreadyExists.
         target = key_for(self.path)
         obj = self.body()
         if target is None or target[2] is None:
