@@ -81,10 +81,11 @@ public sealed class ClusterAddons : ComponentResource
             // kubeconfig changes or is unknown, unless clusterIdentifier is set and unchanged
             // (provider.go): a renewed credential or a new endpoint must not uninstall the add-ons.
             ClusterIdentifier = args.ClusterName,
-            // Objects of an unreachable cluster are dropped from the state on refresh and delete.
-            // Helm releases ignore it on delete: after the cluster is gone, `pulumi refresh`
-            // drops them, then `pulumi destroy` finishes.
-            DeleteUnreachable = true,
+            // No deleteUnreachable: with it, a `pulumi refresh` while the API is out of the
+            // operator's reach drops every add-on from the state (provider.go, Read), and the next
+            // `up` fails on names that still exist. A whole-stack destroy needs no API: every
+            // object here is deletedWith the cluster's firewall. For a cluster already gone:
+            // PULUMI_K8S_DELETE_UNREACHABLE=true pulumi refresh (README "Troubleshooting").
         }, new CustomResourceOptions { Parent = this, DependsOn = { ApiReachable } });
 
         // The exported kubeconfig's user: a new operator key names another user, and this binding
