@@ -14,6 +14,13 @@ public sealed class ClusterNodeArgs
     public required ClusterSettings Settings { get; init; }
     public required ClusterNetwork Network { get; init; }
     public required Output<string> SshPrivateKey { get; init; }
+
+    /// <summary>
+    /// The droplet keeps the image, size, user data and SSH key it has, whatever the config says
+    /// now: one node of a roll at a time takes a change that replaces or powers off its droplet
+    /// (MachineRoll). False for a new node and for the node this update rolls.
+    /// </summary>
+    public bool KeepMachine { get; init; }
 }
 
 /// <summary>
@@ -70,6 +77,13 @@ public sealed class ClusterNode : ComponentResource
             ReplaceOnChanges = { "tags" },
             // A replaced node leaves the cluster (NodeDepartures, run on other nodes) before the new one joins.
             DeleteBeforeReplace = true,
+            // Each of these replaces the droplet (ForceNew in terraform-provider-digitalocean
+            // droplet/resource_droplet.go; size resizes it powered off): a change reaches one node
+            // per update, the rest keep theirs. User data and the account key matter only at a
+            // droplet's first boot, so a release or key that changes them replaces nothing; the
+            // engine keeps an ignored input even when it replaces the droplet for another reason
+            // (pulumi step_generator.go, processIgnoreChanges), so a rolled node takes them all.
+            IgnoreChanges = args.KeepMachine ? [.. KeptInputs] : [],
         });
 
         PublicIp = Droplet.Ipv4Address;
@@ -104,6 +118,9 @@ public sealed class ClusterNode : ComponentResource
             ["privateIp"] = PrivateIp,
         });
     }
+
+    /// <summary>The droplet inputs a kept node does not take from the config.</summary>
+    public static IReadOnlyList<string> KeptInputs { get; } = ["image", "size", "userData", "sshKeys"];
 
     public NodeSpec Spec { get; }
 

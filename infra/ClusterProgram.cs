@@ -13,11 +13,13 @@ namespace DoK8sHa;
 public static class ClusterProgram
 {
     /// <summary>The program as `pulumi up` runs it: warnings go to the engine's log.</summary>
-    public static Task<IDictionary<string, object?>> Run() => Run(message => Log.Warn(message));
+    public static Task<IDictionary<string, object?>> Run() => Run(message => Log.Warn(message), message => Log.Info(message));
 
     /// <param name="warn">Where warnings go: the engine's log, or a test's list (Pulumi's mock engine keeps only errors, Testing/MockEngine.cs).</param>
-    public static async Task<IDictionary<string, object?>> Run(Action<string> warn)
+    /// <param name="inform">Where what the update will do goes, the same way; null: the engine's log.</param>
+    public static async Task<IDictionary<string, object?>> Run(Action<string> warn, Action<string>? inform = null)
     {
+        inform ??= message => Log.Info(message);
         var config = new Pulumi.Config(ConfigDefaults.Namespace);
         // Validation comes first and throws with every problem: nothing is created on bad input.
         var settings = ConfigParser.Parse(
@@ -36,14 +38,14 @@ public static class ClusterProgram
         // Then what the cluster can take in one update, judged against the last one: a refused
         // version or etcd change stops the run before any resource is registered.
         var previous = await StackHistory.ReadAsync();
-        var (problems, notes) = UpdateRules.Judge(previous, settings.KubernetesVersion, [.. settings.EtcdNodes.Select(n => n.Name)]);
+        var (problems, notes, roll) = UpdateRules.JudgeUpdate(previous, settings);
         if (problems.Count > 0)
         {
             throw new ConfigException(problems);
         }
         foreach (var note in notes)
         {
-            Log.Info(note);
+            inform(note);
         }
         if (previous.Exists && previous.KubernetesVersion is null)
         {
@@ -81,6 +83,7 @@ public static class ClusterProgram
             Settings = settings,
             Network = network,
             SshPrivateKey = sshPrivateKey,
+            KeepMachine = roll.Kept.Contains(spec.Name),
         })).ToList();
         var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
         var pki = new ClusterPki("pki", new ClusterPkiArgs
@@ -210,25 +213,45 @@ public static class ClusterProgram
             After = [.. etcd.CredentialSteps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
         });
 
+        // What the next update is judged by (StackHistory, UpdateRules) is exported only once the
+        // health gate passed. The engine keeps a failed update's outputs where the program
+        // registered them (pulumi deployment_executor.go, finalizing the stack outputs), and the
+        // SDK registers all of them or none (pulumi-dotnet Deployment_RegisterResourceOutputs.cs
+        // serializes them in one call, failing on any that failed): a failed update leaves the
+        // last successful update's record, not an inventory or a version that did not happen.
+        var passed = health.SchedulerLeader.Apply(_ => true);
         return new Dictionary<string, object?>
         {
             ["kubeconfig"] = kubeconfig,
             ["apiEndpoint"] = apiEndpoint,
-            // What the next run judges a version change by (StackHistory, UpdateRules).
-            [StackHistory.KubernetesVersionOutput] = settings.KubernetesVersion.ToString(),
+            [StackHistory.KubernetesVersionOutput] = passed.Apply(_ => settings.KubernetesVersion.ToString()),
             // The kubeconfig's certificate is renewed by any `pulumi up` in its last 60 days.
             ["kubeconfigExpires"] = pki.OperatorExpires,
             ["schedulerLeader"] = health.SchedulerLeader,
             ["controllerManagerLeader"] = health.ControllerManagerLeader,
-            [StackHistory.NodesOutput] = Output.All(nodes.Select(NodeOutput)).Apply(all => all.ToImmutableDictionary(n => n.Name, n => n.Value)),
+            [StackHistory.NodesOutput] = Output.Tuple(passed, Output.All(nodes.Select(node => NodeOutput(node, settings, roll, previous))))
+                .Apply(t => t.Item2.ToImmutableDictionary(n => n.Name, n => n.Value)),
         };
     }
 
-    private static Output<(string Name, ImmutableDictionary<string, object> Value)> NodeOutput(ClusterNode node) =>
-        Output.Tuple(node.PublicIp, node.PrivateIp, node.HostKey.PublicKeyOpenssh).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
+    private static Output<(string Name, ImmutableDictionary<string, object> Value)> NodeOutput(ClusterNode node, ClusterSettings settings, RollPlan roll, PreviousDeployment previous)
+    {
+        // What the droplet is made from now: the config's, or for a kept node what it had. A kept
+        // node whose last update recorded nothing: what its droplet's state says, which an
+        // ignored input keeps (the engine's state, not the config).
+        var machine = roll.MachineAfter(node.Spec, settings.Image, previous.Nodes?.GetValueOrDefault(node.Spec.Name)) is { } known
+            ? Output.Create(known)
+            : Output.Tuple(node.Droplet.Image, node.Droplet.Size).Apply(t => new NodeMachine(t.Item1, t.Item2));
+        return Output.Tuple(node.PublicIp, node.PrivateIp, node.HostKey.PublicKeyOpenssh, machine).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
             .Add("publicIp", t.Item1)
             .Add("privateIp", t.Item2)
             .Add("roles", node.Spec.RoleNames.ToImmutableArray())
             // The node's line for ~/.ssh/known_hosts: its host key is the program's (ClusterNode).
-            .Add("knownHosts", $"{t.Item1} {t.Item3.Trim()}")));
+            .Add("knownHosts", $"{t.Item1} {t.Item3.Trim()}")
+            // What the next update judges a new image or size by (MachineRoll), a stack rename and a region change.
+            .Add("image", t.Item4.Image)
+            .Add("size", t.Item4.Size)
+            .Add("cluster", settings.ClusterName)
+            .Add("region", settings.Region)));
+    }
 }

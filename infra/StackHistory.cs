@@ -40,14 +40,28 @@ public static class StackHistory
             return new PreviousDeployment(version, null);
         }
         var etcd = new List<string>();
+        var all = new Dictionary<string, PreviousNode>(StringComparer.Ordinal);
+        string? cluster = null, region = null;
         foreach (DictionaryEntry node in byName)
         {
-            if (node.Value is IDictionary fields && fields["roles"] is IEnumerable roles
-                && roles.Cast<object>().Any(r => RoleNaming.Etcd.Equals(r as string, StringComparison.Ordinal)))
+            if (node.Value is not IDictionary fields)
+            {
+                continue;
+            }
+            object? Field(string key) => fields.Contains(key) ? fields[key] : null;
+            var roles = Field("roles") is IEnumerable names
+                ? names.Cast<object>().Aggregate(NodeRoles.None, (r, n) => r | RoleNaming.ByName.GetValueOrDefault(n as string ?? "", NodeRoles.None))
+                : NodeRoles.None;
+            if (roles.HasFlag(NodeRoles.Etcd))
             {
                 etcd.Add((string)node.Key);
             }
+            // Recorded since this release: the droplet's image and size, the cluster's tag name and region.
+            var machine = Field("image") is string image && Field("size") is string size ? new NodeMachine(image, size) : null;
+            all[(string)node.Key] = new PreviousNode(roles, Field("privateIp") as string, machine);
+            cluster ??= Field("cluster") as string;
+            region ??= Field("region") as string;
         }
-        return new PreviousDeployment(version, etcd);
+        return new PreviousDeployment(version, etcd, all, cluster, region);
     }
 }

@@ -49,6 +49,10 @@ public sealed record Cidr(IPAddress Network, int PrefixLength)
         return Prefix(Network, shorter, Bits) == Prefix(other.Network, shorter, Bits);
     }
 
+    /// <summary>The address is in this range.</summary>
+    public bool Contains(IPAddress address) =>
+        address.AddressFamily == Family && Prefix(address, PrefixLength, Bits) == Prefix(Network, PrefixLength, Bits);
+
     /// <summary>RFC 1918 private IPv4 ranges, the only ones a DigitalOcean VPC accepts.</summary>
     public bool IsRfc1918 =>
         Family == AddressFamily.InterNetwork &&

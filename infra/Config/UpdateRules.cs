@@ -3,7 +3,10 @@ namespace DoK8sHa.Config;
 /// <summary>What the last successful update left: the stack's own outputs, read before anything changes.</summary>
 /// <param name="KubernetesVersion">The version the cluster runs; null on a new stack, or one last updated by a release of this program that did not export it.</param>
 /// <param name="EtcdNodes">The nodes with the role etcd; null on a new stack.</param>
-public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion, IReadOnlyList<string>? EtcdNodes)
+/// <param name="Nodes">Every node as the update left it; null on a new stack.</param>
+/// <param name="ClusterName">The cluster's name, which its tags carry; null on a new stack or one that did not record it.</param>
+public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion, IReadOnlyList<string>? EtcdNodes,
+    IReadOnlyDictionary<string, PreviousNode>? Nodes = null, string? ClusterName = null, string? Region = null)
 {
     /// <summary>The stack has been deployed (it exported its inventory).</summary>
     public bool Exists => EtcdNodes is not null;
@@ -15,6 +18,64 @@ public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion, IR
 /// </summary>
 public static class UpdateRules
 {
+    /// <summary>
+    /// Everything judged against the previous deployment: the version and etcd rules, the changes
+    /// that would replace every droplet at once (region, VPC range, the tags' cluster name), and
+    /// how a new image or size rolls (<see cref="MachineRoll"/>).
+    /// </summary>
+    public static (IReadOnlyList<string> Problems, IReadOnlyList<string> Notes, RollPlan Roll) JudgeUpdate(PreviousDeployment previous, ClusterSettings settings)
+    {
+        var (versionAndEtcd, notes) = Judge(previous, settings.KubernetesVersion, [.. settings.EtcdNodes.Select(n => n.Name)]);
+        var problems = versionAndEtcd.ToList();
+        var allNotes = notes.ToList();
+        if (previous.Nodes is not { } before)
+        {
+            return (problems, allNotes, RollPlan.NewStack);
+        }
+        var ns = ConfigDefaults.Namespace;
+
+        // Each of these is an input of every droplet (tags, region, vpc_uuid) that replaces it.
+        if (previous.ClusterName is { } cluster && cluster != settings.ClusterName)
+        {
+            problems.Add($"{ns}: this stack's cluster is named {cluster} (its tags), and a stack of this name would call it {settings.ClusterName}: every droplet carries the tags, so all would be replaced at once. Fix: rename the stack back (pulumi stack rename), to the name that gives {cluster}");
+        }
+        if (previous.Region is { } region && region != settings.Region)
+        {
+            problems.Add($"{ns}:region: {region} -> {settings.Region} would replace every droplet at once, and a VPC, etcd's peer network, does not span regions. Fix: pulumi config set region {region}; a cluster moves region as a new stack");
+        }
+        var outside = before.Where(n => n.Value.PrivateIp is { } ip && System.Net.IPAddress.TryParse(ip, out var address) && !settings.VpcCidr.Contains(address))
+            .Select(n => $"{n.Key} {n.Value.PrivateIp}").Order(StringComparer.Ordinal).ToList();
+        if (outside.Count > 0 && settings.VpcId is null)
+        {
+            problems.Add($"{ns}:vpcCidr: {settings.VpcCidr} does not hold the nodes' addresses ({string.Join(", ", outside)}): a new range replaces the VPC and every droplet in it at once. Fix: set vpcCidr back to the range that holds them (pulumi config set vpcCidr <range>)");
+        }
+
+        bool Key(NodeRoles roles) => roles.HasFlag(NodeRoles.Etcd) || roles.HasFlag(NodeRoles.ControlPlane);
+        var keyBefore = before.Where(n => Key(n.Value.Roles)).Select(n => $"{n.Key}:{n.Value.Roles}").ToHashSet(StringComparer.Ordinal);
+        var keyNow = settings.Nodes.Where(n => Key(n.Roles)).Select(n => $"{n.Name}:{n.Roles}").ToHashSet(StringComparer.Ordinal);
+        var (roll, rollProblems, rollNotes) = MachineRoll.Plan(before, settings.Nodes, settings.Image, membershipChanges: !keyBefore.SetEquals(keyNow));
+        problems.AddRange(rollProblems);
+        allNotes.AddRange(rollNotes);
+
+        // A node that joins during an upgrade would run a kubelet newer than the API servers not
+        // upgraded yet (kubelet may never be newer than kube-apiserver: Kubernetes version skew
+        // policy); a node rolled during one would too.
+        if (previous.KubernetesVersion is { } was && was != settings.KubernetesVersion)
+        {
+            var joining = settings.Nodes.Where(n => n.IsKubernetesNode && !before.ContainsKey(n.Name)).Select(n => n.Name).ToList();
+            if (joining.Count > 0)
+            {
+                problems.Add($"{ns}:kubernetesVersion: {was} -> {settings.KubernetesVersion} in the update that adds {string.Join(' ', joining)}: a node that joins during an upgrade runs a kubelet newer than the API servers not upgraded yet. Fix: add the nodes with kubernetesVersion {was} (pulumi config set kubernetesVersion {was}; pulumi up), then upgrade");
+            }
+            var rolling = roll.Rolled.Concat(roll.Waiting).Distinct().Order(StringComparer.Ordinal).ToList();
+            if (rolling.Count > 0)
+            {
+                problems.Add($"{ns}:kubernetesVersion: {was} -> {settings.KubernetesVersion} while {string.Join(' ', rolling)} take a new image or size: a replaced node would join with the new version before the API servers have it. Fix: pulumi config set kubernetesVersion {was}; pulumi up until no node waits for its image or size; then upgrade");
+            }
+        }
+        return (problems, allNotes, roll);
+    }
+
     /// <summary>The refused changes (each names its key and the fix), and what the update will do.</summary>
     public static (IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) Judge(PreviousDeployment previous, KubernetesVersion target, IReadOnlyList<string> etcdNodes)
     {

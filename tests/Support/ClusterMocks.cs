@@ -67,6 +67,26 @@ public sealed class ClusterMocks : IMocks
     public IReadOnlyCollection<MockedResource> Resources => _resources.Values.ToList();
 
     /// <summary>
+    /// The inputs each resource had in the stack's state after the last update ("type::name"):
+    /// the engine gives an input the program ignores (ignoreChanges) its old value, on an update
+    /// and on a replacement alike (pulumi step_generator.go, processIgnoreChanges).
+    /// </summary>
+    public IReadOnlyDictionary<string, ImmutableDictionary<string, object>> PreviousInputs { get; init; } = ImmutableDictionary<string, ImmutableDictionary<string, object>>.Empty;
+
+    private readonly ConcurrentDictionary<string, Pulumi.ResourceOptions> _options = new();
+
+    /// <summary>A resource's options, as the engine receives them with its registration (StackRun.ProgramStack).</summary>
+    public void RecordOptions(string type, string name, Pulumi.ResourceOptions options) => _options[$"{type}::{name}"] = options;
+
+    /// <summary>The options the resource was registered with.</summary>
+    public Pulumi.ResourceOptions OptionsOf(string type, string name) =>
+        _options.TryGetValue($"{type}::{name}", out var options) ? options : throw new AssertionException($"no options recorded for {type} {name}");
+
+    /// <summary>The state of this update, as the next one's <see cref="PreviousInputs"/>.</summary>
+    public IReadOnlyDictionary<string, ImmutableDictionary<string, object>> StateInputs =>
+        _resources.ToDictionary(kv => kv.Key, kv => kv.Value.Inputs);
+
+    /// <summary>
     /// The public address DigitalOcean gives a droplet, from its VPC address; unset, one in
     /// 203.0.113.0/24 by name. The replay on test droplets reaches each at its one address.
     /// </summary>
@@ -132,19 +152,28 @@ public sealed class ClusterMocks : IMocks
             }
         }
 
+        var inputs = args.Inputs;
+        if (_options.TryGetValue($"{type}::{name}", out var options) && options.IgnoreChanges.Count > 0
+            && PreviousInputs.TryGetValue($"{type}::{name}", out var old))
+        {
+            foreach (var ignored in options.IgnoreChanges)
+            {
+                inputs = old.TryGetValue(ignored, out var was) ? inputs.SetItem(ignored, was) : inputs.Remove(ignored);
+            }
+        }
         var state = ImmutableDictionary.CreateBuilder<string, object>();
-        state.AddRange(args.Inputs);
+        state.AddRange(inputs);
         switch (type)
         {
             case "digitalocean:index/droplet:Droplet":
                 state["ipv4AddressPrivate"] = PrivateIp(name, _vpcCidr);
                 state["ipv4Address"] = PublicIpFor?.Invoke((string)state["ipv4AddressPrivate"]) ?? PublicIp(name);
-                CreateDroplet?.Invoke(name, (string)state["ipv4AddressPrivate"], args.Inputs.TryGetValue("userData", out var userData) ? (string)userData : "");
+                CreateDroplet?.Invoke(name, (string)state["ipv4AddressPrivate"], inputs.TryGetValue("userData", out var userData) ? (string)userData : "");
                 state["urn"] = name;
                 break;
             case "digitalocean:index/vpc:Vpc":
                 // Registered before any droplet (each droplet names it), as DigitalOcean assigns in it.
-                _vpcCidr = (string)args.Inputs["ipRange"];
+                _vpcCidr = (string)inputs["ipRange"];
                 break;
             case "digitalocean:index/loadBalancer:LoadBalancer":
                 state["ip"] = LoadBalancerAddress;
@@ -164,15 +193,15 @@ public sealed class ClusterMocks : IMocks
                 state["secretOutputNames"] = ImmutableArray<string>.Empty;
                 break;
             case var tls when TlsStandIn.Handles(tls):
-                state.AddRange(Tls.Outputs(tls, name, args.Inputs).Where(o => !args.Inputs.ContainsKey(o.Key)));
+                state.AddRange(Tls.Outputs(tls, name, inputs).Where(o => !inputs.ContainsKey(o.Key)));
                 break;
             case var k8s when ApplyKubernetes is not null && (k8s.StartsWith("kubernetes:", StringComparison.Ordinal) || k8s == "pulumi:providers:kubernetes"):
-                await Task.Run(() => ApplyKubernetes(k8s, name, args.Inputs));
+                await Task.Run(() => ApplyKubernetes(k8s, name, inputs));
                 break;
             case "command:remote:Command" when RunRemoteCommand is not null:
                 // Every step, one without a create command too: the replay keeps it in its state
                 // for the delete command it runs when the step goes.
-                state["stdout"] = await Task.Run(() => RunRemoteCommand(name, args.Inputs));
+                state["stdout"] = await Task.Run(() => RunRemoteCommand(name, inputs));
                 state["stderr"] = "";
                 break;
             case "command:remote:Command":
@@ -198,7 +227,7 @@ public sealed class ClusterMocks : IMocks
 
         // The engine refuses a second resource with the same URN (type and name under the same
         // parent types); Deployment.TestAsync alone would let the second overwrite the first.
-        if (!_resources.TryAdd($"{type}::{name}", new MockedResource(type, name, args.Inputs, registeredAt, Interlocked.Increment(ref _clock))))
+        if (!_resources.TryAdd($"{type}::{name}", new MockedResource(type, name, inputs, registeredAt, Interlocked.Increment(ref _clock))))
         {
             _duplicates.Add($"{type} {name}");
             throw new InvalidOperationException($"Duplicate resource URN: a {type} named {name} is registered twice");
@@ -262,6 +291,9 @@ public sealed class ClusterMocks : IMocks
         _componentOutputs[args.Urn] = args.Outputs;
         return Task.CompletedTask;
     }
+
+    /// <summary>The stack registered its outputs: what the engine records for the next update.</summary>
+    public bool StackOutputsRegistered => _componentOutputs.Keys.Any(urn => urn.Contains("::pulumi:pulumi:Stack::", StringComparison.Ordinal));
 
     /// <summary>The outputs the component of that type (e.g. "do-k8s-ha:index:ClusterNode") and name registered.</summary>
     public ImmutableDictionary<string, Pulumi.Output<object?>> ComponentOutputs(string type, string name)

@@ -8,13 +8,13 @@ using YamlDotNet.RepresentationModel;
 namespace DoK8sHa.Tests.Support;
 
 /// <summary>The program's result under mocks: what it registered and what it exported.</summary>
-public sealed record StackResult(ClusterMocks Mocks, ImmutableArray<Resource> Resources, IDictionary<string, object?> Outputs, IReadOnlyList<string> Warnings)
+public sealed record StackResult(ClusterMocks Mocks, ImmutableArray<Resource> Resources, IDictionary<string, object?> Outputs, IReadOnlyList<string> Warnings, IReadOnlyList<string> Notes)
 {
     public Output<T> Output<T>(string name) => (Output<T>)Outputs[name]!;
 }
 
 /// <summary>
-/// Runs <see cref="ClusterProgram.Run(Action{string})"/> under Pulumi's mocks with a stack's config, supplied the
+/// Runs <see cref="ClusterProgram.Run(Action{string}, Action{string})"/> under Pulumi's mocks with a stack's config, supplied the
 /// standard way (PULUMI_CONFIG), exactly as `pulumi up` would read it from Pulumi.&lt;stack&gt;.yaml.
 /// </summary>
 public static class StackRun
@@ -39,24 +39,65 @@ public static class StackRun
         Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(config));
         Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", JsonSerializer.Serialize(new[] { "do-k8s-ha:sshPrivateKey" }));
         var warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var notes = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        ProgramStack.Run = new ProgramStack.Context(mocks, warnings.Enqueue, notes.Enqueue);
         try
         {
-            var (resources, outputs) = await Deployment.TestAsync(
+            var resources = await Deployment.TestAsync<ProgramStack>(
                 mocks,
-                new TestOptions { ProjectName = "do-k8s-ha", StackName = stack, IsPreview = isPreview },
-                () => ClusterProgram.Run(warnings.Enqueue));
+                new TestOptions { ProjectName = "do-k8s-ha", StackName = stack, IsPreview = isPreview });
             // A failed registration does not fail TestAsync; under the engine a duplicate URN stops the update.
             if (mocks.Duplicates.Count > 0)
             {
                 throw new InvalidOperationException($"the engine would refuse duplicate URNs: {string.Join(", ", mocks.Duplicates)}");
             }
-            return new StackResult(mocks, resources, outputs, [.. warnings]);
+            var outputs = resources.OfType<ProgramStack>().Single().Exported;
+            return new StackResult(mocks, resources.RemoveAll(r => r is ProgramStack), outputs, [.. warnings], [.. notes]);
         }
         finally
         {
+            ProgramStack.Run = null;
             Environment.SetEnvironmentVariable("PULUMI_CONFIG", null);
             Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", null);
         }
+    }
+
+    /// <summary>
+    /// The program as `pulumi up` runs it (Deployment.RunAsync's stack registers the dictionary
+    /// the program returns as its outputs, in one RegisterResourceOutputs call), with every
+    /// resource's options handed to the mocks on the way, as the engine receives them with the
+    /// registration: the mocks act on ignoreChanges as the engine does.
+    /// </summary>
+    public sealed class ProgramStack : Stack
+    {
+        public sealed record Context(ClusterMocks Mocks, Action<string> Warn, Action<string> Inform);
+
+        /// <summary>The run in progress (Deployment.TestAsync runs one program at a time).</summary>
+        public static Context? Run { get; set; }
+
+        public ProgramStack()
+            : base(new StackOptions
+            {
+                ResourceTransformations =
+                {
+                    args =>
+                    {
+                        Run!.Mocks.RecordOptions(args.Resource.GetResourceType(), args.Resource.GetResourceName(), args.Options);
+                        return null;
+                    },
+                },
+            })
+        {
+            Exported = ClusterProgram.Run(Run!.Warn, Run.Inform).GetAwaiter().GetResult();
+            Everything = Output.Create(Exported.ToImmutableDictionary());
+        }
+
+        /// <summary>What the program returned.</summary>
+        public IDictionary<string, object?> Exported { get; }
+
+        /// <summary>Registered as the stack's outputs: all of the program's, serialized in one call.</summary>
+        [Output("outputs")]
+        public Output<ImmutableDictionary<string, object?>> Everything { get; private set; }
     }
 
     public static Task<StackResult> RunAsync(string stack, ClusterMocks? mocks = null) => RunAsync(stack, StackConfig(stack), mocks);
@@ -91,7 +132,7 @@ public static class StackRun
     /// </summary>
     public static async Task<IReadOnlyDictionary<string, object>> OutputsOf(StackResult result) => new Dictionary<string, object>
     {
-        [StackHistory.KubernetesVersionOutput] = result.Outputs[StackHistory.KubernetesVersionOutput]!,
+        [StackHistory.KubernetesVersionOutput] = await result.Output<string>(StackHistory.KubernetesVersionOutput).ValueAsync(),
         [StackHistory.NodesOutput] = await result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>(StackHistory.NodesOutput).ValueAsync(),
     };
 
