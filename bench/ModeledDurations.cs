@@ -36,7 +36,11 @@ public static class ModeledDurations
         // with openssl: one connection, a few files (before the etcd and control-plane entries,
         // whose names they extend).
         ("command:remote:Command:.credentials", 3, "credentials"),
-        // Download of a ~25 MB etcd release, start (its certificates moved to .credentials).
+        // An etcd member's service, one member after another: at creation a start that returns
+        // at once (--no-block), one SSH connection (before the etcd entry, whose names it extends).
+        ("command:remote:Command:.service", 2, "etcd start"),
+        // Download of a ~25 MB etcd release and the member's configuration (its certificates in
+        // .credentials, its start in .service).
         ("command:remote:Command:etcd-", 25, "etcd member"),
         // Join tokens: one `kubeadm token` call over SSH on a control-plane node (before the
         // control-plane entries: a token step's name starts with its join step's).

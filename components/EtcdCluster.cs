@@ -21,7 +21,8 @@ public sealed class EtcdClusterArgs
 
 /// <summary>
 /// The external etcd cluster the API servers use: one systemd etcd per etcd node, TLS for peers
-/// and clients, all members started at once. A leaving member is taken out by NodeDepartures.
+/// and clients, configured on every member at once, its service started or restarted one member
+/// after another. A leaving member is taken out by NodeDepartures.
 /// </summary>
 public sealed class EtcdCluster : ComponentResource
 {
@@ -32,6 +33,7 @@ public sealed class EtcdCluster : ComponentResource
         var token = $"{args.ClusterName}-etcd";
 
         var credentialSteps = new StepChain();
+        var services = new StepChain();
         Members = args.Members.Select(node =>
         {
             // The member's own credential and the CA certificate, never the CA key, by a step of its
@@ -45,18 +47,25 @@ public sealed class EtcdCluster : ComponentResource
                 DependsOn = credentialSteps.After(node.Ready, args.Departures.Etcd(node)),
             }, parent: this));
 
-            var create = Output.Tuple(node.Address, addresses).Apply(t => Render.StepScript(
-                ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
-                ("etcd-member", Render.EtcdMember(t.Item1, t.Item2, token, etcdVersion: args.EtcdVersion)),
-                ("etcd-service", Render.EtcdService())));
-            // Members depend only on their own node (and its credentials, seconds each): all of them
-            // start together and form the quorum. (Its departure step runs elsewhere and is created
-            // long before cloud-init is done.)
-            return RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
+            // The release and the member's configuration, on every member at once (a download each).
+            var configured = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
-                Create = create,
+                Create = Output.Tuple(node.Address, addresses).Apply(t => Render.StepScript(
+                    ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
+                    ("etcd-member", Render.EtcdMember(t.Item1, t.Item2, token, etcdVersion: args.EtcdVersion)))),
                 DependsOn = [node.Ready, args.Departures.Etcd(node), credentials],
             }, parent: this);
+
+            // The service, one member after another: at creation each start returns at once and the
+            // members form the quorum together; on a change of unit, configuration or release, each
+            // restarts only while every member is healthy and is healthy again before the next
+            // (etcd-service.sh), where steps run side by side would restart every member at once.
+            // (Its departure step runs elsewhere and is created long before cloud-init is done.)
+            return services.Add(RemoteStep.Create($"{name}-{node.Spec.Name}.service", node, new RemoteStepArgs
+            {
+                Create = node.Address.Apply(a => Render.StepScript(("etcd-service", Render.EtcdService(a.PrivateIp)))),
+                DependsOn = services.After(configured),
+            }, parent: this));
         }).ToList();
         CredentialSteps = credentialSteps.Steps;
 
@@ -68,7 +77,7 @@ public sealed class EtcdCluster : ComponentResource
     /// <summary>Each member's certificate and key, installed one member after another.</summary>
     public IReadOnlyList<Remote.Command> CredentialSteps { get; }
 
-    /// <summary>One step per member; the cluster is started when all have run.</summary>
+    /// <summary>Each member's service step, in order; the cluster is started when all have run.</summary>
     public IReadOnlyList<Remote.Command> Members { get; }
 
     public Output<ImmutableArray<string>> ClientEndpoints { get; }

@@ -69,16 +69,7 @@ public class DeliveredStepTests
         var stack = await DevStack();
         Boot(stack);
 
-        foreach (var node in Nodes)
-        {
-            Ran(stack.Run(_droplets, $"etcd-{node}.credentials"), $"etcd-{node}.credentials");
-        }
-        // The members start together: each waits in its service for the others to form the quorum.
-        var members = Nodes.Select(node => Task.Run(() => (node, run: stack.Run(_droplets, $"etcd-{node}")))).ToArray();
-        foreach (var (node, run) in await Task.WhenAll(members))
-        {
-            Ran(run, $"etcd-{node}");
-        }
+        await StartEtcd(stack);
 
         var node1 = _droplets[0];
         var health = "";
@@ -100,6 +91,72 @@ public class DeliveredStepTests
             var user = _droplets.Exec(host, "ps -o user= -p \"$(cat /run/systemctl-stand-in/pids/etcd.service)\" ; pgrep -u etcd -x etcd >/dev/null && echo etcd-runs-as-etcd");
             Assert.That(user.Stdout, Does.Contain("etcd-runs-as-etcd"), $"{node}: etcd runs as its own user");
         }
+    }
+
+    /// <summary>The etcd steps as the engine runs them: credentials in turn, every member configured at once, then each service in turn.</summary>
+    private async Task StartEtcd(DeliveredStack stack)
+    {
+        foreach (var node in Nodes)
+        {
+            Ran(stack.Run(_droplets, $"etcd-{node}.credentials"), $"etcd-{node}.credentials");
+        }
+        var members = Nodes.Select(node => Task.Run(() => (node, run: stack.Run(_droplets, $"etcd-{node}")))).ToArray();
+        foreach (var (node, run) in await Task.WhenAll(members))
+        {
+            Ran(run, $"etcd-{node}");
+        }
+        // Each start returns at once (--no-block): the members form the quorum together.
+        foreach (var node in Nodes)
+        {
+            Ran(stack.Run(_droplets, $"etcd-{node}.service"), $"etcd-{node}.service");
+        }
+    }
+
+    private string MemberHealth(TestHost host) =>
+        _droplets.Exec(host, "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key --dial-timeout 2s endpoint health --cluster") is var check
+            ? check.Stdout + check.Stderr : "";
+
+    private void WaitForHealthyCluster()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (Nodes.Select((_, i) => i).Count(i => MemberHealth(_droplets[0]).Contains($"https://{_droplets[i].Address}:2379 is healthy", StringComparison.Ordinal)) < Nodes.Length)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"every member healthy:\n{MemberHealth(_droplets[0])}");
+            Thread.Sleep(500);
+        }
+    }
+
+    // A changed unit, configuration or release asks each member for a restart (etcd-service.sh):
+    // the service steps run in turn, and each restarts only while every member is healthy and
+    // ends only once its member is healthy again. Seen failing before: the step restarted with
+    // --no-block and returned at once, and with node2's etcd down it restarted node1 anyway.
+    [Test]
+    public async Task AMemberRestartsOnlyWhileEveryMemberIsHealthyAndItsStepEndsWhenItIsBack()
+    {
+        var stack = await DevStack();
+        Boot(stack);
+        await StartEtcd(stack);
+        WaitForHealthyCluster();
+        var node1 = _droplets[0];
+        string Pid(TestHost host) => _droplets.Read(host, "/run/systemctl-stand-in/pids/etcd.service").Trim();
+
+        // node2's member is down: node1's restart waits, and node1 keeps serving.
+        var before = Pid(node1);
+        _droplets.Exec(_droplets[1], "systemctl stop etcd");
+        _droplets.Exec(node1, "touch /etc/etcd/etcd.conf.yml.restart");
+        var refused = stack.Run(_droplets, "etcd-node1.service");
+        Assert.That(refused.ExitCode, Is.Not.Zero);
+        Assert.That(refused.Stderr, Does.Contain("etcd: not restarting the member on " + node1.Address + " while a member is unhealthy"));
+        Assert.That(Pid(node1), Is.EqualTo(before), "node1's etcd was not restarted");
+
+        // node2 back: node1 restarts, and its step ends with node1 healthy.
+        Ran(stack.Run(_droplets, "etcd-node2.service"), "etcd-node2.service");
+        WaitForHealthyCluster();
+        var restarted = stack.Run(_droplets, "etcd-node1.service");
+        Ran(restarted, "etcd-node1.service");
+        Assert.That(restarted.Stdout, Does.Contain("etcd is restarted and healthy"));
+        Assert.That(Pid(node1), Is.Not.EqualTo(before), "node1's etcd was restarted");
+        Assert.That(MemberHealth(node1), Does.Contain($"https://{node1.Address}:2379 is healthy"));
     }
 
     // Seen failing before the fix: the keyring `gpg --dearmor -o` wrote under the step runner's

@@ -13,7 +13,7 @@ public class EtcdServiceTests
     /// <summary>The unit the script writes, with the script's variables filled in as bash would.</summary>
     private static string Unit()
     {
-        var script = Render.EtcdService();
+        var script = Render.EtcdService("10.240.0.2");
         var unit = Regex.Match(script, @"<<UNIT\n(.*?)\nUNIT\n", RegexOptions.Singleline).Groups[1].Value;
         Assert.That(unit, Is.Not.Empty);
         return unit.Replace("${CONFIG}", Render.EtcdConfigFile, StringComparison.Ordinal).Replace("${DATA_DIR}", Render.EtcdDataDir, StringComparison.Ordinal);

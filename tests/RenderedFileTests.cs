@@ -25,7 +25,7 @@ public class RenderedFileTests
         ["etcd.conf.yml"] = () => Render.EtcdConfig(Node1, EtcdMembers, "k8s-dev-etcd"),
         ["etcd-install.sh"] = () => Render.EtcdInstall("3.6.5", EtcdSha256),
         ["etcd-member.sh"] = () => Render.EtcdMember(Node1, EtcdMembers, "k8s-dev-etcd"),
-        ["etcd-service.sh"] = Render.EtcdService,
+        ["etcd-service.sh"] = () => Render.EtcdService("10.240.0.2"),
         ["etcd-member-remove.sh"] = () => Render.EtcdMemberRemove(Node3, EtcdMembers),
         ["etcd-health.sh"] = () => Render.EtcdHealth(Render.EtcdClientUrls(EtcdMembers), requireAll: false, timeoutSeconds: 300),
         ["kubeadm-init.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node1, schedulable: false),

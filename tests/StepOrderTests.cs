@@ -17,8 +17,12 @@ public class StepOrderTests
         foreach (var member in new[] { "etcd1", "etcd2", "etcd3" })
         {
             Assert.That(R($"etcd-{member}").RegisteredAt, Is.GreaterThan(R($"{member}.bootstrapped").CompletedAt));
-            Assert.That(R("control-plane-cp1").RegisteredAt, Is.GreaterThan(R($"etcd-{member}").CompletedAt), "kubeadm waits for every etcd member");
+            Assert.That(R("control-plane-cp1").RegisteredAt, Is.GreaterThan(R($"etcd-{member}.service").CompletedAt), "kubeadm waits for every etcd member");
         }
+        // The services one member after another: a change restarts one member at a time (etcd-service.sh).
+        Assert.That(R("etcd-etcd2.service").RegisteredAt, Is.GreaterThan(R("etcd-etcd1.service").CompletedAt));
+        Assert.That(R("etcd-etcd3.service").RegisteredAt, Is.GreaterThan(R("etcd-etcd2.service").CompletedAt));
+        Assert.That(R("etcd-etcd1.service").RegisteredAt, Is.GreaterThan(R("etcd-etcd1").CompletedAt), "a member starts once it is configured");
         foreach (var joining in new[] { "control-plane-cp2", "control-plane-cp3", "workers-worker1-join", "workers-worker2-join" })
         {
             Assert.That(R(joining).RegisteredAt, Is.GreaterThan(R("control-plane-cp1").CompletedAt), $"{joining} waits for kubeadm init");
@@ -42,10 +46,11 @@ public class StepOrderTests
     }
 
     [Test]
-    public async Task EtcdMembersStartTogether()
+    public async Task EtcdMembersAreConfiguredTogether()
     {
-        // The members, not their credential steps (seconds each, one after another).
-        var mocks = new ClusterMocks { Barrier = ((type, name) => type == RemoteCommand && name.StartsWith("etcd-", StringComparison.Ordinal) && !name.EndsWith(".credentials", StringComparison.Ordinal), 3) };
+        // The members' release and configuration (a download each), not their credential or
+        // service steps (seconds each, one after another).
+        var mocks = new ClusterMocks { Barrier = ((type, name) => type == RemoteCommand && name.StartsWith("etcd-", StringComparison.Ordinal) && !name.Contains('.', StringComparison.Ordinal), 3) };
         await StackRun.RunAsync("dev", mocks);
         Assert.That(mocks.BarrierTimedOut, Is.False, "an etcd member waited for another");
     }

@@ -74,6 +74,7 @@ public class TopologyTests
         {
             "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped", "addons.api-ready",
             "etcd-node1", "etcd-node2", "etcd-node3", "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials",
+            "etcd-node1.service", "etcd-node2.service", "etcd-node3.service",
             "control-plane-node1", "control-plane-node2", "control-plane-node1.credentials", "control-plane-node2.credentials",
             "control-plane-node1.token", "control-plane-node1.token-used", "control-plane-node2.token", "control-plane-node2.token-used",
             "workers-node3.token", "workers-node3.token-used",
@@ -112,7 +113,7 @@ public class TopologyTests
         Assert.That(Input(mocks.Named("cp1"), "size"), Is.EqualTo("s-4vcpu-8gb"));
         Assert.That(Input(mocks.Named("worker1"), "size"), Is.EqualTo("s-8vcpu-16gb"));
         Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("etcd-", StringComparison.Ordinal) && !c.Name.EndsWith(".credentials", StringComparison.Ordinal)).Select(c => c.Name),
-            Is.EquivalentTo(new[] { "etcd-etcd1", "etcd-etcd2", "etcd-etcd3" }));
+            Is.EquivalentTo(new[] { "etcd-etcd1", "etcd-etcd2", "etcd-etcd3", "etcd-etcd1.service", "etcd-etcd2.service", "etcd-etcd3.service" }));
         Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("control-plane-", StringComparison.Ordinal) && !c.Name.Contains(".token", StringComparison.Ordinal) && !c.Name.EndsWith(".credentials", StringComparison.Ordinal)).Select(c => c.Name),
             Is.EquivalentTo(new[] { "control-plane-cp1", "control-plane-cp2", "control-plane-cp3" }));
         Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.EndsWith("-join", StringComparison.Ordinal)).Select(c => c.Name),

@@ -53,11 +53,12 @@ public static partial class Render
             && (major > 3 || (major == 3 && minor >= 6));
     }
 
-    public static string EtcdInstall(string etcdVersion, string etcdSha256) =>
+    public static string EtcdInstall(string etcdVersion, string etcdSha256, string configFile = EtcdConfigFile) =>
         Template.Render("etcd-install.sh", new Dictionary<string, string>
         {
             ["ETCD_VERSION"] = Sh.Quote(etcdVersion),
             ["ETCD_SHA256"] = Sh.Quote(etcdSha256),
+            ["CONFIG"] = Sh.Quote(configFile),
         });
 
     /// <summary>Writes the member's config, announcing it first if the running cluster lacks it.</summary>
@@ -85,8 +86,17 @@ public static partial class Render
             ["ETCD_USER"] = Fragment("etcd-user.fragment"),
         });
 
-    public static string EtcdService() =>
-        Template.Render("etcd-service.sh", new Dictionary<string, string> { ["CONFIG"] = Sh.Quote(EtcdConfigFile), ["DATA_DIR"] = Sh.Quote(EtcdDataDir) });
+    /// <summary>Starts the member, or restarts it (only while every member is healthy) and waits until it is healthy again.</summary>
+    public static string EtcdService(string nodeIp, string pkiDir = EtcdPkiDir, string etcdctl = "/usr/local/bin/etcdctl") =>
+        Template.Render("etcd-service.sh", new Dictionary<string, string>
+        {
+            ["CONFIG"] = Sh.Quote(EtcdConfigFile),
+            ["DATA_DIR"] = Sh.Quote(EtcdDataDir),
+            ["NODE_IP"] = Sh.Quote(nodeIp),
+            ["PKI_DIR"] = Sh.Quote(pkiDir),
+            ["ETCDCTL"] = Sh.Quote(etcdctl),
+            ["ETCD_CLIENT_PORT"] = Ports.EtcdClient.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
 
     /// <param name="pkiDir">The client certificate of the member the removal runs on.</param>
     public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir) =>

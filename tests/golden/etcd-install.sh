@@ -4,6 +4,7 @@ set -euo pipefail
 
 ETCD_VERSION='3.6.5'
 ETCD_SHA256='66bad39ed920f6fc15fd74adcb8bfd38ba9a6412f8c7852d09eb11670e88cac3'
+CONFIG='/etc/etcd/etcd.conf.yml'
 
 if /usr/local/bin/etcd --version 2>/dev/null | grep -q "^etcd Version: ${ETCD_VERSION}$"; then
   echo "etcd ${ETCD_VERSION} is installed"
@@ -16,4 +17,9 @@ curl -fsSL --retry 5 -o "$tmp/etcd.tar.gz" \
 echo "${ETCD_SHA256}  $tmp/etcd.tar.gz" | sha256sum --check --quiet
 tar -xzf "$tmp/etcd.tar.gz" -C "$tmp" --strip-components=1
 install -m 0755 "$tmp/etcd" "$tmp/etcdctl" /usr/local/bin/
+# A running member keeps its old release until it restarts: its service step restarts it, one
+# member at a time (etcd-service.sh).
+if [ -f "$CONFIG" ]; then
+  touch "$CONFIG.restart"
+fi
 echo "installed etcd ${ETCD_VERSION}"

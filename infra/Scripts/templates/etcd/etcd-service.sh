@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Runs etcd as a systemd service, as its own user in a sandbox, restarting it only when its
-# configuration asks for it.
+# configuration, unit or release asks for it. The members' service steps run one after another
+# (the engine chains them), and a restart happens only while every member is healthy and ends
+# only once this member is healthy again: a change never takes two members down at once, and a
+# member that does not come back stops the roll before the next.
 set -euo pipefail
 
 CONFIG={{CONFIG}}
 DATA_DIR={{DATA_DIR}}
+NODE_IP={{NODE_IP}}
+PKI_DIR={{PKI_DIR}}
+ETCDCTL={{ETCDCTL}}
+
+member_etcdctl() {
+  ETCDCTL_API=3 timeout 10 "$ETCDCTL" --dial-timeout 3s --command-timeout 5s \
+    --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/member.crt" --key "$PKI_DIR/member.key" "$@"
+}
 
 cat > /etc/systemd/system/etcd.service.new <<UNIT
 [Unit]
@@ -61,11 +72,27 @@ else
 fi
 systemctl daemon-reload
 systemctl enable etcd >/dev/null 2>&1
-# --no-block: a new member waits for its peers to form a quorum; the health check waits for that.
 if [ -f "$CONFIG.restart" ] && systemctl is-active --quiet etcd; then
+  # --cluster: every member the member list names with client URLs (one announced but not
+  # started yet has none); non-zero when any of them is unhealthy.
+  if ! health=$(member_etcdctl --endpoints "https://${NODE_IP}:{{ETCD_CLIENT_PORT}}" endpoint health --cluster 2>&1); then
+    echo "etcd: not restarting the member on ${NODE_IP} while a member is unhealthy (two down would cost the quorum); it runs on with its old configuration until this step runs again:" >&2
+    echo "$health" >&2
+    exit 1
+  fi
   systemctl restart --no-block etcd
-else
-  systemctl start --no-block etcd
+  rm -f "$CONFIG.restart"
+  for _ in $(seq 1 60); do
+    if member_etcdctl --endpoints "https://${NODE_IP}:{{ETCD_CLIENT_PORT}}" endpoint health >/dev/null 2>&1; then
+      echo "etcd is restarted and healthy"
+      exit 0
+    fi
+    sleep 2
+  done
+  echo "etcd on ${NODE_IP} is not healthy 120 s after its restart; no other member was touched. Look: journalctl -u etcd" >&2
+  exit 1
 fi
+# --no-block: a new member waits for its peers to form a quorum; the health gate waits for that.
+systemctl start --no-block etcd
 rm -f "$CONFIG.restart"
 echo "etcd is started"
