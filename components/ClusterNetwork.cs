@@ -67,7 +67,15 @@ public sealed class ClusterNetwork : ComponentResource
             Tags = { ClusterTag },
             InboundRules = FirewallRules.Nodes(args.AdminCidrs, ClusterTag).ToList(),
             OutboundRules = FirewallRules.Outbound().ToList(),
-        }, child);
+        }, new CustomResourceOptions
+        {
+            Parent = this,
+            // Every departure step and add-on is deletedWith this firewall, and the engine replaces
+            // whatever is deletedWith a resource it replaces (pulumi step_generator.go): a new
+            // firewall would drain every node, remove every etcd member and reinstall every
+            // add-on at once. Only the whole stack's destroy takes it (--ignore-protect).
+            Protect = true,
+        });
         EtcdFirewall = new DO.Firewall($"{name}-firewall-etcd", new DO.FirewallArgs
         {
             Name = $"{args.ClusterName}-etcd",

@@ -121,7 +121,7 @@ public sealed class ClusterPki : ComponentResource
         SecretsEncryptionKeys = Output.CreateSecret(Output.All(args.SecretsEncryptionKeys.Select(keyName =>
         {
             var seed = new Tls.PrivateKey($"{_name}-encryption-{keyName}", new Tls.PrivateKeyArgs { Algorithm = "ECDSA", EcdsaCurve = "P256" },
-                new CustomResourceOptions { Parent = this, IgnoreChanges = ["algorithm", "ecdsaCurve"] });
+                new CustomResourceOptions { Parent = this, IgnoreChanges = ["algorithm", "ecdsaCurve"], Protect = true });
             return seed.PrivateKeyPemPkcs8.Apply(pem => new SecretsEncryptionKey(keyName, DeriveEncryptionKey(keyName, pem)));
         })).Apply(keys => (IReadOnlyList<SecretsEncryptionKey>)[.. keys]));
 
@@ -167,6 +167,9 @@ public sealed class ClusterPki : ComponentResource
         if (keep)
         {
             options.IgnoreChanges = ["algorithm", "rsaBits", "ecdsaCurve"];
+            // A CA's or the service-account key: `pulumi up --replace`, a targeted destroy or a
+            // removal from the program is refused by the engine (ProtectedResources).
+            options.Protect = true;
         }
         return new($"{_name}-{what}", new Tls.PrivateKeyArgs { Algorithm = "RSA", RsaBits = 2048 }, options);
     }
@@ -193,6 +196,9 @@ public sealed class ClusterPki : ComponentResource
         }, new CustomResourceOptions
         {
             Parent = this,
+            // Never made again: not by `--replace`, a targeted destroy, nor the TLS provider when the
+            // CA reaches its end (it plans a replacement then): the engine refuses each, loudly.
+            Protect = true,
             // Every input, setSubjectKeyId too (older releases set it, and its absence is a change).
             IgnoreChanges = ["privateKeyPem", "subject", "isCaCertificate", "setSubjectKeyId", "validityPeriodHours", "earlyRenewalHours", "allowedUses", "dnsNames", "ipAddresses", "uris"],
         });

@@ -329,6 +329,28 @@ public class ResourceOptionsTests
         Assert.That(options.DeletedWith?.GetResourceName(), Is.EqualTo("network-firewall"));
     }
 
+    // What is made once is protected: the engine refuses `pulumi up --replace`, a targeted destroy,
+    // a removal from the program and the TLS provider's planned replacement of an expiring CA.
+    [TestCase("pki-ca", "tls:index/selfSignedCert:SelfSignedCert")]
+    [TestCase("pki-ca", "tls:index/privateKey:PrivateKey")]
+    [TestCase("pki-front-proxy-ca", "tls:index/selfSignedCert:SelfSignedCert")]
+    [TestCase("pki-front-proxy-ca", "tls:index/privateKey:PrivateKey")]
+    [TestCase("pki-etcd-ca", "tls:index/selfSignedCert:SelfSignedCert")]
+    [TestCase("pki-etcd-ca", "tls:index/privateKey:PrivateKey")]
+    [TestCase("pki-sa", "tls:index/privateKey:PrivateKey")]
+    [TestCase("pki-encryption-key1", "tls:index/privateKey:PrivateKey")]
+    [TestCase("network-firewall", "digitalocean:index/firewall:Firewall")]
+    public void WhatIsMadeOnceIsProtected(string resource, string type) =>
+        Assert.That(Of(resource, type).Protect, Is.True);
+
+    // What renews or follows the inventory is not.
+    [TestCase("pki-admin", "tls:index/locallySignedCert:LocallySignedCert")]
+    [TestCase("pki-operator", "tls:index/privateKey:PrivateKey")]
+    [TestCase("node1", "digitalocean:index/droplet:Droplet")]
+    [TestCase("network-firewall-etcd", "digitalocean:index/firewall:Firewall")]
+    public void WhatRenewsOrFollowsTheInventoryIsNotProtected(string resource, string type) =>
+        Assert.That(Of(resource, type).Protect, Is.Not.True);
+
     [TestCase("control-plane-node1")]
     [TestCase("node1")]
     public void NothingElseIsSkippedOnDestroy(string resource) =>
