@@ -20,6 +20,7 @@ public static class ClusterProgram
     public static async Task<IDictionary<string, object?>> Run(Action<string> warn, Action<string>? inform = null)
     {
         inform ??= message => Log.Info(message);
+        ConfigDefaults.UseProject(Deployment.Instance.ProjectName);
         var config = new Pulumi.Config(ConfigDefaults.Namespace);
         // Validation comes first and throws with every problem: nothing is created on bad input.
         var settings = ConfigParser.Parse(
@@ -38,6 +39,7 @@ public static class ClusterProgram
         // Then what the cluster can take in one update, judged against the last one: a refused
         // version or etcd change stops the run before any resource is registered.
         var previous = await StackHistory.ReadAsync();
+        settings = settings with { ClusterName = ClusterName(previous, settings.ClusterName, inform) };
         var (problems, notes, roll) = UpdateRules.JudgeUpdate(previous, settings);
         if (problems.Count > 0)
         {
@@ -229,9 +231,34 @@ public static class ClusterProgram
             ["kubeconfigExpires"] = pki.OperatorExpires,
             ["schedulerLeader"] = health.SchedulerLeader,
             ["controllerManagerLeader"] = health.ControllerManagerLeader,
+            [StackHistory.ClusterSettingsOutput] = passed.Apply(_ => UpdateRules.ClusterSettingsOf(settings).ToImmutableDictionary()),
             [StackHistory.NodesOutput] = Output.Tuple(passed, Output.All(nodes.Select(node => NodeOutput(node, settings, roll, previous))))
                 .Apply(t => t.Item2.ToImmutableDictionary(n => n.Name, n => n.Value)),
         };
+    }
+
+    /// <summary>
+    /// The cluster's name, in every tag, resource name and the etcd token (a droplet whose tags
+    /// change is replaced). A new stack's is unique to its organization, project and stack; a
+    /// renamed stack (`pulumi stack rename` keeps state and outputs) keeps the name it was made
+    /// with; one made by a release that did not record it keeps the name that release gave.
+    /// </summary>
+    private static string ClusterName(PreviousDeployment previous, string fromStackName, Action<string> inform)
+    {
+        var deployment = Deployment.Instance;
+        if (!previous.Exists)
+        {
+            return ConfigParser.UniqueClusterNameFor(deployment.OrganizationName, deployment.ProjectName, deployment.StackName);
+        }
+        if (previous.ClusterName is not { } made)
+        {
+            return fromStackName;
+        }
+        if (made != fromStackName && made != ConfigParser.UniqueClusterNameFor(deployment.OrganizationName, deployment.ProjectName, deployment.StackName))
+        {
+            inform($"the cluster keeps the name it was made with, {made}, which its tags and resources carry");
+        }
+        return made;
     }
 
     private static Output<(string Name, ImmutableDictionary<string, object> Value)> NodeOutput(ClusterNode node, ClusterSettings settings, RollPlan roll, PreviousDeployment previous)

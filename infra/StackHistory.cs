@@ -19,6 +19,9 @@ public static class StackHistory
     /// <summary>The stack output with every node and its roles (ClusterProgram).</summary>
     public const string NodesOutput = "nodes";
 
+    /// <summary>The stack output with the settings a live cluster cannot take a change of (kubeadm-config's).</summary>
+    public const string ClusterSettingsOutput = "clusterSettings";
+
     public static async Task<PreviousDeployment> ReadAsync()
     {
         var deployment = Deployment.Instance;
@@ -28,7 +31,27 @@ public static class StackHistory
         });
         var version = await self.GetOutputDetailsAsync(KubernetesVersionOutput);
         var nodes = await self.GetOutputDetailsAsync(NodesOutput);
-        return FromOutputs(version.Value, nodes.Value);
+        var cluster = await self.GetOutputDetailsAsync(ClusterSettingsOutput);
+        return FromOutputs(version.Value, nodes.Value) with { ClusterSettings = ClusterSettingsFrom(cluster.Value) };
+    }
+
+    /// <summary>The recorded cluster settings, by config key (null: not recorded).</summary>
+    public static IReadOnlyDictionary<string, string>? ClusterSettingsFrom(object? output)
+    {
+        if (output is not IDictionary values)
+        {
+            return null;
+        }
+        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
+        // IDictionary's own enumerator: an ImmutableDictionary's plain one yields KeyValuePairs.
+        foreach (DictionaryEntry entry in values)
+        {
+            if (entry.Value is string value)
+            {
+                settings[(string)entry.Key] = value;
+            }
+        }
+        return settings;
     }
 
     /// <summary>The previous deployment from its outputs' values (null: the output is absent).</summary>

@@ -289,7 +289,7 @@ public class AddonAndHealthTests
         var provider = mocks.OfType(Provider).Single();
         Assert.That(provider.Inputs.ContainsKey("kubeconfig"), Is.True);
         Assert.That(provider.Inputs["kubeconfig"].ToString(), Does.Not.Contain(ClusterMocks.Unknown).And.Contain("server: https://"));
-        Assert.That(provider.Inputs["clusterIdentifier"], Is.EqualTo("k8s-dev"));
+        Assert.That(provider.Inputs["clusterIdentifier"], Is.EqualTo(StackRun.ClusterName("dev")));
     }
 
     [Test]

@@ -161,6 +161,57 @@ public class BringUpReplayTests
         Assert.That(replay.Failures["health-check"], Does.Contain("node1"));
     }
 
+    /// <summary>
+    /// A new image: every droplet is made anew, one per `pulumi up` (each is an etcd member, two
+    /// are control-plane nodes, node1 among them). After each update etcd has its three members
+    /// and every key, the API answers through the balancer, and the gate passes; the first
+    /// droplets' user data, kept by the others meanwhile, is what each new droplet boots.
+    /// </summary>
+    [Test]
+    public async Task ANewImageRollsThroughEveryDropletKeepingEveryEtcdKey()
+    {
+        var replay = new Replay(_droplets, seed: 8) { Nodes = Droplet };
+        await Up(replay);
+        // An object of the cluster's, written where the API server keeps it (the fake server's JSON).
+        var put = _droplets.Exec(_droplets[0], Etcdctl + """ put /registry/configmaps/kube-system/kept-through-the-roll '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept-through-the-roll","namespace":"kube-system"},"data":{"written":"before"}}'""");
+        Assert.That(put.ExitCode, Is.Zero, put.Stderr);
+        var before = EtcdKeys();
+        var settings = new Dictionary<string, string>(_settings) { ["do-k8s-ha:image"] = "ubuntu-22-04-x64" };
+
+        var rolled = new List<string>();
+        for (var update = 1; update <= 4; update++)
+        {
+            var generations = Droplet.Take(3).Select(replay.Generation).ToList();
+            await Up(replay, settings: settings);
+            var replaced = Droplet.Take(3).Where((n, i) => replay.Generation(n) != generations[i]).ToList();
+            if (replaced.Count == 0)
+            {
+                break;
+            }
+            Assert.That(replaced, Has.Count.EqualTo(1), $"update {update} replaced {string.Join(' ', replaced)} at once");
+            rolled.AddRange(replaced);
+            Assert.That(EtcdMembers(), Has.Length.EqualTo(3), $"after update {update}");
+            Assert.That(EtcdKeys().Intersect(before), Is.EquivalentTo(before), $"after update {update}: every key etcd held is kept");
+            Assert.That(OperatorKubectl(replay, "-n kube-system get configmap kept-through-the-roll -o jsonpath={.data.written}"), Is.EqualTo("before"));
+            Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+        }
+
+        Assert.That(rolled, Is.EqualTo(new[] { "node1", "node2", "node3" }), "each droplet once, in inventory order");
+    }
+
+    /// <summary>etcdctl on a member, with its own client certificate.</summary>
+    private const string Etcdctl = "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key";
+
+    /// <summary>Every key in etcd, read on a live member.</summary>
+    private string[] EtcdKeys()
+    {
+        var member = _droplets.All.Take(3).First(h => _droplets.Exec(h, "pgrep -x etcd >/dev/null").ExitCode == 0);
+        var (exit, stdout, stderr) = _droplets.Exec(member, Etcdctl + " get '' --prefix --keys-only");
+        Assert.That(exit, Is.Zero, stderr);
+        // An API server's masterlease lives 15 s past its server (a lease of etcd's own): not data.
+        return [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(k => !k.StartsWith("/registry/masterleases/", StringComparison.Ordinal))];
+    }
+
     private string[] EtcdMembers()
     {
         var (exit, stdout, stderr) = _droplets.Exec(_droplets[0], "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key member list");
@@ -168,12 +219,13 @@ public class BringUpReplayTests
         return stdout.Trim().Split('\n');
     }
 
-    private async Task Up(Replay replay, string? nodes = null)
+    private async Task Up(Replay replay, string? nodes = null, Dictionary<string, string>? settings = null)
     {
         string? error = null;
         try
         {
-            await replay.UpAsync(nodes is null ? _settings : new Dictionary<string, string>(_settings) { ["do-k8s-ha:nodes"] = nodes });
+            settings ??= _settings;
+            await replay.UpAsync(nodes is null ? settings : new Dictionary<string, string>(settings) { ["do-k8s-ha:nodes"] = nodes });
         }
         catch (Exception e)
         {

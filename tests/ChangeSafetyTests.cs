@@ -121,18 +121,94 @@ public class ChangeSafetyTests
         Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
     }
 
-    // A renamed stack keeps its state and outputs; its cluster name, from the stack name, would
-    // rename every tag, and every droplet carries them.
-    [Test]
-    public async Task ARenamedStackIsRefusedBeforeItRenamesEveryTag()
+    // What kubeadm wrote into the cluster when it made it (kubeadm-config, the manifests, every
+    // pod's and Service's address): refused on a live cluster, with the value to set back.
+    [TestCase("do-k8s-ha:podCidr", "10.100.0.0/16", "do-k8s-ha:podCidr: 10.233.64.0/18 -> 10.100.0.0/16 on a live cluster: every node's pod range")]
+    [TestCase("do-k8s-ha:serviceCidr", "10.96.0.0/16", "do-k8s-ha:serviceCidr: 10.233.0.0/18 -> 10.96.0.0/16 on a live cluster")]
+    [TestCase("do-k8s-ha:apiLoadBalancer", "none", "do-k8s-ha:apiLoadBalancer: digitalocean -> none on a live cluster")]
+    [TestCase("do-k8s-ha:auditLogMaxAgeDays", "90", "do-k8s-ha:auditLogMaxAgeDays: 30 -> 90 on a live cluster: kubeadm wrote it into kubeadm-config")]
+    public async Task ASettingKubeadmWroteIntoTheClusterIsRefusedOnceItIsMade(string key, string value, string expected)
     {
         var first = await StackRun.SharedAsync("prod");
+        var config = StackRun.StackConfig("prod");
+        config[key] = value;
         var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first) };
 
-        var message = StackRun.FailureOf(() => StackRun.RunAsync("production", StackRun.StackConfig("prod"), mocks));
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", config, mocks, isPreview: true));
 
-        Assert.That(message, Does.Contain("do-k8s-ha: this stack's cluster is named k8s-prod (its tags), and a stack of this name would call it k8s-production"));
+        Assert.That(message, Does.Contain(expected));
+        Assert.That(message, Does.Contain($"Fix: pulumi config set {key.Split(':')[1]} "));
         Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
+    }
+
+    // A renamed stack keeps its state and outputs; its cluster name, from the stack name, would
+    // rename every tag, and every droplet carries them: it keeps the name it was made with.
+    [Test]
+    public async Task ARenamedStackKeepsItsClustersName()
+    {
+        var first = await StackRun.SharedAsync("prod");
+        var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first), PreviousInputs = first.Mocks.StateInputs };
+
+        var renamed = await StackRun.RunAsync("production", StackRun.StackConfig("prod"), mocks);
+
+        foreach (var node in KeyNodes)
+        {
+            Assert.That(renamed.Mocks.Named(node).Inputs["tags"], Is.EqualTo(first.Mocks.Named(node).Inputs["tags"]), node);
+        }
+        var made = StackRun.ClusterName("prod");
+        Assert.That(renamed.Mocks.Named("network-firewall").Inputs["name"], Is.EqualTo($"{made}-nodes"));
+        Assert.That(renamed.Notes, Does.Contain($"the cluster keeps the name it was made with, {made}, which its tags and resources carry"));
+        var nodes = (ImmutableDictionary<string, ImmutableDictionary<string, object>>)(await StackRun.OutputsOf(renamed))["nodes"];
+        Assert.That(nodes["cp1"]["cluster"], Is.EqualTo(made), "and records it for the next update");
+    }
+
+    // Every new stack's cluster has a name of its own: two stacks whose names normalise alike
+    // (Dev, dev, dev_), or of one name in two projects or organizations, never share a tag, so no
+    // firewall or load balancer of one targets the other's droplets. A stack made by a release
+    // that recorded no name keeps the one that release gave it.
+    [Test]
+    public async Task EveryNewStacksClusterHasANameOfItsOwn()
+    {
+        var names = new[] { ("organization", "do-k8s-ha", "dev"), ("organization", "do-k8s-ha", "Dev"), ("organization", "do-k8s-ha", "dev_"), ("organization", "my-cluster", "dev"), ("someone", "do-k8s-ha", "dev") }
+            .Select(n => Config.ConfigParser.UniqueClusterNameFor(n.Item1, n.Item2, n.Item3)).ToList();
+        Assert.That(names, Is.Unique);
+        Assert.That(names, Is.All.Match("^k8s-dev-[0-9a-f]{6}$"));
+
+        var dev = await StackRun.SharedAsync("dev");
+        Assert.That(dev.Mocks.Named("network-tag-cluster").Inputs["name"], Is.EqualTo(names[0]));
+        static ImmutableDictionary<string, object> Roles(params object[] roles) => ImmutableDictionary<string, object>.Empty.Add("roles", ImmutableArray.Create(roles));
+        var legacy = new ClusterMocks
+        {
+            PreviousOutputs = new Dictionary<string, object>
+            {
+                ["nodes"] = ImmutableDictionary<string, object>.Empty
+                    .Add("node1", Roles("control-plane", "etcd")).Add("node2", Roles("control-plane", "etcd", "worker")).Add("node3", Roles("etcd", "worker")),
+            },
+        };
+        var old = await StackRun.RunAsync("dev", StackRun.StackConfig("dev"), legacy);
+        Assert.That(old.Mocks.Named("network-tag-cluster").Inputs["name"], Is.EqualTo("k8s-dev"), "a stack that recorded no name keeps its old one");
+    }
+
+    // `pulumi new` of this template under another project name: Pulumi namespaces the keys by the
+    // project's name, and the program reads them there, naming them so in its messages.
+    [Test]
+    public async Task AProjectOfAnotherNameReadsItsOwnKeys()
+    {
+        var config = StackRun.StackConfig("dev").ToDictionary(kv => kv.Key.Replace("do-k8s-ha:", "my-cluster:", StringComparison.Ordinal), kv => kv.Value);
+        config["my-cluster:region"] = "ams3";
+        try
+        {
+            var run = await StackRun.RunAsync("dev", config, project: "my-cluster");
+            Assert.That(run.Mocks.Named("node1").Inputs["region"], Is.EqualTo("ams3"));
+
+            config["my-cluster:kubernetesVersion"] = "1.2";
+            var message = StackRun.FailureOf(() => StackRun.RunAsync("dev", config, project: "my-cluster"));
+            Assert.That(message, Does.Contain("my-cluster:kubernetesVersion"));
+        }
+        finally
+        {
+            Config.ConfigDefaults.UseProject("do-k8s-ha");
+        }
     }
 
     [Test]
@@ -178,6 +254,23 @@ public class ChangeSafetyTests
         Assert.That(DropletInput(second, "etcd4", "image"), Is.EqualTo("ubuntu-22-04-x64"), "a new node takes the config's image");
     }
 
+    // A node that changes roles is a new droplet anyway: it takes the config's image and user
+    // data, not its old droplet's (an ignored input keeps its old value on a replacement too).
+    [Test]
+    public async Task ANodeThatChangesRolesTakesTheNewImage()
+    {
+        var first = await StackRun.RunAsync("prod");
+        var config = StackRun.StackConfig("prod");
+        config["do-k8s-ha:image"] = "ubuntu-22-04-x64";
+        config["do-k8s-ha:nodes"] = config["do-k8s-ha:nodes"].Replace("""{"name":"worker3","roles":["worker"]""", """{"name":"worker3","roles":["worker","control-plane"]""", StringComparison.Ordinal);
+        Assert.That(config["do-k8s-ha:nodes"], Does.Contain("\"worker3\",\"roles\":[\"worker\",\"control-plane\"]"));
+
+        var second = await Next(first, config);
+
+        Assert.That(DropletInput(second, "worker3", "image"), Is.EqualTo("ubuntu-22-04-x64"));
+        Assert.That(KeyNodes.Select(n => DropletInput(second, n, "image")), Is.All.EqualTo("ubuntu-24-04-x64"), "a membership change rolls no etcd or control-plane node");
+    }
+
     // A failed update must not record what did not happen: everything the next update is judged
     // by resolves only after the health gate, and the SDK registers all outputs or none.
     [Test]
@@ -187,6 +280,7 @@ public class ChangeSafetyTests
 
         Assert.That(await Known(result.Output<string>(StackHistory.KubernetesVersionOutput)), Is.False);
         Assert.That(await Known(result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>(StackHistory.NodesOutput)), Is.False);
+        Assert.That(await Known(result.Output<ImmutableDictionary<string, string>>(StackHistory.ClusterSettingsOutput)), Is.False);
     }
 
     [Test]

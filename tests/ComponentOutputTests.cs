@@ -25,7 +25,7 @@ public class ComponentOutputTests
         var expected = new List<(string Type, string Name, Dictionary<string, object> Outputs)>
         {
             ("ApiLoadBalancer", "api", new() { ["ip"] = ClusterMocks.LoadBalancerIp }),
-            ("ClusterNetwork", "network", new() { ["vpcId"] = await network.VpcId.ValueAsync(), ["clusterTag"] = "k8s-dev" }),
+            ("ClusterNetwork", "network", new() { ["vpcId"] = await network.VpcId.ValueAsync(), ["clusterTag"] = StackRun.ClusterName("dev") }),
             ("ClusterPki", "pki", new()
             {
                 ["caCertificate"] = (await pki.Material.ValueAsync()).CaCert,

@@ -22,7 +22,7 @@ public class OutputTests
         // The load balancer's address is on the API servers' certificates.
         Assert.That(Input(result.Mocks.Named("control-plane-node1"), "create"), Does.Contain($"    - {ClusterMocks.LoadBalancerIp}"));
         var lb = result.Mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single();
-        Assert.That(Input(lb, "dropletTag"), Is.EqualTo("k8s-dev-control-plane"));
+        Assert.That(Input(lb, "dropletTag"), Is.EqualTo($"{StackRun.ClusterName("dev")}-control-plane"));
         // Readiness, not a TCP connect: an API server that lost etcd still accepts connections.
         var check = (IDictionary<string, object>)lb.Inputs["healthcheck"];
         Assert.That((check["protocol"], check["path"], check["port"]), Is.EqualTo(("https", (object)"/readyz", (object)6443)));

@@ -9,6 +9,9 @@ namespace DoK8sHa.Tests;
 /// <summary>What the program builds for each inventory: droplets, their tags and firewalls, which step runs on which node, and nothing run where `pulumi up` runs. The whole program under Pulumi's mocks, with the dev and prod stack files.</summary>
 public class TopologyTests
 {
+    /// <summary>The dev stack's cluster name under the mocks.</summary>
+    private static string C => StackRun.ClusterName("dev");
+
     // A kept step leaves each of its scripts on the node it runs on, as <steps>/<name>.sh, for an
     // operator to read or run again (README "Check the cluster's health"): every name says what
     // it is, and two steps that run on one node (the first control-plane node mints every join's
@@ -59,12 +62,12 @@ public class TopologyTests
         // What the DigitalOcean console shows: each object named after the cluster it belongs to.
         var vpc = mocks.OfType("digitalocean:index/vpc:Vpc").Single();
         Assert.That((Input(vpc, "name"), Input(vpc, "region"), Input(vpc, "ipRange"), Input(vpc, "description")),
-            Is.EqualTo(("k8s-dev-vpc", "lon1", "10.240.0.0/20", "do-k8s-ha cluster k8s-dev")));
+            Is.EqualTo(($"{C}-vpc", "lon1", "10.240.0.0/20", $"do-k8s-ha cluster {C}")));
         Assert.That((Input(mocks.OfType("digitalocean:index/sshKey:SshKey").Single(), "name"), Input(mocks.OfType("digitalocean:index/sshKey:SshKey").Single(), "publicKey")),
-            Is.EqualTo(("k8s-dev-admin", StackRun.PublicKey)));
-        Assert.That(Input(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single(), "name"), Is.EqualTo("k8s-dev-api"));
-        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => Input(f, "name")), Is.EquivalentTo(new[] { "k8s-dev-nodes", "k8s-dev-etcd", "k8s-dev-api" }));
-        Assert.That(mocks.OfType("digitalocean:index/tag:Tag").Select(t => Input(t, "name")), Is.EquivalentTo(new[] { "k8s-dev", "k8s-dev-control-plane", "k8s-dev-etcd", "k8s-dev-worker" }));
+            Is.EqualTo(($"{C}-admin", StackRun.PublicKey)));
+        Assert.That(Input(mocks.OfType("digitalocean:index/loadBalancer:LoadBalancer").Single(), "name"), Is.EqualTo($"{C}-api"));
+        Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => Input(f, "name")), Is.EquivalentTo(new[] { $"{C}-nodes", $"{C}-etcd", $"{C}-api" }));
+        Assert.That(mocks.OfType("digitalocean:index/tag:Tag").Select(t => Input(t, "name")), Is.EquivalentTo(new[] { $"{C}", $"{C}-control-plane", $"{C}-etcd", $"{C}-worker" }));
         Assert.That(mocks.OfType("digitalocean:index/firewall:Firewall").Select(f => f.Name), Is.EquivalentTo(new[] { "network-firewall", "network-firewall-etcd", "api-firewall" }));
         // Resource names are URNs: the engine deletes and recreates a renamed tag, taking the
         // firewall and the load balancer off every node while it does.
@@ -92,9 +95,9 @@ public class TopologyTests
         var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         string Tags(string node) => string.Join(",", ((IEnumerable)mocks.Named(node).Inputs["tags"]).Cast<object>());
 
-        Assert.That(Tags("node1"), Is.EqualTo("k8s-dev,k8s-dev-control-plane,k8s-dev-etcd"));
-        Assert.That(Tags("node2"), Is.EqualTo("k8s-dev,k8s-dev-control-plane,k8s-dev-etcd,k8s-dev-worker"));
-        Assert.That(Tags("node3"), Is.EqualTo("k8s-dev,k8s-dev-etcd,k8s-dev-worker"));
+        Assert.That(Tags("node1"), Is.EqualTo($"{C},{C}-control-plane,{C}-etcd"));
+        Assert.That(Tags("node2"), Is.EqualTo($"{C},{C}-control-plane,{C}-etcd,{C}-worker"));
+        Assert.That(Tags("node3"), Is.EqualTo($"{C},{C}-etcd,{C}-worker"));
         Assert.That(mocks.OfType(Droplet).Select(d => Input(d, "vpcUuid")), Is.All.EqualTo("network-vpc-id"));
         // User data names neither the version nor the roles: a replaced droplet must never boot stale
         // values. Only its SSH host key is the node's own.
@@ -179,7 +182,7 @@ public class TopologyTests
         var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         const string initialCluster = "initial-cluster: node1=https://10.240.0.2:2380,node2=https://10.240.0.3:2380,node3=https://10.240.0.4:2380";
         // The cluster's own token: members of another cluster that reuse an address are refused.
-        const string token = "initial-cluster-token: k8s-dev-etcd";
+        var token = $"initial-cluster-token: {C}-etcd";
         foreach (var (node, ip) in new[] { ("node1", "10.240.0.2"), ("node2", "10.240.0.3"), ("node3", "10.240.0.4") })
         {
             var step = mocks.Named($"etcd-{node}");
@@ -220,14 +223,14 @@ public class TopologyTests
 
         // Every node: SSH from the admins; kubelet, VXLAN, Typha and ICMP from cluster nodes only.
         var cluster = mocks.Named("network-firewall");
-        Assert.That(Targets(cluster), Is.EqualTo("k8s-dev"));
+        Assert.That(Targets(cluster), Is.EqualTo($"{C}"));
         Assert.That(InboundRules(cluster), Is.EquivalentTo(new[]
         {
             "tcp/22 from 203.0.113.7/32",
-            "tcp/10250 from tag:k8s-dev",
-            "udp/4789 from tag:k8s-dev",
-            "tcp/5473 from tag:k8s-dev",
-            "icmp/- from tag:k8s-dev",
+            $"tcp/10250 from tag:{C}",
+            $"udp/4789 from tag:{C}",
+            $"tcp/5473 from tag:{C}",
+            $"icmp/- from tag:{C}",
         }));
         // Out: everything (apt, DNS and NTP over UDP, image pulls, ICMP).
         Assert.That(((IEnumerable)cluster.Inputs["outboundRules"]).Cast<IDictionary<string, object>>().Select(r => $"{r["protocol"]}/{(r.TryGetValue("portRange", out var p) ? p : "-")}"),
@@ -236,12 +239,12 @@ public class TopologyTests
             Is.All.EqualTo("0.0.0.0/0,::/0"), "to anywhere, over IPv4 and IPv6");
         // etcd nodes: clients (the API servers, and members) on 2379, peers on 2380.
         var etcd = mocks.Named("network-firewall-etcd");
-        Assert.That(Targets(etcd), Is.EqualTo("k8s-dev-etcd"));
-        Assert.That(InboundRules(etcd), Is.EquivalentTo(new[] { "tcp/2379 from tag:k8s-dev-control-plane,tag:k8s-dev-etcd", "tcp/2380 from tag:k8s-dev-etcd" }));
+        Assert.That(Targets(etcd), Is.EqualTo($"{C}-etcd"));
+        Assert.That(InboundRules(etcd), Is.EquivalentTo(new[] { $"tcp/2379 from tag:{C}-control-plane,tag:{C}-etcd", $"tcp/2380 from tag:{C}-etcd" }));
         // Control-plane nodes: 6443 from the load balancer and the cluster's nodes, never from the VPC range.
         var api = mocks.Named("api-firewall");
-        Assert.That(Targets(api), Is.EqualTo("k8s-dev-control-plane"));
-        Assert.That(InboundRules(api), Is.EquivalentTo(new[] { "tcp/6443 from tag:k8s-dev,lb:api-lb-id", "tcp/22 from lb:api-lb-id" }));
+        Assert.That(Targets(api), Is.EqualTo($"{C}-control-plane"));
+        Assert.That(InboundRules(api), Is.EquivalentTo(new[] { $"tcp/6443 from tag:{C},lb:api-lb-id", "tcp/22 from lb:api-lb-id" }));
         // The load balancer itself admits only adminCidrs.
         var lb = mocks.Named("api-lb");
         Assert.That(((IEnumerable)((IDictionary<string, object>)lb.Inputs["firewall"])["allows"]).Cast<object>(), Is.EqualTo(new[] { "cidr:203.0.113.7/32" }));
@@ -256,7 +259,7 @@ public class TopologyTests
         config["do-k8s-ha:apiLoadBalancer"] = "none";
         var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
 
-        Assert.That(InboundRules(mocks.Named("api-firewall")), Is.EquivalentTo(new[] { "tcp/6443 from tag:k8s-dev", "tcp/6443 from 203.0.113.7/32" }));
+        Assert.That(InboundRules(mocks.Named("api-firewall")), Is.EquivalentTo(new[] { $"tcp/6443 from tag:{C}", "tcp/6443 from 203.0.113.7/32" }));
     }
 
     [TestCase("dev")]

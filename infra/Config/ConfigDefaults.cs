@@ -7,7 +7,16 @@ namespace DoK8sHa.Config;
 /// </summary>
 public static class ConfigDefaults
 {
-    public const string Namespace = "do-k8s-ha";
+    /// <summary>
+    /// The config keys' namespace: the project's name, by which Pulumi namespaces the keys a
+    /// project declares and `pulumi config set` writes (pulumi pkg/workspace/project.go). A stack
+    /// made with `pulumi new` of this template with --name my-cluster has my-cluster:region, not
+    /// do-k8s-ha:region. The program sets it from the project it runs in (ClusterProgram).
+    /// </summary>
+    public static string Namespace { get; private set; } = "do-k8s-ha";
+
+    /// <summary>Reads and names config keys in this project's namespace.</summary>
+    public static void UseProject(string project) => Namespace = project;
 
     public const string Region = "lon1";
     public const string Size = "s-2vcpu-4gb";

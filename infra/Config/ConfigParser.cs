@@ -260,12 +260,26 @@ public static partial class ConfigParser
             Version("kubeletCsrApproverVersion", ConfigDefaults.KubeletCsrApproverVersion));
     }
 
-    /// <summary>A DNS-label-safe cluster name: cloud resources of two stacks never collide.</summary>
+    /// <summary>
+    /// The DNS-label-safe name a cluster made by a release before unique names got from its stack:
+    /// two stacks whose names normalise alike (Dev, dev, dev_) got the same one.
+    /// </summary>
     public static string ClusterNameFor(string stack)
     {
         var cleaned = NotDnsLabel().Replace(stack.ToLowerInvariant(), "-").Trim('-');
         var name = $"k8s-{(cleaned.Length == 0 ? "stack" : cleaned)}";
         return name[..Math.Min(name.Length, 40)].TrimEnd('-');
+    }
+
+    /// <summary>
+    /// A new cluster's name: the stack's, then six hex digits of its fully qualified name
+    /// (organization/project/stack), so no two stacks' tags, firewalls and load balancers ever
+    /// target each other's droplets, whatever their names normalise to.
+    /// </summary>
+    public static string UniqueClusterNameFor(string organization, string project, string stack)
+    {
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{organization}/{project}/{stack}")))[..6].ToLowerInvariant();
+        return $"{ClusterNameFor(stack)[..Math.Min(ClusterNameFor(stack).Length, 33)].TrimEnd('-')}-{hash}";
     }
 
     private static List<NodeSpec> ParseNodes(string? json, string defaultSize, Action<string, string, string> problem, List<string> warnings)

@@ -51,7 +51,7 @@ public static class MachineRoll
         var existing = nodes.Where(n => previous.ContainsKey(n.Name)).ToList();
         var unrecorded = existing.Where(n => previous[n.Name].Machine is null).Select(n => n.Name).ToList();
         var pending = existing
-            .Where(n => previous[n.Name].Machine is { } had && had != new NodeMachine(image, n.Size))
+            .Where(n => n.Roles == previous[n.Name].Roles && previous[n.Name].Machine is { } had && had != new NodeMachine(image, n.Size))
             .ToList();
         bool Key(NodeSpec n) => (n.Roles | previous[n.Name].Roles).HasFlag(NodeRoles.Etcd) || (n.Roles | previous[n.Name].Roles).HasFlag(NodeRoles.ControlPlane);
 
@@ -83,7 +83,10 @@ public static class MachineRoll
         }
 
         var rolledNames = rolled.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
-        var kept = existing.Select(n => n.Name).Where(n => !rolledNames.Contains(n)).ToHashSet(StringComparer.Ordinal);
+        // A node whose roles change is a new droplet anyway (its tags replace it): it takes the
+        // config's image, size and user data rather than its old droplet's.
+        var kept = existing.Where(n => n.Roles == previous[n.Name].Roles).Select(n => n.Name)
+            .Where(n => !rolledNames.Contains(n)).ToHashSet(StringComparer.Ordinal);
         return (new RollPlan(rolledNames, kept, waiting), problems, notes);
     }
 

@@ -8,6 +8,9 @@ namespace DoK8sHa.Config;
 public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion, IReadOnlyList<string>? EtcdNodes,
     IReadOnlyDictionary<string, PreviousNode>? Nodes = null, string? ClusterName = null, string? Region = null)
 {
+    /// <summary>The settings kubeadm keeps in kubeadm-config, by config key, as the cluster was made; null: not recorded.</summary>
+    public IReadOnlyDictionary<string, string>? ClusterSettings { get; init; }
+
     /// <summary>The stack has been deployed (it exported its inventory).</summary>
     public bool Exists => EtcdNodes is not null;
 }
@@ -34,11 +37,8 @@ public static class UpdateRules
         }
         var ns = ConfigDefaults.Namespace;
 
-        // Each of these is an input of every droplet (tags, region, vpc_uuid) that replaces it.
-        if (previous.ClusterName is { } cluster && cluster != settings.ClusterName)
-        {
-            problems.Add($"{ns}: this stack's cluster is named {cluster} (its tags), and a stack of this name would call it {settings.ClusterName}: every droplet carries the tags, so all would be replaced at once. Fix: rename the stack back (pulumi stack rename), to the name that gives {cluster}");
-        }
+        // Each of these is an input of every droplet (region, vpc_uuid) that replaces it. (The
+        // cluster's name, in every tag, is kept through a stack rename: ClusterProgram.)
         if (previous.Region is { } region && region != settings.Region)
         {
             problems.Add($"{ns}:region: {region} -> {settings.Region} would replace every droplet at once, and a VPC, etcd's peer network, does not span regions. Fix: pulumi config set region {region}; a cluster moves region as a new stack");
@@ -49,6 +49,8 @@ public static class UpdateRules
         {
             problems.Add($"{ns}:vpcCidr: {settings.VpcCidr} does not hold the nodes' addresses ({string.Join(", ", outside)}): a new range replaces the VPC and every droplet in it at once. Fix: set vpcCidr back to the range that holds them (pulumi config set vpcCidr <range>)");
         }
+
+        JudgeClusterSettings(previous.ClusterSettings, settings, problems);
 
         bool Key(NodeRoles roles) => roles.HasFlag(NodeRoles.Etcd) || roles.HasFlag(NodeRoles.ControlPlane);
         var keyBefore = before.Where(n => Key(n.Value.Roles)).Select(n => $"{n.Key}:{n.Value.Roles}").ToHashSet(StringComparer.Ordinal);
@@ -74,6 +76,48 @@ public static class UpdateRules
             }
         }
         return (problems, allNotes, roll);
+    }
+
+    /// <summary>
+    /// The settings `kubeadm init` writes into the cluster (its kubeadm-config ConfigMap, each API
+    /// server's and controller-manager's manifest, every pod's and Service's address), by config
+    /// key: what the next update is judged by (the clusterSettings output).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ClusterSettingsOf(ClusterSettings settings) => new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["podCidr"] = settings.PodCidr.ToString(),
+        ["serviceCidr"] = settings.ServiceCidr.ToString(),
+        ["nodeCidrMaskSize"] = settings.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["apiLoadBalancer"] = settings.ApiLoadBalancer == ApiLoadBalancerMode.DigitalOcean ? "digitalocean" : "none",
+        ["auditLogMaxAgeDays"] = settings.Hardening.AuditLog.MaxAgeDays.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["auditLogMaxBackups"] = settings.Hardening.AuditLog.MaxBackups.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["auditLogMaxSizeMb"] = settings.Hardening.AuditLog.MaxSizeMb.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    // kubeadm reads these once, at init: joins and upgrades render from kubeadm-config, not from
+    // this program's config (kubeadm's own "Reconfiguring a kubeadm cluster"), so a change would
+    // reach nothing that runs, or, for the ranges and the endpoint, break what does.
+    private static void JudgeClusterSettings(IReadOnlyDictionary<string, string>? recorded, ClusterSettings settings, List<string> problems)
+    {
+        if (recorded is null)
+        {
+            return;
+        }
+        foreach (var (key, now) in ClusterSettingsOf(settings))
+        {
+            if (!recorded.TryGetValue(key, out var was) || was == now)
+            {
+                continue;
+            }
+            var why = key switch
+            {
+                "podCidr" or "nodeCidrMaskSize" => "every node's pod range and every pod's address come from it, and Calico's pool holds it",
+                "serviceCidr" => "every Service's cluster IP, CoreDNS's among them, and the API server's certificate come from it",
+                "apiLoadBalancer" => "the API servers' certificates, the exported kubeconfig and the firewall name the endpoint it gives",
+                _ => "kubeadm wrote it into kubeadm-config and each API server's manifest when it made the cluster, and `pulumi up` rewrites neither (README \"What a change takes down\" says how to change it by hand)",
+            };
+            problems.Add($"{ConfigDefaults.Namespace}:{key}: {was} -> {now} on a live cluster: {why}. Fix: pulumi config set {key} {was}");
+        }
     }
 
     /// <summary>The refused changes (each names its key and the fix), and what the update will do.</summary>

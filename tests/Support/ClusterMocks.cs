@@ -96,11 +96,11 @@ public sealed class ClusterMocks : IMocks
     public string LoadBalancerAddress { get; init; } = LoadBalancerIp;
 
     /// <summary>
-    /// DigitalOcean's part played for real: called when a droplet is created, with its name, its
-    /// VPC address and its user data, before the engine hears that it exists (the replay boots a
-    /// test droplet there).
+    /// DigitalOcean's part played for real: called when a droplet is registered, with its name, its
+    /// VPC address and its inputs (ignored ones at their old values), before the engine hears
+    /// that it exists (the replay boots a test droplet there, or replaces one).
     /// </summary>
-    public Action<string, string, string>? CreateDroplet { get; init; }
+    public Action<string, string, ImmutableDictionary<string, object>>? CreateDroplet { get; init; }
 
     /// <summary>The id DigitalOcean gives a droplet of that name (a replaced droplet has a new one); unset, "&lt;name&gt;-id".</summary>
     public Func<string, string>? DropletId { get; init; }
@@ -168,7 +168,7 @@ public sealed class ClusterMocks : IMocks
             case "digitalocean:index/droplet:Droplet":
                 state["ipv4AddressPrivate"] = PrivateIp(name, _vpcCidr);
                 state["ipv4Address"] = PublicIpFor?.Invoke((string)state["ipv4AddressPrivate"]) ?? PublicIp(name);
-                CreateDroplet?.Invoke(name, (string)state["ipv4AddressPrivate"], inputs.TryGetValue("userData", out var userData) ? (string)userData : "");
+                CreateDroplet?.Invoke(name, (string)state["ipv4AddressPrivate"], inputs);
                 state["urn"] = name;
                 break;
             case "digitalocean:index/vpc:Vpc":

@@ -88,6 +88,7 @@ public sealed class Replay
             RunRemoteCommand = Run,
             ApplyKubernetes = Apply,
             PreviousOutputs = _previousOutputs,
+            PreviousInputs = _stateInputs,
         };
         StackResult result;
         try
@@ -113,6 +114,7 @@ public sealed class Replay
             _bootedGeneration.TryRemove(node, out _);
         }
         _previousOutputs = await StackRun.OutputsOf(result);
+        _stateInputs = _stateInputs.SetItems(mocks.StateInputs);
         return result;
     }
 
@@ -135,6 +137,25 @@ public sealed class Replay
     private readonly ConcurrentDictionary<string, bool> _registered = new();
     private readonly ConcurrentDictionary<string, bool> _registeredDroplets = new();
     private readonly ConcurrentDictionary<string, int> _generation = new();
+
+    /// <summary>The droplet inputs whose change replaces a droplet.</summary>
+    private static readonly string[] ForceNew = ["image", "region", "userData", "sshKeys", "vpcUuid"];
+
+    /// <summary>Each droplet's ForceNew inputs when it was made.</summary>
+    private readonly Dictionary<string, string> _madeFrom = [];
+
+    /// <summary>Every resource's inputs in the stack's state, for the engine's ignoreChanges.</summary>
+    private ImmutableDictionary<string, ImmutableDictionary<string, object>> _stateInputs = ImmutableDictionary<string, ImmutableDictionary<string, object>>.Empty;
+
+    private static string Text(object? value) => value switch
+    {
+        string text => text,
+        System.Collections.IEnumerable list => "[" + string.Join(",", list.Cast<object?>().Select(Text)) + "]",
+        _ => value?.ToString() ?? "",
+    };
+
+    /// <summary>How many times the node's droplet was made anew (0: the first droplet).</summary>
+    public int Generation(string node) => _generation.GetValueOrDefault(node);
     private readonly ConcurrentDictionary<string, int> _bootedGeneration = new();
     private IReadOnlyDictionary<string, object> _previousOutputs = ImmutableDictionary<string, object>.Empty;
     private long _order;
@@ -154,11 +175,23 @@ public sealed class Replay
         _state.TryRemove(step.Name, out _);
     }
 
-    private void Boot(string name, string address, string userData)
+    private void Boot(string name, string address, ImmutableDictionary<string, object> inputs)
     {
         var host = Host(name);
         Assert.That(host.Address, Is.EqualTo(address), $"droplet {name} at {address}");
         _registeredDroplets[name] = true;
+        var userData = inputs.TryGetValue("userData", out var data) ? (string)data : "";
+        // What DigitalOcean makes a droplet from (ForceNew in terraform-provider-digitalocean
+        // droplet/resource_droplet.go): another value is another droplet.
+        var madeFrom = string.Join("\n", ForceNew.Select(k => $"{k}={(inputs.TryGetValue(k, out var v) ? Text(v) : "")}"));
+        lock (_bootedGeneration)
+        {
+            if (_madeFrom.TryGetValue(name, out var was) && was != madeFrom && _bootedGeneration.ContainsKey(name))
+            {
+                ReplaceDroplet(name);
+            }
+            _madeFrom[name] = madeFrom;
+        }
         var generation = _generation.GetValueOrDefault(name);
         lock (_bootedGeneration)
         {

@@ -22,6 +22,9 @@ public static class StackRun
     public const string PublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkLdummydummydummydummydummydummydummydummy test@do-k8s-ha";
     public const string PrivateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER\n-----END OPENSSH PRIVATE KEY-----";
 
+    /// <summary>The name a new stack of that name gives its cluster under the mocks (organization "organization").</summary>
+    public static string ClusterName(string stack) => DoK8sHa.Config.ConfigParser.UniqueClusterNameFor("organization", "do-k8s-ha", stack);
+
     /// <summary>The stack file's config plus the SSH keys a user sets on the command line.</summary>
     public static Dictionary<string, string> StackConfig(string stack)
     {
@@ -33,11 +36,11 @@ public static class StackRun
         return config;
     }
 
-    public static async Task<StackResult> RunAsync(string stack, IDictionary<string, string> config, ClusterMocks? mocks = null, bool isPreview = false)
+    public static async Task<StackResult> RunAsync(string stack, IDictionary<string, string> config, ClusterMocks? mocks = null, bool isPreview = false, string project = "do-k8s-ha")
     {
         mocks ??= new ClusterMocks();
         Environment.SetEnvironmentVariable("PULUMI_CONFIG", JsonSerializer.Serialize(config));
-        Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", JsonSerializer.Serialize(new[] { "do-k8s-ha:sshPrivateKey" }));
+        Environment.SetEnvironmentVariable("PULUMI_CONFIG_SECRET_KEYS", JsonSerializer.Serialize(new[] { $"{project}:sshPrivateKey" }));
         var warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var notes = new System.Collections.Concurrent.ConcurrentQueue<string>();
         ProgramStack.Run = new ProgramStack.Context(mocks, warnings.Enqueue, notes.Enqueue);
@@ -45,7 +48,7 @@ public static class StackRun
         {
             var resources = await Deployment.TestAsync<ProgramStack>(
                 mocks,
-                new TestOptions { ProjectName = "do-k8s-ha", StackName = stack, IsPreview = isPreview });
+                new TestOptions { ProjectName = project, StackName = stack, IsPreview = isPreview });
             // A failed registration does not fail TestAsync; under the engine a duplicate URN stops the update.
             if (mocks.Duplicates.Count > 0)
             {
@@ -134,6 +137,7 @@ public static class StackRun
     {
         [StackHistory.KubernetesVersionOutput] = await result.Output<string>(StackHistory.KubernetesVersionOutput).ValueAsync(),
         [StackHistory.NodesOutput] = await result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>(StackHistory.NodesOutput).ValueAsync(),
+        [StackHistory.ClusterSettingsOutput] = await result.Output<ImmutableDictionary<string, string>>(StackHistory.ClusterSettingsOutput).ValueAsync(),
     };
 
     /// <summary>The message a failed run ends with, as Pulumi prints it: the message of each error.</summary>
