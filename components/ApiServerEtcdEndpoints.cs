@@ -10,13 +10,17 @@ public sealed class ApiServerEtcdEndpointsArgs
     /// <summary>Every control-plane node with its kubeadm step, in inventory order.</summary>
     public required IReadOnlyList<(ClusterNode Node, Remote.Command Joined)> ControlPlane { get; init; }
     public required Output<ImmutableArray<string>> EtcdEndpoints { get; init; }
+
+    /// <summary>API server flags (apiServer.extraArgs) kept current on a live cluster, as etcd's members are.</summary>
+    public IReadOnlyList<(string Name, string Value)> Flags { get; init; } = [];
 }
 
 /// <summary>
-/// Keeps every API server pointed at the etcd members of the inventory. kubeadm writes the
-/// endpoints once, at init and join; when etcd nodes are added, removed or replaced, these steps
-/// change them on one control-plane node after another (each step depends on the one before), so
-/// the cluster never loses more than one API server at a time. At creation they change nothing.
+/// Keeps every API server pointed at the etcd members of the inventory, with the flags the
+/// program manages after creation (the audit log's rotation). kubeadm writes both once, at init
+/// and join; when etcd nodes change or a flag's setting does, these steps change them on one
+/// control-plane node after another (each step depends on the one before), so the cluster never
+/// loses more than one API server at a time. At creation they change nothing.
 /// </summary>
 public sealed class ApiServerEtcdEndpoints : ComponentResource
 {
@@ -27,7 +31,7 @@ public sealed class ApiServerEtcdEndpoints : ComponentResource
         foreach (var (node, joined) in args.ControlPlane)
         {
             var script = args.EtcdEndpoints.Apply(endpoints =>
-                Render.StepScript(("apiserver-etcd-endpoints", Render.ApiServerEtcdEndpointsScript(node.Spec.Name, endpoints))));
+                Render.StepScript(("apiserver-etcd-endpoints", Render.ApiServerEtcdEndpointsScript(node.Spec.Name, endpoints, flags: args.Flags))));
             steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = script,

@@ -130,11 +130,12 @@ public static class ClusterProgram
             ExtraCertSans = apiHost.Apply(host => (IReadOnlyList<string>)[host]),
         });
 
-        // After etcd nodes change, each API server is pointed at the new members in turn.
+        // After etcd nodes change, or the audit log's rotation, each API server takes them in turn.
         var apiServerEtcd = new ApiServerEtcdEndpoints("apiserver-endpoints", new ApiServerEtcdEndpointsArgs
         {
             ControlPlane = controlPlaneNodes.Zip(controlPlane.Steps).ToList(),
             EtcdEndpoints = etcd.ClientEndpoints,
+            Flags = Render.ManagedApiServerFlags(settings.Hardening.AuditLog),
         });
 
         var apiEndpoint = apiHost.Apply(host => $"https://{host}:{Ports.ApiServer}");

@@ -59,7 +59,7 @@ public class ApiServerEtcdEndpointsScriptTests
         var (exit, output) = Run(After);
 
         Assert.That(exit, Is.Zero, output);
-        Assert.That(output, Does.Contain("restarting cp1's API server with etcd at " + string.Join(",", After)));
+        Assert.That(output, Does.Contain("restarting cp1's API server with --etcd-servers=" + string.Join(",", After)));
         var manifest = File.ReadAllText(Manifest);
         Assert.That(manifest, Does.Contain("    - --etcd-servers=" + string.Join(",", After) + "\n"));
         Assert.That(manifest.Replace(string.Join(",", After), string.Join(",", Before), StringComparison.Ordinal), Is.EqualTo(ApiServerManifest(Before)), "only the etcd line changes");
@@ -94,7 +94,7 @@ public class ApiServerEtcdEndpointsScriptTests
         var (exit, output) = Run(After, waitSeconds: 2);
 
         Assert.That(exit, Is.Not.Zero);
-        Assert.That(output, Does.Contain("cp1's API server did not come back ready with etcd at"));
+        Assert.That(output, Does.Contain("cp1's API server did not come back ready with --etcd-servers="));
         Assert.That(_node.Log, Does.Not.Contain("patch"), "the next node's step does not run either: the program chains them");
     }
 
@@ -112,6 +112,27 @@ public class ApiServerEtcdEndpointsScriptTests
 
         Assert.That(exit, Is.Zero, output);
         Assert.That(EtcdEndpointsIn(File.ReadAllText(_node.StatePath("cluster-config"))), Is.EqualTo(After));
+    }
+
+    // The audit log's rotation, changed after creation, reaches the manifest and kubeadm-config
+    // the same way, one control-plane node at a time (seen failing before: the script knew only
+    // --etcd-servers, and the program refused the change).
+    [Test]
+    public void AChangedAuditRotationReachesTheManifestAndKubeadmsStoredConfig()
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+        _node.WriteState("kube-apiserver.yaml", ApiServerManifest(Before).Replace("    - --secure-port=6443\n", "    - --audit-log-maxage=30\n    - --audit-log-maxbackup=10\n    - --audit-log-maxsize=100\n    - --secure-port=6443\n", StringComparison.Ordinal));
+        _node.WriteState("cluster-config", StoredClusterConfiguration(Before).Replace("  - localhost\n", "  - localhost\n  extraArgs:\n  - name: audit-log-maxage\n    value: \"30\"\n  - name: audit-log-maxbackup\n    value: \"10\"\n  - name: audit-log-maxsize\n    value: \"100\"\n  - name: profiling\n    value: \"false\"\n", StringComparison.Ordinal));
+        var flags = Render.ManagedApiServerFlags(new Config.AuditLogSettings(90, 20, 200));
+
+        var (exit, output) = _node.Run(Render.ApiServerEtcdEndpointsScript("cp1", Before, 30, manifest: Manifest, flags: flags), scratch: []);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("restarting cp1's API server with --audit-log-maxage=90 --audit-log-maxbackup=20 --audit-log-maxsize=200"));
+        Assert.That(File.ReadAllText(Manifest), Does.Contain("    - --audit-log-maxage=90\n    - --audit-log-maxbackup=20\n    - --audit-log-maxsize=200\n    - --secure-port=6443\n"));
+        var stored = File.ReadAllText(_node.StatePath("cluster-config"));
+        Assert.That(stored, Does.Contain("  - name: audit-log-maxage\n    value: \"90\"\n  - name: audit-log-maxbackup\n    value: \"20\"\n  - name: audit-log-maxsize\n    value: \"200\"\n  - name: profiling\n    value: \"false\"\n"));
+        Assert.That(EtcdEndpointsIn(stored), Is.EqualTo(Before), "etcd's members as they were");
     }
 
     private static string[] EtcdEndpointsIn(string clusterConfiguration)

@@ -80,8 +80,9 @@ public static class UpdateRules
 
     /// <summary>
     /// The settings `kubeadm init` writes into the cluster (its kubeadm-config ConfigMap, each API
-    /// server's and controller-manager's manifest, every pod's and Service's address), by config
-    /// key: what the next update is judged by (the clusterSettings output).
+    /// server's and controller-manager's manifest, every pod's and Service's address) that no
+    /// update can change, by config key: what the next update is judged by (the clusterSettings
+    /// output). The audit log's rotation is not among them: ApiServerEtcdEndpoints rolls it.
     /// </summary>
     public static IReadOnlyDictionary<string, string> ClusterSettingsOf(ClusterSettings settings) => new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -89,9 +90,6 @@ public static class UpdateRules
         ["serviceCidr"] = settings.ServiceCidr.ToString(),
         ["nodeCidrMaskSize"] = settings.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["apiLoadBalancer"] = settings.ApiLoadBalancer == ApiLoadBalancerMode.DigitalOcean ? "digitalocean" : "none",
-        ["auditLogMaxAgeDays"] = settings.Hardening.AuditLog.MaxAgeDays.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["auditLogMaxBackups"] = settings.Hardening.AuditLog.MaxBackups.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["auditLogMaxSizeMb"] = settings.Hardening.AuditLog.MaxSizeMb.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
     // kubeadm reads these once, at init: joins and upgrades render from kubeadm-config, not from
@@ -113,8 +111,7 @@ public static class UpdateRules
             {
                 "podCidr" or "nodeCidrMaskSize" => "every node's pod range and every pod's address come from it, and Calico's pool holds it",
                 "serviceCidr" => "every Service's cluster IP, CoreDNS's among them, and the API server's certificate come from it",
-                "apiLoadBalancer" => "the API servers' certificates, the exported kubeconfig and the firewall name the endpoint it gives",
-                _ => "kubeadm wrote it into kubeadm-config and each API server's manifest when it made the cluster, and `pulumi up` rewrites neither (README \"What a change takes down\" says how to change it by hand)",
+                _ => "the API servers' certificates, the exported kubeconfig and the firewall name the endpoint it gives",
             };
             problems.Add($"{ConfigDefaults.Namespace}:{key}: {was} -> {now} on a live cluster: {why}. Fix: pulumi config set {key} {was}");
         }

@@ -111,11 +111,13 @@ public static partial class Render
         });
 
     /// <summary>Points a control-plane node's API server, and kubeadm's stored config, at the inventory's etcd members.</summary>
+    /// <param name="flags">API server flags (apiServer.extraArgs) the program keeps current on a live cluster; none: only etcd's members.</param>
     public static string ApiServerEtcdEndpointsScript(
         string nodeName,
         IEnumerable<string> etcdEndpoints,
         int waitSeconds = 300,
-        string manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml") =>
+        string manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        IReadOnlyList<(string Name, string Value)>? flags = null) =>
         Template.Render("apiserver-etcd-endpoints.sh", new Dictionary<string, string>
         {
             ["API_SERVER_PORT"] = Ports.ApiServer.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -123,7 +125,16 @@ public static partial class Render
             ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", etcdEndpoints)),
             ["MANIFEST"] = Sh.Quote(manifest),
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["FLAGS"] = Sh.Quote(string.Join("\n", (flags ?? []).Select(f => $"{f.Name}={f.Value}"))),
         });
+
+    /// <summary>The API server flags kubeadm renders from the config that the program keeps current after creation.</summary>
+    public static IReadOnlyList<(string Name, string Value)> ManagedApiServerFlags(AuditLogSettings audit) =>
+    [
+        ("audit-log-maxage", audit.MaxAgeDays.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("audit-log-maxbackup", audit.MaxBackups.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        ("audit-log-maxsize", audit.MaxSizeMb.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+    ];
 
     /// <param name="dropletId">The droplet the worker is: its Node is labelled with it.</param>
     public static string WorkerJoin(NodeAddress node, string bootstrapToken, string caCertHash, string dropletId) =>

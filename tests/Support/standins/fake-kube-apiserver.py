@@ -40,7 +40,9 @@ ap.add_argument("--etcd-servers", required=True)
 ap.add_argument("--etcd-cafile", required=True)
 ap.add_argument("--etcd-certfile", required=True)
 ap.add_argument("--etcd-keyfile", required=True)
-args = ap.parse_args()
+# The flags kubeadm renders from apiServer.extraArgs (audit, admission, encryption, ...) are the
+# real server's and are not modelled here: taken, and not acted on.
+args, _unmodelled = ap.parse_known_args()
 
 etcd_ctx = ssl.create_default_context(cafile=args.etcd_cafile)
 etcd_ctx.load_cert_chain(args.etcd_certfile, args.etcd_keyfile)
