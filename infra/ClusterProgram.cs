@@ -247,15 +247,16 @@ public static class ClusterProgram
     private static string ClusterName(PreviousDeployment previous, string fromStackName, Action<string> inform)
     {
         var deployment = Deployment.Instance;
+        var unique = ConfigParser.UniqueClusterNameFor(deployment.OrganizationName, deployment.ProjectName, deployment.StackName);
         if (!previous.Exists)
         {
-            return ConfigParser.UniqueClusterNameFor(deployment.OrganizationName, deployment.ProjectName, deployment.StackName);
+            return unique;
         }
         if (previous.ClusterName is not { } made)
         {
             return fromStackName;
         }
-        if (made != fromStackName && made != ConfigParser.UniqueClusterNameFor(deployment.OrganizationName, deployment.ProjectName, deployment.StackName))
+        if (made != fromStackName && made != unique)
         {
             inform($"the cluster keeps the name it was made with, {made}, which its tags and resources carry");
         }

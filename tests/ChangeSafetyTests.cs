@@ -25,6 +25,23 @@ public class ChangeSafetyTests
 
     private static string DropletInput(StackResult run, string node, string input) => (string)run.Mocks.Named(node).Inputs[input];
 
+    /// <summary>
+    /// The message a `pulumi preview` of the prod stack, changed so after its first update, is
+    /// refused with; nothing but the read of the stack's own outputs was registered.
+    /// </summary>
+    private static async Task<string> RefusedAfterProd(Action<Dictionary<string, string>> change)
+    {
+        var first = await StackRun.SharedAsync("prod");
+        var config = StackRun.StackConfig("prod");
+        change(config);
+        var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first) };
+
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", config, mocks, isPreview: true));
+
+        Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"), message);
+        return message;
+    }
+
     // The default image is every node's; the default size is the control-plane nodes' (prod gives
     // etcd and workers their own). Each would replace, or power off, every such droplet at once.
     [TestCase("image", "ubuntu-22-04-x64", 6, 3)]
@@ -114,18 +131,8 @@ public class ChangeSafetyTests
     // Each of these is an input of every droplet that replaces it: refused before any resource.
     [TestCase("do-k8s-ha:region", "ams3", "do-k8s-ha:region: fra1 -> ams3 would replace every droplet at once")]
     [TestCase("do-k8s-ha:vpcCidr", "10.250.0.0/20", "do-k8s-ha:vpcCidr: 10.250.0.0/20 does not hold the nodes' addresses (cp1 10.241.0.11,")]
-    public async Task AChangeThatReplacesEveryDropletIsRefused(string key, string value, string expected)
-    {
-        var first = await StackRun.SharedAsync("prod");
-        var config = StackRun.StackConfig("prod");
-        config[key] = value;
-        var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first) };
-
-        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", config, mocks, isPreview: true));
-
-        Assert.That(message, Does.Contain(expected));
-        Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
-    }
+    public async Task AChangeThatReplacesEveryDropletIsRefused(string key, string value, string expected) =>
+        Assert.That(await RefusedAfterProd(c => c[key] = value), Does.Contain(expected));
 
     // What kubeadm wrote into the cluster when it made it (kubeadm-config, the manifests, every
     // pod's and Service's address): refused on a live cluster, with the value to set back.
@@ -134,16 +141,10 @@ public class ChangeSafetyTests
     [TestCase("do-k8s-ha:apiLoadBalancer", "none", "do-k8s-ha:apiLoadBalancer: digitalocean -> none on a live cluster")]
     public async Task ASettingKubeadmWroteIntoTheClusterIsRefusedOnceItIsMade(string key, string value, string expected)
     {
-        var first = await StackRun.SharedAsync("prod");
-        var config = StackRun.StackConfig("prod");
-        config[key] = value;
-        var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first) };
-
-        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", config, mocks, isPreview: true));
+        var message = await RefusedAfterProd(c => c[key] = value);
 
         Assert.That(message, Does.Contain(expected));
         Assert.That(message, Does.Contain($"Fix: pulumi config set {key.Split(':')[1]} "));
-        Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
     }
 
     // The audit log's rotation lives in kubeadm-config and each API server's manifest too, and is
@@ -240,13 +241,11 @@ public class ChangeSafetyTests
     [Test]
     public async Task AnUpgradeThatAddsANodeIsRefused()
     {
-        var first = await StackRun.SharedAsync("prod");
-        var config = StackRun.StackConfig("prod");
-        config["do-k8s-ha:kubernetesVersion"] = "1.36.0";
-        config["do-k8s-ha:nodes"] = config["do-k8s-ha:nodes"].TrimEnd(']') + """,{"name":"worker4","roles":["worker"]}]""";
-        var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first) };
-
-        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", config, mocks, isPreview: true));
+        var message = await RefusedAfterProd(config =>
+        {
+            config["do-k8s-ha:kubernetesVersion"] = "1.36.0";
+            config["do-k8s-ha:nodes"] = config["do-k8s-ha:nodes"].TrimEnd(']') + """,{"name":"worker4","roles":["worker"]}]""";
+        });
 
         Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.35.1 -> 1.36.0 in the update that adds worker4: a node that joins during an upgrade runs a kubelet newer than the API servers not upgraded yet. Fix: add the nodes with kubernetesVersion 1.35.1"));
     }

@@ -279,7 +279,8 @@ public static partial class ConfigParser
     public static string UniqueClusterNameFor(string organization, string project, string stack)
     {
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{organization}/{project}/{stack}")))[..6].ToLowerInvariant();
-        return $"{ClusterNameFor(stack)[..Math.Min(ClusterNameFor(stack).Length, 33)].TrimEnd('-')}-{hash}";
+        var name = ClusterNameFor(stack);
+        return $"{name[..Math.Min(name.Length, 33)].TrimEnd('-')}-{hash}";
     }
 
     private static List<NodeSpec> ParseNodes(string? json, string defaultSize, Action<string, string, string> problem, List<string> warnings)

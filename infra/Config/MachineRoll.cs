@@ -38,31 +38,32 @@ public static class MachineRoll
 {
     /// <param name="previous">The nodes of the last successful update; null for a new stack.</param>
     /// <param name="membershipChanges">This update adds or removes an etcd or control-plane node: it takes none down for a roll.</param>
-    public static (RollPlan Plan, IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) Plan(
+    public static (RollPlan Plan, IReadOnlyList<string> Notes) Plan(
         IReadOnlyDictionary<string, PreviousNode>? previous, IReadOnlyList<NodeSpec> nodes, string image, bool membershipChanges)
     {
-        var problems = new List<string>();
         var notes = new List<string>();
         if (previous is null)
         {
-            return (RollPlan.NewStack, problems, notes);
+            return (RollPlan.NewStack, notes);
         }
 
         var existing = nodes.Where(n => previous.ContainsKey(n.Name)).ToList();
         var unrecorded = existing.Where(n => previous[n.Name].Machine is null).Select(n => n.Name).ToList();
-        var pending = existing
-            .Where(n => n.Roles == previous[n.Name].Roles && previous[n.Name].Machine is { } had && had != new NodeMachine(image, n.Size))
+        // A node whose roles change is a new droplet anyway (its tags replace it): it takes the
+        // config's image, size and user data rather than its old droplet's, and is neither kept nor rolled.
+        var sameRoles = existing.Where(n => n.Roles == previous[n.Name].Roles).ToList();
+        var pending = sameRoles
+            .Where(n => previous[n.Name].Machine is { } had && had != new NodeMachine(image, n.Size))
             .ToList();
-        bool Key(NodeSpec n) => (n.Roles | previous[n.Name].Roles).HasFlag(NodeRoles.Etcd) || (n.Roles | previous[n.Name].Roles).HasFlag(NodeRoles.ControlPlane);
 
         var rolled = new List<NodeSpec>();
-        var keyPending = pending.Where(Key).ToList();
+        var keyPending = pending.Where(n => n.Roles.HoldsQuorum()).ToList();
         if (keyPending.Count > 0 && !membershipChanges)
         {
             rolled.Add(keyPending[0]);
         }
-        var workerPending = pending.Where(n => !Key(n)).ToList();
-        var workers = nodes.Count(n => !n.IsEtcd && !n.IsControlPlane);
+        var workerPending = pending.Where(n => !n.Roles.HoldsQuorum()).ToList();
+        var workers = nodes.Count(n => !n.Roles.HoldsQuorum());
         rolled.AddRange(workerPending.Take(Math.Max(1, workers / 4)));
 
         foreach (var node in rolled)
@@ -72,7 +73,7 @@ public static class MachineRoll
         var waiting = pending.Except(rolled).Select(n => n.Name).ToList();
         if (waiting.Count > 0)
         {
-            var why = keyPending.Count > 0 && membershipChanges && rolled.All(n => !Key(n))
+            var why = keyPending.Count > 0 && membershipChanges && rolled.All(n => !n.Roles.HoldsQuorum())
                 ? "this update adds or removes an etcd or control-plane node, so it takes none down for a new image or size"
                 : "one etcd or control-plane node, and a quarter of the workers, per update";
             notes.Add($"{string.Join(' ', waiting)} keep their image and size for now ({why}): run pulumi up again to roll the next");
@@ -83,11 +84,8 @@ public static class MachineRoll
         }
 
         var rolledNames = rolled.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
-        // A node whose roles change is a new droplet anyway (its tags replace it): it takes the
-        // config's image, size and user data rather than its old droplet's.
-        var kept = existing.Where(n => n.Roles == previous[n.Name].Roles).Select(n => n.Name)
-            .Where(n => !rolledNames.Contains(n)).ToHashSet(StringComparer.Ordinal);
-        return (new RollPlan(rolledNames, kept, waiting), problems, notes);
+        var kept = sameRoles.Select(n => n.Name).Where(n => !rolledNames.Contains(n)).ToHashSet(StringComparer.Ordinal);
+        return (new RollPlan(rolledNames, kept, waiting), notes);
     }
 
     private static string Describe(NodeMachine had, NodeMachine wants)

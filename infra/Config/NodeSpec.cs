@@ -10,6 +10,12 @@ public enum NodeRoles
     Worker = 4,
 }
 
+public static class NodeRolesExtensions
+{
+    /// <summary>An etcd member or a control-plane node: no update may take two of them down at once.</summary>
+    public static bool HoldsQuorum(this NodeRoles roles) => (roles & (NodeRoles.Etcd | NodeRoles.ControlPlane)) != 0;
+}
+
 /// <summary>One inventory entry of the stack config, already validated.</summary>
 public sealed record NodeSpec(string Name, NodeRoles Roles, string Size)
 {

@@ -52,11 +52,9 @@ public static class UpdateRules
 
         JudgeClusterSettings(previous.ClusterSettings, settings, problems);
 
-        bool Key(NodeRoles roles) => roles.HasFlag(NodeRoles.Etcd) || roles.HasFlag(NodeRoles.ControlPlane);
-        var keyBefore = before.Where(n => Key(n.Value.Roles)).Select(n => $"{n.Key}:{n.Value.Roles}").ToHashSet(StringComparer.Ordinal);
-        var keyNow = settings.Nodes.Where(n => Key(n.Roles)).Select(n => $"{n.Name}:{n.Roles}").ToHashSet(StringComparer.Ordinal);
-        var (roll, rollProblems, rollNotes) = MachineRoll.Plan(before, settings.Nodes, settings.Image, membershipChanges: !keyBefore.SetEquals(keyNow));
-        problems.AddRange(rollProblems);
+        var keyBefore = before.Where(n => n.Value.Roles.HoldsQuorum()).Select(n => $"{n.Key}:{n.Value.Roles}").ToHashSet(StringComparer.Ordinal);
+        var keyNow = settings.Nodes.Where(n => n.Roles.HoldsQuorum()).Select(n => $"{n.Name}:{n.Roles}").ToHashSet(StringComparer.Ordinal);
+        var (roll, rollNotes) = MachineRoll.Plan(before, settings.Nodes, settings.Image, membershipChanges: !keyBefore.SetEquals(keyNow));
         allNotes.AddRange(rollNotes);
 
         // A node that joins during an upgrade would run a kubelet newer than the API servers not
