@@ -40,10 +40,19 @@ public static class ClusterProgram
         // version or etcd change stops the run before any resource is registered.
         var previous = await StackHistory.ReadAsync();
         settings = settings with { ClusterName = ClusterName(previous, settings.ClusterName, inform) };
-        var (problems, notes, roll) = UpdateRules.JudgeUpdate(previous, settings);
+        // Whose the droplets on the cluster's tag are, and which removals of the last update did
+        // not happen: DigitalOcean's list, as the record cannot tell (TagOwnership).
+        var onTag = TagOwnership.Judge(settings.ClusterName, await AccountDroplets.OnTagAsync(settings.ClusterName), previous, [.. settings.Nodes.Select(n => n.Name)]);
+        previous = previous.WithStillLeaving(onTag.StillLeaving);
+        var (judged, notes, roll) = UpdateRules.JudgeUpdate(previous, settings);
+        var problems = onTag.Problems.Concat(judged).ToList();
         if (problems.Count > 0)
         {
             throw new ConfigException(problems);
+        }
+        foreach (var (name, node) in onTag.StillLeaving.OrderBy(n => n.Key, StringComparer.Ordinal))
+        {
+            inform($"{name} did not finish leaving in the last update (its droplet {node.DropletId} still runs): this update runs its departure again");
         }
         foreach (var note in notes)
         {
@@ -235,6 +244,8 @@ public static class ClusterProgram
             [StackHistory.ClusterSettingsOutput] = passed.Apply(_ => UpdateRules.ClusterSettingsOf(settings).ToImmutableDictionary()),
             [StackHistory.NodesOutput] = Output.Tuple(passed, Output.All(nodes.Select(node => NodeOutput(node, settings, roll, previous))))
                 .Apply(t => t.Item2.ToImmutableDictionary(n => n.Name, n => n.Value)),
+            // The nodes this update removes: their departures run after this record is written.
+            [StackHistory.DepartingOutput] = passed.Apply(_ => Departing(previous, settings)),
         };
     }
 
@@ -271,7 +282,7 @@ public static class ClusterProgram
         var machine = roll.MachineAfter(node.Spec, settings.Image, previous.Nodes?.GetValueOrDefault(node.Spec.Name)) is { } known
             ? Output.Create(known)
             : Output.Tuple(node.Droplet.Image, node.Droplet.Size).Apply(t => new NodeMachine(t.Item1, t.Item2));
-        return Output.Tuple(node.PublicIp, node.PrivateIp, node.HostKey.PublicKeyOpenssh, machine).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
+        return Output.Tuple(node.PublicIp, node.PrivateIp, node.HostKey.PublicKeyOpenssh, machine, node.Droplet.Id).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
             .Add("publicIp", t.Item1)
             .Add("privateIp", t.Item2)
             .Add("roles", node.Spec.RoleNames.ToImmutableArray())
@@ -281,6 +292,16 @@ public static class ClusterProgram
             .Add("image", t.Item4.Image)
             .Add("size", t.Item4.Size)
             .Add("cluster", settings.ClusterName)
-            .Add("region", settings.Region)));
+            .Add("region", settings.Region)
+            // Which droplet on the cluster's tag is this node's (TagOwnership).
+            .Add("dropletId", t.Item5)));
     }
+
+    /// <summary>The recorded nodes not in the inventory any more (those still leaving among them), with their droplets.</summary>
+    private static ImmutableDictionary<string, ImmutableDictionary<string, object>> Departing(PreviousDeployment previous, ClusterSettings settings) =>
+        (previous.Nodes ?? new Dictionary<string, PreviousNode>())
+            .Where(n => n.Value.DropletId is not null && settings.Nodes.All(s => s.Name != n.Key))
+            .ToImmutableDictionary(n => n.Key, n => ImmutableDictionary<string, object>.Empty
+                .Add("dropletId", n.Value.DropletId!)
+                .Add("roles", RoleNaming.Names(n.Value.Roles).ToImmutableArray()));
 }

@@ -19,6 +19,9 @@ public static class StackHistory
     /// <summary>The stack output with every node and its roles (ClusterProgram).</summary>
     public const string NodesOutput = "nodes";
 
+    /// <summary>The stack output with the nodes the update removed, whose departure runs after it is exported.</summary>
+    public const string DepartingOutput = "departing";
+
     /// <summary>The stack output with the settings a live cluster cannot take a change of (kubeadm-config's).</summary>
     public const string ClusterSettingsOutput = "clusterSettings";
 
@@ -32,7 +35,8 @@ public static class StackHistory
         var version = await self.GetOutputDetailsAsync(KubernetesVersionOutput);
         var nodes = await self.GetOutputDetailsAsync(NodesOutput);
         var cluster = await self.GetOutputDetailsAsync(ClusterSettingsOutput);
-        return FromOutputs(version.Value, nodes.Value) with { ClusterSettings = ClusterSettingsFrom(cluster.Value) };
+        var departing = await self.GetOutputDetailsAsync(DepartingOutput);
+        return FromOutputs(version.Value, nodes.Value, departing.Value) with { ClusterSettings = ClusterSettingsFrom(cluster.Value) };
     }
 
     /// <summary>The recorded cluster settings, by config key (null: not recorded).</summary>
@@ -55,7 +59,7 @@ public static class StackHistory
     }
 
     /// <summary>The previous deployment from its outputs' values (null: the output is absent).</summary>
-    public static PreviousDeployment FromOutputs(object? kubernetesVersion, object? nodes)
+    public static PreviousDeployment FromOutputs(object? kubernetesVersion, object? nodes, object? departing = null)
     {
         var version = kubernetesVersion is string text && KubernetesVersion.TryParse(text, out var parsed) ? parsed : null;
         if (nodes is not IDictionary byName)
@@ -65,6 +69,24 @@ public static class StackHistory
         var etcd = new List<string>();
         var all = new Dictionary<string, PreviousNode>(StringComparer.Ordinal);
         string? cluster = null, region = null;
+        foreach (var (name, node, fields) in Entries(byName))
+        {
+            if (node.Roles.HasFlag(NodeRoles.Etcd))
+            {
+                etcd.Add(name);
+            }
+            all[name] = node;
+            cluster ??= fields("cluster") as string;
+            region ??= fields("region") as string;
+        }
+        return new PreviousDeployment(version, etcd, all, cluster, region)
+        {
+            Departing = departing is IDictionary leaving ? Entries(leaving).ToDictionary(e => e.Name, e => e.Node, StringComparer.Ordinal) : System.Collections.Immutable.ImmutableDictionary<string, PreviousNode>.Empty,
+        };
+    }
+
+    private static IEnumerable<(string Name, PreviousNode Node, Func<string, object?> Field)> Entries(IDictionary byName)
+    {
         foreach (DictionaryEntry node in byName)
         {
             if (node.Value is not IDictionary fields)
@@ -75,16 +97,10 @@ public static class StackHistory
             var roles = Field("roles") is IEnumerable names
                 ? names.Cast<object>().Aggregate(NodeRoles.None, (r, n) => r | RoleNaming.ByName.GetValueOrDefault(n as string ?? "", NodeRoles.None))
                 : NodeRoles.None;
-            if (roles.HasFlag(NodeRoles.Etcd))
-            {
-                etcd.Add((string)node.Key);
-            }
-            // Recorded since this release: the droplet's image and size, the cluster's tag name and region.
+            // Recorded since the change-safety release: the droplet's image and size, the cluster's
+            // tag name and region; since the next, its droplet.
             var machine = Field("image") is string image && Field("size") is string size ? new NodeMachine(image, size) : null;
-            all[(string)node.Key] = new PreviousNode(roles, Field("privateIp") as string, machine);
-            cluster ??= Field("cluster") as string;
-            region ??= Field("region") as string;
+            yield return ((string)node.Key, new PreviousNode(roles, Field("privateIp") as string, machine, Field("dropletId") as string), Field);
         }
-        return new PreviousDeployment(version, etcd, all, cluster, region);
     }
 }

@@ -325,6 +325,121 @@ public class ChangeSafetyTests
         Assert.That(mocks.StackOutputsRegistered, Is.False);
     }
 
+    private static void RemoveNodes(Dictionary<string, string> config, params string[] names)
+    {
+        var nodes = System.Text.Json.Nodes.JsonNode.Parse(config["do-k8s-ha:nodes"])!.AsArray();
+        foreach (var node in nodes.Where(n => names.Contains((string?)n!["name"])).ToList())
+        {
+            nodes.Remove(node);
+        }
+        config["do-k8s-ha:nodes"] = nodes.ToJsonString();
+    }
+
+    // The engine deletes what the program no longer declares after the program has exported its
+    // record: a removed member whose departure failed is still a member the record has dropped.
+    // DigitalOcean still lists its droplet (the droplet goes only after its departure), so the next
+    // update counts it, and a second removal would take two members in one update.
+    [Test]
+    public async Task ARemovalWhoseDepartureDidNotFinishStillCounts([Values] bool preview)
+    {
+        var first = await StackRun.RunAsync("prod");
+        var withoutEtcd3 = StackRun.StackConfig("prod");
+        RemoveNodes(withoutEtcd3, "etcd3");
+        var removed = await Next(first, withoutEtcd3);
+        var departing = (ImmutableDictionary<string, ImmutableDictionary<string, object>>)(await StackRun.OutputsOf(removed))[StackHistory.DepartingOutput];
+        Assert.That(departing.Keys, Is.EqualTo(new[] { "etcd3" }));
+        Assert.That(departing["etcd3"]["dropletId"], Is.EqualTo(ClusterMocks.DropletIdOf("etcd3")));
+        // etcd3's departure failed: the engine kept its step and its droplet in the state.
+        var stateAfterFailedDelete = first.Mocks.StateInputs.ToDictionary(kv => kv.Key, kv => kv.Value).ToImmutableDictionary().SetItems(removed.Mocks.StateInputs);
+
+        var bothGone = StackRun.StackConfig("prod");
+        RemoveNodes(bothGone, "etcd3", "etcd2");
+        var refused = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(removed), PreviousInputs = stateAfterFailedDelete };
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", bothGone, refused, isPreview: preview));
+        Assert.That(message, Does.Contain("do-k8s-ha:nodes: takes the role etcd from etcd2 etcd3 in one update (etcd3 did not finish leaving in the last update: its droplet still runs, and this update runs its departure again); etcd lets one member go per update"));
+        Assert.That(refused.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
+
+        // The same inventory again runs the departure again, and keeps etcd3 in the record until it is gone.
+        var again = await StackRun.RunAsync("prod", withoutEtcd3, new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(removed), PreviousInputs = stateAfterFailedDelete }, isPreview: preview);
+        Assert.That(again.Notes, Does.Contain($"etcd3 did not finish leaving in the last update (its droplet {ClusterMocks.DropletIdOf("etcd3")} still runs): this update runs its departure again"));
+        if (preview)
+        {
+            return;
+        }
+        Assert.That(((ImmutableDictionary<string, ImmutableDictionary<string, object>>)(await StackRun.OutputsOf(again))[StackHistory.DepartingOutput]).Keys, Is.EqualTo(new[] { "etcd3" }));
+
+        // Once its droplet is gone, etcd2 may go.
+        var next = await Next(again, bothGone);
+        Assert.That(next.Notes, Does.Contain("etcd members: removing etcd2"));
+    }
+
+    // Every load balancer and firewall of the cluster takes its droplets by the cluster's tag: a
+    // droplet there that is not this stack's (another cluster's of the same name) stops the update.
+    [Test]
+    public async Task ADropletOfAnotherClusterOnTheTagStopsTheUpdate([Values] bool preview)
+    {
+        var first = await StackRun.SharedAsync("prod");
+        var tag = StackRun.ClusterName("prod");
+        var mocks = new ClusterMocks
+        {
+            PreviousOutputs = await StackRun.OutputsOf(first),
+            PreviousInputs = first.Mocks.StateInputs,
+            ForeignDroplets = [new AccountDroplet("4242", "cp1", [tag, $"{tag}-control-plane"], "2025-03-01T09:00:00Z")],
+        };
+
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks, isPreview: preview));
+
+        Assert.That(message, Does.Contain($"do-k8s-ha:nodes: the tag {tag}, which this cluster's load balancer and firewalls take their droplets by, carries droplets that are not this stack's nodes: cp1 (id 4242, created 2025-03-01T09:00:00Z)."));
+        Assert.That(message, Does.Contain("README \"Two stacks share a tag\""));
+        Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
+    }
+
+    // Two stacks of an earlier release that share a tag record no droplets: a name twice on the
+    // tag (a node has one droplet at a time) or a name neither knows is another cluster's.
+    [TestCase("node1", "two droplets named node1")]
+    [TestCase("web1", "a droplet no inventory names")]
+    public async Task AnEarlierReleasesStackSharingItsTagIsStopped(string name, string what)
+    {
+        static ImmutableDictionary<string, object> Roles(params object[] roles) => ImmutableDictionary<string, object>.Empty.Add("roles", ImmutableArray.Create(roles));
+        var mocks = new ClusterMocks
+        {
+            PreviousOutputs = new Dictionary<string, object>
+            {
+                ["nodes"] = ImmutableDictionary<string, object>.Empty
+                    .Add("node1", Roles("control-plane", "etcd")).Add("node2", Roles("control-plane", "etcd", "worker")).Add("node3", Roles("etcd", "worker")),
+            },
+            AccountDroplets = () => new[] { "node1", "node2", "node3" }.Select(n => new AccountDroplet(ClusterMocks.DropletIdOf(n), n, ["k8s-dev"]))
+                .Append(new AccountDroplet("4242", name, ["k8s-dev"])),
+        };
+
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("dev", StackRun.StackConfig("dev"), mocks, isPreview: true));
+
+        Assert.That(message, Does.Contain($"{name} (id 4242,"), what);
+    }
+
+    // What an update that failed before its record made is still this stack's: a new stack's
+    // first droplets, a node added, a node replaced (its recorded droplet gone).
+    [Test]
+    public async Task DropletsOfAnUpdateThatFailedBeforeItsRecordAreThisStacks([Values] bool recorded)
+    {
+        var made = await StackRun.SharedAsync("prod");
+        var tag = StackRun.ClusterName("prod");
+        var config = StackRun.StackConfig("prod");
+        config["do-k8s-ha:nodes"] = config["do-k8s-ha:nodes"].TrimEnd(']') + """,{"name":"worker4","roles":["worker"]}]""";
+        var mocks = new ClusterMocks
+        {
+            // Recorded: the last update that passed its gate; not: the stack's first update failed.
+            PreviousOutputs = recorded ? await StackRun.OutputsOf(made) : ImmutableDictionary<string, object>.Empty,
+            PreviousInputs = made.Mocks.StateInputs,
+            AccountDroplets = () => KeyNodes.Concat(["worker1", "worker2", "worker3", "worker4"])
+                .Select(n => new AccountDroplet(ClusterMocks.DropletIdOf(n, n == "cp2" ? 1 : 0), n, [tag])),
+        };
+
+        var run = await StackRun.RunAsync("prod", config, mocks);
+
+        Assert.That(run.Mocks.OfType(Droplet).Count(), Is.EqualTo(10));
+    }
+
     /// <summary>Whether the output's value is known (Output&lt;T&gt;.DataTask and OutputData.IsKnown are internal to the SDK).</summary>
     private static async Task<bool> Known<T>(Pulumi.Output<T> output)
     {

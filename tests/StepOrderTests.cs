@@ -90,10 +90,10 @@ public class StepOrderTests
         // it: node1 may be dead), about node3's droplet, before node3's join.
         Assert.That((ConnectionHost(stale), ConnectionPort(stale)), Is.EqualTo((ClusterMocks.LoadBalancerIp, ApiLoadBalancer.SshRelayPort)));
         Assert.That(stale.RegisteredAt, Is.GreaterThan(mocks.Named("addons.api-ready").CompletedAt));
-        Assert.That(Input(stale, "create"), Does.Contain("NODE_NAME='node3'").And.Contain("DROPLET_ID='node3-id'"));
-        Assert.That(((IEnumerable)stale.Inputs["triggers"]).Cast<object>(), Does.Contain("node3-id"));
+        Assert.That(Input(stale, "create"), Does.Contain("NODE_NAME='node3'").And.Contain($"DROPLET_ID='{ClusterMocks.DropletIdOf("node3")}'"));
+        Assert.That(((IEnumerable)stale.Inputs["triggers"]).Cast<object>(), Does.Contain(ClusterMocks.DropletIdOf("node3")));
         Assert.That(mocks.Named("workers-node3-join").RegisteredAt, Is.GreaterThan(stale.CompletedAt));
-        Assert.That(Input(mocks.Named("workers-node3-join"), "create"), Does.Contain("value: do-k8s-ha.io/droplet=node3-id").And.Not.Contain("client-key-data"));
+        Assert.That(Input(mocks.Named("workers-node3-join"), "create"), Does.Contain($"value: do-k8s-ha.io/droplet={ClusterMocks.DropletIdOf("node3")}").And.Not.Contain("client-key-data"));
     }
 
     [Test]
@@ -209,7 +209,7 @@ public class StepOrderTests
     {
         // It follows the leaving node's droplet: replacing that droplet runs the removal first.
         var leaving = step["leave-".Length..].Split('.')[0];
-        Assert.That(((IEnumerable)departure.Inputs["triggers"]).Cast<object>(), Is.EqualTo(new[] { $"{leaving}-id" }));
+        Assert.That(((IEnumerable)departure.Inputs["triggers"]).Cast<object>(), Is.EqualTo(new[] { ClusterMocks.DropletIdOf(leaving) }));
         // Whatever order Pulumi replaces things in, the previous machine leaves before the new one joins.
         Assert.That(mocks.Named(joins).RegisteredAt, Is.GreaterThan(departure.CompletedAt), $"{joins} waits for {step}");
         // Nothing about leaving runs on the leaving node itself: it may be dead.

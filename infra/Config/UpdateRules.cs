@@ -11,6 +11,24 @@ public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion, IR
     /// <summary>The settings kubeadm keeps in kubeadm-config, by config key, as the cluster was made; null: not recorded.</summary>
     public IReadOnlyDictionary<string, string>? ClusterSettings { get; init; }
 
+    /// <summary>
+    /// Nodes the last successful update removed from the inventory, with their droplets: their
+    /// departures ran after it exported its record (the engine deletes what the program no longer
+    /// declares at the end of the update), so they may not have happened (<see cref="TagOwnership"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, PreviousNode> Departing { get; init; } = System.Collections.Immutable.ImmutableDictionary<string, PreviousNode>.Empty;
+
+    /// <summary>Nodes whose departure the last update did not finish (their droplet still runs): counted as they were.</summary>
+    public IReadOnlySet<string> StillLeaving { get; init; } = System.Collections.Immutable.ImmutableHashSet<string>.Empty;
+
+    /// <summary>This deployment with the nodes still leaving counted in: they are still members.</summary>
+    public PreviousDeployment WithStillLeaving(IReadOnlyDictionary<string, PreviousNode> leaving) => leaving.Count == 0 ? this : this with
+    {
+        EtcdNodes = [.. EtcdNodes ?? [], .. leaving.Where(n => n.Value.Roles.HasFlag(NodeRoles.Etcd)).Select(n => n.Key).Order(StringComparer.Ordinal)],
+        Nodes = (Nodes ?? new Dictionary<string, PreviousNode>()).Concat(leaving).ToDictionary(n => n.Key, n => n.Value, StringComparer.Ordinal),
+        StillLeaving = leaving.Keys.ToHashSet(StringComparer.Ordinal),
+    };
+
     /// <summary>The stack has been deployed (it exported its inventory).</summary>
     public bool Exists => EtcdNodes is not null;
 }
@@ -121,7 +139,7 @@ public static class UpdateRules
         var problems = new List<string>();
         var notes = new List<string>();
         JudgeVersion(previous.KubernetesVersion, target, problems, notes);
-        JudgeEtcd(previous.EtcdNodes, etcdNodes, problems, notes);
+        JudgeEtcd(previous.EtcdNodes, etcdNodes, previous.StillLeaving, problems, notes);
         return (problems, notes);
     }
 
@@ -149,7 +167,7 @@ public static class UpdateRules
 
     // Each new member joins with the membership as it finds it, so two joining at once can each
     // count the other or not; members leave one at a time. One in and one out (a swap) is fine.
-    private static void JudgeEtcd(IReadOnlyList<string>? previous, IReadOnlyList<string> target, List<string> problems, List<string> notes)
+    private static void JudgeEtcd(IReadOnlyList<string>? previous, IReadOnlyList<string> target, IReadOnlySet<string> stillLeaving, List<string> problems, List<string> notes)
     {
         var key = $"{ConfigDefaults.Namespace}:nodes";
         if (previous is null)
@@ -170,7 +188,9 @@ public static class UpdateRules
         }
         if (removed.Count > 1)
         {
-            problems.Add($"{key}: takes the role etcd from {string.Join(' ', removed)} in one update; etcd lets one member go per update. Fix: take it from one of them, pulumi up, then from the next");
+            var unfinished = removed.Where(stillLeaving.Contains).ToList();
+            var why = unfinished.Count == 0 ? "" : $" ({string.Join(' ', unfinished)} did not finish leaving in the last update: its droplet still runs, and this update runs its departure again)";
+            problems.Add($"{key}: takes the role etcd from {string.Join(' ', removed)} in one update{why}; etcd lets one member go per update. Fix: take it from one of them, pulumi up, then from the next");
         }
         if (added.Count <= 1 && removed.Count <= 1 && added.Count + removed.Count > 0)
         {

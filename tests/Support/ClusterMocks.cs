@@ -4,6 +4,9 @@ using Pulumi.Testing;
 
 namespace DoK8sHa.Tests.Support;
 
+/// <summary>A droplet as DigitalOcean's API lists it.</summary>
+public sealed record AccountDroplet(string Id, string Name, IReadOnlyList<string> Tags, string CreatedAt = "2026-01-05T10:00:00Z");
+
 /// <summary>A resource as the engine saw it: what the program asked for, and when.</summary>
 public sealed record MockedResource(string Type, string Name, ImmutableDictionary<string, object> Inputs, int RegisteredAt, int CompletedAt);
 
@@ -102,7 +105,7 @@ public sealed class ClusterMocks : IMocks
     /// </summary>
     public Action<string, string, ImmutableDictionary<string, object>>? CreateDroplet { get; init; }
 
-    /// <summary>The id DigitalOcean gives a droplet of that name (a replaced droplet has a new one); unset, "&lt;name&gt;-id".</summary>
+    /// <summary>The id DigitalOcean gives a droplet of that name (a replaced droplet has a new one); unset, <see cref="DropletIdOf"/>.</summary>
     public Func<string, string>? DropletId { get; init; }
 
     /// <summary>
@@ -232,7 +235,7 @@ public sealed class ClusterMocks : IMocks
             _duplicates.Add($"{type} {name}");
             throw new InvalidOperationException($"Duplicate resource URN: a {type} named {name} is registered twice");
         }
-        return (type == "digitalocean:index/droplet:Droplet" && DropletId is not null ? DropletId(name) : $"{name}-id", state.ToImmutable());
+        return (type == DropletType ? DropletId?.Invoke(name) ?? DropletIdOf(name) : $"{name}-id", state.ToImmutable());
     }
 
     /// <summary>The join token the mocks' token step of that name prints: the same for the same name.</summary>
@@ -277,7 +280,50 @@ public sealed class ClusterMocks : IMocks
         };
     }
 
-    public Task<object> CallAsync(MockCallArgs args) => Task.FromResult<object>(args.Args);
+    /// <summary>The id DigitalOcean gives a droplet: a number (getDroplets lists it as one). A replaced droplet (generation 1, 2, …) has a new one.</summary>
+    public static string DropletIdOf(string name, int generation = 0) =>
+        (10_000_000 + ((uint)name.Aggregate(17, (h, c) => (h * 31) + c) % 1_000_000 * 100) + generation).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The droplets DigitalOcean holds, as its API lists them; unset: the droplets of the last
+    /// update's state (<see cref="PreviousInputs"/>, at the ids the mocks gave them) and <see cref="ForeignDroplets"/>.
+    /// </summary>
+    public Func<IEnumerable<AccountDroplet>>? AccountDroplets { get; init; }
+
+    /// <summary>Droplets this stack's state does not hold: another cluster's, or a droplet left by hand.</summary>
+    public IReadOnlyList<AccountDroplet> ForeignDroplets { get; init; } = [];
+
+    private const string DropletType = "digitalocean:index/droplet:Droplet";
+
+    private IEnumerable<AccountDroplet> StateDroplets() => PreviousInputs
+        .Where(kv => kv.Key.StartsWith(DropletType + "::", StringComparison.Ordinal))
+        .Select(kv => new AccountDroplet(DropletIdOf(kv.Key[(DropletType.Length + 2)..]), (string)kv.Value["name"],
+            [.. ((System.Collections.IEnumerable)kv.Value["tags"]).Cast<object>().Select(t => (string)t)]));
+
+    public Task<object> CallAsync(MockCallArgs args)
+    {
+        if (args.Token != "digitalocean:index/getDroplets:getDroplets")
+        {
+            return Task.FromResult<object>(args.Args);
+        }
+        // The provider lists every droplet and keeps those a filter matches: on a list field
+        // (tags), any element equal to any value (match_by exact, all false).
+        var filters = args.Args.TryGetValue("filters", out var given) ? ((System.Collections.IEnumerable)given).Cast<ImmutableDictionary<string, object>>().ToList() : [];
+        if (filters.Any(f => (string)f["key"] != "tags" || f.ContainsKey("all") || f.ContainsKey("matchBy")))
+        {
+            throw new NotSupportedException("the mocks' getDroplets filters on tags only, exactly");
+        }
+        var droplets = (AccountDroplets?.Invoke() ?? StateDroplets().Concat(ForeignDroplets))
+            .Where(d => filters.All(f => ((System.Collections.IEnumerable)f["values"]).Cast<object>().Any(v => d.Tags.Contains((string)v))))
+            .Select(d => (object)ImmutableDictionary<string, object>.Empty
+                .Add("id", int.Parse(d.Id, System.Globalization.CultureInfo.InvariantCulture))
+                .Add("name", d.Name)
+                .Add("tags", d.Tags.ToImmutableArray())
+                .Add("createdAt", d.CreatedAt));
+        return Task.FromResult<object>(ImmutableDictionary<string, object>.Empty
+            .Add("id", "droplets")
+            .Add("droplets", droplets.ToImmutableArray()));
+    }
 
     private readonly ConcurrentDictionary<string, ImmutableDictionary<string, Pulumi.Output<object?>>> _componentOutputs = new();
 

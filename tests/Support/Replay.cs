@@ -85,6 +85,8 @@ public sealed class Replay
             LoadBalancerAddress = _droplets.Mirror.Address,
             CreateDroplet = Boot,
             DropletId = DropletId,
+            // DigitalOcean's list: the droplets running, with the tags they were made with.
+            AccountDroplets = () => _bootedGeneration.Select(d => new AccountDroplet(DropletId(d.Key, d.Value), d.Key, _bootedTags[d.Key])),
             RunRemoteCommand = Run,
             ApplyKubernetes = Apply,
             PreviousOutputs = _previousOutputs,
@@ -104,6 +106,10 @@ public sealed class Replay
                 await Task.Delay(200);
             }
         }
+        // The outputs are the program's, written before the engine deletes what it no longer
+        // declares (pulumi deployment_executor.go): a failed delete leaves them written.
+        _previousOutputs = await StackRun.OutputsOf(result);
+        _stateInputs = _stateInputs.SetItems(mocks.StateInputs);
         foreach (var gone in _state.Values.Where(s => !_registered.ContainsKey(s.Name)).OrderByDescending(s => s.Order))
         {
             DeleteStep(gone);
@@ -113,8 +119,6 @@ public sealed class Replay
             _droplets.PowerOff(Host(node));
             _bootedGeneration.TryRemove(node, out _);
         }
-        _previousOutputs = await StackRun.OutputsOf(result);
-        _stateInputs = _stateInputs.SetItems(mocks.StateInputs);
         return result;
     }
 
@@ -128,7 +132,7 @@ public sealed class Replay
 
     private string DropletId(string node) => DropletId(node, _generation.GetValueOrDefault(node));
 
-    private static string DropletId(string node, int generation) => generation > 0 ? $"{node}-id-{generation}" : $"{node}-id";
+    private static string DropletId(string node, int generation) => ClusterMocks.DropletIdOf(node, generation);
 
     /// <summary>A step as the state holds it: its inputs (connection, commands, stdin, triggers) and stdout.</summary>
     private sealed record StepState(string Name, ImmutableDictionary<string, object> Inputs, string InputsJson, string Stdout, long Order);
@@ -157,6 +161,7 @@ public sealed class Replay
     /// <summary>How many times the node's droplet was made anew (0: the first droplet).</summary>
     public int Generation(string node) => _generation.GetValueOrDefault(node);
     private readonly ConcurrentDictionary<string, int> _bootedGeneration = new();
+    private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _bootedTags = new();
     private IReadOnlyDictionary<string, object> _previousOutputs = ImmutableDictionary<string, object>.Empty;
     private long _order;
 
@@ -180,6 +185,7 @@ public sealed class Replay
         var host = Host(name);
         Assert.That(host.Address, Is.EqualTo(address), $"droplet {name} at {address}");
         _registeredDroplets[name] = true;
+        _bootedTags[name] = [.. ((System.Collections.IEnumerable)inputs["tags"]).Cast<object>().Select(t => (string)t)];
         var userData = inputs.TryGetValue("userData", out var data) ? (string)data : "";
         // What DigitalOcean makes a droplet from (ForceNew in terraform-provider-digitalocean
         // droplet/resource_droplet.go): another value is another droplet.

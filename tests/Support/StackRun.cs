@@ -138,6 +138,7 @@ public static class StackRun
         [StackHistory.KubernetesVersionOutput] = await result.Output<string>(StackHistory.KubernetesVersionOutput).ValueAsync(),
         [StackHistory.NodesOutput] = await result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>(StackHistory.NodesOutput).ValueAsync(),
         [StackHistory.ClusterSettingsOutput] = await result.Output<ImmutableDictionary<string, string>>(StackHistory.ClusterSettingsOutput).ValueAsync(),
+        [StackHistory.DepartingOutput] = await result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>(StackHistory.DepartingOutput).ValueAsync(),
     };
 
     /// <summary>The message a failed run ends with, as Pulumi prints it: the message of each error.</summary>
