@@ -130,6 +130,12 @@ public sealed class ClusterNode : ComponentResource
 
     /// <summary>The droplet's id as a trigger: a step with it runs again on a new droplet.</summary>
     public Input<object> DropletTrigger => Droplet.Id.Apply(id => (object)id);
+
+    /// <summary>
+    /// The droplet's size as a trigger: DigitalOcean resizes a droplet powered off and starts it
+    /// again with the same id, so only a step with this runs again after a resize.
+    /// </summary>
+    public Input<object> SizeTrigger => Droplet.Size.Apply(size => (object)size);
     public Output<string> PublicIp { get; }
     public Output<string> PrivateIp { get; }
     public Output<NodeAddress> Address { get; }

@@ -53,8 +53,10 @@ public sealed class HealthGate : ComponentResource
             // script), the etcd members (in the script), a droplet replaced, a new version. An
             // unchanged stack gets an empty diff, so `pulumi preview --expect-no-changes` and saved
             // plans work; to check on demand, see README "Check the cluster's health".
-            // A renewed certificate too: the gate then reports what is still close to expiry.
-            Triggers = [.. args.Nodes.Select(n => n.DropletTrigger), (Input<object>)args.KubernetesVersion, args.CertificatesRenewed],
+            // A renewed certificate too: the gate then reports what is still close to expiry. And a
+            // resized droplet, back with the same id: the update ends when its services are back
+            // (the gate waits for every etcd member and node), so the next one's roll finds them up.
+            Triggers = [.. args.Nodes.Select(n => n.DropletTrigger), .. args.Nodes.Select(n => n.SizeTrigger), (Input<object>)args.KubernetesVersion, args.CertificatesRenewed],
         }, parent: this);
 
         // stdout is kept secret like every step's; the leaders' names are not.

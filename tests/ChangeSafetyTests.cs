@@ -76,6 +76,25 @@ public class ChangeSafetyTests
         Assert.That(KeyNodes.Select(n => DropletInput(run, n, "region")), Is.All.EqualTo("fra1"));
     }
 
+    // DigitalOcean resizes a droplet powered off and starts it again, same id: no step of the node
+    // runs again, so the update would end while its etcd member and API server are still coming
+    // back, and the next could resize the next member. The health gate runs again and waits.
+    [Test]
+    public async Task AResizedNodeHoldsTheUpdateUntilTheClusterIsHealthyAgain()
+    {
+        var first = await StackRun.RunAsync("prod");
+        var config = StackRun.StackConfig("prod");
+        config["do-k8s-ha:size"] = "s-8vcpu-16gb";
+        static string Triggers(StackResult run) => string.Join(",", ((System.Collections.IEnumerable)run.Mocks.Named("health-check").Inputs["triggers"]).Cast<object>());
+
+        var unchanged = await Next(first, StackRun.StackConfig("prod"));
+        var resized = await Next(first, config);
+
+        Assert.That(DropletInput(resized, "cp1", "size"), Is.EqualTo("s-8vcpu-16gb"));
+        Assert.That(Triggers(unchanged), Is.EqualTo(Triggers(first)), "an unchanged stack runs no gate");
+        Assert.That(Triggers(resized), Is.Not.EqualTo(Triggers(first)), "a resize runs the gate again");
+    }
+
     // `pulumi preview` shows the same roll: it is decided before any resource is registered.
     [Test]
     public async Task EachUpdateSaysWhichNodeItRollsAndWhichWait([Values] bool preview)
