@@ -54,9 +54,9 @@ public class BringUpReplayTests
         Assert.That(OperatorKubectl(replay, "get nodes -o name"), Is.EqualTo("node/node1\nnode/node2\nnode/node3\n"));
         Assert.That(OperatorKubectl(replay, "get node node2 -o jsonpath={.metadata.labels}"), Does.Contain("node-role.kubernetes.io/control-plane"));
         var firstRun = replay.Ran.Count;
-
         replay.RunEveryStep = true;
         await Up(replay);
+
 
         Assert.That(replay.Ran, Has.Count.EqualTo(2 * firstRun), "every step ran again");
         Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
@@ -197,6 +197,115 @@ public class BringUpReplayTests
         }
 
         Assert.That(rolled, Is.EqualTo(new[] { "node1", "node2", "node3" }), "each droplet once, in inventory order");
+    }
+
+    /// <summary>
+    /// A new size on the running dev stack. DigitalOcean resizes a droplet powered off and starts
+    /// it again: one per `pulumi up`, each coming back by itself (etcd, the kubelet and its static
+    /// pods, the API proxy start because their steps enabled them), and the update ends only when
+    /// the health gate, run again, finds every member and node back; no other step runs. etcd keeps
+    /// its three members and every key, and no droplet is replaced.
+    /// </summary>
+    [Test]
+    public async Task ANewSizeRestartsOneDropletPerUpdateKeepingEveryEtcdKey()
+    {
+        var replay = new Replay(_droplets, seed: 5) { Nodes = Droplet };
+        await Up(replay);
+        var put = _droplets.Exec(_droplets[0], Etcdctl + """ put /registry/configmaps/kube-system/kept-through-the-roll '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept-through-the-roll","namespace":"kube-system"},"data":{"written":"before"}}'""");
+        Assert.That(put.ExitCode, Is.Zero, put.Stderr);
+        var before = EtcdKeys();
+        var settings = new Dictionary<string, string>(_settings) { ["do-k8s-ha:size"] = "s-4vcpu-8gb" };
+
+        for (var update = 1; update <= 4; update++)
+        {
+            var (resizedBefore, ranBefore) = (replay.Resized.Count, replay.RanSteps.Count);
+            await Up(replay, settings: settings);
+            var resized = replay.Resized.Skip(resizedBefore).ToList();
+            if (resized.Count == 0)
+            {
+                break;
+            }
+            Assert.That(resized, Has.Count.EqualTo(1), $"update {update} resized {string.Join(' ', resized)} at once");
+            var ran = replay.RanSteps.Skip(ranBefore).ToList();
+            Assert.That(ran, Is.EqualTo(new[] { "health-check" }), $"update {update}: only the gate runs again, ran {string.Join(", ", ran)}");
+            AssertClusterKept(replay, before, $"after update {update}");
+        }
+        Assert.That(replay.Resized, Is.EqualTo(new[] { "node1", "node2", "node3" }), "each droplet once, in inventory order");
+        Assert.That(Droplet.Take(3).Select(replay.Generation), Is.All.Zero, "no droplet was replaced");
+    }
+
+    /// <summary>
+    /// A new SSH key, rotated as the README says: the new key is added on every node with the old
+    /// one, then the config takes it. pulumi-command runs every step's command again when its
+    /// connection changes (the rolling upgrade's too, for the same version), each over the new key;
+    /// nothing is made twice, etcd keeps every key, and no droplet is replaced.
+    /// </summary>
+    [Test]
+    public async Task ANewSshKeyRunsEveryStepAgainOverIt()
+    {
+        var replay = new Replay(_droplets, seed: 6) { Nodes = Droplet };
+        await Up(replay);
+        var everyStep = replay.RanSteps.ToHashSet();
+        var before = EtcdKeys();
+        var newKey = Path.Combine(_droplets.Hosts.Dir, "new_key");
+        Assert.That(Repo.Run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "rotated@do-k8s-ha-test", "-f", newKey]).ExitCode, Is.Zero);
+
+        RunReadmeKeyRotation(replay, newKey);
+        var settings = new Dictionary<string, string>(_settings)
+        {
+            ["do-k8s-ha:sshPublicKey"] = File.ReadAllText(newKey + ".pub").Trim(),
+            ["do-k8s-ha:sshPrivateKey"] = File.ReadAllText(newKey),
+        };
+        var ranBefore = replay.RanSteps.Count;
+        await Up(replay, settings: settings);
+
+        var rotated = replay.RanSteps.Skip(ranBefore).ToList();
+        Assert.That(rotated, Is.SupersetOf(everyStep), "every step ran again over the new key");
+        Assert.That(rotated, Does.Contain("upgrade-node3.uncordon"), "the upgrade's steps too");
+        Assert.That(Droplet.Take(3).Select(replay.Generation), Is.All.Zero, "no droplet was replaced");
+        Assert.That(KubeadmCalls(0, "kubeadm init"), Is.EqualTo(1), "the cluster is made once");
+        Assert.That(EtcdMembers(), Has.Length.EqualTo(3));
+        Assert.That(EtcdKeys().Intersect(before), Is.EquivalentTo(before), "every key etcd held is kept");
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+    }
+
+    private void AssertClusterKept(Replay replay, string[] keys, string when)
+    {
+        Assert.That(EtcdMembers(), Has.Length.EqualTo(3), when);
+        Assert.That(EtcdKeys().Intersect(keys), Is.EquivalentTo(keys), $"{when}: every key etcd held is kept");
+        Assert.That(OperatorKubectl(replay, "-n kube-system get configmap kept-through-the-roll -o jsonpath={.data.written}"), Is.EqualTo("before"), when);
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"), when);
+    }
+
+    /// <summary>
+    /// README "Rotating the SSH key": its loop, as written, from the operator's host with the old
+    /// key, over the `nodes` output (`pulumi stack output nodes --json`) and its knownHosts lines.
+    /// </summary>
+    private void RunReadmeKeyRotation(Replay replay, string newKey)
+    {
+        var readme = File.ReadAllText(Repo.Path("README.md"));
+        var block = readme[readme.IndexOf("**Rotating the SSH key.**", StringComparison.Ordinal)..];
+        block = block[(block.IndexOf("```sh\n", StringComparison.Ordinal) + 6)..];
+        block = block[..block.IndexOf("```", StringComparison.Ordinal)];
+        var loop = string.Join("\n", block.Split('\n').TakeWhile(l => !l.StartsWith("pulumi config", StringComparison.Ordinal)));
+        Assert.That(loop, Does.StartWith("for ip in $(pulumi stack output nodes --json | jq -r '.[].publicIp'); do"));
+
+        var dir = Directory.CreateDirectory(Path.Combine(_droplets.Hosts.Dir, "operator-home")).FullName;
+        var nodes = (System.Collections.Immutable.ImmutableDictionary<string, System.Collections.Immutable.ImmutableDictionary<string, object>>)replay.StackOutputs["nodes"];
+        Directory.CreateDirectory(Path.Combine(dir, ".ssh"));
+        File.WriteAllLines(Path.Combine(dir, ".ssh", "known_hosts"), nodes.Values.Select(n => (string)n["knownHosts"]));
+        File.WriteAllText(Path.Combine(dir, "nodes.json"), System.Text.Json.JsonSerializer.Serialize(nodes.ToDictionary(n => n.Key, n => new { publicIp = (string)n.Value["publicIp"] })));
+        File.Copy(_droplets.OperatorKey, Path.Combine(dir, "old_key"), overwrite: true);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Path.Combine(dir, "old_key"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        File.Copy(newKey + ".pub", Path.Combine(dir, "new_key.pub"), overwrite: true);
+        // The operator's ~/.ssh/known_hosts holds the nodes' lines (ssh finds ~ from the password
+        // database, not $HOME: the wrapper points it there); `pulumi stack output` prints the output.
+        var script = "set -euo pipefail\ncd \"$HOME\"\npulumi() { cat nodes.json; }\nssh() { command ssh -o UserKnownHostsFile=\"$HOME/.ssh/known_hosts\" -o BatchMode=yes \"$@\"; }\n" + loop;
+        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Operator, "env", ["HOME=" + dir, "bash", "-c", script]);
+        Assert.That(exit, Is.Zero, stdout + stderr);
     }
 
     /// <summary>etcdctl on a member, with its own client certificate.</summary>

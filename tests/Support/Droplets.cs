@@ -182,6 +182,10 @@ public sealed class Droplets : IDisposable
         CFG
         rm -rf /var/lib/cloud /var/log/cloud-init.log /var/log/cloud-init-output.log
         rm -f /etc/ssh/ssh_host_*
+        # What a boot starts: an Ubuntu droplet's sshd, and containerd and nginx, which its user data
+        # installs (their packages enable them); not this machine's own services (its etcd-server,
+        # postgresql). The steps enable what they add (Reboot).
+        find /etc/systemd/system/multi-user.target.wants -mindepth 1 ! -name ssh.service ! -name containerd.service ! -name nginx.service -delete
         """;
 
     /// <summary>
@@ -224,6 +228,46 @@ public sealed class Droplets : IDisposable
     }
 
     /// <summary>
+    /// The droplet restarts, as a resize does (DigitalOcean powers it off, resizes it and powers it
+    /// on, same id and addresses): every process dies, the disk stays, /run and /tmp (tmpfs) start
+    /// empty. cloud-init boots the same instance (its seed is on disk, so the per-instance modules,
+    /// the user data's runcmd among them, do not run again), sshd starts, and every unit linked in
+    /// multi-user.target.wants starts, as systemd starts what is enabled: what no step enabled
+    /// stays down, as on a droplet.
+    /// </summary>
+    public void Reboot(TestHost host)
+    {
+        PowerOff(host);
+        var init = Exec(host, """
+            set -uo pipefail
+            find /run /tmp -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+            cloud-init init --local >>/var/log/cloud-init-output.log 2>&1
+            cloud-init init >>/var/log/cloud-init-output.log 2>&1
+            mkdir -p -m 0755 /run/sshd
+            /usr/sbin/sshd -t
+            """, timeoutSeconds: 120);
+        if (init.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{host.Name} did not boot again: {init.Stdout}{init.Stderr}");
+        }
+        StartIn(host, "sshd", "/usr/sbin/sshd", "-D", "-e");
+        Hosts.WaitForPort(host, host.Address, 22);
+        StartIn(host, "cloud-final", "bash", "-c", "cloud-init modules --mode=config >>/var/log/cloud-init-output.log 2>&1; cloud-init modules --mode=final >>/var/log/cloud-init-output.log 2>&1");
+        var units = Exec(host, """
+            set -euo pipefail
+            for link in /etc/systemd/system/multi-user.target.wants/*.service; do
+              [ -e "$link" ] || continue
+              unit=${link##*/}
+              [ "$unit" = ssh.service ] || systemctl start --no-block "$unit"
+            done
+            """);
+        if (units.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{host.Name}'s enabled units: {units.Stdout}{units.Stderr}");
+        }
+    }
+
+    /// <summary>
     /// A shell line that writes a file into the droplet from its content: the droplet's /tmp is
     /// its own, so it sees no file of the test's.
     /// </summary>
@@ -263,8 +307,25 @@ public sealed class Droplets : IDisposable
     /// relay), as pulumi-command opens it: with the host key pinned when the connection names
     /// one, else any key accepted (remote/connection.go falls back to InsecureIgnoreHostKey).
     /// </summary>
-    public (int ExitCode, string Stdout, string Stderr) SshTo(string address, int port, string? hostKeyPublic, string command, string? stdin, string user, int timeoutSeconds = 600)
+    /// <param name="privateKey">The key the connection gives (pulumi-command dials with it alone, and the agent only when SSH_AUTH_SOCK is set); null: the operator's.</param>
+    public (int ExitCode, string Stdout, string Stderr) SshTo(string address, int port, string? hostKeyPublic, string command, string? stdin, string user, int timeoutSeconds = 600, string? privateKey = null)
     {
+        var identity = OperatorKey;
+        if (privateKey is not null)
+        {
+            identity = Path.Combine(Hosts.Dir, "key-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(privateKey)))[..16]);
+            lock (_keyFiles)
+            {
+                if (!File.Exists(identity))
+                {
+                    File.WriteAllText(identity, privateKey.EndsWith('\n') ? privateKey : privateKey + "\n");
+                    if (!OperatingSystem.IsWindows())
+                    {
+                        File.SetUnixFileMode(identity, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                    }
+                }
+            }
+        }
         var knownHosts = Path.Combine(Hosts.Dir, $"known_hosts-{address}-{port}-{Guid.NewGuid():N}");
         var pinned = hostKeyPublic is { Length: > 0 };
         if (pinned)
@@ -272,10 +333,12 @@ public sealed class Droplets : IDisposable
             File.WriteAllText(knownHosts, $"{(port == 22 ? address : $"[{address}]:{port}")} {hostKeyPublic!.Trim()}\n");
         }
         return Hosts.Exec(Operator, "ssh", [
-            "-i", OperatorKey, "-p", port.ToString(CultureInfo.InvariantCulture), "-o", "BatchMode=yes",
+            "-i", identity, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-p", port.ToString(CultureInfo.InvariantCulture), "-o", "BatchMode=yes",
             "-o", $"StrictHostKeyChecking={(pinned ? "yes" : "no")}", "-o", $"UserKnownHostsFile={(pinned ? knownHosts : "/dev/null")}",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", $"{user}@{address}", command], stdin, timeoutSeconds);
     }
+
+    private readonly object _keyFiles = new();
 
     private void StartIn(TestHost host, string name, string file, params string[] args) =>
         Hosts.Start(host, name, "nsenter", ["--target", Holder(host), "--mount", "--uts", "--net", file, .. args]);

@@ -40,6 +40,11 @@ public sealed class Replay
     /// <summary>The steps that ran to success, in the order they finished.</summary>
     public IReadOnlyList<string> Ran => [.. _ran];
 
+    /// <summary>The remote steps that ran to success (not the Kubernetes objects, which every `up` applies again here).</summary>
+    public IReadOnlyList<string> RanSteps => [.. _ranSteps];
+
+    private readonly ConcurrentQueue<string> _ranSteps = new();
+
     /// <summary>What each step that succeeded printed (its last run).</summary>
     public IReadOnlyDictionary<string, string> Outputs => _outputs;
 
@@ -160,8 +165,16 @@ public sealed class Replay
 
     /// <summary>How many times the node's droplet was made anew (0: the first droplet).</summary>
     public int Generation(string node) => _generation.GetValueOrDefault(node);
+
+    /// <summary>The stack's outputs as the last `up` wrote them (what `pulumi stack output` prints).</summary>
+    public IReadOnlyDictionary<string, object> StackOutputs => _previousOutputs;
     private readonly ConcurrentDictionary<string, int> _bootedGeneration = new();
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _bootedTags = new();
+    private readonly ConcurrentDictionary<string, string> _size = new();
+    private readonly ConcurrentQueue<string> _resized = new();
+
+    /// <summary>The droplets resized (powered off and on again), in order.</summary>
+    public IReadOnlyList<string> Resized => [.. _resized];
     private IReadOnlyDictionary<string, object> _previousOutputs = ImmutableDictionary<string, object>.Empty;
     private long _order;
 
@@ -201,10 +214,20 @@ public sealed class Replay
         var generation = _generation.GetValueOrDefault(name);
         lock (_bootedGeneration)
         {
+            var size = inputs.TryGetValue("size", out var sized) ? Text(sized) : "";
             if (_bootedGeneration.TryGetValue(name, out var booted) && booted == generation)
             {
+                // A new size: DigitalOcean resizes the droplet powered off and starts it again
+                // (the provider's resize; size is not ForceNew), with what was enabled.
+                if (_size.TryGetValue(name, out var was) && was != size)
+                {
+                    _droplets.Reboot(host);
+                    _resized.Enqueue(name);
+                }
+                _size[name] = size;
                 return;
             }
+            _size[name] = size;
             if (_bootedGeneration.ContainsKey(name))
             {
                 // The droplet is replaced (DeleteBeforeReplace): the steps its old id triggered are
@@ -376,12 +399,13 @@ public sealed class Replay
             // dialWithRetry; components/SshDial.cs); a failure after the session opened is the step's.
             var limit = connection.TryGetValue("dialErrorLimit", out var l) ? Convert.ToInt32(l, System.Globalization.CultureInfo.InvariantCulture) : 10;
             var delay = TimeSpan.FromMilliseconds(100);
-            var (exit, stdout, stderr) = _droplets.SshTo(address, port, hostKey, command, (string)inputs["stdin"], (string)connection["user"]);
+            var key = connection.TryGetValue("privateKey", out var pk) ? (string)pk : null;
+            var (exit, stdout, stderr) = _droplets.SshTo(address, port, hostKey, command, (string)inputs["stdin"], (string)connection["user"], privateKey: key);
             for (var failedDials = 1; DialFailed(exit, stdout, stderr) && failedDials < limit; failedDials++)
             {
                 Thread.Sleep(delay);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 5000));
-                (exit, stdout, stderr) = _droplets.SshTo(address, port, hostKey, command, (string)inputs["stdin"], (string)connection["user"]);
+                (exit, stdout, stderr) = _droplets.SshTo(address, port, hostKey, command, (string)inputs["stdin"], (string)connection["user"], privateKey: key);
             }
             if (exit != 0)
             {
@@ -391,6 +415,7 @@ public sealed class Replay
                 throw new InvalidOperationException($"{name}: Process exited with status {exit}: running \"{command}\":\n{stdout}\n{stderr}");
             }
             _ran.Enqueue(name);
+            _ranSteps.Enqueue(name);
             _outputs[name] = stdout;
             return stdout;
         }
