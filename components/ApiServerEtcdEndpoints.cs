@@ -11,13 +11,17 @@ public sealed class ApiServerEtcdEndpointsArgs
     public required IReadOnlyList<(ClusterNode Node, Remote.Command Joined)> ControlPlane { get; init; }
     public required Output<ImmutableArray<string>> EtcdEndpoints { get; init; }
 
+    /// <summary>apiServer.certSANs beside each node's own names (Render.ApiServerCertSans): each API server's certificate is kept naming them.</summary>
+    public required Output<IReadOnlyList<string>> CertSans { get; init; }
+
     /// <summary>API server flags (apiServer.extraArgs) kept current on a live cluster, as etcd's members are.</summary>
     public IReadOnlyList<(string Name, string Value)> Flags { get; init; } = [];
 }
 
 /// <summary>
 /// Keeps every API server pointed at the etcd members of the inventory, with the flags the
-/// program manages after creation (the audit log's rotation). kubeadm writes both once, at init
+/// program manages after creation (the audit log's rotation) and a certificate naming every
+/// address the API is reached at (a new load balancer, or without one a replaced first node). kubeadm writes both once, at init
 /// and join; when etcd nodes change or a flag's setting does, these steps change them on one
 /// control-plane node after another (each step depends on the one before), so the cluster never
 /// loses more than one API server at a time. At creation they change nothing.
@@ -30,8 +34,8 @@ public sealed class ApiServerEtcdEndpoints : ComponentResource
         var steps = new StepChain();
         foreach (var (node, joined) in args.ControlPlane)
         {
-            var script = args.EtcdEndpoints.Apply(endpoints =>
-                Render.StepScript(("apiserver-etcd-endpoints", Render.ApiServerEtcdEndpointsScript(node.Spec.Name, endpoints, flags: args.Flags))));
+            var script = Output.Tuple(args.EtcdEndpoints, args.CertSans, node.Address).Apply(t =>
+                Render.StepScript(("apiserver-etcd-endpoints", Render.ApiServerEtcdEndpointsScript(t.Item3, t.Item1, t.Item2, flags: args.Flags))));
             steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = script,

@@ -43,8 +43,7 @@ public sealed class ControlPlane : ComponentResource
             settings.PodCidr,
             settings.ServiceCidr,
             t.Item1,
-            // 127.0.0.1 is the controlPlaneEndpoint (the local proxy): kubeadm does not add it itself.
-            ["127.0.0.1", "localhost", .. t.Item2],
+            Render.ApiServerCertSans(t.Item2),
             settings.NodeCidrMaskSize,
             settings.Hardening.AuditLog));
         LocalAdminKubeconfig = args.Pki.Material.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Ports.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));

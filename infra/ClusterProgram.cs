@@ -144,6 +144,7 @@ public static class ClusterProgram
         {
             ControlPlane = controlPlaneNodes.Zip(controlPlane.Steps).ToList(),
             EtcdEndpoints = etcd.ClientEndpoints,
+            CertSans = apiHost.Apply(host => Render.ApiServerCertSans([host])),
             Flags = Render.ManagedApiServerFlags(settings.Hardening.AuditLog),
         });
 

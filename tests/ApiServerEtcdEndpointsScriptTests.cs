@@ -27,11 +27,12 @@ public class ApiServerEtcdEndpointsScriptTests
         _node = new StubbedNode();
         _node.WriteState("kube-apiserver.yaml", ApiServerManifest(Before));
         _node.WriteState("cluster-config", StoredClusterConfiguration(Before));
+        MakeCertificates(["cp1", "kubernetes", "10.240.0.2", .. CertSans]);
         _node.Stub("pgrep", """
             running="kube-apiserver $(sed -n 's/^ *- \(--.*\)/\1/p' "$STATE/kube-apiserver.yaml" | tr '\n' ' ')"
             [ -f "$STATE/apiserver-down" ] && exit 1
             for arg in "$@"; do pattern=$arg; done
-            grep -qE -- "$pattern" <<<"$running"
+            grep -E -- "$pattern" <<<"4242 $running"
             """);
         _node.Stub("curl");
         _node.Stub("kubectl", """
@@ -48,8 +49,31 @@ public class ApiServerEtcdEndpointsScriptTests
     [TearDown]
     public void Remove() => _node?.Dispose();
 
-    private (int Exit, string Output) Run(string[] endpoints, int waitSeconds = 30) =>
-        _node.Run(Render.ApiServerEtcdEndpointsScript("cp1", endpoints, waitSeconds, manifest: Manifest), scratch: []);
+    private static readonly NodeAddress Cp1 = new("cp1", "10.240.0.2");
+
+    /// <summary>What StoredClusterConfiguration names, and the certificate made in <see cref="Stubs"/> too.</summary>
+    private static readonly string[] CertSans = ["127.0.0.1", "localhost"];
+
+    private string Pki => _node.StatePath("pki");
+
+    private (int Exit, string Output) Run(string[] endpoints, int waitSeconds = 30, IReadOnlyList<(string Name, string Value)>? flags = null, string[]? certSans = null) =>
+        _node.Run(Render.ApiServerEtcdEndpointsScript(Cp1, endpoints, certSans ?? CertSans, waitSeconds, manifest: Manifest, pki: Pki, flags: flags), scratch: []);
+
+    /// <summary>A cluster CA and an API server certificate it signed for these names, as kubeadm made them.</summary>
+    private void MakeCertificates(params string[] names)
+    {
+        Directory.CreateDirectory(Pki);
+        var sans = string.Join(",", names.Select(n => char.IsDigit(n[0]) ? $"IP:{n}" : $"DNS:{n}"));
+        var script = $"""
+            set -e
+            cd {Pki}
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -subj /CN=kubernetes -days 1 2>/dev/null
+            openssl req -new -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver 2>/dev/null
+            openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile <(echo "subjectAltName={sans}") -out apiserver.crt 2>/dev/null
+            """;
+        var (exit, _, stderr) = Repo.Run("bash", ["-c", script]);
+        Assert.That(exit, Is.Zero, stderr);
+    }
 
     [Test]
     public void NewMembersReachTheManifestAndKubeadmsStoredConfig()
@@ -125,7 +149,7 @@ public class ApiServerEtcdEndpointsScriptTests
         _node.WriteState("cluster-config", StoredClusterConfiguration(Before).Replace("  - localhost\n", "  - localhost\n  extraArgs:\n  - name: audit-log-maxage\n    value: \"30\"\n  - name: audit-log-maxbackup\n    value: \"10\"\n  - name: audit-log-maxsize\n    value: \"100\"\n  - name: profiling\n    value: \"false\"\n", StringComparison.Ordinal));
         var flags = Render.ManagedApiServerFlags(new Config.AuditLogSettings(90, 20, 200));
 
-        var (exit, output) = _node.Run(Render.ApiServerEtcdEndpointsScript("cp1", Before, 30, manifest: Manifest, flags: flags), scratch: []);
+        var (exit, output) = Run(Before, flags: flags);
 
         Assert.That(exit, Is.Zero, output);
         Assert.That(output, Does.Contain("restarting cp1's API server with --audit-log-maxage=90 --audit-log-maxbackup=20 --audit-log-maxsize=200"));
@@ -133,6 +157,43 @@ public class ApiServerEtcdEndpointsScriptTests
         var stored = File.ReadAllText(_node.StatePath("cluster-config"));
         Assert.That(stored, Does.Contain("  - name: audit-log-maxage\n    value: \"90\"\n  - name: audit-log-maxbackup\n    value: \"20\"\n  - name: audit-log-maxsize\n    value: \"200\"\n  - name: profiling\n    value: \"false\"\n"));
         Assert.That(EtcdEndpointsIn(stored), Is.EqualTo(Before), "etcd's members as they were");
+    }
+
+    // A certificate that lacks an address the API is now reached at is made again by kubeadm; if
+    // kubeadm cannot, the old pair is put back and nothing else changes.
+    [Test]
+    public void ACertificateKubeadmCannotMakeAgainLeavesTheOldOneInPlace()
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+        _node.Stub("kubeadm", "echo 'error execution phase certs/apiserver: failure loading CA' >&2; exit 1");
+        var before = File.ReadAllText(Path.Combine(Pki, "apiserver.crt"));
+        var manifest = File.ReadAllText(Manifest);
+
+        var (exit, output) = Run(Before, certSans: [.. CertSans, "198.51.100.10"]);
+
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(output, Does.Contain("kubeadm could not make cp1's API server certificate for 127.0.0.1 localhost 198.51.100.10; the old one is back"));
+        Assert.That(_node.Log, Does.Contain("kubeadm init phase certs apiserver --config /etc/kubernetes/apiserver-certs."));
+        Assert.That(File.ReadAllText(Path.Combine(Pki, "apiserver.crt")), Is.EqualTo(before));
+        Assert.That(File.Exists(Path.Combine(Pki, "apiserver.key")), Is.True);
+        Assert.That(File.ReadAllText(Manifest), Is.EqualTo(manifest));
+        Assert.That(_node.Log, Does.Not.Contain("patch"));
+    }
+
+    // The names reach kubeadm's stored config in both layouts (kubeadm's, and the program's own).
+    [Test]
+    public void TheCertificateNamesReachKubeadmsStoredConfig()
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+        MakeCertificates(["cp1", "kubernetes", "10.240.0.2", .. CertSans, "198.51.100.10"]);
+
+        var (exit, output) = Run(Before, certSans: [.. CertSans, "198.51.100.10"]);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(_node.Log, Does.Not.Contain("kubeadm init"), "the certificate names them already");
+        var stored = File.ReadAllText(_node.StatePath("cluster-config"));
+        Assert.That(stored, Does.StartWith("apiServer:\n  certSANs:\n  - 127.0.0.1\n  - localhost\n  - 198.51.100.10\napiVersion:"));
+        Assert.That(stored.Replace("  - 198.51.100.10\n", "", StringComparison.Ordinal).TrimEnd('\n'), Is.EqualTo(StoredClusterConfiguration(Before).TrimEnd('\n')), "nothing else changes");
     }
 
     private static string[] EtcdEndpointsIn(string clusterConfiguration)

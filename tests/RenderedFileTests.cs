@@ -38,7 +38,7 @@ public class RenderedFileTests
         ["control-plane.join.sh"] = () => Render.ControlPlaneScript(Cluster, Node2, mayInit: false, schedulable: true, JoinToken, FakePki.CaCertHash),
         ["join-token.sh"] = () => Render.JoinTokenScript("node3"),
         ["join-token-delete.sh"] = () => Render.JoinTokenDelete("node3", "abcdef"),
-        ["apiserver-etcd-endpoints.sh"] = () => Render.ApiServerEtcdEndpointsScript("node1", Render.EtcdClientUrls(EtcdMembers)),
+        ["apiserver-etcd-endpoints.sh"] = () => Render.ApiServerEtcdEndpointsScript(Node1, Render.EtcdClientUrls(EtcdMembers), Render.ApiServerCertSans(["198.51.100.10"])),
         ["worker-join.sh"] = () => Render.WorkerJoin(Node3, JoinToken, FakePki.CaCertHash, "412345678"),
         ["stale-node.sh"] = () => Render.StaleNode("node3", "412345678"),
         ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),

@@ -110,23 +110,40 @@ public static partial class Render
             ["JOIN_CONFIG"] = KubeadmJoinConfig(node, Ports.ApiProxyListen, joinToken, caCertHash, controlPlane: true, schedulable).TrimEnd('\n'),
         });
 
-    /// <summary>Points a control-plane node's API server, and kubeadm's stored config, at the inventory's etcd members.</summary>
+    /// <summary>
+    /// Points a control-plane node's API server, and kubeadm's stored config, at the inventory's
+    /// etcd members, with the flags and certificate names the program keeps current.
+    /// </summary>
+    /// <param name="node">The control-plane node: its name and address are in its API server's certificate.</param>
+    /// <param name="certSans">apiServer.certSANs (<see cref="ApiServerCertSans"/>).</param>
     /// <param name="flags">API server flags (apiServer.extraArgs) the program keeps current on a live cluster; none: only etcd's members.</param>
     public static string ApiServerEtcdEndpointsScript(
-        string nodeName,
+        NodeAddress node,
         IEnumerable<string> etcdEndpoints,
+        IReadOnlyList<string> certSans,
         int waitSeconds = 300,
         string manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        string pki = "/etc/kubernetes/pki",
         IReadOnlyList<(string Name, string Value)>? flags = null) =>
         Template.Render("apiserver-etcd-endpoints.sh", new Dictionary<string, string>
         {
             ["API_SERVER_PORT"] = Ports.ApiServer.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["NODE_IP"] = Sh.Quote(node.PrivateIp),
+            ["CERT_SANS"] = Sh.Quote(string.Join(" ", certSans)),
+            ["PKI"] = Sh.Quote(pki),
             ["ETCD_ENDPOINTS"] = Sh.Quote(string.Join(",", etcdEndpoints)),
             ["MANIFEST"] = Sh.Quote(manifest),
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["FLAGS"] = Sh.Quote(string.Join("\n", (flags ?? []).Select(f => $"{f.Name}={f.Value}"))),
         });
+
+    /// <summary>
+    /// The API server certificate's names beside the node's own (apiServer.certSANs): 127.0.0.1, the
+    /// controlPlaneEndpoint (the local proxy), which kubeadm does not add itself, and the addresses
+    /// users reach the API at (the load balancer's, or without one the first control-plane node's).
+    /// </summary>
+    public static IReadOnlyList<string> ApiServerCertSans(IEnumerable<string> apiAddresses) => ["127.0.0.1", "localhost", .. apiAddresses];
 
     /// <summary>The API server flags kubeadm renders from the config that the program keeps current after creation.</summary>
     public static IReadOnlyList<(string Name, string Value)> ManagedApiServerFlags(AuditLogSettings audit) =>
