@@ -64,22 +64,17 @@ public static class StackHistory
         var version = kubernetesVersion is string text && KubernetesVersion.TryParse(text, out var parsed) ? parsed : null;
         if (nodes is not IDictionary byName)
         {
-            return new PreviousDeployment(version, null);
+            return new PreviousDeployment(version);
         }
-        var etcd = new List<string>();
         var all = new Dictionary<string, PreviousNode>(StringComparer.Ordinal);
         string? cluster = null, region = null;
         foreach (var (name, node, fields) in Entries(byName))
         {
-            if (node.Roles.HasFlag(NodeRoles.Etcd))
-            {
-                etcd.Add(name);
-            }
             all[name] = node;
             cluster ??= fields("cluster") as string;
             region ??= fields("region") as string;
         }
-        return new PreviousDeployment(version, etcd, all, cluster, region)
+        return new PreviousDeployment(version, all, cluster, region)
         {
             Departing = departing is IDictionary leaving ? Entries(leaving).ToDictionary(e => e.Name, e => e.Node, StringComparer.Ordinal) : System.Collections.Immutable.ImmutableDictionary<string, PreviousNode>.Empty,
         };

@@ -156,7 +156,7 @@ public class DayTwoTests
         var before = previous is null ? null : KubernetesVersionOf(previous, out var v) ? v : throw new ArgumentException(previous);
         var etcd = new[] { "etcd1", "etcd2", "etcd3" };
 
-        var (problems, notes) = UpdateRules.Judge(new PreviousDeployment(before, etcd), version, etcd);
+        var (problems, notes) = UpdateRules.Judge(new PreviousDeployment(before, EtcdMembers(etcd)), version, etcd);
 
         var refused = expected.StartsWith("do-k8s-ha:", StringComparison.Ordinal) || expected == "goes back";
         Assert.That(problems, refused ? Has.One.Contains(expected) : Is.Empty);
@@ -251,7 +251,7 @@ public class DayTwoTests
     {
         var version = new Config.KubernetesVersion(1, 35, 1);
 
-        var (problems, notes) = UpdateRules.Judge(new PreviousDeployment(version, previous?.Split(' ')), version, target.Split(' '));
+        var (problems, notes) = UpdateRules.Judge(new PreviousDeployment(version, previous is null ? null : EtcdMembers(previous.Split(' '))), version, target.Split(' '));
 
         var refused = expected.StartsWith("do-k8s-ha:", StringComparison.Ordinal);
         Assert.That(problems, refused ? Is.EqualTo(new[] { expected }) : Is.Empty);
@@ -279,8 +279,12 @@ public class DayTwoTests
 
         Assert.That(previous.Exists, Is.True);
         Assert.That(previous.KubernetesVersion, Is.Null);
-        Assert.That(StackHistory.FromOutputs(null, null), Is.EqualTo(new PreviousDeployment(null, null)));
+        Assert.That(StackHistory.FromOutputs(null, null), Is.EqualTo(new PreviousDeployment(null)));
     }
+
+    /// <summary>A previous deployment's nodes: these, each with the role etcd alone.</summary>
+    private static Dictionary<string, PreviousNode> EtcdMembers(IEnumerable<string> names) =>
+        names.ToDictionary(n => n, _ => new PreviousNode(NodeRoles.Etcd, null, null), StringComparer.Ordinal);
 
     /// <summary>The `nodes` output of a previous update: each node's roles, as the engine hands them back.</summary>
     private static ImmutableDictionary<string, object> PreviousNodes(params string[] etcd) =>

@@ -2,12 +2,14 @@ namespace DoK8sHa.Config;
 
 /// <summary>What the last successful update left: the stack's own outputs, read before anything changes.</summary>
 /// <param name="KubernetesVersion">The version the cluster runs; null on a new stack, or one last updated by a release of this program that did not export it.</param>
-/// <param name="EtcdNodes">The nodes with the role etcd; null on a new stack.</param>
 /// <param name="Nodes">Every node as the update left it; null on a new stack.</param>
 /// <param name="ClusterName">The cluster's name, which its tags carry; null on a new stack or one that did not record it.</param>
-public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion, IReadOnlyList<string>? EtcdNodes,
+public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion,
     IReadOnlyDictionary<string, PreviousNode>? Nodes = null, string? ClusterName = null, string? Region = null)
 {
+    /// <summary>The nodes with the role etcd; null on a new stack.</summary>
+    public IReadOnlyList<string>? EtcdNodes => Nodes?.Where(n => n.Value.Roles.HasFlag(NodeRoles.Etcd)).Select(n => n.Key).Order(StringComparer.Ordinal).ToList();
+
     /// <summary>The settings kubeadm keeps in kubeadm-config, by config key, as the cluster was made; null: not recorded.</summary>
     public IReadOnlyDictionary<string, string>? ClusterSettings { get; init; }
 
@@ -24,13 +26,12 @@ public sealed record PreviousDeployment(KubernetesVersion? KubernetesVersion, IR
     /// <summary>This deployment with the nodes still leaving counted in: they are still members.</summary>
     public PreviousDeployment WithStillLeaving(IReadOnlyDictionary<string, PreviousNode> leaving) => leaving.Count == 0 ? this : this with
     {
-        EtcdNodes = [.. EtcdNodes ?? [], .. leaving.Where(n => n.Value.Roles.HasFlag(NodeRoles.Etcd)).Select(n => n.Key).Order(StringComparer.Ordinal)],
         Nodes = (Nodes ?? new Dictionary<string, PreviousNode>()).Concat(leaving).ToDictionary(n => n.Key, n => n.Value, StringComparer.Ordinal),
         StillLeaving = leaving.Keys.ToHashSet(StringComparer.Ordinal),
     };
 
     /// <summary>The stack has been deployed (it exported its inventory).</summary>
-    public bool Exists => EtcdNodes is not null;
+    public bool Exists => Nodes is not null;
 }
 
 /// <summary>
