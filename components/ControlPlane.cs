@@ -18,8 +18,8 @@ public sealed class ControlPlaneArgs
     /// <summary>A node joins only after the machine it replaces has left.</summary>
     public required NodeDepartures Departures { get; init; }
 
-    /// <summary>Extra names and addresses on the API server certificates (the load balancer's, say).</summary>
-    public required Output<IReadOnlyList<string>> ExtraCertSans { get; init; }
+    /// <summary>apiServer.certSANs: the API server certificates' names beside each node's own (Render.ApiServerCertSans).</summary>
+    public required Output<IReadOnlyList<string>> CertSans { get; init; }
 
     /// <summary>Each node's packages and local API proxy: init and joins go through it (the controlPlaneEndpoint).</summary>
     public required KubernetesNodeSetup Setup { get; init; }
@@ -37,13 +37,13 @@ public sealed class ControlPlane : ComponentResource
         : base("do-k8s-ha:index:ControlPlane", name, options)
     {
         var settings = args.Settings;
-        var cluster = Output.Tuple(args.Etcd.ClientEndpoints, args.ExtraCertSans).Apply(t => new KubeadmClusterInput(
+        var cluster = Output.Tuple(args.Etcd.ClientEndpoints, args.CertSans).Apply(t => new KubeadmClusterInput(
             settings.ClusterName,
             settings.KubernetesVersion,
             settings.PodCidr,
             settings.ServiceCidr,
             t.Item1,
-            Render.ApiServerCertSans(t.Item2),
+            t.Item2,
             settings.NodeCidrMaskSize,
             settings.Hardening.AuditLog));
         LocalAdminKubeconfig = args.Pki.Material.Apply(p => Render.Kubeconfig(settings.ClusterName, $"https://{Ports.ApiProxyListen}", p.CaCert, p.AdminCert, p.AdminKey));

@@ -106,6 +106,9 @@ public static class ClusterProgram
 
         // Users reach the API through the load balancer, or (not highly available) the init node.
         var apiHost = loadBalancer?.Ip ?? controlPlaneNodes[0].PublicIp;
+        // What every API server certificate names beside its node's own: kubeadm's at init and
+        // joins, and the one apiserver-endpoints keeps current when the address changes.
+        var certSans = apiHost.Apply(host => Render.ApiServerCertSans([host]));
 
         // How each node leaves when its droplet goes: from a live node, so a dead one can leave too.
         var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall, Relay = loadBalancer });
@@ -136,7 +139,7 @@ public static class ClusterProgram
             Pki = pki,
             Departures = departures,
             Setup = setup,
-            ExtraCertSans = apiHost.Apply(host => (IReadOnlyList<string>)[host]),
+            CertSans = certSans,
         });
 
         // After etcd nodes change, or the audit log's rotation, each API server takes them in turn.
@@ -144,7 +147,7 @@ public static class ClusterProgram
         {
             ControlPlane = controlPlaneNodes.Zip(controlPlane.Steps).ToList(),
             EtcdEndpoints = etcd.ClientEndpoints,
-            CertSans = apiHost.Apply(host => Render.ApiServerCertSans([host])),
+            CertSans = certSans,
             Flags = Render.ManagedApiServerFlags(settings.Hardening.AuditLog),
         });
 

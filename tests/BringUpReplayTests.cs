@@ -172,10 +172,7 @@ public class BringUpReplayTests
     {
         var replay = new Replay(_droplets, seed: 8) { Nodes = Droplet };
         await Up(replay);
-        // An object of the cluster's, written where the API server keeps it (the fake server's JSON).
-        var put = _droplets.Exec(_droplets[0], Etcdctl + """ put /registry/configmaps/kube-system/kept-through-the-roll '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept-through-the-roll","namespace":"kube-system"},"data":{"written":"before"}}'""");
-        Assert.That(put.ExitCode, Is.Zero, put.Stderr);
-        var before = EtcdKeys();
+        var before = PutKeptObject();
         var settings = new Dictionary<string, string>(_settings) { ["do-k8s-ha:image"] = "ubuntu-22-04-x64" };
 
         var rolled = new List<string>();
@@ -190,10 +187,7 @@ public class BringUpReplayTests
             }
             Assert.That(replaced, Has.Count.EqualTo(1), $"update {update} replaced {string.Join(' ', replaced)} at once");
             rolled.AddRange(replaced);
-            Assert.That(EtcdMembers(), Has.Length.EqualTo(3), $"after update {update}");
-            Assert.That(EtcdKeys().Intersect(before), Is.EquivalentTo(before), $"after update {update}: every key etcd held is kept");
-            Assert.That(OperatorKubectl(replay, "-n kube-system get configmap kept-through-the-roll -o jsonpath={.data.written}"), Is.EqualTo("before"));
-            Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+            AssertClusterKept(replay, before, $"after update {update}");
         }
 
         Assert.That(rolled, Is.EqualTo(new[] { "node1", "node2", "node3" }), "each droplet once, in inventory order");
@@ -211,9 +205,7 @@ public class BringUpReplayTests
     {
         var replay = new Replay(_droplets, seed: 5) { Nodes = Droplet };
         await Up(replay);
-        var put = _droplets.Exec(_droplets[0], Etcdctl + """ put /registry/configmaps/kube-system/kept-through-the-roll '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept-through-the-roll","namespace":"kube-system"},"data":{"written":"before"}}'""");
-        Assert.That(put.ExitCode, Is.Zero, put.Stderr);
-        var before = EtcdKeys();
+        var before = PutKeptObject();
         var settings = new Dictionary<string, string>(_settings) { ["do-k8s-ha:size"] = "s-4vcpu-8gb" };
 
         for (var update = 1; update <= 4; update++)
@@ -267,6 +259,17 @@ public class BringUpReplayTests
         Assert.That(EtcdMembers(), Has.Length.EqualTo(3));
         Assert.That(EtcdKeys().Intersect(before), Is.EquivalentTo(before), "every key etcd held is kept");
         Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+    }
+
+    /// <summary>
+    /// Writes an object of the cluster's where the API server keeps it (the fake server's JSON),
+    /// and returns every key etcd then holds: what <see cref="AssertClusterKept"/> checks.
+    /// </summary>
+    private string[] PutKeptObject()
+    {
+        var put = _droplets.Exec(_droplets[0], Etcdctl + """ put /registry/configmaps/kube-system/kept-through-the-roll '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept-through-the-roll","namespace":"kube-system"},"data":{"written":"before"}}'""");
+        Assert.That(put.ExitCode, Is.Zero, put.Stderr);
+        return EtcdKeys();
     }
 
     private void AssertClusterKept(Replay replay, string[] keys, string when)

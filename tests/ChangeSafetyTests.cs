@@ -222,14 +222,9 @@ public class ChangeSafetyTests
 
         var dev = await StackRun.SharedAsync("dev");
         Assert.That(dev.Mocks.Named("network-tag-cluster").Inputs["name"], Is.EqualTo(names[0]));
-        static ImmutableDictionary<string, object> Roles(params object[] roles) => ImmutableDictionary<string, object>.Empty.Add("roles", ImmutableArray.Create(roles));
         var legacy = new ClusterMocks
         {
-            PreviousOutputs = new Dictionary<string, object>
-            {
-                ["nodes"] = ImmutableDictionary<string, object>.Empty
-                    .Add("node1", Roles("control-plane", "etcd")).Add("node2", Roles("control-plane", "etcd", "worker")).Add("node3", Roles("etcd", "worker")),
-            },
+            PreviousOutputs = EarlierReleasesDevRecord,
         };
         var old = await StackRun.RunAsync("dev", StackRun.StackConfig("dev"), legacy);
         Assert.That(old.Mocks.Named("network-tag-cluster").Inputs["name"], Is.EqualTo("k8s-dev"), "a stack that recorded no name keeps its old one");
@@ -344,6 +339,23 @@ public class ChangeSafetyTests
         Assert.That(mocks.StackOutputsRegistered, Is.False);
     }
 
+    /// <summary>
+    /// The dev stack's outputs as a release before the change-safety one left them: each node's
+    /// roles only (no cluster name, image, size or droplet id).
+    /// </summary>
+    private static Dictionary<string, object> EarlierReleasesDevRecord
+    {
+        get
+        {
+            static ImmutableDictionary<string, object> Roles(params object[] roles) => ImmutableDictionary<string, object>.Empty.Add("roles", ImmutableArray.Create(roles));
+            return new Dictionary<string, object>
+            {
+                ["nodes"] = ImmutableDictionary<string, object>.Empty
+                    .Add("node1", Roles("control-plane", "etcd")).Add("node2", Roles("control-plane", "etcd", "worker")).Add("node3", Roles("etcd", "worker")),
+            };
+        }
+    }
+
     private static void RemoveNodes(Dictionary<string, string> config, params string[] names)
     {
         var nodes = System.Text.Json.Nodes.JsonNode.Parse(config["do-k8s-ha:nodes"])!.AsArray();
@@ -419,14 +431,9 @@ public class ChangeSafetyTests
     [TestCase("web1", "a droplet no inventory names")]
     public async Task AnEarlierReleasesStackSharingItsTagIsStopped(string name, string what)
     {
-        static ImmutableDictionary<string, object> Roles(params object[] roles) => ImmutableDictionary<string, object>.Empty.Add("roles", ImmutableArray.Create(roles));
         var mocks = new ClusterMocks
         {
-            PreviousOutputs = new Dictionary<string, object>
-            {
-                ["nodes"] = ImmutableDictionary<string, object>.Empty
-                    .Add("node1", Roles("control-plane", "etcd")).Add("node2", Roles("control-plane", "etcd", "worker")).Add("node3", Roles("etcd", "worker")),
-            },
+            PreviousOutputs = EarlierReleasesDevRecord,
             AccountDroplets = () => new[] { "node1", "node2", "node3" }.Select(n => new AccountDroplet(ClusterMocks.DropletIdOf(n), n, ["k8s-dev"]))
                 .Append(new AccountDroplet("4242", name, ["k8s-dev"])),
         };

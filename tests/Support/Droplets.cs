@@ -206,21 +206,32 @@ public sealed class Droplets : IDisposable
               - {File.ReadAllText(OperatorKey + ".pub").Trim()}
 
             """);
-        var init = Exec(host, $"""
-            set -uo pipefail
+        BootStages(host, $"""
             hostname {hostname}
             mkdir -p /var/lib/cloud/seed/nocloud
             {Write("/var/lib/cloud/seed/nocloud/user-data", "0600", File.ReadAllText(Path.Combine(seed, "user-data")))}
             {Write("/var/lib/cloud/seed/nocloud/meta-data", "0600", File.ReadAllText(Path.Combine(seed, "meta-data")))}
+            """, "did not boot");
+    }
+
+    /// <summary>
+    /// What every boot runs after <paramref name="before"/>: cloud-init's first two stages, sshd as
+    /// its unit starts it (its runtime directory, a config test, then the daemon), then cloud-init's
+    /// config and final stages in the background.
+    /// </summary>
+    private void BootStages(TestHost host, string before, string failure)
+    {
+        var init = Exec(host, $"""
+            set -uo pipefail
+            {before}
             cloud-init init --local >>/var/log/cloud-init-output.log 2>&1
             cloud-init init >>/var/log/cloud-init-output.log 2>&1
-            # sshd.service: its runtime directory, a config test, then the daemon.
             mkdir -p -m 0755 /run/sshd
             /usr/sbin/sshd -t
             """, timeoutSeconds: 120);
         if (init.ExitCode != 0)
         {
-            throw new InvalidOperationException($"{host.Name} did not boot: {init.Stdout}{init.Stderr}{Read(host, "/var/log/cloud-init-output.log")}");
+            throw new InvalidOperationException($"{host.Name} {failure}: {init.Stdout}{init.Stderr}{Read(host, "/var/log/cloud-init-output.log")}");
         }
         StartIn(host, "sshd", "/usr/sbin/sshd", "-D", "-e");
         Hosts.WaitForPort(host, host.Address, 22);
@@ -238,21 +249,7 @@ public sealed class Droplets : IDisposable
     public void Reboot(TestHost host)
     {
         PowerOff(host);
-        var init = Exec(host, """
-            set -uo pipefail
-            find /run /tmp -mindepth 1 -maxdepth 1 -exec rm -rf {} +
-            cloud-init init --local >>/var/log/cloud-init-output.log 2>&1
-            cloud-init init >>/var/log/cloud-init-output.log 2>&1
-            mkdir -p -m 0755 /run/sshd
-            /usr/sbin/sshd -t
-            """, timeoutSeconds: 120);
-        if (init.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{host.Name} did not boot again: {init.Stdout}{init.Stderr}");
-        }
-        StartIn(host, "sshd", "/usr/sbin/sshd", "-D", "-e");
-        Hosts.WaitForPort(host, host.Address, 22);
-        StartIn(host, "cloud-final", "bash", "-c", "cloud-init modules --mode=config >>/var/log/cloud-init-output.log 2>&1; cloud-init modules --mode=final >>/var/log/cloud-init-output.log 2>&1");
+        BootStages(host, "find /run /tmp -mindepth 1 -maxdepth 1 -exec rm -rf {} +", "did not boot again");
         var units = Exec(host, """
             set -euo pipefail
             for link in /etc/systemd/system/multi-user.target.wants/*.service; do
