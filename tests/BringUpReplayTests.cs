@@ -262,6 +262,49 @@ public class BringUpReplayTests
     }
 
     /// <summary>
+    /// node2's API server serves a certificate that lacks one of apiServer.certSANs (planted:
+    /// `localhost`, a name no step reaches it by, so the cluster works on until the repair): every
+    /// step running again, apiserver-endpoints-node2 makes it a new pair with kubeadm, restarts that
+    /// API server alone by taking its manifest out of the static pod path and back, and waits until
+    /// it serves the new one; node1's is kept.
+    /// </summary>
+    [Test]
+    public async Task AnApiServerCertificateLackingANameIsMadeAgainAndServed()
+    {
+        var replay = new Replay(_droplets, seed: 7) { Nodes = Droplet };
+        await Up(replay);
+        var node2 = _droplets[1];
+        var balancer = _droplets.Mirror.Address;
+        Assert.That(ServedNames(node2), Does.Contain("DNS:localhost"), "kubeadm made it with every name");
+        var plant = _droplets.Exec(node2, $"""
+            set -euo pipefail
+            cd /etc/kubernetes/pki
+            openssl req -new -newkey rsa:2048 -nodes -keyout apiserver.key -subj /CN=kube-apiserver 2>/dev/null \
+              | openssl x509 -req -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile <(echo 'subjectAltName=DNS:node2,IP:127.0.0.1,IP:{node2.Address},IP:{balancer}') -out apiserver.crt 2>/dev/null
+            pkill -f '[k]ube-apiserver .*--advertise-address={node2.Address}( |$)'
+            for _ in $(seq 1 30); do curl -ksf --max-time 2 https://127.0.0.1:6443/readyz >/dev/null && break; sleep 1; done
+            """);
+        Assert.That(plant.ExitCode, Is.Zero, plant.Stdout + plant.Stderr);
+        Assert.That(ServedNames(node2), Does.Not.Contain("DNS:localhost"), "the planted certificate is served");
+
+        replay.RunEveryStep = true;
+        await Up(replay);
+
+        Assert.That(replay.Outputs["apiserver-endpoints-node2"], Does.Contain("node2's API server certificate now names 127.0.0.1 localhost " + balancer));
+        Assert.That(replay.Outputs["apiserver-endpoints-node1"], Does.Not.Contain("certificate now names"), "node1's certificate was kept");
+        Assert.That(ServedNames(node2), Does.Contain("DNS:localhost").And.Contain("IP Address:" + balancer), "node2's API server serves the new pair");
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+    }
+
+    /// <summary>The subject alternative names of the certificate a node's API server serves on 127.0.0.1:6443.</summary>
+    private string ServedNames(TestHost node)
+    {
+        var (exit, stdout, stderr) = _droplets.Exec(node, "timeout 10 openssl s_client -connect 127.0.0.1:6443 </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName");
+        Assert.That(exit, Is.Zero, stderr);
+        return stdout;
+    }
+
+    /// <summary>
     /// Writes an object of the cluster's where the API server keeps it (the fake server's JSON),
     /// and returns every key etcd then holds: what <see cref="AssertClusterKept"/> checks.
     /// </summary>
