@@ -33,6 +33,12 @@ public sealed class ClusterAddonsArgs
     /// <summary>The node that creates the cluster: without a load balancer, the API the add-ons go to.</summary>
     public required ClusterNode InitNode { get; init; }
 
+    /// <summary>
+    /// The steps after which every API server the endpoint reaches serves a certificate naming it
+    /// (apiserver-endpoints): the provider sends nothing before them.
+    /// </summary>
+    public IReadOnlyList<Resource> EndpointNamed { get; init; } = [];
+
     /// <summary>The load balancer users reach the API through, if there is one.</summary>
     public ApiLoadBalancer? LoadBalancer { get; init; }
 
@@ -86,7 +92,7 @@ public sealed class ClusterAddons : ComponentResource
             // `up` fails on names that still exist. A whole-stack destroy needs no API: every
             // object here is deletedWith the cluster's firewall. For a cluster already gone:
             // PULUMI_K8S_DELETE_UNREACHABLE=true pulumi refresh (README "Troubleshooting").
-        }, new CustomResourceOptions { Parent = this, DependsOn = { ApiReachable } });
+        }, new CustomResourceOptions { Parent = this, DependsOn = [ApiReachable, .. args.EndpointNamed] });
 
         // The exported kubeconfig's user: a new operator key names another user, and this binding
         // follows it, so every copy of the old kubeconfig is refused (README "Certificates").

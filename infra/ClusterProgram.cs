@@ -174,6 +174,11 @@ public static class ClusterProgram
             ClusterCreated = controlPlane.Init,
             InitNode = controlPlaneNodes[0],
             LoadBalancer = loadBalancer,
+            // Without a balancer the endpoint is the first node's public address, which a replaced
+            // first node's certificate names only after its apiserver-endpoints step (its join
+            // takes kubeadm-config's names, the old address). A balancer keeps its address for its
+            // life, and every API server's certificate names it from its init or join.
+            EndpointNamed = loadBalancer is null ? [apiServerEtcd.Steps[0]] : [],
             Cluster = network.Firewall,
             KubeletNodes = [.. nodes.Where(n => n.Spec.IsKubernetesNode).Select(n => (n.Spec.Name, n.PrivateIp))],
         });

@@ -292,6 +292,23 @@ public class AddonAndHealthTests
         Assert.That(provider.Inputs["clusterIdentifier"], Is.EqualTo(StackRun.ClusterName("dev")));
     }
 
+    /// <summary>
+    /// Without a balancer the add-ons reach the API at the first control-plane node's public
+    /// address, which its API server's certificate names only once apiserver-endpoints-node1 has
+    /// run: a replaced node1 joins with the names kubeadm-config held (the old address), so the
+    /// provider waits for that step, or its TLS handshake is refused for the new address.
+    /// </summary>
+    [Test]
+    public async Task WithoutABalancerTheAddonsWaitForTheFirstNodesCertificateNames()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:apiLoadBalancer"] = "none";
+        var mocks = new ClusterMocks { Hold = ((type, name) => name == "apiserver-endpoints-node1", TimeSpan.FromSeconds(2)) };
+        await StackRun.RunAsync("dev", config, mocks);
+
+        Assert.That(mocks.OfType(Provider).Single().RegisteredAt, Is.GreaterThan(mocks.Named("apiserver-endpoints-node1").CompletedAt));
+    }
+
     [Test]
     public async Task RemoteStepsSendNoPreviousOutputAsSshEnvironment()
     {

@@ -28,6 +28,12 @@ public sealed class ClusterMocks : IMocks
     /// </summary>
     public (Func<string, string, bool> Matches, int Count)? Barrier { get; init; }
 
+    /// <summary>
+    /// Resources matching the predicate complete only after this long: whatever registers after
+    /// one completed waited for it (a dependency), not for the engine's pace.
+    /// </summary>
+    public (Func<string, string, bool> Matches, TimeSpan For)? Hold { get; init; }
+
     private readonly TaskCompletionSource _barrierFull = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _barrierArrived;
 
@@ -153,6 +159,11 @@ public sealed class ClusterMocks : IMocks
             {
                 BarrierTimedOut = true;
             }
+        }
+
+        if (Hold is { } hold && hold.Matches(type, name))
+        {
+            await Task.Delay(hold.For);
         }
 
         var inputs = args.Inputs;
