@@ -196,6 +196,48 @@ public class ApiServerEtcdEndpointsScriptTests
         Assert.That(stored.Replace("  - 198.51.100.10\n", "", StringComparison.Ordinal).TrimEnd('\n'), Is.EqualTo(StoredClusterConfiguration(Before).TrimEnd('\n')), "nothing else changes");
     }
 
+    // A flag a newer release manages that the cluster's manifest and kubeadm-config lack (a
+    // cluster made by an earlier release): it is added to both, and kubeadm-config stays YAML
+    // kubeadm reads, one extraArgs entry per flag (seen failing first: "has no --audit-log-maxsize
+    // flag to set").
+    [TestCase(true, TestName = "AFlagANewReleaseManagesIsAddedBesideTheOtherExtraArgs")]
+    [TestCase(false, TestName = "AFlagANewReleaseManagesIsAddedWhereKubeadmConfigHadNoExtraArgs")]
+    public void AFlagANewReleaseManagesIsAddedToTheManifestAndKubeadmsStoredConfig(bool otherExtraArgs)
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+        _node.WriteState("kube-apiserver.yaml", ApiServerManifest(Before).Replace("    - --secure-port=6443\n", "    - --audit-log-maxage=30\n    - --audit-log-maxbackup=10\n    - --secure-port=6443\n", StringComparison.Ordinal));
+        var extraArgs = "  extraArgs:\n  - name: audit-log-maxage\n    value: \"30\"\n  - name: audit-log-maxbackup\n    value: \"10\"\n" + (otherExtraArgs ? "  - name: profiling\n    value: \"false\"\n" : "");
+        _node.WriteState("cluster-config", StoredClusterConfiguration(Before).Replace("  - localhost\n", "  - localhost\n" + (otherExtraArgs ? extraArgs : ""), StringComparison.Ordinal));
+        var flags = Render.ManagedApiServerFlags(new Config.AuditLogSettings(30, 10, 100));
+
+        var (exit, output) = Run(Before, flags: flags);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("restarting cp1's API server with --audit-log-maxsize=100"));
+        var manifest = File.ReadAllText(Manifest);
+        Assert.That(manifest, Does.Contain("    - kube-apiserver\n").And.Contain("    - --audit-log-maxsize=100\n"));
+        Assert.That(manifest.Replace("    - --audit-log-maxsize=100\n", "", StringComparison.Ordinal), Is.EqualTo(ApiServerManifest(Before).Replace("    - --secure-port=6443\n", "    - --audit-log-maxage=30\n    - --audit-log-maxbackup=10\n    - --secure-port=6443\n", StringComparison.Ordinal)), "one line is added");
+        var stored = File.ReadAllText(_node.StatePath("cluster-config"));
+        Assert.That(ExtraArgsIn(stored), Is.SupersetOf(new[] { ("audit-log-maxage", "30"), ("audit-log-maxbackup", "10"), ("audit-log-maxsize", "100") }));
+        Assert.That(ExtraArgsIn(stored), Has.Count.EqualTo(otherExtraArgs ? 4 : 3));
+        Assert.That(EtcdEndpointsIn(stored), Is.EqualTo(Before), "etcd's members as they were");
+
+        File.Delete(_node.StatePath("log"));
+        var (again, second) = Run(Before, flags: flags);
+        Assert.That(again, Is.Zero, second);
+        Assert.That(second, Does.Not.Contain("restarting"));
+        Assert.That(_node.Log, Does.Not.Contain("patch"), "a second run changes nothing");
+    }
+
+    private static List<(string, string)> ExtraArgsIn(string clusterConfiguration)
+    {
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(clusterConfiguration));
+        var root = (YamlMappingNode)yaml.Documents[0].RootNode;
+        var extraArgs = (YamlSequenceNode)((YamlMappingNode)root["apiServer"])["extraArgs"];
+        return [.. extraArgs.Children.Cast<YamlMappingNode>().Select(a => (((YamlScalarNode)a["name"]).Value!, ((YamlScalarNode)a["value"]).Value!))];
+    }
+
     private static string[] EtcdEndpointsIn(string clusterConfiguration)
     {
         var yaml = new YamlStream();

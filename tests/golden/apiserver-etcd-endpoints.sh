@@ -47,14 +47,39 @@ with_endpoints() { # a ClusterConfiguration on stdin, printed with etcd.external
     END { if (!found) { print "no etcd.external.endpoints in the ClusterConfiguration" > "/dev/stderr"; exit 1 } }'
 }
 
-with_extra_args() { # a ClusterConfiguration on stdin, printed with each of FLAGS as apiServer.extraArgs' value
+# A ClusterConfiguration on stdin, printed with each of FLAGS as an apiServer.extraArgs entry (v1beta4:
+# a list of name/value pairs): an entry's value is set, and a flag it lacks (one a newer release
+# manages) is added under extraArgs, made if the section has none.
+with_extra_args() {
   awk -v flags="$FLAGS" '
-    BEGIN { n = split(flags, lines, "\n"); for (i = 1; i <= n; i++) { eq = index(lines[i], "="); if (eq) want[substr(lines[i], 1, eq - 1)] = substr(lines[i], eq + 1) } }
-    /^[^ #]/ { api = ($0 ~ /^apiServer:/) }
-    api && $1 == "-" && $2 == "name:" && ($3 in want) { name = $3; print; next }
-    name != "" && $1 == "value:" { sub(/value:.*/, "value: \"" want[name] "\""); print; seen[name] = 1; name = ""; next }
-    { print }
-    END { for (k in want) if (!(k in seen)) { print "no apiServer.extraArgs " k " in the ClusterConfiguration" > "/dev/stderr"; exit 1 } }'
+    function lead(s) { match(s, /^ */); return RLENGTH }
+    function add(pad,   i) { for (i = 1; i <= count; i++) if (!(order[i] in have)) printf "%s- name: %s\n%s  value: \"%s\"\n", pad, order[i], pad, want[order[i]] }
+    BEGIN { n = split(flags, lines, "\n"); for (i = 1; i <= n; i++) { eq = index(lines[i], "="); if (eq) { k = substr(lines[i], 1, eq - 1); want[k] = substr(lines[i], eq + 1); order[++count] = k } } }
+    { line[NR] = $0 }
+    END {
+      # First the apiServer section: where it ends, its extraArgs key, and the flags it names.
+      for (i = 1; i <= NR; i++) {
+        s = line[i]
+        if (s ~ /^[^ #]/) { if (api && !stop) stop = i; api = (s ~ /^apiServer:/); if (api) found = 1 }
+        if (api && s ~ /^ +extraArgs: *$/) { key = i; pad = substr(s, 1, lead(s)) }
+        if (api && key && s ~ /^ *- name: /) { nm = s; sub(/^ *- name: */, "", nm); gsub(/"/, "", nm); have[nm] = 1; if (item == "") item = substr(s, 1, lead(s)) }
+      }
+      if (!found) { print "no apiServer in the ClusterConfiguration" > "/dev/stderr"; exit 1 }
+      if (api && !stop) stop = NR + 1
+      if (item == "") item = key ? pad : "  "
+      for (i = 1; i <= count; i++) if (!(order[i] in have)) missing++
+      for (i = 1; i <= NR; i++) {
+        s = line[i]
+        if (i == stop && !key && missing) { print "  extraArgs:"; add("  ") }
+        if (s ~ /^[^ #]/) api = (s ~ /^apiServer:/)
+        split(s, f, " ")
+        if (api && f[1] == "-" && f[2] == "name:" && (f[3] in want)) { name = f[3]; print s; continue }
+        if (name != "" && f[1] == "value:") { sub(/value:.*/, "value: \"" want[name] "\"", s); print s; name = ""; continue }
+        print s
+        if (i == key) add(item)
+      }
+      if (stop == NR + 1 && !key && missing) { print "  extraArgs:"; add("  ") }
+    }'
 }
 
 with_cert_sans() { # a ClusterConfiguration on stdin, printed with apiServer.certSANs set to CERT_SANS
@@ -125,9 +150,14 @@ for flag in "${wanted_flags[@]}"; do
   if grep -q -- "^ *- $flag\$" "$MANIFEST"; then
     continue
   fi
-  grep -q -- "^ *- $name=" "$MANIFEST" || { echo "$MANIFEST has no $name flag to set" >&2; exit 1; }
   # sed -i renames a complete file into place: the kubelet never reads half of it.
-  sed -i "s#^\( *- \)$name=.*#\1$flag#" "$MANIFEST"
+  if grep -q -- "^ *- $name=" "$MANIFEST"; then
+    sed -i "s#^\( *- \)$name=.*#\1$flag#" "$MANIFEST"
+  else
+    # A flag a newer release manages: added after the command, as the first argument.
+    grep -q -- '^ *- kube-apiserver$' "$MANIFEST" || { echo "$MANIFEST has no kube-apiserver command to give $name" >&2; exit 1; }
+    sed -i "/^ *- kube-apiserver\$/{p;s#^\( *- \)kube-apiserver\$#\1$flag#}" "$MANIFEST"
+  fi
   changed+=("$flag")
 done
 if [ "${#changed[@]}" -eq 0 ]; then
