@@ -159,6 +159,46 @@ public class DeliveredStepTests
         Assert.That(MemberHealth(node1), Does.Contain($"https://{node1.Address}:2379 is healthy"));
     }
 
+    // A new etcdVersion over running members: etcd-install.sh installs it beside the running
+    // process and asks for a restart (the marker beside the config); the member's service step
+    // restarts it on the new binary, and the marker is gone. node1 is planted with an older
+    // release: a wrapper that reports 3.4.0 and runs this machine's etcd.
+    [Test]
+    public async Task ANewReleaseOverARunningMemberIsRestartedOntoByItsServiceStep()
+    {
+        var stack = await DevStack();
+        Boot(stack);
+        await StartEtcd(stack);
+        WaitForHealthyCluster();
+        var node1 = _droplets[0];
+        string Pid() => _droplets.Read(node1, "/run/systemctl-stand-in/pids/etcd.service").Trim();
+        Ran(_droplets.Exec(node1, """
+            set -euo pipefail
+            mv /usr/local/bin/etcd /usr/local/bin/etcd-3.4.0
+            printf '%s\n' '#!/bin/sh' 'if [ "$1" = --version ]; then echo "etcd Version: 3.4.0"; exit 0; fi' 'exec /usr/local/bin/etcd-3.4.0 "$@"' > /usr/local/bin/etcd
+            chmod 0755 /usr/local/bin/etcd
+            """), "plant an older release");
+        var before = Pid();
+
+        var install = stack.Run(_droplets, "etcd-node1");
+
+        Ran(install, "etcd-node1");
+        Assert.That(install.Stdout, Does.Contain($"installed etcd {RealEtcd.Version}"));
+        Assert.That(_droplets.Exec(node1, "test -f /etc/etcd/etcd.conf.yml.restart").ExitCode, Is.Zero, "a restart is asked for");
+        Assert.That(Pid(), Is.EqualTo(before), "the member runs on until its service step");
+
+        var service = stack.Run(_droplets, "etcd-node1.service");
+
+        Ran(service, "etcd-node1.service");
+        Assert.That(service.Stdout, Does.Contain("etcd is restarted and healthy"));
+        Assert.That(Pid(), Is.Not.EqualTo(before));
+        Assert.That(_droplets.Exec(node1, "test -e /etc/etcd/etcd.conf.yml.restart").ExitCode, Is.Not.Zero, "the restart was taken");
+        Assert.That(_droplets.Exec(node1, "/usr/local/bin/etcd --version").Stdout, Does.Contain($"etcd Version: {RealEtcd.Version}"));
+        var running = _droplets.Exec(node1, $"readlink /proc/{Pid()}/exe");
+        Assert.That(running.Stdout.Trim(), Is.EqualTo("/usr/local/bin/etcd"), "the member runs the new binary");
+        Assert.That(MemberHealth(node1), Does.Contain($"https://{node1.Address}:2379 is healthy"));
+    }
+
     // Seen failing before the fix: the keyring `gpg --dearmor -o` wrote under the step runner's
     // umask 077 was 0600 root; apt verifies as _apt, which could not read it: NO_PUBKEY, "The
     // repository … is not signed", and the step stopped at apt-get update.
