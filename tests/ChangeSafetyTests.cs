@@ -406,16 +406,19 @@ public class ChangeSafetyTests
 
     // Every load balancer and firewall of the cluster takes its droplets by the cluster's tag: a
     // droplet there that is not this stack's (another cluster's of the same name) stops the update.
+    // The provider's exact match ignores case (datalist values.go, strings.EqualFold), so a tag
+    // spelt in capitals is the same tag.
     [Test]
-    public async Task ADropletOfAnotherClusterOnTheTagStopsTheUpdate([Values] bool preview)
+    public async Task ADropletOfAnotherClusterOnTheTagStopsTheUpdate([Values] bool preview, [Values] bool capitals)
     {
         var first = await StackRun.SharedAsync("prod");
         var tag = StackRun.ClusterName("prod");
+        var spelt = capitals ? tag.ToUpperInvariant() : tag;
         var mocks = new ClusterMocks
         {
             PreviousOutputs = await StackRun.OutputsOf(first),
             PreviousInputs = first.Mocks.StateInputs,
-            ForeignDroplets = [new AccountDroplet("4242", "cp1", [tag, $"{tag}-control-plane"], "2025-03-01T09:00:00Z")],
+            ForeignDroplets = [new AccountDroplet("4242", "cp1", [spelt, $"{spelt}-control-plane"], "2025-03-01T09:00:00Z")],
         };
 
         var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks, isPreview: preview));

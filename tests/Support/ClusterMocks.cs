@@ -317,15 +317,19 @@ public sealed class ClusterMocks : IMocks
         {
             return Task.FromResult<object>(args.Args);
         }
-        // The provider lists every droplet and keeps those a filter matches: on a list field
-        // (tags), any element equal to any value (match_by exact, all false).
+        // As terraform-provider-digitalocean's datalist (v2.96.0, the one pulumi-digitalocean
+        // pins): every droplet of the account, 200 a page to the last (droplet/droplets.go
+        // getDigitalOceanDroplets; GPU droplets only with gpus = true), kept when each filter
+        // matches (filter.go applyFilters); on a set field (tags) a value matches when any
+        // element equals it (values.go valueMatches), and exact ignores case (strings.EqualFold);
+        // with all = false (the default) one of the values is enough.
         var filters = args.Args.TryGetValue("filters", out var given) ? ((System.Collections.IEnumerable)given).Cast<ImmutableDictionary<string, object>>().ToList() : [];
         if (filters.Any(f => (string)f["key"] != "tags" || f.ContainsKey("all") || f.ContainsKey("matchBy")))
         {
             throw new NotSupportedException("the mocks' getDroplets filters on tags only, exactly");
         }
         var droplets = (AccountDroplets?.Invoke() ?? StateDroplets().Concat(ForeignDroplets))
-            .Where(d => filters.All(f => ((System.Collections.IEnumerable)f["values"]).Cast<object>().Any(v => d.Tags.Contains((string)v))))
+            .Where(d => filters.All(f => ((System.Collections.IEnumerable)f["values"]).Cast<object>().Any(v => d.Tags.Contains((string)v, StringComparer.OrdinalIgnoreCase))))
             .Select(d => (object)ImmutableDictionary<string, object>.Empty
                 .Add("id", int.Parse(d.Id, System.Globalization.CultureInfo.InvariantCulture))
                 .Add("name", d.Name)
