@@ -54,6 +54,7 @@ public sealed class ClusterPki : ComponentResource
 
     private readonly string _name;
     private readonly Dictionary<string, Output<EtcdMemberCredential>> _etcdMembers = [];
+    private readonly Dictionary<string, Output<EtcdMemberCredential>> _etcdSnapshotClients = [];
     private readonly List<Output<string>> _validityEnds = [];
 
     public ClusterPki(string name, ClusterPkiArgs args, ComponentResourceOptions? options = null)
@@ -113,6 +114,10 @@ public sealed class ClusterPki : ComponentResource
                 dnsNames: [member, "localhost"], ipAddresses: [ip, "127.0.0.1"]);
             _etcdMembers[member] = Output.CreateSecret(Output.Tuple(credential.Cert, credential.Key)
                 .Apply(t => new EtcdMemberCredential(t.Item1, t.Item2)));
+            // The snapshots' own client: a leaked one is cut off by replacing it, not the member's.
+            var snapshots = Issue($"{member}.etcd-snapshot", etcd, Render.EtcdSnapshotCommonName, null, ClientUses, LeafValidityHours);
+            _etcdSnapshotClients[member] = Output.CreateSecret(Output.Tuple(snapshots.Cert, snapshots.Key)
+                .Apply(t => new EtcdMemberCredential(t.Item1, t.Item2)));
         }
 
         // The TLS provider is the program's source of secret randomness kept in the state: each
@@ -156,6 +161,9 @@ public sealed class ClusterPki : ComponentResource
 
     /// <summary>Secret: the etcd member's certificate and key, and nothing else of the PKI.</summary>
     public Output<EtcdMemberCredential> EtcdMember(string node) => _etcdMembers[node];
+
+    /// <summary>Secret: the client certificate and key an etcd node's snapshots are taken with.</summary>
+    public Output<EtcdMemberCredential> EtcdSnapshotClient(string node) => _etcdSnapshotClients[node];
 
     /// <summary>A certificate and its key; Expires for an issued (renewing) one, null for a CA.</summary>
     private sealed record Credential(Output<string> Cert, Output<string> Key, Output<string>? Expires = null);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using Pulumi;
 using Remote = Pulumi.Command.Remote;
@@ -17,6 +18,12 @@ public sealed class EtcdClusterArgs
 
     /// <summary>A member joins only after the machine it replaces has left.</summary>
     public required NodeDepartures Departures { get; init; }
+
+    /// <summary>The snapshot a new cluster starts from (config etcdRestoreFrom); null: a new cluster starts empty.</summary>
+    public SnapshotSource? RestoreFrom { get; init; }
+
+    /// <summary>Secret: the snapshot bucket and its key, which a restore from a bucket object downloads with.</summary>
+    public Output<SnapshotUpload>? Bucket { get; init; }
 }
 
 /// <summary>
@@ -47,13 +54,32 @@ public sealed class EtcdCluster : ComponentResource
                 DependsOn = credentialSteps.After(node.Ready, args.Departures.Etcd(node)),
             }, parent: this));
 
+            // A restore from the bucket: the snapshot is fetched first, with the bucket's key, by a
+            // step of its own (the key is a secret; the member's step is kept on the node).
+            Resource[] fetched = [];
+            if (args.RestoreFrom?.BucketObject is { } bucketObject)
+            {
+                var bucket = args.Bucket ?? throw new InvalidOperationException("a restore from the snapshot bucket needs the bucket");
+                fetched = [RemoteStep.Create($"{name}-{node.Spec.Name}.restore-snapshot", node, new RemoteStepArgs
+                {
+                    Create = bucket.Apply(b => Render.SecretStepScript(("etcd-snapshot-fetch", Render.EtcdSnapshotFetch(node.Spec.Name, bucketObject, b)))),
+                    DependsOn = [node.Ready, args.Departures.Etcd(node)],
+                }, parent: this)];
+            }
+            var restoreSnapshot = args.RestoreFrom switch
+            {
+                { NodePath: { } path } => path,
+                { BucketObject: { } bucketKey } => Render.EtcdRestoreTarget(bucketKey),
+                _ => null,
+            };
+
             // The release and the member's configuration, on every member at once (a download each).
             var configured = RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = Output.Tuple(node.Address, addresses).Apply(t => Render.StepScript(
                     ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
-                    ("etcd-member", Render.EtcdMember(t.Item1, t.Item2, token, etcdVersion: args.EtcdVersion)))),
-                DependsOn = [node.Ready, args.Departures.Etcd(node), credentials],
+                    ("etcd-member", Render.EtcdMember(t.Item1, t.Item2, token, etcdVersion: args.EtcdVersion, restoreSnapshot: restoreSnapshot)))),
+                DependsOn = [node.Ready, args.Departures.Etcd(node), credentials, .. fetched],
             }, parent: this);
 
             // The service, one member after another: at creation each start returns at once and the

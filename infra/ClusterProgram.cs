@@ -121,6 +121,15 @@ public static class ClusterProgram
             Version = settings.KubernetesVersion,
         });
 
+        // The off-site copy of etcd's snapshots, when a bucket is configured.
+        var bucket = settings.Backups.Bucket is { } bucketName
+            ? new SnapshotBucket("offsite", new SnapshotBucketArgs
+            {
+                Bucket = bucketName,
+                Region = settings.Region,
+                KeepDays = Math.Max(7, (int)Math.Ceiling(settings.Backups.Keep * settings.Backups.EveryHours / 24.0)),
+            })
+            : null;
         var etcd = new EtcdCluster("etcd", new EtcdClusterArgs
         {
             ClusterName = settings.ClusterName,
@@ -129,6 +138,18 @@ public static class ClusterProgram
             Members = nodes.Where(n => n.Spec.IsEtcd).ToList(),
             Pki = pki,
             Departures = departures,
+            RestoreFrom = settings.Backups.RestoreFrom,
+            Bucket = bucket?.Upload,
+        });
+
+        // Snapshots on every etcd node, uploaded when there is a bucket.
+        var etcdNodes = nodes.Where(n => n.Spec.IsEtcd).ToList();
+        var snapshots = new EtcdSnapshots("snapshots", new EtcdSnapshotsArgs
+        {
+            Settings = settings.Backups,
+            Members = [.. etcdNodes.Zip(etcd.Members, (node, service) => (node, (Resource)service))],
+            Pki = pki,
+            Upload = bucket?.Upload,
         });
 
         var controlPlane = new ControlPlane("control-plane", new ControlPlaneArgs
@@ -231,7 +252,7 @@ public static class ClusterProgram
             Addons = settings.Addons,
             EtcdEndpoints = etcd.ClientEndpoints,
             // After the credential steps too: after a renewal the gate reads the rolled certificates.
-            After = [.. etcd.CredentialSteps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
+            After = [.. etcd.CredentialSteps, .. snapshots.Steps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
         });
 
         // What the next update is judged by (StackHistory, UpdateRules) is exported only once the

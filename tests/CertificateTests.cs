@@ -42,15 +42,18 @@ public class CertificateTests
         Assert.That(tls.Issued.Where(i => i.Value > issuedAtCreation[i.Key]).Select(i => i.Key), Is.EquivalentTo(new[]
         {
             "pki-operator", "pki-apiserver-etcd-client", "pki-admin", "pki-node1.etcd-member", "pki-node2.etcd-member", "pki-node3.etcd-member",
+            "pki-node1.etcd-snapshot", "pki-node2.etcd-snapshot", "pki-node3.etcd-snapshot",
         }));
         Assert.That(tls.Issued["pki-ca"], Is.EqualTo(1));
 
         // Only the steps that install credentials run again, with the renewed certificates: not
-        // etcd's or kubeadm's own steps, which would all run at once.
+        // etcd's or kubeadm's own steps, which would all run at once. (The snapshot steps restart
+        // nothing: each installs its client and takes a snapshot.)
         var (before, after) = (Stdin(created), Stdin(renewed));
         Assert.That(after.Where(a => before[a.Key] != a.Value).Select(a => a.Key), Is.EquivalentTo(new[]
         {
             "control-plane-node1.credentials", "control-plane-node2.credentials", "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials",
+            "snapshots-node1", "snapshots-node2", "snapshots-node3",
         }));
         // One node at a time: each node's credentials wait for the previous node's, so a
         // certificate that breaks a node stops the roll there.

@@ -35,6 +35,7 @@ public class ComponentOutputTests
             ("KubernetesNodeSetup", "node-setup", new() { ["apiProxy"] = "127.0.0.1:6444" }),
             ("KubernetesNodeSetup", "worker-setup", new() { ["apiProxy"] = "127.0.0.1:6444" }),
             ("EtcdCluster", "etcd", new() { ["clientEndpoints"] = etcdEndpoints }),
+            ("EtcdSnapshots", "snapshots", new() { ["everyHours"] = 6, ["keep"] = 8 }),
             ("ControlPlane", "control-plane", new() { ["initNode"] = "node1" }),
             ("ApiServerEtcdEndpoints", "apiserver-endpoints", new() { ["etcdEndpoints"] = etcdEndpoints }),
             ("ClusterAddons", "addons", new() { ["releases"] = releases }),
@@ -53,7 +54,7 @@ public class ComponentOutputTests
         Assert.That(((string)expected.Single(e => e.Type == "ClusterPki").Outputs["caCertificate"]), Does.StartWith("-----BEGIN CERTIFICATE-----"));
         // When each issued certificate ends, one by one: a renewal shows as the one that moved.
         var renewals = ((string)expected.Single(e => e.Type == "ClusterPki").Outputs["renewals"]).Split(',');
-        Assert.That(renewals, Has.Length.EqualTo(result.Mocks.OfType("tls:index/locallySignedCert:LocallySignedCert").Count()).And.Length.EqualTo(6));
+        Assert.That(renewals, Has.Length.EqualTo(result.Mocks.OfType("tls:index/locallySignedCert:LocallySignedCert").Count()).And.Length.EqualTo(9));
         Assert.That(renewals.Select(r => DateTimeOffset.Parse(r, System.Globalization.CultureInfo.InvariantCulture)), Is.All.GreaterThan(DateTimeOffset.UtcNow));
         Assert.Multiple(async () =>
         {

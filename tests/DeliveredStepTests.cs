@@ -199,6 +199,125 @@ public class DeliveredStepTests
         Assert.That(MemberHealth(node1), Does.Contain($"https://{node1.Address}:2379 is healthy"));
     }
 
+    private const string MemberEtcdctl = "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key --dial-timeout 3s";
+
+    /// <summary>Writes keys through node1's member and returns every key etcd then holds.</summary>
+    private string[] PutKeys(int count)
+    {
+        Ran(_droplets.Exec(_droplets[0], $"for i in $(seq 1 {count}); do {MemberEtcdctl} put /registry/configmaps/default/kept-$i \"value $i\" >/dev/null; done"), "put keys");
+        return EtcdKeys();
+    }
+
+    private string[] EtcdKeys()
+    {
+        var (exit, stdout, stderr) = _droplets.Exec(_droplets[0], MemberEtcdctl + " get '' --prefix --keys-only");
+        Assert.That(exit, Is.Zero, stderr);
+        return [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
+    private string[] Snapshots(TestHost host) =>
+        _droplets.Exec(host, "ls -1 /var/lib/etcd-snapshots").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    // The snapshot step as delivered: the snapshot's own client certificate, the script, the
+    // timer enabled and started, and a first snapshot; then the timer's service, run as systemd
+    // runs it (its sandbox, Type=oneshot), keeps the newest etcdSnapshotKeep. A member that gives
+    // no snapshot fails the service and leaves nothing half-written.
+    [Test]
+    public async Task EachEtcdNodeSnapshotsItsMemberAsItsTimerRunsItAndKeepsTheNewest()
+    {
+        var stack = await DeliveredStack.RunAsync(_droplets, new Dictionary<string, string>
+        {
+            ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
+            ["do-k8s-ha:etcdSha256"] = _etcdSha256,
+            ["do-k8s-ha:etcdSnapshotKeep"] = "2",
+        });
+        Boot(stack);
+        await StartEtcd(stack);
+        WaitForHealthyCluster();
+        var keys = PutKeys(20);
+        var node1 = _droplets[0];
+
+        var setup = stack.Run(_droplets, "snapshots-node1");
+
+        Ran(setup, "snapshots-node1");
+        Assert.That(setup.Stdout, Does.Contain("node1 snapshots etcd every 6 h into /var/lib/etcd-snapshots"));
+        Assert.That(_droplets.Exec(node1, "systemctl is-enabled etcd-snapshot.timer && systemctl is-active etcd-snapshot.timer").ExitCode, Is.Zero, "the timer is enabled and runs");
+        var first = Snapshots(node1);
+        Assert.That(first, Has.Length.EqualTo(1).And.All.Match("^node1-[0-9]{8}T[0-9]{6}Z-scheduled\\.db$"));
+        Assert.That(_droplets.Exec(node1, $"stat -c '%a %U' /var/lib/etcd-snapshots /var/lib/etcd-snapshots/{first[0]} /etc/etcd/snapshot/client.key").Stdout,
+            Is.EqualTo("700 root\n600 root\n600 root\n"), "only root reads snapshots and their key");
+        Assert.That(_droplets.Exec(node1, "openssl x509 -in /etc/etcd/snapshot/client.crt -noout -subject").Stdout, Does.Contain("CN = etcd-snapshot"), "a client of its own, not the member's");
+
+        // It holds every key (the restore test reads them back from one).
+        var status = _droplets.Exec(node1, $"ETCDCTL_API=3 /usr/local/bin/etcdctl snapshot status -w json /var/lib/etcd-snapshots/{first[0]}");
+        Assert.That(status.Stdout, Does.Contain($"\"totalKey\":"), status.Stderr);
+        Assert.That(int.Parse(System.Text.RegularExpressions.Regex.Match(status.Stdout, "\"totalKey\":([0-9]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(keys.Length));
+
+        for (var run = 0; run < 2; run++)
+        {
+            Ran(_droplets.Exec(node1, "systemctl start etcd-snapshot.service"), "the timer's service");
+        }
+        var kept = Snapshots(node1);
+        Assert.That(kept, Has.Length.EqualTo(2), "the newest two are kept");
+        Assert.That(kept, Does.Not.Contain(first[0]), "the oldest went");
+
+        Ran(_droplets.Exec(node1, "systemctl stop etcd"), "stop node1's member");
+        var failed = _droplets.Exec(node1, "systemctl start etcd-snapshot.service");
+        Assert.That(failed.ExitCode, Is.Not.Zero);
+        Assert.That(_droplets.Read(node1, "/run/systemctl-stand-in/etcd-snapshot.service.log"), Does.Contain("etcd-snapshot: node1's member at https://127.0.0.1:2379 gave no snapshot"));
+        Assert.That(_droplets.Exec(node1, "ls -A /var/lib/etcd-snapshots").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EquivalentTo(kept), "nothing half-written is left");
+    }
+
+    // Every member lost (README "Every etcd member lost"): new members, each with the snapshot
+    // copied to the same path, start from it through their own etcd-<node> steps with
+    // etcdRestoreFrom set, as one cluster of three with every key; and it takes writes.
+    [Test]
+    public async Task EveryMemberLostIsRestoredFromASnapshotWithEveryKey()
+    {
+        var stack = await DevStack();
+        Boot(stack);
+        await StartEtcd(stack);
+        WaitForHealthyCluster();
+        var keys = PutKeys(50);
+        Ran(stack.Run(_droplets, "snapshots-node1"), "snapshots-node1");
+        // Copied off node1, as the runbook's scp does.
+        var copied = _droplets.Exec(_droplets[0], "base64 -w0 /var/lib/etcd-snapshots/$(ls /var/lib/etcd-snapshots | head -n1)");
+        Ran(copied, "copy the snapshot off node1");
+
+        // Every member's data gone, as with new droplets; the snapshot copied to each.
+        foreach (var host in _droplets.All)
+        {
+            Ran(_droplets.Exec(host, $"systemctl stop etcd && rm -rf /var/lib/etcd /etc/etcd/etcd.conf.yml && echo '{copied.Stdout.Trim()}' | base64 -d > /root/restore.db"), "lose the member");
+        }
+        var restore = await DeliveredStack.RunAsync(_droplets, new Dictionary<string, string>
+        {
+            ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
+            ["do-k8s-ha:etcdSha256"] = _etcdSha256,
+            ["do-k8s-ha:etcdRestoreFrom"] = "/root/restore.db",
+        });
+
+        var members = Nodes.Select(node => Task.Run(() => (node, run: restore.Run(_droplets, $"etcd-{node}")))).ToArray();
+        foreach (var (node, run) in await Task.WhenAll(members))
+        {
+            Ran(run, $"etcd-{node}");
+            Assert.That(run.Stdout, Does.Contain($"restored {node}'s etcd member from /root/restore.db"));
+        }
+        foreach (var node in Nodes)
+        {
+            Ran(restore.Run(_droplets, $"etcd-{node}.service"), $"etcd-{node}.service");
+        }
+        WaitForHealthyCluster();
+
+        Assert.That(EtcdKeys(), Is.EquivalentTo(keys), "every key is back");
+        Assert.That(_droplets.Exec(_droplets[0], MemberEtcdctl + " member list").Stdout.Trim().Split('\n'), Has.Length.EqualTo(3));
+        Ran(_droplets.Exec(_droplets[2], MemberEtcdctl + " put after-restore yes"), "a write after the restore");
+        // Run again, the members keep their data: nothing is restored twice.
+        var again = restore.Run(_droplets, "etcd-node2");
+        Ran(again, "etcd-node2 again");
+        Assert.That(again.Stdout, Does.Not.Contain("restored"));
+        Assert.That(EtcdKeys(), Does.Contain("after-restore"));
+    }
+
     // Seen failing before the fix: the keyring `gpg --dearmor -o` wrote under the step runner's
     // umask 077 was 0600 root; apt verifies as _apt, which could not read it: NO_PUBKEY, "The
     // repository … is not signed", and the step stopped at apt-get update.

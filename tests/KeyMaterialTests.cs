@@ -81,6 +81,7 @@ public class KeyMaterialTests
         Assert.That(leaves.Select(c => c.Name), Is.EquivalentTo(new[]
         {
             "pki-apiserver-etcd-client", "pki-admin", "pki-operator", "pki-etcd1.etcd-member", "pki-etcd2.etcd-member", "pki-etcd3.etcd-member",
+            "pki-etcd1.etcd-snapshot", "pki-etcd2.etcd-snapshot", "pki-etcd3.etcd-snapshot",
         }));
         foreach (var leaf in leaves)
         {

@@ -82,6 +82,7 @@ public class TopologyTests
             "control-plane-node1.token", "control-plane-node1.token-used", "control-plane-node2.token", "control-plane-node2.token-used",
             "workers-node3.token", "workers-node3.token-used",
             "apiserver-endpoints-node1", "apiserver-endpoints-node2",
+            "snapshots-node1", "snapshots-node2", "snapshots-node3",
             "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3.stale-node", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3.drain", "upgrade-node3", "upgrade-node3.uncordon",
             "leave-node1", "leave-node2", "leave-node3", "leave-node1.etcd", "leave-node2.etcd", "leave-node3.etcd",

@@ -51,6 +51,7 @@ public sealed record ClusterSettings
     public required ApiLoadBalancerMode ApiLoadBalancer { get; init; }
     public required AddonSettings Addons { get; init; }
     public required HardeningSettings Hardening { get; init; }
+    public required EtcdBackupSettings Backups { get; init; }
 
     /// <summary>The CAs and service-account key of an openssl-era stack, kept; null: the TLS provider makes them.</summary>
     public LegacyPki? LegacyPki { get; init; }

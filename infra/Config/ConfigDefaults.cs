@@ -27,6 +27,11 @@ public static class ConfigDefaults
     public const string EtcdVersion = "3.6.5";
     public const string EtcdSha256 = "66bad39ed920f6fc15fd74adcb8bfd38ba9a6412f8c7852d09eb11670e88cac3";
 
+    // etcd snapshots on every etcd node (README "Backups and restore"): RKE2 and k3s take one every
+    // 12 h and keep 5; every 6 h, 8 kept, is two days of them.
+    public const int EtcdSnapshotEveryHours = 6;
+    public const int EtcdSnapshotKeep = 8;
+
     public const string VpcCidr = "10.240.0.0/20";
 
     // Kubespray's defaults: clear of DigitalOcean's default VPC ranges.
@@ -160,6 +165,14 @@ public static class ConfigDefaults
             "Rotated audit log files an API server keeps."),
         new("auditLogMaxSizeMb", AuditLogMaxSizeMb,
             "Size in megabytes at which an API server rotates its audit log."),
+        new("etcdSnapshotEveryHours", EtcdSnapshotEveryHours,
+            "Hours between the snapshots each etcd node takes of its member (a systemd timer)."),
+        new("etcdSnapshotKeep", EtcdSnapshotKeep,
+            "Snapshots each etcd node keeps of each kind (scheduled, before a change); older ones are deleted."),
+        new("etcdSnapshotBucket", "",
+            "A Spaces bucket the program makes, in the stack's region, that every snapshot is uploaded to (needs Spaces keys for the provider, README \"Backups and restore\"); empty: snapshots stay on the nodes."),
+        new("etcdRestoreFrom", "",
+            "A snapshot new etcd members start from instead of empty: an absolute path on every etcd node, or spaces:<object> in etcdSnapshotBucket. Runbooks in README \"Backups and restore\"."),
         new("secretsEncryptionKeys", SecretsEncryptionKeys,
             "Names of the keys Secrets are encrypted with in etcd; the first encrypts, all decrypt. The program makes each key (a secret in the state). Rotation in README \"Secrets encryption keys\"."),
     ];

@@ -24,6 +24,7 @@ public static partial class ConfigParser
         var network = ParseNetwork(config, nodes);
         var addons = ParseAddons(config);
         var hardening = ParseHardening(get, config.ProblemSink);
+        var backups = ParseBackups(get, cloud.Region, config.ProblemSink);
         var legacyPki = LegacyPki.Parse(config.Raw(LegacyPki.Key), config.ProblemSink);
 
         warnings = config.Warnings;
@@ -52,6 +53,7 @@ public static partial class ConfigParser
             ApiLoadBalancer = network.ApiLoadBalancer!.Value,
             Addons = addons,
             Hardening = hardening,
+            Backups = backups,
             LegacyPki = legacyPki,
         };
     }

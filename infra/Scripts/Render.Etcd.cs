@@ -70,9 +70,11 @@ public static partial class Render
         string dataDir = EtcdDataDir,
         string configFile = EtcdConfigFile,
         string etcdctl = "/usr/local/bin/etcdctl",
-        string etcdVersion = ConfigDefaults.EtcdVersion) =>
+        string etcdVersion = ConfigDefaults.EtcdVersion,
+        string? restoreSnapshot = null) =>
         Template.Render("etcd-member.sh", new Dictionary<string, string>
         {
+            ["RESTORE_SNAPSHOT"] = Sh.Quote(restoreSnapshot ?? ""),
             ["ETCD_PEER_PORT"] = Ports.EtcdPeer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["NODE_NAME"] = Sh.Quote(node.Name),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),

@@ -28,6 +28,9 @@ public sealed class ClusterMocks : IMocks
     /// </summary>
     public (Func<string, string, bool> Matches, int Count)? Barrier { get; init; }
 
+    /// <summary>The key pair DigitalOcean makes for a Spaces key (a test's S3 server knows it).</summary>
+    public (string AccessKey, string SecretKey) SpacesKeyPair { get; init; } = ("DO00MOCKSPACESKEY000", "mock/spaces+secret/key/0000000000000000000");
+
     /// <summary>
     /// Resources matching the predicate complete only after this long: whatever registers after
     /// one completed waited for it (a dependency), not for the engine's pace.
@@ -191,6 +194,17 @@ public sealed class ClusterMocks : IMocks
                 break;
             case "digitalocean:index/loadBalancer:LoadBalancer":
                 state["ip"] = LoadBalancerAddress;
+                break;
+            case "digitalocean:index/spacesBucket:SpacesBucket":
+                // The provider's outputs (pulumi-digitalocean sdk/dotnet/SpacesBucket.cs): Endpoint
+                // without a scheme, the bucket's own host name.
+                state["endpoint"] = $"{inputs["region"]}.digitaloceanspaces.com";
+                state["bucketDomainName"] = $"{inputs["name"]}.{inputs["region"]}.digitaloceanspaces.com";
+                break;
+            case "digitalocean:index/spacesKey:SpacesKey":
+                // DigitalOcean makes the pair; its secret is a secret output (SpacesKey.cs AdditionalSecretOutputs).
+                state["accessKey"] = SpacesKeyPair.AccessKey;
+                state["secretKey"] = SpacesKeyPair.SecretKey;
                 break;
             case "digitalocean:index/sshKey:SshKey":
                 state["fingerprint"] = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";

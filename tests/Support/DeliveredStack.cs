@@ -15,7 +15,7 @@ public sealed class DeliveredStack
 
     public StackResult Result { get; }
 
-    public static async Task<DeliveredStack> RunAsync(Droplets droplets, IReadOnlyDictionary<string, string> settings, string stack = "dev")
+    public static async Task<DeliveredStack> RunAsync(Droplets droplets, IReadOnlyDictionary<string, string> settings, string stack = "dev", (string AccessKey, string SecretKey)? spacesKey = null)
     {
         var config = StackRun.StackConfig(stack);
         // The mocks give a droplet the address of its index in the VPC (node1 .2, node2 .3, …),
@@ -27,7 +27,7 @@ public sealed class DeliveredStack
         {
             config[key] = value;
         }
-        return new DeliveredStack(await StackRun.RunAsync(stack, config, new ClusterMocks { PublicIpFor = ip => ip }));
+        return new DeliveredStack(await StackRun.RunAsync(stack, config, spacesKey is { } pair ? new ClusterMocks { PublicIpFor = ip => ip, SpacesKeyPair = pair } : new ClusterMocks { PublicIpFor = ip => ip }));
     }
 
     /// <summary>The user data of the node's droplet.</summary>

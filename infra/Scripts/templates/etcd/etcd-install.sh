@@ -17,6 +17,10 @@ curl -fsSL --retry 5 -o "$tmp/etcd.tar.gz" \
 echo "${ETCD_SHA256}  $tmp/etcd.tar.gz" | sha256sum --check --quiet
 tar -xzf "$tmp/etcd.tar.gz" -C "$tmp" --strip-components=1
 install -m 0755 "$tmp/etcd" "$tmp/etcdctl" /usr/local/bin/
+# etcdutl (3.5 and later; 3.6 has snapshot status and restore only there).
+if [ -f "$tmp/etcdutl" ]; then
+  install -m 0755 "$tmp/etcdutl" /usr/local/bin/
+fi
 # A running member keeps its old release until it restarts: its service step restarts it, one
 # member at a time (etcd-service.sh).
 if [ -f "$CONFIG" ]; then

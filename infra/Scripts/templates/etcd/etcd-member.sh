@@ -4,7 +4,8 @@
 # "existing"; members created with the cluster all start as "new", together. A replaced node's
 # old member (same name, old address) is removed first: dead, it would still count towards the
 # quorum, and etcd would refuse the new one. Leaves "$CONFIG.restart" when a running member must
-# restart to take the new configuration.
+# restart to take the new configuration. With a snapshot to restore (config etcdRestoreFrom),
+# members that start a new cluster start it from the snapshot instead of empty.
 set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
@@ -14,6 +15,8 @@ PKI_DIR={{PKI_DIR}}
 DATA_DIR={{DATA_DIR}}
 CONFIG={{CONFIG}}
 ETCDCTL={{ETCDCTL}}
+# A snapshot file on this node; empty: a new cluster starts empty.
+RESTORE_SNAPSHOT={{RESTORE_SNAPSHOT}}
 
 etcdctl() {
   ETCDCTL_API=3 timeout 20 "$ETCDCTL" --endpoints "$CLIENT_ENDPOINTS" --dial-timeout 3s \
@@ -57,6 +60,29 @@ if [ ! -d "$DATA_DIR/member" ]; then
       '{ name = $4 == url ? self : ($3 == "" ? "joining-" NR : $3); printf "%s%s=%s", sep, name, $4; sep = "," }')
     sed -i -e 's/^initial-cluster-state: new$/initial-cluster-state: existing/' \
       -e "s#^initial-cluster: .*#initial-cluster: $initial#" "$CONFIG.new"
+  elif [ -n "$RESTORE_SNAPSHOT" ]; then
+    # Every member of the new cluster restores the same snapshot with the cluster's membership
+    # (etcd's "Disaster recovery": snapshot restore with --name, --initial-cluster,
+    # --initial-cluster-token and --initial-advertise-peer-urls), then starts on that data; the
+    # restore checks the snapshot's own checksum first. etcd 3.6 has restore only in etcdutl
+    # (CHANGELOG-3.6.md), which 3.5's release carries too; 3.4's has it in etcdctl.
+    [ -f "$RESTORE_SNAPSHOT" ] || { echo "etcd: the snapshot to restore, $RESTORE_SNAPSHOT, is not on $NODE_NAME (README \"Backups and restore\")" >&2; exit 1; }
+    restore_args=(snapshot restore "$RESTORE_SNAPSHOT" --name "$NODE_NAME" --data-dir "$DATA_DIR.restoring"
+      --initial-cluster "$(sed -n 's/^initial-cluster: //p' "$CONFIG.new")"
+      --initial-cluster-token "$(sed -n 's/^initial-cluster-token: //p' "$CONFIG.new")"
+      --initial-advertise-peer-urls "$PEER_URL")
+    rm -rf "$DATA_DIR.restoring"
+    if [ -x "$(dirname "$ETCDCTL")/etcdutl" ]; then
+      "$(dirname "$ETCDCTL")/etcdutl" "${restore_args[@]}" >/dev/null
+    else
+      ETCDCTL_API=3 "$ETCDCTL" "${restore_args[@]}" >/dev/null 2>&1
+    fi
+    # Into place whole: a restore stopped half-way leaves no data etcd would start on.
+    chown -R etcd:etcd "$DATA_DIR.restoring"
+    chmod 0700 "$DATA_DIR.restoring"
+    mv "$DATA_DIR.restoring/member" "$DATA_DIR/member"
+    rm -rf "$DATA_DIR.restoring"
+    echo "restored $NODE_NAME's etcd member from $RESTORE_SNAPSHOT"
   fi
 fi
 

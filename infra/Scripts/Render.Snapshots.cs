@@ -1,0 +1,80 @@
+using DoK8sHa.Config;
+
+namespace DoK8sHa.Scripts;
+
+/// <summary>Where an etcd node uploads its snapshots (a Spaces bucket through S3's API) and with which key.</summary>
+/// <param name="Endpoint">https://&lt;region&gt;.digitaloceanspaces.com (path-style requests).</param>
+public sealed record SnapshotUpload(string Endpoint, string Region, string Bucket, string AccessKey, string SecretKey);
+
+/// <summary>etcd's snapshots: the script that takes one, its timer, and the step that sets them up.</summary>
+public static partial class Render
+{
+    public const string EtcdSnapshotDir = "/var/lib/etcd-snapshots";
+    public const string EtcdSnapshotClientDir = "/etc/etcd/snapshot";
+
+    /// <summary>The common name of the snapshots' client certificates (etcd takes any client its CA signed).</summary>
+    public const string EtcdSnapshotCommonName = "etcd-snapshot";
+
+    /// <summary>/usr/local/sbin/etcd-snapshot: one snapshot of this node's member, checked, kept, uploaded.</summary>
+    public static string EtcdSnapshot(string nodeName, int keep, string snapshotDir = EtcdSnapshotDir, string clientDir = EtcdSnapshotClientDir) =>
+        Template.Render("etcd-snapshot.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["ENDPOINT"] = Sh.Quote($"https://127.0.0.1:{Ports.EtcdClient}"),
+            ["SNAPSHOT_DIR"] = Sh.Quote(snapshotDir),
+            ["CLIENT_DIR"] = Sh.Quote(clientDir),
+            ["KEEP"] = Invariant(keep),
+        });
+
+    public static string EtcdSnapshotService(string snapshotDir = EtcdSnapshotDir) =>
+        Template.Render("etcd-snapshot.service", new Dictionary<string, string> { ["SNAPSHOT_DIR"] = snapshotDir }).TrimEnd('\n');
+
+    public static string EtcdSnapshotTimer(int everyHours) =>
+        Template.Render("etcd-snapshot.timer", new Dictionary<string, string> { ["EVERY_HOURS"] = Invariant(everyHours) }).TrimEnd('\n');
+
+    /// <summary>The step that installs the snapshot's credential, script, upload key and timer, then takes one.</summary>
+    public static string EtcdSnapshots(string nodeName, string etcdCaCert, EtcdMemberCredential client, int everyHours, int keep, SnapshotUpload? upload) =>
+        Template.Render("etcd-snapshots.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["CLIENT_DIR"] = Sh.Quote(EtcdSnapshotClientDir),
+            ["SNAPSHOT_DIR"] = EtcdSnapshotDir,
+            ["EVERY_HOURS"] = Invariant(everyHours),
+            ["ETCD_CA_CERT"] = Pem(etcdCaCert),
+            ["CLIENT_CERT"] = Pem(client.Cert),
+            ["CLIENT_KEY"] = Pem(client.Key),
+            ["OFFSITE"] = upload is null ? "false" : "true",
+            ["OFFSITE_ENV"] = upload is null ? "" : string.Join("\n",
+                $"SPACES_ENDPOINT={Sh.Quote(upload.Endpoint)}",
+                $"SPACES_REGION={Sh.Quote(upload.Region)}",
+                $"SPACES_BUCKET={Sh.Quote(upload.Bucket)}",
+                $"SPACES_ACCESS_KEY={Sh.Quote(upload.AccessKey)}",
+                $"SPACES_SECRET_KEY={Sh.Quote(upload.SecretKey)}"),
+            ["SNAPSHOT_SCRIPT"] = EtcdSnapshot(nodeName, keep).TrimEnd('\n'),
+            ["SERVICE_UNIT"] = EtcdSnapshotService(),
+            ["TIMER_UNIT"] = EtcdSnapshotTimer(everyHours),
+        });
+
+    /// <summary>Where a node keeps the bucket's snapshot it restores from.</summary>
+    public static string EtcdRestoreTarget(string bucketObject) => $"/var/lib/etcd-restore/{Path.GetFileName(bucketObject)}";
+
+    /// <summary>Downloads the snapshot a new cluster restores from, unless the member has data.</summary>
+    public static string EtcdSnapshotFetch(string nodeName, string bucketObject, SnapshotUpload bucket, string dataDir = EtcdDataDir) =>
+        Template.Render("etcd-snapshot-fetch.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["DATA_DIR"] = Sh.Quote(dataDir),
+            ["OBJECT"] = Sh.Quote(bucketObject),
+            ["TARGET"] = Sh.Quote(EtcdRestoreTarget(bucketObject)),
+            ["SPACES_ENDPOINT"] = Sh.Quote(bucket.Endpoint),
+            ["SPACES_REGION"] = Sh.Quote(bucket.Region),
+            ["SPACES_BUCKET"] = Sh.Quote(bucket.Bucket),
+            ["ACCESS_KEY"] = CurlConfigValue(bucket.AccessKey),
+            ["SECRET_KEY"] = CurlConfigValue(bucket.SecretKey),
+        });
+
+    // A value inside a curl config file's double quotes (curl tool_parsecfg.c unslashquote: \\ and \" are escapes).
+    private static string CurlConfigValue(string value) =>
+        value.Contains('\n', StringComparison.Ordinal) ? throw new ArgumentException("a Spaces key has no line breaks")
+            : value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+}

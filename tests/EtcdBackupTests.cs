@@ -1,0 +1,140 @@
+using DoK8sHa.Config;
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// The snapshot keys judged before any resource, and the off-site bucket, its key and its
+/// lifecycle as the program registers them under the mocks (in a preview too).
+/// </summary>
+public class EtcdBackupTests
+{
+    private const string Bucket = "digitalocean:index/spacesBucket:SpacesBucket";
+    private const string SpacesKey = "digitalocean:index/spacesKey:SpacesKey";
+
+    private static ClusterSettings Parse(Dictionary<string, string> values) =>
+        ConfigParser.Parse(k => values.GetValueOrDefault(k), values.ContainsKey, "dev", out _);
+
+    private static Dictionary<string, string> Valid(params (string Key, string Value)[] extra)
+    {
+        var values = new Dictionary<string, string>
+        {
+            ["sshPublicKey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq6dummykeydummykeydummykeydummykeydummykey user@host",
+            ["sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
+            ["adminCidrs"] = """["203.0.113.7/32"]""",
+        };
+        foreach (var (key, value) in extra)
+        {
+            values[key] = value;
+        }
+        return values;
+    }
+
+    [Test]
+    public void SnapshotsAreOnByDefaultEverySixHoursKeepingEight()
+    {
+        var backups = Parse(Valid()).Backups;
+        Assert.That(backups, Is.EqualTo(new EtcdBackupSettings(6, 8, null, null)));
+    }
+
+    [TestCase("etcdSnapshotEveryHours", "0", "do-k8s-ha:etcdSnapshotEveryHours: '0' is not a number of hours from 1 to 168. Fix: pulumi config set etcdSnapshotEveryHours 6")]
+    [TestCase("etcdSnapshotKeep", "many", "do-k8s-ha:etcdSnapshotKeep: 'many' is not a number of snapshots from 1 to 1000. Fix: pulumi config set etcdSnapshotKeep 8")]
+    [TestCase("etcdSnapshotBucket", "My_Bucket", "do-k8s-ha:etcdSnapshotBucket: 'My_Bucket' is not a Spaces bucket name.")]
+    [TestCase("etcdRestoreFrom", "restore.db", "do-k8s-ha:etcdRestoreFrom: 'restore.db' is neither an absolute path on the etcd nodes nor spaces:<object>.")]
+    [TestCase("etcdRestoreFrom", "/root/$(reboot).db", "do-k8s-ha:etcdRestoreFrom: '/root/$(reboot).db' is neither an absolute path")]
+    [TestCase("etcdRestoreFrom", "spaces:etcd/node1.db", "do-k8s-ha:etcdRestoreFrom: 'spaces:etcd/node1.db' names an object of the snapshot bucket, and etcdSnapshotBucket is not set. Fix: set etcdSnapshotBucket")]
+    public void ABadSnapshotSettingIsNamedWithItsFix(string key, string value, string problem)
+    {
+        var error = Assert.Throws<ConfigException>(() => Parse(Valid((key, value))))!;
+        Assert.That(error.Problems, Has.Some.StartWith(problem), error.Message);
+    }
+
+    [Test]
+    public void ABucketInARegionWithoutSpacesIsRefused()
+    {
+        var error = Assert.Throws<ConfigException>(() => Parse(Valid(("region", "nyc1"), ("etcdSnapshotBucket", "k8s-dev-snapshots"))))!;
+        Assert.That(error.Problems, Has.Some.StartWith("do-k8s-ha:etcdSnapshotBucket: Spaces has no buckets in the stack's region nyc1. Fix: leave etcdSnapshotBucket empty, or run the cluster in a region Spaces serves: ams3, atl1"));
+    }
+
+    [Test]
+    public void ARestoreNamesAFileOnTheNodesOrAnObjectOfTheBucket()
+    {
+        Assert.That(Parse(Valid(("etcdRestoreFrom", "/root/restore.db"))).Backups.RestoreFrom, Is.EqualTo(new SnapshotSource("/root/restore.db", null)));
+        Assert.That(Parse(Valid(("etcdSnapshotBucket", "k8s-dev-snapshots"), ("etcdRestoreFrom", "spaces:etcd/node1-20261206T120000Z-scheduled.db"))).Backups.RestoreFrom,
+            Is.EqualTo(new SnapshotSource(null, "etcd/node1-20261206T120000Z-scheduled.db")));
+    }
+
+    // Without a bucket nothing of Spaces is made, and the nodes keep their snapshots.
+    [Test]
+    public async Task WithoutABucketNoSpacesResourceIsMade()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        Assert.That(mocks.OfType(Bucket).Concat(mocks.OfType(SpacesKey)), Is.Empty);
+        Assert.That(mocks.Named("snapshots-node1").Inputs["stdin"].ToString(), Does.Contain("OFFSITE=false"));
+    }
+
+    [Test]
+    public async Task ABucketIsPrivateKeptAndExpiresOldSnapshotsAndItsKeyReachesOnlyTheBucket([Values] bool preview)
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:etcdSnapshotBucket"] = "k8s-dev-snapshots";
+        var mocks = new ClusterMocks();
+        await StackRun.RunAsync("dev", config, mocks, isPreview: preview);
+
+        var bucket = mocks.OfType(Bucket).Single();
+        Assert.That((bucket.Inputs["name"], bucket.Inputs["region"], bucket.Inputs["acl"]), Is.EqualTo(("k8s-dev-snapshots", "lon1", "private")));
+        var rule = (IDictionary<string, object>)((System.Collections.IEnumerable)bucket.Inputs["lifecycleRules"]).Cast<object>().Single();
+        Assert.That(rule["prefix"], Is.EqualTo("etcd/"));
+        Assert.That(rule["enabled"], Is.True);
+        Assert.That(((IDictionary<string, object>)rule["expiration"])["days"], Is.EqualTo(7), "a week at least: 8 snapshots of 6 h are 2 days");
+        Assert.That(((Pulumi.CustomResourceOptions)mocks.OptionsOf(Bucket, bucket.Name)).Protect, Is.True, "a snapshot bucket is never deleted by an update");
+        Assert.That(((Pulumi.CustomResourceOptions)mocks.OptionsOf(Bucket, bucket.Name)).RetainOnDelete, Is.True, "pulumi destroy leaves the snapshots");
+
+        var key = mocks.OfType(SpacesKey).Single();
+        var grant = (IDictionary<string, object>)((System.Collections.IEnumerable)key.Inputs["grants"]).Cast<object>().Single();
+        Assert.That((grant["bucket"], grant["permission"]), Is.EqualTo(("k8s-dev-snapshots", "readwrite")), "the nodes' key reaches this bucket alone");
+
+        if (!preview)
+        {
+            // The key pair reaches each etcd node on stdin, in a step whose scripts are not kept.
+            foreach (var node in new[] { "node1", "node2", "node3" })
+            {
+                var stdin = mocks.Named($"snapshots-{node}").Inputs["stdin"].ToString()!;
+                Assert.That(stdin, Does.Contain("SPACES_BUCKET='k8s-dev-snapshots'").And.Contain($"SPACES_SECRET_KEY='{mocks.SpacesKeyPair.SecretKey}'").And.Contain("https://lon1.digitaloceanspaces.com"));
+                Assert.That(stdin, Does.Contain("mktemp -d /run/do-k8s-ha-steps."));
+                Assert.That(mocks.Named($"snapshots-{node}").Inputs["create"].ToString(), Does.Not.Contain(mocks.SpacesKeyPair.SecretKey));
+            }
+        }
+    }
+
+    // Each node snapshots once its own member runs, and the health gate waits for every setup.
+    [Test]
+    public async Task EachNodeSetsUpItsSnapshotsAfterItsMemberRuns()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        foreach (var node in new[] { "node1", "node2", "node3" })
+        {
+            Assert.That(mocks.Named($"snapshots-{node}").RegisteredAt, Is.GreaterThan(mocks.Named($"etcd-{node}.service").CompletedAt));
+            Assert.That(mocks.Named("health-check").RegisteredAt, Is.GreaterThan(mocks.Named($"snapshots-{node}").CompletedAt));
+        }
+    }
+
+    // A restore from the bucket: each member fetches the object before its etcd step, and the
+    // member's step restores from where the fetch put it.
+    [Test]
+    public async Task ARestoreFromTheBucketIsFetchedBeforeEachMembersStep()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:etcdSnapshotBucket"] = "k8s-dev-snapshots";
+        config["do-k8s-ha:etcdRestoreFrom"] = "spaces:etcd/node1-20261206T120000Z-scheduled.db";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        foreach (var node in new[] { "node1", "node2", "node3" })
+        {
+            var fetch = mocks.Named($"etcd-{node}.restore-snapshot");
+            Assert.That(mocks.Named($"etcd-{node}").RegisteredAt, Is.GreaterThan(fetch.CompletedAt));
+            Assert.That(fetch.Inputs["stdin"].ToString(), Does.Contain("OBJECT='etcd/node1-20261206T120000Z-scheduled.db'"));
+            Assert.That(mocks.Named($"etcd-{node}").Inputs["stdin"].ToString(), Does.Contain("RESTORE_SNAPSHOT='/var/lib/etcd-restore/node1-20261206T120000Z-scheduled.db'"));
+        }
+    }
+}
