@@ -19,6 +19,9 @@ public sealed class EtcdClusterArgs
     /// <summary>A member joins only after the machine it replaces has left.</summary>
     public required NodeDepartures Departures { get; init; }
 
+    /// <summary>What every member's configuration and restart wait for (the snapshots before a change).</summary>
+    public IReadOnlyList<Resource> After { get; init; } = [];
+
     /// <summary>The snapshot a new cluster starts from (config etcdRestoreFrom); null: a new cluster starts empty.</summary>
     public SnapshotSource? RestoreFrom { get; init; }
 
@@ -79,7 +82,7 @@ public sealed class EtcdCluster : ComponentResource
                 Create = Output.Tuple(node.Address, addresses).Apply(t => Render.StepScript(
                     ("etcd-install", Render.EtcdInstall(args.EtcdVersion, args.EtcdSha256)),
                     ("etcd-member", Render.EtcdMember(t.Item1, t.Item2, token, etcdVersion: args.EtcdVersion, restoreSnapshot: restoreSnapshot)))),
-                DependsOn = [node.Ready, args.Departures.Etcd(node), credentials, .. fetched],
+                DependsOn = [node.Ready, args.Departures.Etcd(node), credentials, .. fetched, .. args.After],
             }, parent: this);
 
             // The service, one member after another: at creation each start returns at once and the

@@ -29,6 +29,9 @@ public sealed class HealthGateArgs
 
     /// <summary>The DNS add-ons that run, each judged too.</summary>
     public required AddonSettings Addons { get; init; }
+
+    /// <summary>The snapshot schedule: the gate fails when etcd's newest snapshot is older than twice it.</summary>
+    public required int SnapshotEveryHours { get; init; }
 }
 
 /// <summary>
@@ -47,6 +50,7 @@ public sealed class HealthGate : ComponentResource
             Create = args.EtcdEndpoints.Apply(endpoints => Render.StepScript(
                 ("etcd-health-all", Render.EtcdHealth(endpoints, requireAll: true, timeoutSeconds: 300)),
                 ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900, args.Addons.DnsAutoscaler, args.Addons.NodeLocalDns)),
+                ("etcd-snapshot-age", Render.EtcdSnapshotAge(endpoints, args.SnapshotEveryHours)),
                 ("cert-expiry", Render.CertExpiry(warnDays: 30)))),
             DependsOn = args.After,
             // The gate runs again when what it judges changes: the nodes and their names (in the

@@ -130,6 +130,14 @@ public static class ClusterProgram
                 KeepDays = Math.Max(7, (int)Math.Ceiling(settings.Backups.Keep * settings.Backups.EveryHours / 24.0)),
             })
             : null;
+        // A snapshot on every etcd node before etcd's members or a release change.
+        var beforeChange = new EtcdSnapshotBeforeChange("snapshot-before-change", new EtcdSnapshotBeforeChangeArgs
+        {
+            Members = [.. nodes.Where(n => n.Spec.IsEtcd)],
+            EtcdVersion = settings.EtcdVersion,
+            KubernetesVersion = settings.KubernetesVersion.ToString(),
+        });
+
         var etcd = new EtcdCluster("etcd", new EtcdClusterArgs
         {
             ClusterName = settings.ClusterName,
@@ -138,6 +146,7 @@ public static class ClusterProgram
             Members = nodes.Where(n => n.Spec.IsEtcd).ToList(),
             Pki = pki,
             Departures = departures,
+            After = beforeChange.Steps,
             RestoreFrom = settings.Backups.RestoreFrom,
             Bucket = bucket?.Upload,
         });
@@ -250,6 +259,7 @@ public static class ClusterProgram
             KubernetesVersion = settings.KubernetesVersion.ToString(),
             CertificatesRenewed = pki.Renewals.Apply(r => (object)r),
             Addons = settings.Addons,
+            SnapshotEveryHours = settings.Backups.EveryHours,
             EtcdEndpoints = etcd.ClientEndpoints,
             // After the credential steps too: after a renewal the gate reads the rolled certificates.
             After = [.. etcd.CredentialSteps, .. snapshots.Steps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],

@@ -36,6 +36,7 @@ public class ComponentOutputTests
             ("KubernetesNodeSetup", "worker-setup", new() { ["apiProxy"] = "127.0.0.1:6444" }),
             ("EtcdCluster", "etcd", new() { ["clientEndpoints"] = etcdEndpoints }),
             ("EtcdSnapshots", "snapshots", new() { ["everyHours"] = 6, ["keep"] = 8 }),
+            ("EtcdSnapshotBeforeChange", "snapshot-before-change", new() { ["members"] = "node1,node2,node3" }),
             ("ControlPlane", "control-plane", new() { ["initNode"] = "node1" }),
             ("ApiServerEtcdEndpoints", "apiserver-endpoints", new() { ["etcdEndpoints"] = etcdEndpoints }),
             ("ClusterAddons", "addons", new() { ["releases"] = releases }),

@@ -1,3 +1,4 @@
+using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 
 namespace DoK8sHa.Tests;
@@ -248,6 +249,11 @@ public class DeliveredStepTests
             Is.EqualTo("700 root\n600 root\n600 root\n"), "only root reads snapshots and their key");
         Assert.That(_droplets.Exec(node1, "openssl x509 -in /etc/etcd/snapshot/client.crt -noout -subject").Stdout, Does.Contain("CN = etcd-snapshot"), "a client of its own, not the member's");
 
+        // Its time is in etcd, where the health gate's check reads it through etcd's JSON gateway.
+        var age = _droplets.Exec(node1, Render.EtcdSnapshotAge([$"https://{node1.Address}:2379"], everyHours: 6,
+            caFile: "/etc/etcd/pki/ca.crt", certFile: "/etc/etcd/pki/member.crt", keyFile: "/etc/etcd/pki/member.key"));
+        Assert.That(age.Stdout, Does.Contain("etcd snapshots: the newest is 0 minutes old"), age.Stderr);
+
         // It holds every key (the restore test reads them back from one).
         var status = _droplets.Exec(node1, $"ETCDCTL_API=3 /usr/local/bin/etcdctl snapshot status -w json /var/lib/etcd-snapshots/{first[0]}");
         Assert.That(status.Stdout, Does.Contain($"\"totalKey\":"), status.Stderr);
@@ -261,11 +267,21 @@ public class DeliveredStepTests
         Assert.That(kept, Has.Length.EqualTo(2), "the newest two are kept");
         Assert.That(kept, Does.Not.Contain(first[0]), "the oldest went");
 
+        // Before a change: a snapshot of its own kind on a member with the tooling, nothing where there is none yet.
+        var before = stack.Run(_droplets, "snapshot-before-change-node1");
+        Ran(before, "snapshot-before-change-node1");
+        Assert.That(before.Stdout, Does.Match("etcd-snapshot: /var/lib/etcd-snapshots/node1-[0-9]{8}T[0-9]{6}Z-before-change\\.db"));
+        Assert.That(stack.Run(_droplets, "snapshot-before-change-node2").Stdout, Does.Contain("node2's etcd member has no snapshot tooling yet"));
+
         Ran(_droplets.Exec(node1, "systemctl stop etcd"), "stop node1's member");
+        var refused = stack.Run(_droplets, "snapshot-before-change-node1");
+        Assert.That(refused.ExitCode, Is.Not.Zero, "a member there that gives no snapshot stops the update");
+        Assert.That(refused.Stderr, Does.Contain("no snapshot of node1's etcd member before the change: nothing is changed"));
         var failed = _droplets.Exec(node1, "systemctl start etcd-snapshot.service");
         Assert.That(failed.ExitCode, Is.Not.Zero);
         Assert.That(_droplets.Read(node1, "/run/systemctl-stand-in/etcd-snapshot.service.log"), Does.Contain("etcd-snapshot: node1's member at https://127.0.0.1:2379 gave no snapshot"));
-        Assert.That(_droplets.Exec(node1, "ls -A /var/lib/etcd-snapshots").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EquivalentTo(kept), "nothing half-written is left");
+        Assert.That(_droplets.Exec(node1, "ls -A /var/lib/etcd-snapshots").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(f => !f.EndsWith("-before-change.db", StringComparison.Ordinal)),
+            Is.EquivalentTo(kept), "nothing half-written is left");
     }
 
     // Every member lost (README "Every etcd member lost"): new members, each with the snapshot
@@ -316,6 +332,70 @@ public class DeliveredStepTests
         Ran(again, "etcd-node2 again");
         Assert.That(again.Stdout, Does.Not.Contain("restored"));
         Assert.That(EtcdKeys(), Does.Contain("after-restore"));
+    }
+
+    // Off-site, as delivered: the nodes upload every snapshot to the bucket through Spaces' S3
+    // API (here moto's S3 server behind the Spaces host name, checking SigV4), with the key the
+    // program gave them; a wrong secret fails the snapshot's service. Then every member is lost
+    // and restored from the bucket's object, fetched by each member's restore step.
+    [Test]
+    public async Task SnapshotsGoToTheBucketAndEveryMemberLostIsRestoredFromIt()
+    {
+        const string Bucket = "k8s-dev-snapshots";
+        var key = _mirror.ServeS3(Bucket);
+        var settings = new Dictionary<string, string>
+        {
+            ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
+            ["do-k8s-ha:etcdSha256"] = _etcdSha256,
+            ["do-k8s-ha:etcdSnapshotBucket"] = Bucket,
+        };
+        var stack = await DeliveredStack.RunAsync(_droplets, settings, spacesKey: key);
+        Boot(stack);
+        await StartEtcd(stack);
+        WaitForHealthyCluster();
+        var keys = PutKeys(30);
+        var node1 = _droplets[0];
+
+        var setup = stack.Run(_droplets, "snapshots-node1");
+
+        Ran(setup, "snapshots-node1\n" + _droplets.Read(node1, "/run/systemctl-stand-in/etcd-snapshot.service.log"));
+        var local = Snapshots(node1).Single();
+        var objects = _mirror.S3Objects(key, Bucket);
+        Assert.That(objects, Is.EqualTo(new[] { "etcd/" + local }), "the snapshot is uploaded under etcd/");
+        Assert.That(_mirror.S3ObjectSha256(key, Bucket, objects[0]), Is.EqualTo(_droplets.Exec(node1, $"sha256sum /var/lib/etcd-snapshots/{local} | cut -d' ' -f1").Stdout.Trim()), "byte for byte");
+        Assert.That(_droplets.Exec(node1, "stat -c '%a %U' /etc/etcd/snapshot/offsite.env").Stdout, Is.EqualTo("600 root\n"));
+
+        // A wrong secret: the server refuses the signature, and the service fails saying so.
+        Ran(_droplets.Exec(node1, "sed -i \"s/^SPACES_SECRET_KEY=.*/SPACES_SECRET_KEY='wrong'/\" /etc/etcd/snapshot/offsite.env"), "spoil the secret");
+        Assert.That(_droplets.Exec(node1, "systemctl start etcd-snapshot.service").ExitCode, Is.Not.Zero);
+        Assert.That(_droplets.Read(node1, "/run/systemctl-stand-in/etcd-snapshot.service.log"), Does.Contain("could not upload"));
+        Assert.That(_mirror.S3Objects(key, Bucket), Has.Length.EqualTo(1));
+
+        // Every member lost; the restore names the bucket's object.
+        foreach (var host in _droplets.All)
+        {
+            Ran(_droplets.Exec(host, "systemctl stop etcd && rm -rf /var/lib/etcd /etc/etcd/etcd.conf.yml"), "lose the member");
+        }
+        settings["do-k8s-ha:etcdRestoreFrom"] = "spaces:" + objects[0];
+        var restore = await DeliveredStack.RunAsync(_droplets, settings, spacesKey: key);
+        foreach (var node in Nodes)
+        {
+            var fetched = restore.Run(_droplets, $"etcd-{node}.restore-snapshot");
+            Ran(fetched, $"etcd-{node}.restore-snapshot");
+            Assert.That(fetched.Stdout, Does.Contain($"downloaded {objects[0]} from {Bucket}"));
+        }
+        var members = Nodes.Select(node => Task.Run(() => (node, run: restore.Run(_droplets, $"etcd-{node}")))).ToArray();
+        foreach (var (node, run) in await Task.WhenAll(members))
+        {
+            Ran(run, $"etcd-{node}");
+            Assert.That(run.Stdout, Does.Contain($"restored {node}'s etcd member from /var/lib/etcd-restore/"));
+        }
+        foreach (var node in Nodes)
+        {
+            Ran(restore.Run(_droplets, $"etcd-{node}.service"), $"etcd-{node}.service");
+        }
+        WaitForHealthyCluster();
+        Assert.That(EtcdKeys(), Is.EquivalentTo(keys), "every key is back");
     }
 
     // Seen failing before the fix: the keyring `gpg --dearmor -o` wrote under the step runner's

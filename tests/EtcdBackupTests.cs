@@ -1,4 +1,5 @@
 using DoK8sHa.Config;
+using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 
 namespace DoK8sHa.Tests;
@@ -119,6 +120,37 @@ public class EtcdBackupTests
         }
     }
 
+    // Before etcd's members or a release change, a snapshot on every etcd node: each member's
+    // configuration (member add, a new release) waits for all of them, and so does the upgrade.
+    [Test]
+    public async Task ChangesOfEtcdOrAReleaseWaitForASnapshotOnEveryEtcdNode()
+    {
+        var mocks = (await StackRun.SharedAsync("dev")).Mocks;
+        var snapshots = new[] { "node1", "node2", "node3" }.Select(n => mocks.Named($"snapshot-before-change-{n}")).ToList();
+        foreach (var waiting in new[] { "etcd-node1", "etcd-node2", "etcd-node3", "upgrade-node1" })
+        {
+            Assert.That(mocks.Named(waiting).RegisteredAt, Is.GreaterThan(snapshots.Max(s => s.CompletedAt)), waiting);
+        }
+        foreach (var snapshot in snapshots)
+        {
+            var triggers = ((System.Collections.IEnumerable)snapshot.Inputs["triggers"]).Cast<object>().Select(t => t.ToString()).ToList();
+            Assert.That(triggers, Is.SupersetOf(new[] { ConfigDefaults.EtcdVersion, ConfigDefaults.KubernetesVersion, "node1,node2,node3" }));
+        }
+    }
+
+    // The triggers are known in a preview, so the snapshot is planned before anything changes.
+    [Test]
+    public async Task AnAddedEtcdNodeRunsTheSnapshotsAgainInThePreview()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:nodes"] = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},{"name":"node3","roles":["etcd","worker"]},{"name":"node4","roles":["etcd"]},{"name":"node5","roles":["etcd"]}]""";
+        var mocks = new ClusterMocks();
+        await StackRun.RunAsync("dev", config, mocks, isPreview: true);
+        var triggers = ((System.Collections.IEnumerable)mocks.Named("snapshot-before-change-node1").Inputs["triggers"]).Cast<object>().Select(t => t.ToString()).ToList();
+        Assert.That(triggers, Does.Contain("node1,node2,node3,node4,node5"));
+        Assert.That(triggers, Does.Not.Contain(ClusterMocks.Unknown));
+    }
+
     // A restore from the bucket: each member fetches the object before its etcd step, and the
     // member's step restores from where the fetch put it.
     [Test]
@@ -136,5 +168,73 @@ public class EtcdBackupTests
             Assert.That(fetch.Inputs["stdin"].ToString(), Does.Contain("OBJECT='etcd/node1-20261206T120000Z-scheduled.db'"));
             Assert.That(mocks.Named($"etcd-{node}").Inputs["stdin"].ToString(), Does.Contain("RESTORE_SNAPSHOT='/var/lib/etcd-restore/node1-20261206T120000Z-scheduled.db'"));
         }
+    }
+}
+
+/// <summary>
+/// The health gate's snapshot age, etcd-snapshot-age.sh as rendered, against a curl stand-in that
+/// answers etcd's JSON gateway as etcd does (kvs with base64 keys and values; no kvs when none).
+/// </summary>
+[NonParallelizable]
+public class EtcdSnapshotAgeScriptTests
+{
+    private StubbedNode _node = null!;
+
+    [SetUp]
+    public void Stubs()
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+        _node = new StubbedNode();
+        // The request is checked as etcd reads it: a range over the record prefix.
+        _node.Stub("curl", """
+            for arg in "$@"; do [ "$prev" = -d ] && request=$arg; prev=$arg; done
+            key=$(jq -r .key <<<"$request" | base64 -d); end=$(jq -r .range_end <<<"$request" | base64 -d)
+            [ "$key" = /do-k8s-ha/snapshots/ ] && [ "$end" = /do-k8s-ha/snapshots0 ] || exit 22
+            cat "$STATE/range"
+            """);
+    }
+
+    [TearDown]
+    public void Remove() => _node?.Dispose();
+
+    private void Recorded(params (string Node, long SecondsAgo)[] records)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var kvs = records.Select(r => new
+        {
+            key = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("/do-k8s-ha/snapshots/" + r.Node)),
+            value = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes((now - r.SecondsAgo).ToString(System.Globalization.CultureInfo.InvariantCulture))),
+        }).ToArray();
+        _node.WriteState("range", System.Text.Json.JsonSerializer.Serialize(kvs.Length == 0 ? (object)new { header = new { } } : new { header = new { }, kvs, count = kvs.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) }));
+    }
+
+    private (int Exit, string Output) Run() =>
+        _node.Run(Render.EtcdSnapshotAge(["https://10.240.0.2:2379", "https://10.240.0.3:2379"], everyHours: 6), scratch: []);
+
+    [Test]
+    public void TheNewestOfEveryNodesSnapshotsIsReported()
+    {
+        Recorded(("node1", 13 * 3600), ("node2", 30 * 60), ("node3", 5 * 3600));
+        var (exit, output) = Run();
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("etcd snapshots: the newest is 30 minutes old"));
+    }
+
+    [Test]
+    public void ANewestOlderThanTwiceTheScheduleFailsTheGate()
+    {
+        Recorded(("node1", 13 * 3600), ("node2", 12 * 3600 + 60));
+        var (exit, output) = Run();
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(output, Does.Contain("etcd snapshots: the newest is older than 12 h"));
+    }
+
+    [Test]
+    public void NoSnapshotEverTakenFailsTheGate()
+    {
+        Recorded();
+        var (exit, output) = Run();
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(output, Does.Contain("etcd snapshots: none has been taken"));
     }
 }

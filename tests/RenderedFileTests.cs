@@ -34,6 +34,8 @@ public class RenderedFileTests
         ["etcd-snapshot-fetch.sh"] = () => Render.EtcdSnapshotFetch("node1", "etcd/node1-20261206T120000Z-scheduled.db",
             new SnapshotUpload("https://lon1.digitaloceanspaces.com", "lon1", "k8s-dev-snapshots", "DO00GOLDENACCESSKEY", "golden/secret+key")),
         ["etcd-member.restore.sh"] = () => Render.EtcdMember(Node1, EtcdMembers, "k8s-dev-etcd", restoreSnapshot: "/root/restore.db"),
+        ["etcd-snapshot-age.sh"] = () => Render.EtcdSnapshotAge(Render.EtcdClientUrls(EtcdMembers), everyHours: 6),
+        ["etcd-before-change.sh"] = () => Render.EtcdBeforeChange("node1"),
         ["etcd-health.sh"] = () => Render.EtcdHealth(Render.EtcdClientUrls(EtcdMembers), requireAll: false, timeoutSeconds: 300),
         ["kubeadm-init.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node1, schedulable: false),
         ["kubeadm-init.schedulable.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node2, schedulable: true),

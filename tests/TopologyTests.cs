@@ -83,6 +83,7 @@ public class TopologyTests
             "workers-node3.token", "workers-node3.token-used",
             "apiserver-endpoints-node1", "apiserver-endpoints-node2",
             "snapshots-node1", "snapshots-node2", "snapshots-node3",
+            "snapshot-before-change-node1", "snapshot-before-change-node2", "snapshot-before-change-node3",
             "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3.stale-node", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3.drain", "upgrade-node3", "upgrade-node3.uncordon",
             "leave-node1", "leave-node2", "leave-node3", "leave-node1.etcd", "leave-node2.etcd", "leave-node3.etcd",

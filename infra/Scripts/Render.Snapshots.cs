@@ -15,6 +15,26 @@ public static partial class Render
     /// <summary>The common name of the snapshots' client certificates (etcd takes any client its CA signed).</summary>
     public const string EtcdSnapshotCommonName = "etcd-snapshot";
 
+    /// <summary>Where each etcd node records, in etcd, when it last kept a snapshot (the health gate reads it).</summary>
+    public const string EtcdSnapshotRecordPrefix = "/do-k8s-ha/snapshots/";
+
+    /// <summary>The health gate's check that the newest snapshot is younger than twice the schedule.</summary>
+    public static string EtcdSnapshotAge(
+        IEnumerable<string> clientEndpoints,
+        int everyHours,
+        string caFile = KubePki + "/etcd/ca.crt",
+        string certFile = KubePki + "/apiserver-etcd-client.crt",
+        string keyFile = KubePki + "/apiserver-etcd-client.key") =>
+        Template.Render("etcd-snapshot-age.sh", new Dictionary<string, string>
+        {
+            ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", clientEndpoints)),
+            ["CA_FILE"] = Sh.Quote(caFile),
+            ["CERT_FILE"] = Sh.Quote(certFile),
+            ["KEY_FILE"] = Sh.Quote(keyFile),
+            ["RECORD_PREFIX"] = Sh.Quote(EtcdSnapshotRecordPrefix),
+            ["MAX_AGE_HOURS"] = Invariant(2 * everyHours),
+        });
+
     /// <summary>/usr/local/sbin/etcd-snapshot: one snapshot of this node's member, checked, kept, uploaded.</summary>
     public static string EtcdSnapshot(string nodeName, int keep, string snapshotDir = EtcdSnapshotDir, string clientDir = EtcdSnapshotClientDir) =>
         Template.Render("etcd-snapshot.sh", new Dictionary<string, string>
@@ -24,6 +44,7 @@ public static partial class Render
             ["SNAPSHOT_DIR"] = Sh.Quote(snapshotDir),
             ["CLIENT_DIR"] = Sh.Quote(clientDir),
             ["KEEP"] = Invariant(keep),
+            ["RECORD_PREFIX"] = EtcdSnapshotRecordPrefix,
         });
 
     public static string EtcdSnapshotService(string snapshotDir = EtcdSnapshotDir) =>
@@ -53,6 +74,14 @@ public static partial class Render
             ["SNAPSHOT_SCRIPT"] = EtcdSnapshot(nodeName, keep).TrimEnd('\n'),
             ["SERVICE_UNIT"] = EtcdSnapshotService(),
             ["TIMER_UNIT"] = EtcdSnapshotTimer(everyHours),
+        });
+
+    /// <summary>A snapshot of this node's member, if it has one, before a change of etcd's members or a release.</summary>
+    public static string EtcdBeforeChange(string nodeName, string dataDir = EtcdDataDir) =>
+        Template.Render("etcd-before-change.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["DATA_DIR"] = Sh.Quote(dataDir),
         });
 
     /// <summary>Where a node keeps the bucket's snapshot it restores from.</summary>

@@ -85,6 +85,20 @@ public sealed class ReleaseMirror
                 ssl_certificate_key {{dir}}/mirror.key;
                 root {{Root}};
               }
+              # Spaces: the S3 server a test starts (ServeS3), reached as DigitalOcean's is, over
+              # TLS with its own host name, which SigV4 signs (so it is passed on as it came).
+              server {
+                listen {{_droplets.Mirror.Address}}:443 ssl;
+                server_name {{Droplets.SpacesHost}};
+                ssl_certificate {{dir}}/mirror.crt;
+                ssl_certificate_key {{dir}}/mirror.key;
+                client_max_body_size 0;
+                location / {
+                  proxy_pass http://127.0.0.1:{{S3Port}};
+                  proxy_set_header Host $host;
+                  proxy_request_buffering off;
+                }
+              }
             }
             {{balancer}}
             """);
@@ -124,6 +138,59 @@ public sealed class ReleaseMirror
                 """);
             _droplets.Hosts.Start(_droplets.Mirror, "mirror-health-check", "bash", checker);
         }
+    }
+
+    private const int S3Port = 9000;
+
+    /// <summary>
+    /// Starts moto's S3 server behind the mirror's Spaces endpoint, with signatures checked: moto
+    /// verifies SigV4 once its first unauthenticated actions are spent (moto's
+    /// INITIAL_NO_AUTH_ACTION_COUNT, core/responses.py), here an IAM user, its policy and its
+    /// access key, which is returned: the pair DigitalOcean would make for the bucket's key.
+    /// The bucket itself is made with that key, as the provider makes it.
+    /// </summary>
+    public (string AccessKey, string SecretKey) ServeS3(string bucket)
+    {
+        Repo.RequireTool("moto_server", "pip install 'moto[server]' (the image has moto 5)");
+        _droplets.Hosts.Start(_droplets.Mirror, "moto", "env", "INITIAL_NO_AUTH_ACTION_COUNT=3", $"MOTO_S3_CUSTOM_ENDPOINTS=https://{Droplets.SpacesHost}",
+            Repo.Which("moto_server")!, "-H", "127.0.0.1", "-p", S3Port.ToString(CultureInfo.InvariantCulture));
+        _droplets.Hosts.WaitForPort(_droplets.Mirror, "127.0.0.1", S3Port);
+        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Mirror, "python3", ["-c", $$"""
+            import boto3, json
+            iam = boto3.client("iam", endpoint_url="http://127.0.0.1:{{S3Port}}", region_name="us-east-1", aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+            iam.create_user(UserName="spaces")
+            iam.put_user_policy(UserName="spaces", PolicyName="s3", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+            key = iam.create_access_key(UserName="spaces")["AccessKey"]
+            s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{{S3Port}}", region_name="lon1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+            s3.create_bucket(Bucket="{{bucket}}", CreateBucketConfiguration={"LocationConstraint": "lon1"})
+            print(key["AccessKeyId"] + " " + key["SecretAccessKey"])
+            """]);
+        Assert.That(exit, Is.Zero, stdout + stderr);
+        var pair = stdout.Trim().Split(' ');
+        return (pair[0], pair[1]);
+    }
+
+    /// <summary>An object of the test's S3 server, read with its key: its sha256, or null when there is none.</summary>
+    public string? S3ObjectSha256((string AccessKey, string SecretKey) key, string bucket, string objectKey)
+    {
+        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Mirror, "python3", ["-c", $$"""
+            import boto3, hashlib
+            s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{{S3Port}}", region_name="lon1", aws_access_key_id="{{key.AccessKey}}", aws_secret_access_key="{{key.SecretKey}}")
+            print(hashlib.sha256(s3.get_object(Bucket="{{bucket}}", Key="{{objectKey}}")["Body"].read()).hexdigest())
+            """]);
+        return exit == 0 ? stdout.Trim() : null;
+    }
+
+    /// <summary>The keys of a bucket of the test's S3 server.</summary>
+    public string[] S3Objects((string AccessKey, string SecretKey) key, string bucket)
+    {
+        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Mirror, "python3", ["-c", $$"""
+            import boto3
+            s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{{S3Port}}", region_name="lon1", aws_access_key_id="{{key.AccessKey}}", aws_secret_access_key="{{key.SecretKey}}")
+            for o in s3.list_objects_v2(Bucket="{{bucket}}").get("Contents", []): print(o["Key"])
+            """]);
+        Assert.That(exit, Is.Zero, stderr);
+        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
     /// <summary>What the droplets asked the mirror for, one request a line (nginx's access log).</summary>

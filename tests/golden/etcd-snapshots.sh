@@ -116,6 +116,10 @@ if [ -z "$keys" ] || [ "$keys" -eq 0 ]; then
 fi
 mv "$partial" "$SNAPSHOT_DIR/$name"
 echo "etcd-snapshot: $SNAPSHOT_DIR/$name ($keys keys, revision $revision, $size bytes)"
+# When, in etcd itself, where the health gate reads the newest of every node's (etcd-snapshot-age.sh).
+if ! etcdctl 10 put "/do-k8s-ha/snapshots/$NODE_NAME" "$(date -u +%s)" >/dev/null 2>&1; then
+  echo "etcd-snapshot: the snapshot is kept, but its time could not be recorded in etcd" >&2
+fi
 
 # The newest KEEP of this kind stay (the names sort by time).
 find "$SNAPSHOT_DIR" -maxdepth 1 -name "$NODE_NAME-*-$KIND.db" -printf '%f\n' | sort -r | tail -n +$((KEEP + 1)) \
