@@ -299,12 +299,12 @@ public class AddonAndHealthTests
     /// provider waits for that step, or its TLS handshake is refused for the new address.
     /// </summary>
     [Test]
-    public async Task WithoutABalancerTheAddonsWaitForTheFirstNodesCertificateNames()
+    public async Task WithoutABalancerTheAddonsWaitForTheFirstNodesCertificateNames([Values] bool preview)
     {
         var config = StackRun.StackConfig("dev");
         config["do-k8s-ha:apiLoadBalancer"] = "none";
         var mocks = new ClusterMocks { Hold = ((type, name) => name == "apiserver-endpoints-node1", TimeSpan.FromSeconds(2)) };
-        await StackRun.RunAsync("dev", config, mocks);
+        await StackRun.RunAsync("dev", config, mocks, isPreview: preview);
 
         Assert.That(mocks.OfType(Provider).Single().RegisteredAt, Is.GreaterThan(mocks.Named("apiserver-endpoints-node1").CompletedAt));
     }

@@ -44,6 +44,8 @@ public class DayTwoTests
             // replaced droplet); re-run on a joined node it leaves the version to the upgrade.
             // No droplet changes: user data names no version.
             "node-setup-cp1", "node-setup-cp2", "node-setup-cp3", "node-setup-worker1", "node-setup-worker2", "node-setup-worker3",
+            // Every etcd member is snapshotted before the upgrade.
+            "snapshot-before-change-etcd1", "snapshot-before-change-etcd2", "snapshot-before-change-etcd3",
         }));
         Assert.That(Input(after.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.36.0'").And.Contains("TARGET_MINOR='v1.36'"));
         Assert.That(Input(before.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.35.1'"));
@@ -214,6 +216,8 @@ public class DayTwoTests
             "apiserver-endpoints-cp1", "apiserver-endpoints-cp2", "apiserver-endpoints-cp3",
             // The members' departure steps keep the member list they will remove from (an echo runs).
             "leave-etcd1.etcd", "leave-etcd2.etcd",
+            // The members that stay are snapshotted before etcd's membership changes.
+            "snapshot-before-change-etcd1", "snapshot-before-change-etcd2",
         }));
         // The mocks give etcdN the address 10.241.0.(20+N) in prod's VPC, 10.241.0.0/20.
         Assert.That(Input(after.Named("apiserver-endpoints-cp2"), "create"), Does.Contain("ETCD_ENDPOINTS='https://10.241.0.21:2379,https://10.241.0.22:2379,https://10.241.0.24:2379'"));
