@@ -97,9 +97,10 @@ public static class ClusterProgram
             KeepMachine = roll.Kept.Contains(spec.Name),
         })).ToList();
         var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
+        var etcdNodes = nodes.Where(n => n.Spec.IsEtcd).ToList();
         var pki = new ClusterPki("pki", new ClusterPkiArgs
         {
-            EtcdMembers = [.. nodes.Where(n => n.Spec.IsEtcd).Select(n => (n.Spec.Name, n.PrivateIp))],
+            EtcdMembers = [.. etcdNodes.Select(n => (n.Spec.Name, n.PrivateIp))],
             SecretsEncryptionKeys = settings.Hardening.SecretsEncryptionKeys,
             Legacy = settings.LegacyPki,
         });
@@ -133,7 +134,7 @@ public static class ClusterProgram
         // A snapshot on every etcd node before etcd's members or a release change.
         var beforeChange = new EtcdSnapshotBeforeChange("snapshot-before-change", new EtcdSnapshotBeforeChangeArgs
         {
-            Members = [.. nodes.Where(n => n.Spec.IsEtcd)],
+            Members = etcdNodes,
             EtcdVersion = settings.EtcdVersion,
             KubernetesVersion = settings.KubernetesVersion.ToString(),
         });
@@ -143,7 +144,7 @@ public static class ClusterProgram
             ClusterName = settings.ClusterName,
             EtcdVersion = settings.EtcdVersion,
             EtcdSha256 = settings.EtcdSha256,
-            Members = nodes.Where(n => n.Spec.IsEtcd).ToList(),
+            Members = etcdNodes,
             Pki = pki,
             Departures = departures,
             After = beforeChange.Steps,
@@ -152,7 +153,6 @@ public static class ClusterProgram
         });
 
         // Snapshots on every etcd node, uploaded when there is a bucket.
-        var etcdNodes = nodes.Where(n => n.Spec.IsEtcd).ToList();
         var snapshots = new EtcdSnapshots("snapshots", new EtcdSnapshotsArgs
         {
             Settings = settings.Backups,

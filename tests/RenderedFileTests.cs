@@ -82,6 +82,7 @@ public class RenderedFileTests
         ["drain-node.fragment"] = "worker-drain.drain.sh",
         ["etcd-user.fragment"] = "etcd-certs.sh",
         ["etcd-snapshot.service"] = "etcd-snapshots.sh",
+        ["snapshot-checksum.fragment"] = "etcd-snapshot.sh",
         ["etcd-snapshot.timer"] = "etcd-snapshots.sh",
         ["audit-policy.yaml"] = "apiserver-config.sh",
         ["pod-security.yaml"] = "apiserver-config.sh",

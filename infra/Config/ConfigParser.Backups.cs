@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace DoK8sHa.Config;
@@ -20,18 +19,8 @@ public static partial class ConfigParser
 
     private static EtcdBackupSettings ParseBackups(Func<string, string?> get, string region, Action<string, string, string> problem)
     {
-        int Count(string key, int fallback, int min, int max, string unit)
-        {
-            var text = get(key)?.Trim() is { Length: > 0 } v ? v : fallback.ToString(CultureInfo.InvariantCulture);
-            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-            {
-                problem(key, $"'{text}' is not a number of {unit} from {min} to {max}", $"pulumi config set {key} {fallback}");
-                return fallback;
-            }
-            return value;
-        }
-        var every = Count("etcdSnapshotEveryHours", ConfigDefaults.EtcdSnapshotEveryHours, 1, 168, "hours");
-        var keep = Count("etcdSnapshotKeep", ConfigDefaults.EtcdSnapshotKeep, 1, 1000, "snapshots");
+        var every = Count(get, problem, "etcdSnapshotEveryHours", ConfigDefaults.EtcdSnapshotEveryHours, 1, 168, "hours");
+        var keep = Count(get, problem, "etcdSnapshotKeep", ConfigDefaults.EtcdSnapshotKeep, 1, 1000, "snapshots");
 
         var bucket = get("etcdSnapshotBucket")?.Trim() ?? "";
         if (bucket.Length > 0 && !BucketName().IsMatch(bucket))

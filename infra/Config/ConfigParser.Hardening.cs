@@ -27,23 +27,25 @@ public static partial class ConfigParser
             Level("podSecurityAudit", ConfigDefaults.PodSecurityAudit),
             exempt);
 
-        int Count(string key, int fallback, int min, int max, string unit)
-        {
-            var text = get(key)?.Trim() is { Length: > 0 } v ? v : fallback.ToString(CultureInfo.InvariantCulture);
-            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-            {
-                problem(key, $"'{text}' is not a number of {unit} from {min} to {max}", $"pulumi config set {key} {fallback}");
-                return fallback;
-            }
-            return value;
-        }
         var audit = new AuditLogSettings(
-            Count("auditLogMaxAgeDays", ConfigDefaults.AuditLogMaxAgeDays, 1, 3650, "days"),
-            Count("auditLogMaxBackups", ConfigDefaults.AuditLogMaxBackups, 1, 1000, "files"),
-            Count("auditLogMaxSizeMb", ConfigDefaults.AuditLogMaxSizeMb, 1, 10240, "megabytes"));
+            Count(get, problem, "auditLogMaxAgeDays", ConfigDefaults.AuditLogMaxAgeDays, 1, 3650, "days"),
+            Count(get, problem, "auditLogMaxBackups", ConfigDefaults.AuditLogMaxBackups, 1, 1000, "files"),
+            Count(get, problem, "auditLogMaxSizeMb", ConfigDefaults.AuditLogMaxSizeMb, 1, 10240, "megabytes"));
 
         var keys = StringList(get, "secretsEncryptionKeys", ConfigDefaults.SecretsEncryptionKeys, DnsLabel(), "a key name (a DNS label)", problem, allowEmpty: false);
         return new HardeningSettings(podSecurity, audit, keys);
+    }
+
+    /// <summary>A whole number from <paramref name="min"/> to <paramref name="max"/>; unset: <paramref name="fallback"/>.</summary>
+    private static int Count(Func<string, string?> get, Action<string, string, string> problem, string key, int fallback, int min, int max, string unit)
+    {
+        var text = get(key)?.Trim() is { Length: > 0 } v ? v : fallback.ToString(CultureInfo.InvariantCulture);
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            problem(key, $"'{text}' is not a number of {unit} from {min} to {max}", $"pulumi config set {key} {fallback}");
+            return fallback;
+        }
+        return value;
     }
 
     /// <summary>A list of distinct names, each matching <paramref name="pattern"/>; <paramref name="fallback"/> is never empty (its first name is the fix's example).</summary>

@@ -45,6 +45,7 @@ public static partial class Render
             ["CLIENT_DIR"] = Sh.Quote(clientDir),
             ["KEEP"] = Invariant(keep),
             ["RECORD_PREFIX"] = EtcdSnapshotRecordPrefix,
+            ["SNAPSHOT_CHECKSUM"] = Fragment("snapshot-checksum.fragment"),
         });
 
     public static string EtcdSnapshotService(string snapshotDir = EtcdSnapshotDir) =>
@@ -100,6 +101,7 @@ public static partial class Render
             ["SPACES_BUCKET"] = Sh.Quote(bucket.Bucket),
             ["ACCESS_KEY"] = CurlConfigValue(bucket.AccessKey),
             ["SECRET_KEY"] = CurlConfigValue(bucket.SecretKey),
+            ["SNAPSHOT_CHECKSUM"] = Fragment("snapshot-checksum.fragment"),
         });
 
     // A value inside a curl config file's double quotes (curl tool_parsecfg.c unslashquote: \\ and \" are escapes).

@@ -29,10 +29,18 @@ cat <<'KEY' | curl -fsS --retry 3 --max-time 1800 -K - --aws-sigv4 "aws:amz:$SPA
   -o "$partial" "$SPACES_ENDPOINT/$SPACES_BUCKET/$OBJECT" || { echo "could not download $OBJECT from $SPACES_BUCKET" >&2; exit 1; }
 user = "DO00GOLDENACCESSKEY:golden/secret+key"
 KEY
-# The snapshot's own checksum (etcd-snapshot.sh): a download cut short is not restored.
-size=$(stat -c %s "$partial")
-if [ $((size % 512)) -ne 32 ] \
-  || [ "$(head -c $((size - 32)) "$partial" | sha256sum | cut -d' ' -f1)" != "$(tail -c 32 "$partial" | od -An -tx1 | tr -d ' \n')" ]; then
+# Whether an etcd snapshot file ends with the sha256 of the rest, which the server appends to
+# every snapshot it streams; restore checks the same (etcdutl snapshot/v3_snapshot.go,
+# hasChecksum and copyAndVerifyDB), so a snapshot cut short or altered is never kept or restored.
+matches_own_checksum() { # file
+  local size
+  size=$(stat -c %s "$1")
+  [ $((size % 512)) -eq 32 ] \
+    && [ "$(head -c $((size - 32)) "$1" | sha256sum | cut -d' ' -f1)" = "$(tail -c 32 "$1" | od -An -tx1 | tr -d ' \n')" ]
+}
+
+# A download cut short is not restored.
+if ! matches_own_checksum "$partial"; then
   echo "$OBJECT from $SPACES_BUCKET does not match its own checksum: not an etcd snapshot, or cut short" >&2
   exit 1
 fi

@@ -97,11 +97,17 @@ if ! etcdctl 10 endpoint status >/dev/null 2>&1 || ! etcdctl 590 snapshot save "
   exit 1
 fi
 
-# The server appends the sha256 of the database it streamed; restore checks it (etcdutl
-# snapshot/v3_snapshot.go, hasChecksum and copyAndVerifyDB), and so does this, before keeping it.
-size=$(stat -c %s "$partial")
-if [ $((size % 512)) -ne 32 ] \
-  || [ "$(head -c $((size - 32)) "$partial" | sha256sum | cut -d' ' -f1)" != "$(tail -c 32 "$partial" | od -An -tx1 | tr -d ' \n')" ]; then
+# Whether an etcd snapshot file ends with the sha256 of the rest, which the server appends to
+# every snapshot it streams; restore checks the same (etcdutl snapshot/v3_snapshot.go,
+# hasChecksum and copyAndVerifyDB), so a snapshot cut short or altered is never kept or restored.
+matches_own_checksum() { # file
+  local size
+  size=$(stat -c %s "$1")
+  [ $((size % 512)) -eq 32 ] \
+    && [ "$(head -c $((size - 32)) "$1" | sha256sum | cut -d' ' -f1)" = "$(tail -c 32 "$1" | od -An -tx1 | tr -d ' \n')" ]
+}
+
+if ! matches_own_checksum "$partial"; then
   echo "etcd-snapshot: the snapshot of $NODE_NAME's member does not match its own checksum" >&2
   exit 1
 fi
@@ -119,7 +125,7 @@ if [ -z "$keys" ] || [ "$keys" -eq 0 ]; then
   exit 1
 fi
 mv "$partial" "$SNAPSHOT_DIR/$name"
-echo "etcd-snapshot: $SNAPSHOT_DIR/$name ($keys keys, revision $revision, $size bytes)"
+echo "etcd-snapshot: $SNAPSHOT_DIR/$name ($keys keys, revision $revision, $(stat -c %s "$SNAPSHOT_DIR/$name") bytes)"
 # When, in etcd itself, where the health gate reads the newest of every node's (etcd-snapshot-age.sh).
 if ! etcdctl 10 put "/do-k8s-ha/snapshots/$NODE_NAME" "$(date -u +%s)" >/dev/null 2>&1; then
   echo "etcd-snapshot: the snapshot is kept, but its time could not be recorded in etcd" >&2

@@ -29,10 +29,10 @@ cat <<'KEY' | curl -fsS --retry 3 --max-time 1800 -K - --aws-sigv4 "aws:amz:$SPA
   -o "$partial" "$SPACES_ENDPOINT/$SPACES_BUCKET/$OBJECT" || { echo "could not download $OBJECT from $SPACES_BUCKET" >&2; exit 1; }
 user = "{{ACCESS_KEY}}:{{SECRET_KEY}}"
 KEY
-# The snapshot's own checksum (etcd-snapshot.sh): a download cut short is not restored.
-size=$(stat -c %s "$partial")
-if [ $((size % 512)) -ne 32 ] \
-  || [ "$(head -c $((size - 32)) "$partial" | sha256sum | cut -d' ' -f1)" != "$(tail -c 32 "$partial" | od -An -tx1 | tr -d ' \n')" ]; then
+{{SNAPSHOT_CHECKSUM}}
+
+# A download cut short is not restored.
+if ! matches_own_checksum "$partial"; then
   echo "$OBJECT from $SPACES_BUCKET does not match its own checksum: not an etcd snapshot, or cut short" >&2
   exit 1
 fi

@@ -42,11 +42,9 @@ if ! etcdctl 10 endpoint status >/dev/null 2>&1 || ! etcdctl 590 snapshot save "
   exit 1
 fi
 
-# The server appends the sha256 of the database it streamed; restore checks it (etcdutl
-# snapshot/v3_snapshot.go, hasChecksum and copyAndVerifyDB), and so does this, before keeping it.
-size=$(stat -c %s "$partial")
-if [ $((size % 512)) -ne 32 ] \
-  || [ "$(head -c $((size - 32)) "$partial" | sha256sum | cut -d' ' -f1)" != "$(tail -c 32 "$partial" | od -An -tx1 | tr -d ' \n')" ]; then
+{{SNAPSHOT_CHECKSUM}}
+
+if ! matches_own_checksum "$partial"; then
   echo "etcd-snapshot: the snapshot of $NODE_NAME's member does not match its own checksum" >&2
   exit 1
 fi
@@ -64,7 +62,7 @@ if [ -z "$keys" ] || [ "$keys" -eq 0 ]; then
   exit 1
 fi
 mv "$partial" "$SNAPSHOT_DIR/$name"
-echo "etcd-snapshot: $SNAPSHOT_DIR/$name ($keys keys, revision $revision, $size bytes)"
+echo "etcd-snapshot: $SNAPSHOT_DIR/$name ($keys keys, revision $revision, $(stat -c %s "$SNAPSHOT_DIR/$name") bytes)"
 # When, in etcd itself, where the health gate reads the newest of every node's (etcd-snapshot-age.sh).
 if ! etcdctl 10 put "{{RECORD_PREFIX}}$NODE_NAME" "$(date -u +%s)" >/dev/null 2>&1; then
   echo "etcd-snapshot: the snapshot is kept, but its time could not be recorded in etcd" >&2
