@@ -7,14 +7,14 @@ public class ConfigParserTests
 {
     private const string PublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq6dummykeydummykeydummykeydummykeydummykey user@host";
 
-    private static Dictionary<string, string> Valid() => new()
+    internal static Dictionary<string, string> Valid() => new()
     {
         ["sshPublicKey"] = PublicKey,
         ["sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
         ["adminCidrs"] = """["203.0.113.7/32"]""",
     };
 
-    private static ClusterSettings Parse(Dictionary<string, string> values, out IReadOnlyList<string> warnings) =>
+    internal static ClusterSettings Parse(Dictionary<string, string> values, out IReadOnlyList<string> warnings) =>
         ConfigParser.Parse(k => values.GetValueOrDefault(k), values.ContainsKey, "dev", out warnings);
 
     private static ConfigException Fails(Dictionary<string, string> values) =>

@@ -45,6 +45,9 @@ public class DeliveredStepTests
         ["do-k8s-ha:etcdSha256"] = _etcdSha256,
     });
 
+    /// <summary>etcdctl on a droplet with its member's own client certificate, against its own member.</summary>
+    private const string MemberEtcdctl = "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key";
+
     private static void Ran((int ExitCode, string Stdout, string Stderr) run, string what) =>
         Assert.That(run.ExitCode, Is.Zero, $"{what}:\n{run.Stdout}\n{run.Stderr}");
 
@@ -77,7 +80,7 @@ public class DeliveredStepTests
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
-            var check = _droplets.Exec(node1, "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key --dial-timeout 2s member list");
+            var check = _droplets.Exec(node1, MemberEtcdctl + " --dial-timeout 2s member list");
             health = check.Stdout + check.Stderr;
             if (check.ExitCode == 0 && health.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length == Nodes.Length && !health.Contains(", unstarted,", StringComparison.Ordinal))
             {
@@ -101,20 +104,29 @@ public class DeliveredStepTests
         {
             Ran(stack.Run(_droplets, $"etcd-{node}.credentials"), $"etcd-{node}.credentials");
         }
+        await ConfigureAndStartMembers(stack);
+    }
+
+    /// <summary>Every member configured at once, then each service in turn; what each member's step printed, by node.</summary>
+    private async Task<Dictionary<string, string>> ConfigureAndStartMembers(DeliveredStack stack)
+    {
         var members = Nodes.Select(node => Task.Run(() => (node, run: stack.Run(_droplets, $"etcd-{node}")))).ToArray();
+        var printed = new Dictionary<string, string>();
         foreach (var (node, run) in await Task.WhenAll(members))
         {
             Ran(run, $"etcd-{node}");
+            printed[node] = run.Stdout;
         }
         // Each start returns at once (--no-block): the members form the quorum together.
         foreach (var node in Nodes)
         {
             Ran(stack.Run(_droplets, $"etcd-{node}.service"), $"etcd-{node}.service");
         }
+        return printed;
     }
 
     private string MemberHealth(TestHost host) =>
-        _droplets.Exec(host, "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key --dial-timeout 2s endpoint health --cluster") is var check
+        _droplets.Exec(host, MemberEtcdctl + " --dial-timeout 2s endpoint health --cluster") is var check
             ? check.Stdout + check.Stderr : "";
 
     private void WaitForHealthyCluster()
@@ -200,18 +212,17 @@ public class DeliveredStepTests
         Assert.That(MemberHealth(node1), Does.Contain($"https://{node1.Address}:2379 is healthy"));
     }
 
-    private const string MemberEtcdctl = "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/member.crt --key /etc/etcd/pki/member.key --dial-timeout 3s";
 
     /// <summary>Writes keys through node1's member and returns every key etcd then holds.</summary>
     private string[] PutKeys(int count)
     {
-        Ran(_droplets.Exec(_droplets[0], $"for i in $(seq 1 {count}); do {MemberEtcdctl} put /registry/configmaps/default/kept-$i \"value $i\" >/dev/null; done"), "put keys");
+        Ran(_droplets.Exec(_droplets[0], $"for i in $(seq 1 {count}); do {MemberEtcdctl} --dial-timeout 3s put /registry/configmaps/default/kept-$i \"value $i\" >/dev/null; done"), "put keys");
         return EtcdKeys();
     }
 
     private string[] EtcdKeys()
     {
-        var (exit, stdout, stderr) = _droplets.Exec(_droplets[0], MemberEtcdctl + " get '' --prefix --keys-only");
+        var (exit, stdout, stderr) = _droplets.Exec(_droplets[0], MemberEtcdctl + " --dial-timeout 3s get '' --prefix --keys-only");
         Assert.That(exit, Is.Zero, stderr);
         return [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
     }
@@ -312,21 +323,15 @@ public class DeliveredStepTests
             ["do-k8s-ha:etcdRestoreFrom"] = "/root/restore.db",
         });
 
-        var members = Nodes.Select(node => Task.Run(() => (node, run: restore.Run(_droplets, $"etcd-{node}")))).ToArray();
-        foreach (var (node, run) in await Task.WhenAll(members))
+        foreach (var (node, printed) in await ConfigureAndStartMembers(restore))
         {
-            Ran(run, $"etcd-{node}");
-            Assert.That(run.Stdout, Does.Contain($"restored {node}'s etcd member from /root/restore.db"));
-        }
-        foreach (var node in Nodes)
-        {
-            Ran(restore.Run(_droplets, $"etcd-{node}.service"), $"etcd-{node}.service");
+            Assert.That(printed, Does.Contain($"restored {node}'s etcd member from /root/restore.db"));
         }
         WaitForHealthyCluster();
 
         Assert.That(EtcdKeys(), Is.EquivalentTo(keys), "every key is back");
-        Assert.That(_droplets.Exec(_droplets[0], MemberEtcdctl + " member list").Stdout.Trim().Split('\n'), Has.Length.EqualTo(3));
-        Ran(_droplets.Exec(_droplets[2], MemberEtcdctl + " put after-restore yes"), "a write after the restore");
+        Assert.That(_droplets.Exec(_droplets[0], MemberEtcdctl + " --dial-timeout 3s member list").Stdout.Trim().Split('\n'), Has.Length.EqualTo(3));
+        Ran(_droplets.Exec(_droplets[2], MemberEtcdctl + " --dial-timeout 3s put after-restore yes"), "a write after the restore");
         // Run again, the members keep their data: nothing is restored twice.
         var again = restore.Run(_droplets, "etcd-node2");
         Ran(again, "etcd-node2 again");
@@ -384,15 +389,9 @@ public class DeliveredStepTests
             Ran(fetched, $"etcd-{node}.restore-snapshot");
             Assert.That(fetched.Stdout, Does.Contain($"downloaded {objects[0]} from {Bucket}"));
         }
-        var members = Nodes.Select(node => Task.Run(() => (node, run: restore.Run(_droplets, $"etcd-{node}")))).ToArray();
-        foreach (var (node, run) in await Task.WhenAll(members))
+        foreach (var (node, printed) in await ConfigureAndStartMembers(restore))
         {
-            Ran(run, $"etcd-{node}");
-            Assert.That(run.Stdout, Does.Contain($"restored {node}'s etcd member from /var/lib/etcd-restore/"));
-        }
-        foreach (var node in Nodes)
-        {
-            Ran(restore.Run(_droplets, $"etcd-{node}.service"), $"etcd-{node}.service");
+            Assert.That(printed, Does.Contain($"restored {node}'s etcd member from /var/lib/etcd-restore/"));
         }
         WaitForHealthyCluster();
         Assert.That(EtcdKeys(), Is.EquivalentTo(keys), "every key is back");

@@ -13,17 +13,12 @@ public class EtcdBackupTests
     private const string Bucket = "digitalocean:index/spacesBucket:SpacesBucket";
     private const string SpacesKey = "digitalocean:index/spacesKey:SpacesKey";
 
-    private static ClusterSettings Parse(Dictionary<string, string> values) =>
-        ConfigParser.Parse(k => values.GetValueOrDefault(k), values.ContainsKey, "dev", out _);
+    private static ClusterSettings Parse(Dictionary<string, string> values) => ConfigParserTests.Parse(values, out _);
 
+    // The valid config of the parser's own tests, with these keys set.
     private static Dictionary<string, string> Valid(params (string Key, string Value)[] extra)
     {
-        var values = new Dictionary<string, string>
-        {
-            ["sshPublicKey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq6dummykeydummykeydummykeydummykeydummykey user@host",
-            ["sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
-            ["adminCidrs"] = """["203.0.113.7/32"]""",
-        };
+        var values = ConfigParserTests.Valid();
         foreach (var (key, value) in extra)
         {
             values[key] = value;

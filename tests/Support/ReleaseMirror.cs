@@ -161,37 +161,43 @@ public sealed class ReleaseMirror
             iam.create_user(UserName="spaces")
             iam.put_user_policy(UserName="spaces", PolicyName="s3", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
             key = iam.create_access_key(UserName="spaces")["AccessKey"]
-            s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{{S3Port}}", region_name="lon1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
-            s3.create_bucket(Bucket="{{bucket}}", CreateBucketConfiguration={"LocationConstraint": "lon1"})
             print(key["AccessKeyId"] + " " + key["SecretAccessKey"])
             """]);
         Assert.That(exit, Is.Zero, stdout + stderr);
         var pair = stdout.Trim().Split(' ');
+        var made = S3((pair[0], pair[1]), $$"""
+            s3.create_bucket(Bucket="{{bucket}}", CreateBucketConfiguration={"LocationConstraint": "lon1"})
+            """);
+        Assert.That(made.ExitCode, Is.Zero, made.Stdout + made.Stderr);
         return (pair[0], pair[1]);
     }
 
     /// <summary>An object of the test's S3 server, read with its key: its sha256, or null when there is none.</summary>
     public string? S3ObjectSha256((string AccessKey, string SecretKey) key, string bucket, string objectKey)
     {
-        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Mirror, "python3", ["-c", $$"""
-            import boto3, hashlib
-            s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{{S3Port}}", region_name="lon1", aws_access_key_id="{{key.AccessKey}}", aws_secret_access_key="{{key.SecretKey}}")
-            print(hashlib.sha256(s3.get_object(Bucket="{{bucket}}", Key="{{objectKey}}")["Body"].read()).hexdigest())
-            """]);
+        var (exit, stdout, _) = S3(key, $"""
+            import hashlib
+            print(hashlib.sha256(s3.get_object(Bucket="{bucket}", Key="{objectKey}")["Body"].read()).hexdigest())
+            """);
         return exit == 0 ? stdout.Trim() : null;
     }
 
     /// <summary>The keys of a bucket of the test's S3 server.</summary>
     public string[] S3Objects((string AccessKey, string SecretKey) key, string bucket)
     {
-        var (exit, stdout, stderr) = _droplets.Hosts.Exec(_droplets.Mirror, "python3", ["-c", $$"""
-            import boto3
-            s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{{S3Port}}", region_name="lon1", aws_access_key_id="{{key.AccessKey}}", aws_secret_access_key="{{key.SecretKey}}")
-            for o in s3.list_objects_v2(Bucket="{{bucket}}").get("Contents", []): print(o["Key"])
-            """]);
+        var (exit, stdout, stderr) = S3(key, $"""
+            for o in s3.list_objects_v2(Bucket="{bucket}").get("Contents", []): print(o["Key"])
+            """);
         Assert.That(exit, Is.Zero, stderr);
         return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
+
+    /// <summary>Python run on the mirror host with <c>s3</c>, a boto3 client of the test's S3 server signing with this key.</summary>
+    private (int ExitCode, string Stdout, string Stderr) S3((string AccessKey, string SecretKey) key, string script) =>
+        _droplets.Hosts.Exec(_droplets.Mirror, "python3", ["-c", $"""
+            import boto3
+            s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{S3Port}", region_name="lon1", aws_access_key_id="{key.AccessKey}", aws_secret_access_key="{key.SecretKey}")
+            """ + "\n" + script]);
 
     /// <summary>What the droplets asked the mirror for, one request a line (nginx's access log).</summary>
     public string Requests => File.Exists(Path.Combine(_droplets.Hosts.Dir, "mirror-access.log")) ? File.ReadAllText(Path.Combine(_droplets.Hosts.Dir, "mirror-access.log")) : "";
