@@ -52,6 +52,8 @@ public sealed class ControlPlane : ComponentResource
         var steps = new List<Remote.Command>();
         var credentialSteps = new StepChain();
         var tokens = new List<JoinToken>();
+        // The operator has said every control-plane node is gone (lostNodes, docs/backups.md).
+        var peersLost = settings.ControlPlaneNodes.All(n => settings.LostNodes.Contains(n.Name));
         foreach (var node in args.Nodes)
         {
             var mayInit = node.Spec.Name == settings.InitNode.Name;
@@ -78,7 +80,7 @@ public sealed class ControlPlane : ComponentResource
                 return Render.SecretStepScript(
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),
-                    ("control-plane", Render.ControlPlaneScript(c, self, mayInit, node.Spec.IsWorker, joinToken, caCertHash)));
+                    ("control-plane", Render.ControlPlaneScript(c, self, mayInit, node.Spec.IsWorker, joinToken, caCertHash, peersLost: peersLost)));
             });
             List<Resource> dependsOn = mayInit
                 ? [node.Ready, args.Setup.For(node), args.Departures.Kubernetes(node), credentials, .. args.Etcd.Members]

@@ -21,6 +21,12 @@ public sealed class NodeDeparturesArgs
     /// server is ready, so the departures run on any survivor rather than a fixed one.
     /// </summary>
     public ApiLoadBalancer? Relay { get; init; }
+
+    /// <summary>
+    /// Nodes lost while no node that could take them out answers (lostNodes): their departures
+    /// run nothing, so that replacing their droplets dials no dead janitor.
+    /// </summary>
+    public IReadOnlySet<string> Lost { get; init; } = new HashSet<string>();
 }
 
 /// <summary>
@@ -38,6 +44,11 @@ public sealed class NodeDeparturesArgs
 /// before the new one joins. Creating a departure step runs nothing and connects nowhere, and a
 /// whole-stack destroy skips them all (deletedWith the cluster's firewall): draining nodes of a
 /// cluster that is going is wasted minutes, and would fail on a janitor that is already dead.
+/// A lost node's departures (lostNodes) run nothing at all: when every control-plane node is
+/// dead no janitor answers, and pulumi-command fails a delete whose connection it cannot dial
+/// (remote/commandController.go, Delete) but skips one without a delete command. The engine
+/// deletes a step with the inputs the state holds (pulumi step.go, DeleteStep: old.Inputs), so
+/// the disarmed step must reach the state before the droplet is replaced: docs/backups.md.
 /// </summary>
 public sealed class NodeDepartures : ComponentResource
 {
@@ -60,19 +71,21 @@ public sealed class NodeDepartures : ComponentResource
             if (node.Spec.IsKubernetesNode)
             {
                 _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, relay ?? FirstOther(controlPlane, node), args.Cluster,
-                    Render.StepScript(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
+                    args.Lost.Contains(node.Spec.Name) ? null : (Input<string>)Render.StepScript(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
             }
             if (node.Spec.IsEtcd)
             {
                 // Not "-etcd": nodes named X and X-etcd would both have a leave-X-etcd step.
                 _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, etcdRelay ?? FirstOther(etcd, node), args.Cluster,
-                    Output.Tuple(node.Address, members).Apply(t => Render.StepScript(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
+                    args.Lost.Contains(node.Spec.Name) ? null
+                        : (Input<string>)Output.Tuple(node.Address, members).Apply(t => Render.StepScript(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
             }
         }
         RegisterOutputs(new Dictionary<string, object?>
         {
             ["kubernetes"] = _kubernetes.Keys.ToList(),
             ["etcd"] = _etcd.Keys.ToList(),
+            ["disarmed"] = args.Lost.Order(StringComparer.Ordinal).ToList(),
         });
     }
 
@@ -84,7 +97,7 @@ public sealed class NodeDepartures : ComponentResource
 
     public IEnumerable<Remote.Command> Steps => _kubernetes.Values.Concat(_etcd.Values);
 
-    private Remote.Command Departure(string name, ClusterNode leaving, Janitor janitor, Resource cluster, Input<string> delete) =>
+    private Remote.Command Departure(string name, ClusterNode leaving, Janitor janitor, Resource cluster, Input<string>? delete) =>
         RemoteStep.Create(name, leaving, new RemoteStepArgs
         {
             // Renamed from "-etcd": without the alias the engine would delete the old step, and
@@ -92,6 +105,7 @@ public sealed class NodeDepartures : ComponentResource
             FormerNames = name.EndsWith(".etcd", StringComparison.Ordinal) ? [name[..^".etcd".Length] + "-etcd"] : [],
             Create = null,
             Delete = delete,
+            RunsNothing = delete is null,
             DeletedWith = cluster,
             // Deleted before what it connects through: the janitors stay until the departure ran.
             DependsOn = janitor.Needs,

@@ -48,6 +48,12 @@ public sealed class RemoteStepArgs
     /// </summary>
     public Resource? DeletedWith { get; init; }
 
+    /// <summary>
+    /// The step has no script at all: it keeps its place in the graph, and in the state nothing
+    /// for the engine to run when it is deleted or replaced (a lost node's departure, lostNodes).
+    /// </summary>
+    public bool RunsNothing { get; init; }
+
     /// <summary>The step prints a secret: its output is not streamed to `pulumi up`'s display.</summary>
     public bool PrintsSecret { get; init; }
 
@@ -70,14 +76,16 @@ internal static class RemoteStep
         // A step has one script, run at creation, or only on update, or only on delete: stdin is
         // one input for all three.
         var scripts = new[] { args.Create, args.Update, args.Delete }.OfType<Input<string>>().ToList();
-        if (scripts.Count != 1)
+        if (scripts.Count != (args.RunsNothing ? 0 : 1))
         {
-            throw new ArgumentException($"remote step {name} needs exactly one of Create, Update and Delete, not {scripts.Count}");
+            throw new ArgumentException(args.RunsNothing
+                ? $"remote step {name} runs nothing, and was given {scripts.Count} of Create, Update and Delete"
+                : $"remote step {name} needs exactly one of Create, Update and Delete, not {scripts.Count}");
         }
         var commandArgs = new Remote.CommandArgs
         {
             Connection = args.RunVia ?? (args.RunOn ?? node).Connection,
-            Stdin = scripts[0],
+            Stdin = args.RunsNothing ? "" : scripts[0],
             Create = args.Create is null ? null! : Render.StepRunner,
             Update = args.Update is null ? null! : Render.StepRunner,
             Delete = args.Delete is null ? null! : Render.StepRunner,

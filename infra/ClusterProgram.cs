@@ -112,7 +112,7 @@ public static class ClusterProgram
         var certSans = apiHost.Apply(host => Render.ApiServerCertSans([host]));
 
         // How each node leaves when its droplet goes: from a live node, so a dead one can leave too.
-        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall, Relay = loadBalancer });
+        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall, Relay = loadBalancer, Lost = settings.LostNodes });
 
         // Packages of the version, and the local API proxy every Kubernetes node joins through.
         var setup = new KubernetesNodeSetup("node-setup", new KubernetesNodeSetupArgs

@@ -31,7 +31,7 @@ public class ComponentOutputTests
                 ["caCertificate"] = (await pki.Material.ValueAsync()).CaCert,
                 ["renewals"] = await pki.Renewals.ValueAsync(),
             }),
-            ("NodeDepartures", "leave", new() { ["kubernetes"] = DevNodes, ["etcd"] = DevNodes }),
+            ("NodeDepartures", "leave", new() { ["kubernetes"] = DevNodes, ["etcd"] = DevNodes, ["disarmed"] = Array.Empty<string>() }),
             ("KubernetesNodeSetup", "node-setup", new() { ["apiProxy"] = "127.0.0.1:6444" }),
             ("KubernetesNodeSetup", "worker-setup", new() { ["apiProxy"] = "127.0.0.1:6444" }),
             ("EtcdCluster", "etcd", new() { ["clientEndpoints"] = etcdEndpoints }),

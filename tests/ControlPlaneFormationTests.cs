@@ -64,7 +64,8 @@ public class ControlPlaneFormationTests
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last().Trim();
     }
 
-    private string Steps(NodeAddress node, bool mayInit, KubeadmClusterInput? cluster = null, int joinWaitSeconds = 30, bool etcdHealth = true, string token = "")
+    private string Steps(NodeAddress node, bool mayInit, KubeadmClusterInput? cluster = null, int joinWaitSeconds = 30, bool etcdHealth = true, string token = "",
+        bool peersLost = false, int leaseLapseSeconds = Render.LeaseLapseSeconds)
     {
         cluster ??= Cluster();
         var admin = Render.Kubeconfig("k8s-test", $"https://{Ports.ApiProxyListen}", Pki.CaCert, Pki.AdminCert, Pki.AdminKey);
@@ -78,7 +79,8 @@ public class ControlPlaneFormationTests
         {
             scripts.Add(("etcd-health", Render.EtcdHealth(cluster.EtcdEndpoints, requireAll: false, timeoutSeconds: 30)));
         }
-        scripts.Add(("control-plane", Render.ControlPlaneScript(cluster, node, mayInit, schedulable: false, token, Pki.CaCertHash, joinWaitSeconds, etcdWaitSeconds: 4)));
+        scripts.Add(("control-plane", Render.ControlPlaneScript(cluster, node, mayInit, schedulable: false, token, Pki.CaCertHash, joinWaitSeconds, etcdWaitSeconds: 4,
+            peersLost: peersLost, leaseLapseSeconds: leaseLapseSeconds)));
         return Render.StepScript([.. scripts]);
     }
 
@@ -187,6 +189,41 @@ public class ControlPlaneFormationTests
         // The restored control plane serves the cluster's existing objects (kept in etcd).
         var nodes = _hosts.Run(_cp1, "curl -sf --cacert /etc/kubernetes/pki/ca.crt https://127.0.0.1:6444/api/v1/nodes");
         Assert.That(nodes.Output, Does.Contain("node1"));
+    }
+
+    /// <summary>
+    /// lostNodes lists every control-plane node: a lost API server's lease, still in etcd, is
+    /// waited out (not the long wait for a live peer, which would outlast the run's 180 s) and
+    /// the control plane is restored over the existing objects.
+    /// </summary>
+    [Test]
+    public void WithEveryControlPlaneNodeLostTheControlPlaneIsRestoredOnceTheOldLeasesLapse()
+    {
+        Assert.That(Run(_cp1, Steps(_node1, mayInit: true)).Exit, Is.Zero);
+        _hosts.Reset(_cp1);
+        HoldLease(TestHosts.Unreachable, seconds: 10);
+
+        var restored = Run(_cp1, Steps(_node1, mayInit: true, joinWaitSeconds: 600, peersLost: true));
+
+        Assert.That(restored.Exit, Is.Zero, restored.Output);
+        Assert.That(restored.Output, Does.Contain("lostNodes lists every control-plane node and no API server holds a lease: restoring the control plane on node1"));
+        var nodes = _hosts.Run(_cp1, "curl -sf --cacert /etc/kubernetes/pki/ca.crt https://127.0.0.1:6444/api/v1/nodes");
+        Assert.That(nodes.Output, Does.Contain("node1"), "the restored control plane serves the objects etcd kept");
+    }
+
+    /// <summary>A lease renewed past the lapse is a live API server: listing it as lost refuses the restore.</summary>
+    [Test]
+    public void WithEveryControlPlaneNodeListedAsLostALeaseStillHeldRefusesTheRestore()
+    {
+        Assert.That(Run(_cp1, Steps(_node1, mayInit: true)).Exit, Is.Zero);
+        _hosts.Reset(_cp1);
+        HoldLease(TestHosts.Unreachable, seconds: 120);
+
+        var refused = Run(_cp1, Steps(_node1, mayInit: true, peersLost: true, leaseLapseSeconds: 6));
+
+        Assert.That(refused.Exit, Is.Not.Zero, refused.Output);
+        Assert.That(refused.Output, Does.Contain("lostNodes lists every control-plane node, but API servers still renew leases in etcd after 6s (" + TestHosts.Unreachable));
+        Assert.That(_hosts.Log(_cp1), Does.Not.Contain("kubeadm init").And.Not.Contain("kubeadm join"));
     }
 
     [Test]

@@ -53,6 +53,13 @@ public sealed record ClusterSettings
     public required HardeningSettings Hardening { get; init; }
     public required EtcdBackupSettings Backups { get; init; }
 
+    /// <summary>
+    /// Nodes whose droplets are lost for good, with no node left that could take them out of the
+    /// cluster (lostNodes): their departures are disarmed, and when every control-plane node is
+    /// among them the first one restores the control plane as soon as the old leases lapse.
+    /// </summary>
+    public IReadOnlySet<string> LostNodes { get; init; } = new HashSet<string>();
+
     /// <summary>The CAs and service-account key of an openssl-era stack, kept; null: the TLS provider makes them.</summary>
     public LegacyPki? LegacyPki { get; init; }
 

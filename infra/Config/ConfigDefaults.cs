@@ -173,6 +173,8 @@ public static class ConfigDefaults
             "A Spaces bucket the program makes, in the stack's region, that every snapshot is uploaded to (needs Spaces keys for the provider, README \"Backups and restore\"); empty: snapshots stay on the nodes."),
         new("etcdRestoreFrom", "",
             "A snapshot new etcd members start from instead of empty: an absolute path on every etcd node, or spaces:<object> in etcdSnapshotBucket. Runbooks in README \"Backups and restore\"."),
+        new("lostNodes", Array.Empty<string>(),
+            "Nodes whose droplets are lost for good while no node could take them out of the cluster (every control-plane node, or every etcd member, lost): their departures run nothing. For the runbooks in docs/backups.md only; remove it once the nodes are back."),
         new("secretsEncryptionKeys", SecretsEncryptionKeys,
             "Names of the keys Secrets are encrypted with in etcd; the first encrypts, all decrypt. The program makes each key (a secret in the state). Rotation in README \"Secrets encryption keys\"."),
     ];

@@ -48,12 +48,12 @@ public static partial class ConfigParser
         return value;
     }
 
-    /// <summary>A list of distinct names, each matching <paramref name="pattern"/>; <paramref name="fallback"/> is never empty (its first name is the fix's example).</summary>
+    /// <summary>A list of distinct names, each matching <paramref name="pattern"/>; the fix's example is <paramref name="example"/>, or the first of <paramref name="fallback"/>.</summary>
     private static List<string> StringList(Func<string, string?> get, string key, IReadOnlyList<string> fallback, Regex pattern, string what,
-        Action<string, string, string> problem, bool allowEmpty)
+        Action<string, string, string> problem, bool allowEmpty, string? example = null)
     {
         var json = get(key);
-        var fix = $"set a list, e.g. `pulumi config set --path '{key}[0]' {fallback[0]}`";
+        var fix = $"set a list, e.g. `pulumi config set --path '{key}[0]' {example ?? fallback[0]}`";
         if (string.IsNullOrWhiteSpace(json))
         {
             return [.. fallback];

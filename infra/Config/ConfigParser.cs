@@ -25,6 +25,7 @@ public static partial class ConfigParser
         var addons = ParseAddons(config);
         var hardening = ParseHardening(get, config.ProblemSink);
         var backups = ParseBackups(get, cloud.Region, config.ProblemSink);
+        var lostNodes = ParseLostNodes(get, nodes, config.ProblemSink, config.WarningSink);
         var legacyPki = LegacyPki.Parse(config.Raw(LegacyPki.Key), config.ProblemSink);
 
         warnings = config.Warnings;
@@ -54,6 +55,7 @@ public static partial class ConfigParser
             Addons = addons,
             Hardening = hardening,
             Backups = backups,
+            LostNodes = lostNodes,
             LegacyPki = legacyPki,
         };
     }

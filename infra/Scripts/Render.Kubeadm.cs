@@ -79,9 +79,17 @@ public static partial class Render
         return Template.Render("control-plane-pki.sh", new Dictionary<string, string> { ["PKI_FILES"] = files.ToString().TrimEnd('\n') });
     }
 
+    /// <summary>
+    /// How long the lost API servers' leases may outlive them: kube-apiserver's lease is 15 s,
+    /// renewed every 10 s (pkg/controlplane/reconcilers/lease.go), and an etcd leader elected
+    /// meanwhile grants every lease its TTL again (etcd server/lease/lessor.go, Promote). Four TTLs.
+    /// </summary>
+    public const int LeaseLapseSeconds = 60;
+
     /// <param name="mayInit">Only the inventory's first control-plane node may create the cluster.</param>
     /// <param name="joinWaitSeconds">How long a node waits for a live API server when the cluster exists.</param>
     /// <param name="etcdWaitSeconds">How long it waits for every etcd member to answer kubeadm's preflight.</param>
+    /// <param name="peersLost">lostNodes lists every control-plane node: no API server is waited for beyond its lease.</param>
     public static string ControlPlaneScript(
         KubeadmClusterInput cluster,
         NodeAddress node,
@@ -90,9 +98,13 @@ public static partial class Render
         string joinToken,
         string caCertHash,
         int joinWaitSeconds = 300,
-        int etcdWaitSeconds = 60) =>
+        int etcdWaitSeconds = 60,
+        bool peersLost = false,
+        int leaseLapseSeconds = LeaseLapseSeconds) =>
         Template.Render("control-plane.sh", new Dictionary<string, string>
         {
+            ["PEERS_LOST"] = Sh.Bool(peersLost),
+            ["LEASE_LAPSE_SECONDS"] = leaseLapseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["API_PROXY"] = Sh.Quote(Ports.ApiProxyListen),
             ["API_SERVER_PORT"] = Ports.ApiServer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["JOIN_WAIT_SECONDS"] = joinWaitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -6,7 +6,9 @@
 # kubernetes/kubeadm#3079), so it has to answer on a node that has no API server of its own yet.
 # `kubeadm init` runs only where MAY_INIT is true and etcd holds no cluster, or — on purpose, said
 # loudly — when etcd holds a cluster but no API server has been live for JOIN_WAIT_SECONDS
-# (every control-plane node was lost; README "Every control-plane node lost"). The certificates
+# (every control-plane node was lost; README "Every control-plane node lost"), or as soon as the
+# old API servers' leases have lapsed when the operator has listed every control-plane node in
+# lostNodes (PEERS_LOST; docs/backups.md). The certificates
 # come from the program's own CAs (control-plane-pki.sh), so joining needs no uploaded
 # certificate key and no time window.
 set -euo pipefail
@@ -19,6 +21,9 @@ JOIN_TOKEN_GIVEN=false
 API_PROXY='127.0.0.1:6444'
 API_SERVER_PORT=6443
 JOIN_WAIT_SECONDS=300
+# Every control-plane node is listed in lostNodes: their leases lapse within LEASE_LAPSE_SECONDS.
+PEERS_LOST=false
+LEASE_LAPSE_SECONDS=60
 ETCD_WAIT_SECONDS=60
 KUBEADM_DIR=/etc/kubernetes/kubeadm
 PKI=/etc/kubernetes/pki
@@ -233,11 +238,21 @@ etcd_preflight_flags() {
 
 # Waits up to JOIN_WAIT_SECONDS for a live API server. Prints its address and succeeds, or fails
 # saying on stderr whether any API server held a lease meanwhile ("leases") or none did ("none").
+# With PEERS_LOST the leases are the lost servers' own, lapsing (an etcd restored from a snapshot
+# holds its API servers' leases, and its leader grants each a full TTL again: etcd
+# lease/lessor.go, Promote): it waits only for them to go, and "leases" means one was renewed.
 wait_for_live_peer() {
-  local deadline=$((SECONDS + JOIN_WAIT_SECONDS)) peer peers seen=none
+  local wait=$JOIN_WAIT_SECONDS deadline peer peers seen=none
+  [ "$PEERS_LOST" != true ] || wait=$LEASE_LAPSE_SECONDS
+  deadline=$((SECONDS + wait))
   while :; do
     peers=$(live_api_servers)
-    [ -z "$peers" ] || seen=leases
+    if [ -n "$peers" ]; then
+      seen=leases
+    elif [ "$PEERS_LOST" = true ]; then
+      echo none >&2
+      return 1
+    fi
     for peer in $peers; do
       if curl -ksf --max-time 3 "https://$peer:$API_SERVER_PORT/livez" >/dev/null 2>&1; then
         echo "$peer"
@@ -312,11 +327,16 @@ elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
   echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
   # shellcheck disable=SC2046 # the flag, or nothing
   kubeadm join --config "$KUBEADM_DIR/join.yaml" $(etcd_preflight_flags)
+elif [ "$PEERS_LOST" = true ] && [ "$(cat "$KUBEADM_DIR/peer-wait")" = leases ]; then
+  echo "lostNodes lists every control-plane node, but API servers still renew leases in etcd after ${LEASE_LAPSE_SECONDS}s ($(live_api_servers | paste -sd' ')) and none answered /livez: one of them is not lost. Take it out of lostNodes, or stop its kubelet, then run 'pulumi up' again" >&2
+  exit 1
 elif [ "$(cat "$KUBEADM_DIR/peer-wait")" = leases ]; then
   # API servers are registered but none answers (a network blip, peers restarting during an
   # upgrade): a second `kubeadm init` here would overwrite a live cluster's configuration.
   echo "API servers hold leases in etcd ($(live_api_servers | paste -sd' ')) but none answered /livez within ${JOIN_WAIT_SECONDS}s; not creating a cluster over a live one. Look: 'crictl ps' and 'journalctl -u kubelet' on the control-plane nodes, then run 'pulumi up' again" >&2
   exit 1
+elif [ "$MAY_INIT" = true ] && [ "$PEERS_LOST" = true ]; then
+  init "etcd holds a cluster, lostNodes lists every control-plane node and no API server holds a lease: restoring the control plane on $NODE_NAME against the existing etcd data (kubeadm init; docs/backups.md)"
 elif [ "$MAY_INIT" = true ]; then
   init "etcd holds a cluster but no API server has been live for ${JOIN_WAIT_SECONDS}s: restoring the control plane on $NODE_NAME against the existing etcd data (kubeadm init; README: Every control-plane node lost)"
 else
