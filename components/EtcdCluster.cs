@@ -94,6 +94,9 @@ public sealed class EtcdCluster : ComponentResource
             {
                 Create = node.Address.Apply(a => Render.StepScript(("etcd-service", Render.EtcdService(a.PrivateIp)))),
                 DependsOn = services.After(configured),
+                // A restore also starts a member that stays (set aside and stopped: docs/backups.md
+                // "Quorum lost"), which no other input of this step would run it again for.
+                Triggers = restoreSnapshot is null ? [] : [restoreSnapshot],
             }, parent: this));
         }).ToList();
         CredentialSteps = credentialSteps.Steps;

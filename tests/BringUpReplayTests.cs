@@ -16,6 +16,7 @@ public class BringUpReplayTests
     private static readonly string[] Droplet = ["node1", "node2", "node3", "node4"];
 
     private Droplets _droplets = null!;
+    private ReleaseMirror _mirror = null!;
     private Dictionary<string, string> _settings = [];
 
     [SetUp]
@@ -25,11 +26,11 @@ public class BringUpReplayTests
         Repo.RequireTool("apt-ftparchive", "apt-get install apt-utils");
         Repo.RequireTool("containerd", "apt-get install containerd");
         _droplets = Droplets.Create(Droplet.Length);
-        var mirror = new ReleaseMirror(_droplets);
-        var sha = mirror.AddEtcdRelease(RealEtcd.Version);
-        mirror.AddKubernetesRepository("v1.35", "1.35.1");
+        _mirror = new ReleaseMirror(_droplets);
+        var sha = _mirror.AddEtcdRelease(RealEtcd.Version);
+        _mirror.AddKubernetesRepository("v1.35", "1.35.1");
         // node1 and node2 are the dev stack's control-plane nodes.
-        mirror.Serve([_droplets[0].Address, _droplets[1].Address]);
+        _mirror.Serve([_droplets[0].Address, _droplets[1].Address]);
         _settings = new()
         {
             ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
@@ -294,6 +295,69 @@ public class BringUpReplayTests
         Assert.That(replay.Outputs["apiserver-endpoints-node1"], Does.Not.Contain("certificate now names"), "node1's certificate was kept");
         Assert.That(ServedNames(node2), Does.Contain("DNS:localhost").And.Contain("IP Address:" + balancer), "node2's API server serves the new pair");
         Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+    }
+
+    /// <summary>
+    /// docs/backups.md, "Quorum lost" with every control-plane node lost: node1 and node2 die (both
+    /// control-plane nodes, two of three etcd members). On the survivor a snapshot goes to the
+    /// bucket and its member is set aside; lostNodes is recorded by the targeted update the
+    /// program's warning names (nothing runs); then both droplets are replaced with
+    /// etcdRestoreFrom naming the snapshot: the departures run nothing (no node could run them),
+    /// every member is restored, node1 restores the control plane once the dead API servers'
+    /// leases have lapsed, node2 joins it, and every object is back. Without lostNodes and
+    /// etcdRestoreFrom the next update changes nothing on the nodes.
+    /// </summary>
+    [Test]
+    public async Task EveryControlPlaneNodeAndTheQuorumLostAreRestoredAsTheRunbookSays()
+    {
+        const string Bucket = "k8s-dev-snapshots";
+        var key = _mirror.ServeS3(Bucket);
+        var settings = new Dictionary<string, string>(_settings) { ["do-k8s-ha:etcdSnapshotBucket"] = Bucket };
+        var replay = new Replay(_droplets, seed: 9) { Nodes = Droplet, SpacesKey = key };
+        await Up(replay, settings: settings);
+        var before = PutKeptObject();
+
+        replay.Kill("node1");
+        replay.Kill("node2");
+        var node3 = _droplets[2];
+        var saved = _droplets.Exec(node3, "etcd-snapshot before-change && systemctl stop etcd && mv /var/lib/etcd /var/lib/etcd.lost-quorum");
+        Assert.That(saved.ExitCode, Is.Zero, saved.Stdout + saved.Stderr);
+        var snapshot = _mirror.S3Objects(key, Bucket).Single(o => o.StartsWith("etcd/node3-", StringComparison.Ordinal) && o.EndsWith("-before-change.db", StringComparison.Ordinal));
+
+        // The update the program's warning names: it records the disarmed departures, and runs nothing.
+        settings["do-k8s-ha:lostNodes"] = """["node1","node2"]""";
+        var config = ConfigParserTests.Valid();
+        (config["nodes"], config["lostNodes"]) = (DevNodes, settings["do-k8s-ha:lostNodes"]);
+        ConfigParserTests.Parse(config, out var warnings);
+        var warned = warnings.Single(w => w.Contains("lostNodes", StringComparison.Ordinal));
+        var targets = System.Text.RegularExpressions.Regex.Matches(warned, "--target '([^']+)'").Select(m => m.Groups[1].Value).ToList();
+        Assert.That(targets, Has.Count.EqualTo(4), warned);
+        var ranBefore = replay.RanSteps.Count;
+        await replay.UpAsync(settings, targets: targets);
+        Assert.That(replay.Failures, Is.Empty);
+        Assert.That(replay.RanSteps.Skip(ranBefore), Is.Empty, "the targeted update runs nothing");
+
+        replay.ReplaceDroplet("node1");
+        replay.ReplaceDroplet("node2");
+        settings["do-k8s-ha:etcdRestoreFrom"] = "spaces:" + snapshot;
+        await Up(replay, settings: settings);
+
+        Assert.That(replay.Ran, Has.None.Matches<string>(s => s.StartsWith("leave-", StringComparison.Ordinal)), "no departure ran");
+        Assert.That(replay.Outputs["control-plane-node1"], Does.Contain("lostNodes lists every control-plane node and no API server holds a lease: restoring the control plane on node1"));
+        Assert.That(replay.Outputs["etcd-node3"], Does.Contain("restored node3's etcd member"));
+        AssertClusterKept(replay, before, "after the restore");
+
+        settings.Remove("do-k8s-ha:lostNodes");
+        settings.Remove("do-k8s-ha:etcdRestoreFrom");
+        var (ranAfter, generations) = (replay.RanSteps.Count, Droplet.Take(3).Select(replay.Generation).ToList());
+        await Up(replay, settings: settings);
+        Assert.That(Droplet.Take(3).Select(replay.Generation), Is.EqualTo(generations), "no droplet was replaced");
+        Assert.That(KubeadmCalls(0, "kubeadm init"), Is.EqualTo(1), "the restored node1 ran init once");
+        AssertClusterKept(replay, before, "after lostNodes and etcdRestoreFrom are removed");
+        // The steps whose inputs named them run again, and find everything in place.
+        var ran = replay.RanSteps.Skip(ranAfter).ToList();
+        Assert.That(ran.Where(s => s.StartsWith("control-plane-", StringComparison.Ordinal)).Select(s => replay.Outputs[s]), Has.All.Contain("is already a control-plane node"), string.Join(", ", ran));
+        Assert.That(ran.Where(s => s.EndsWith(".service", StringComparison.Ordinal)).Select(s => replay.Outputs[s]), Has.All.Contain("etcd is started").And.All.Not.Contain("restarted"), string.Join(", ", ran));
     }
 
     /// <summary>The subject alternative names of the certificate a node's API server serves on 127.0.0.1:6443.</summary>

@@ -162,8 +162,15 @@ public class EtcdBackupTests
             Assert.That(mocks.Named($"etcd-{node}").RegisteredAt, Is.GreaterThan(fetch.CompletedAt));
             Assert.That(fetch.Inputs["stdin"].ToString(), Does.Contain("OBJECT='etcd/node1-20261206T120000Z-scheduled.db'"));
             Assert.That(mocks.Named($"etcd-{node}").Inputs["stdin"].ToString(), Does.Contain("RESTORE_SNAPSHOT='/var/lib/etcd-restore/node1-20261206T120000Z-scheduled.db'"));
+            // A member that stays (its data set aside, stopped) is started again by its service step.
+            Assert.That(Triggers(mocks, $"etcd-{node}.service"), Does.Contain("/var/lib/etcd-restore/node1-20261206T120000Z-scheduled.db"));
         }
+        var plain = (await StackRun.SharedAsync("dev")).Mocks;
+        Assert.That(Triggers(plain, "etcd-node1.service"), Has.Count.EqualTo(1), "without a restore only the droplet triggers it");
     }
+
+    private static List<string?> Triggers(ClusterMocks mocks, string step) =>
+        [.. ((System.Collections.IEnumerable)mocks.Named(step).Inputs["triggers"]).Cast<object>().Select(t => t.ToString())];
 }
 
 /// <summary>

@@ -70,8 +70,19 @@ public sealed class Replay
     /// succeeded, each step the program no longer has is deleted, the last created first, and a
     /// droplet it no longer has is destroyed. A failed update keeps what it completed.
     /// </summary>
-    public async Task<StackResult> UpAsync(IReadOnlyDictionary<string, string> settings, string stack = "dev")
+    /// <param name="targets">
+    /// `pulumi up --target` for each: URNs or globs, "**" any run of characters and "*" any but
+    /// ':' (pulumi pkg/resource/deploy/deployment.go, UrnTargets), matched against
+    /// urn:pulumi:STACK::do-k8s-ha::TYPE::NAME (a real URN puts the parents' types before TYPE,
+    /// which a pattern starting with "**::" matches alike). A resource not targeted keeps its
+    /// state and runs nothing (step_generator.go: a SameStep from the old state, or a skipped
+    /// create), and only targeted resources are deleted; the stack's outputs are written (the
+    /// root stack is always targeted). Null: every resource.
+    /// </param>
+    public async Task<StackResult> UpAsync(IReadOnlyDictionary<string, string> settings, string stack = "dev", IReadOnlyList<string>? targets = null)
     {
+        _targets = targets is null ? null : [.. targets.Select(UrnMatcher)];
+        _stack = stack;
         _failures.Clear();
         _registered.Clear();
         _registeredDroplets.Clear();
@@ -89,7 +100,9 @@ public sealed class Replay
             PublicIpFor = ip => ip,
             LoadBalancerAddress = _droplets.Mirror.Address,
             CreateDroplet = Boot,
-            DropletId = DropletId,
+            // A droplet the update does not target keeps the id the state holds.
+            DropletId = node => Targeted(DropletType, node) || !_bootedGeneration.TryGetValue(node, out var booted) ? DropletId(node) : DropletId(node, booted),
+            SpacesKeyPair = SpacesKey ?? new ClusterMocks().SpacesKeyPair,
             // DigitalOcean's list: the droplets running, with the tags they were made with.
             AccountDroplets = () => _bootedGeneration.Select(d => new AccountDroplet(DropletId(d.Key, d.Value), d.Key, _bootedTags[d.Key])),
             RunRemoteCommand = Run,
@@ -114,18 +127,34 @@ public sealed class Replay
         // The outputs are the program's, written before the engine deletes what it no longer
         // declares (pulumi deployment_executor.go): a failed delete leaves them written.
         _previousOutputs = await StackRun.OutputsOf(result);
-        _stateInputs = _stateInputs.SetItems(mocks.StateInputs);
-        foreach (var gone in _state.Values.Where(s => !_registered.ContainsKey(s.Name)).OrderByDescending(s => s.Order))
+        _stateInputs = _stateInputs.SetItems(mocks.StateInputs.Where(r => Targeted(r.Key[..r.Key.IndexOf("::", StringComparison.Ordinal)], r.Key[(r.Key.IndexOf("::", StringComparison.Ordinal) + 2)..])));
+        foreach (var gone in _state.Values.Where(s => !_registered.ContainsKey(s.Name) && Targeted(CommandType, s.Name)).OrderByDescending(s => s.Order))
         {
             DeleteStep(gone);
         }
-        foreach (var node in _bootedGeneration.Keys.Where(n => !_registeredDroplets.ContainsKey(n)).ToList())
+        foreach (var node in _bootedGeneration.Keys.Where(n => !_registeredDroplets.ContainsKey(n) && Targeted(DropletType, n)).ToList())
         {
             _droplets.PowerOff(Host(node));
             _bootedGeneration.TryRemove(node, out _);
         }
         return result;
     }
+
+    private const string DropletType = "digitalocean:index/droplet:Droplet";
+    private const string CommandType = "command:remote:Command";
+    private IReadOnlyList<System.Text.RegularExpressions.Regex>? _targets;
+    private string _stack = "dev";
+
+    /// <summary>The Spaces key pair the provider makes (the test's S3 server's), for a stack with a snapshot bucket.</summary>
+    public (string AccessKey, string SecretKey)? SpacesKey { get; init; }
+
+    /// <summary>A pattern as the engine compiles it: each "**" any characters, each "*" any but ':', the rest literal.</summary>
+    private static System.Text.RegularExpressions.Regex UrnMatcher(string pattern) =>
+        new("^" + string.Join(".*", pattern.Split("**").Select(part => string.Join("[^:]*", part.Split('*').Select(System.Text.RegularExpressions.Regex.Escape)))) + "$");
+
+    private bool Targeted(string type, string name) =>
+        _targets is null || type.StartsWith("pulumi:providers:", StringComparison.Ordinal)
+        || _targets.Any(t => t.IsMatch($"urn:pulumi:{_stack}::do-k8s-ha::{type}::{name}"));
 
     /// <summary>The next `up` makes a new droplet in this node's place (a new id: every step of the node runs again).</summary>
     public void ReplaceDroplet(string node) => _generation[node] = _generation.GetValueOrDefault(node) + 1;
@@ -198,6 +227,10 @@ public sealed class Replay
         var host = Host(name);
         Assert.That(host.Address, Is.EqualTo(address), $"droplet {name} at {address}");
         _registeredDroplets[name] = true;
+        if (!Targeted(DropletType, name))
+        {
+            return;
+        }
         _bootedTags[name] = [.. ((System.Collections.IEnumerable)inputs["tags"]).Cast<object>().Select(t => (string)t)];
         var userData = inputs.TryGetValue("userData", out var data) ? (string)data : "";
         // What DigitalOcean makes a droplet from (ForceNew in terraform-provider-digitalocean
@@ -263,6 +296,10 @@ public sealed class Replay
     /// </summary>
     private void Apply(string type, string name, ImmutableDictionary<string, object> inputs)
     {
+        if (!Targeted(type, name))
+        {
+            return;
+        }
         switch (type)
         {
             case "pulumi:providers:kubernetes":
@@ -327,6 +364,11 @@ public sealed class Replay
     private string Run(string name, ImmutableDictionary<string, object> inputs)
     {
         _registered[name] = true;
+        if (!Targeted(CommandType, name))
+        {
+            // Kept as the state holds it, or not made at all.
+            return _state.TryGetValue(name, out var kept) ? kept.Stdout : "";
+        }
         var json = Canonical(inputs);
         string? command = Text(inputs, "create");
         if (!RunEveryStep && _state.TryGetValue(name, out var old))
