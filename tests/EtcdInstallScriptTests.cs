@@ -28,6 +28,18 @@ public class EtcdInstallScriptTests
         {
             File.WriteAllText(Path.Combine(release, tool), $"#!/usr/bin/env bash\necho \"{tool} Version: {Version}\"\n");
         }
+        // `etcd --version` as etcd prints it: four lines, each its own write to an unbuffered
+        // stdout (server/etcdmain/config.go, fmt.Printf per line), the later ones a moment after
+        // the first here, so a reader that stops at the first line makes the rest fail (SIGPIPE).
+        File.WriteAllText(Path.Combine(release, "etcd"), $"""
+            #!/usr/bin/env bash
+            echo "etcd Version: {Version}"
+            sleep 0.3
+            echo "Git SHA: 0000000"
+            echo "Go Version: go1.24.0"
+            echo "Go OS/Arch: linux/amd64"
+
+            """);
         var tarball = Path.Combine(_node.State, "etcd.tar.gz");
         var tar = Repo.Run("tar", ["-czf", tarball, "-C", Path.Combine(_node.Dir, "release"), $"etcd-v{Version}-linux-amd64"]);
         Assert.That(tar.ExitCode, Is.Zero, tar.Stderr);

@@ -137,17 +137,20 @@ public sealed class Droplets : IDisposable
     }
 
     /// <summary>
-    /// The droplet stops dead: every process it runs (those in its mount namespace: services, the
-    /// stand-ins' API servers, sshd) is killed at once, its disk kept. It no longer answers.
+    /// The droplet stops dead: every process it runs is killed at once, its disk kept. It no
+    /// longer answers. Its processes are those in its UTS namespace, the droplet's own: a service
+    /// the systemctl stand-in sandboxes (etcd's ProtectSystem=) runs in a mount namespace of its
+    /// own below the droplet's, and a power-off that looked for the droplet's mount namespace
+    /// left it serving, a dead node's etcd still answering for it.
     /// </summary>
     public void PowerOff(TestHost host)
     {
         var holder = Holder(host);
         Repo.Run("bash", ["-c", $$"""
-            ns=$(readlink /proc/{{holder}}/ns/mnt)
+            ns=$(readlink /proc/{{holder}}/ns/uts)
             for p in /proc/[0-9]*; do
               pid=${p#/proc/}
-              [ "$pid" != {{holder}} ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -9 "$pid" 2>/dev/null
+              [ "$pid" != {{holder}} ] && [ "$(readlink "$p/ns/uts" 2>/dev/null)" = "$ns" ] && kill -9 "$pid" 2>/dev/null
             done
             true
             """], timeoutSeconds: 30);

@@ -6,7 +6,11 @@ ETCD_VERSION='3.6.5'
 ETCD_SHA256='66bad39ed920f6fc15fd74adcb8bfd38ba9a6412f8c7852d09eb11670e88cac3'
 CONFIG='/etc/etcd/etcd.conf.yml'
 
-if /usr/local/bin/etcd --version 2>/dev/null | grep -q "^etcd Version: ${ETCD_VERSION}$"; then
+# Read whole, then matched: etcd prints its version in four writes (etcdmain/config.go), and
+# `etcd --version | grep -q` under pipefail fails now and then, when grep has stopped reading
+# before the last one (SIGPIPE): the release installed again, and every member restarted.
+installed=$(/usr/local/bin/etcd --version 2>/dev/null || true)
+if grep -qx "etcd Version: ${ETCD_VERSION}" <<<"$installed"; then
   echo "etcd ${ETCD_VERSION} is installed"
   exit 0
 fi

@@ -29,6 +29,9 @@ Type=notify
 ExecStart=/usr/local/bin/etcd --config-file ${CONFIG}
 Restart=always
 RestartSec=5s
+# A member that has lost its quorum can outlive SIGTERM (seen with 3.4): a stop waits this long,
+# then kills it, where systemd's default would wait 90 s.
+TimeoutStopSec=30s
 LimitNOFILE=40000
 # Its own user, owning only its data and key (etcd-member.sh, etcd-certs.sh), and a sandbox:
 # it needs no privilege, writes only its data, and listens on TCP only.
