@@ -135,6 +135,8 @@ public class BringUpReplayTests
         await Up(replay);
 
         Assert.That(replay.Ran, Has.Some.Matches<string>(s => s.Contains("node2", StringComparison.Ordinal) && s.EndsWith("(delete)", StringComparison.Ordinal)), string.Join(", ", replay.Ran));
+        Assert.That(replay.Outputs["leave-node2.etcd (delete)"], Does.Match("etcd-snapshot: /var/lib/etcd-snapshots/node[12]-[0-9TZ]+-before-change.db").And.Contain("removed etcd member"),
+            "a snapshot before the membership changes, then the removal");
         var members = EtcdMembers();
         Assert.That(members, Has.Length.EqualTo(3), string.Join("\n", members));
         Assert.That(members.Single(m => m.Contains("node2", StringComparison.Ordinal)).Split(',')[0], Is.Not.EqualTo(oldMember), "a new member for the new droplet");
@@ -153,6 +155,9 @@ public class BringUpReplayTests
         var replay = new Replay(_droplets, seed: 7) { Nodes = Droplet };
         await Up(replay);
         replay.Kill("node1");
+        // Dead means every process: its sandboxed etcd answers no peer either.
+        var peer = _droplets.Exec(_droplets[1], $"timeout 3 bash -c '</dev/tcp/{_droplets[0].Address}/2379'");
+        Assert.That(peer.ExitCode, Is.Not.Zero, "node1's etcd still listens");
 
         var error = Assert.CatchAsync(() => replay.UpAsync(new Dictionary<string, string>(_settings) { ["do-k8s-ha:nodes"] = WithWorker }));
 
@@ -357,7 +362,8 @@ public class BringUpReplayTests
         // The steps whose inputs named them run again, and find everything in place.
         var ran = replay.RanSteps.Skip(ranAfter).ToList();
         Assert.That(ran.Where(s => s.StartsWith("control-plane-", StringComparison.Ordinal)).Select(s => replay.Outputs[s]), Has.All.Contain("is already a control-plane node"), string.Join(", ", ran));
-        Assert.That(ran.Where(s => s.EndsWith(".service", StringComparison.Ordinal)).Select(s => replay.Outputs[s]), Has.All.Contain("etcd is started").And.All.Not.Contain("restarted"), string.Join(", ", ran));
+        Assert.That(ran.Where(s => s.EndsWith(".service", StringComparison.Ordinal)).Select(s => replay.Outputs[s]), Has.All.Contain("etcd is started").And.All.Not.Contain("restarted"),
+            string.Join("\n", ran.Where(s => s.StartsWith("etcd-", StringComparison.Ordinal)).Select(s => $"{s}:\n{replay.Outputs[s]}")));
     }
 
     /// <summary>The subject alternative names of the certificate a node's API server serves on 127.0.0.1:6443.</summary>

@@ -203,6 +203,60 @@ public class EtcdClusterTests
         Assert.That(found.Stdout, Does.Contain($"live: {_nodes[1].PrivateIp} ."), "its own address is left out");
     }
 
+    /// <summary>
+    /// A removal changes the membership, so the remaining member snapshots first; one that gives no
+    /// snapshot (the tool fails: a stopped member, a full disk) keeps every member. The tool is the
+    /// program's etcd-snapshot, whose own failures the delivered-step tests run; here only its exit
+    /// status and the order matter, recorded beside the membership it saw.
+    /// </summary>
+    [Test]
+    public void AMemberIsRemovedOnlyAfterASnapshotAndNotWithout()
+    {
+        var tool = Path.Combine(_hosts[0].Dir, "etcd-snapshot");
+        var seen = Path.Combine(_hosts[0].Dir, "snapshot-saw");
+        var pki = PkiDir(_hosts[0]);
+        File.WriteAllText(tool, $$"""
+            #!/usr/bin/env bash
+            [ "$1" = before-change ] || exit 2
+            ETCDCTL_API=3 {{Repo.Which("etcdctl")}} --endpoints {{Endpoints}} --cacert {{pki}}/ca.crt --cert {{pki}}/member.crt --key {{pki}}/member.key member list > {{seen}}
+            exit "${FAIL:-0}"
+
+            """);
+        Assert.That(Repo.Run("chmod", ["0755", tool]).ExitCode, Is.Zero);
+
+        var refused = _hosts.Bash(_hosts[0], "export FAIL=1\n" + Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: pki, snapshotTool: tool));
+        Assert.That(refused.ExitCode, Is.Not.Zero);
+        Assert.That(refused.Stderr, Does.Contain("no snapshot before removing etcd member").And.Contain("it is not removed"));
+        Assert.That(Etcdctl(_hosts[0], "member", "list").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(3));
+
+        var removal = _hosts.Bash(_hosts[0], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: pki, snapshotTool: tool));
+        Assert.That(removal.Stdout, Does.Contain("removed etcd member"), removal.Stderr);
+        Assert.That(File.ReadAllText(seen), Does.Contain(_nodes[2].PrivateIp), "the snapshot was taken while node3 was still a member");
+        WaitUntil(() => Etcdctl(_hosts[0], "member", "list").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length == 2, "node3 to be removed");
+    }
+
+    /// <summary>
+    /// etcd refuses to remove a started member when the members left would lack a quorum of
+    /// connected ones (its strict reconfiguration check, on by default; etcdserver/server.go
+    /// mayRemoveMember):
+    /// the removal fails the step, saying why, and the member stays.
+    /// </summary>
+    [Test]
+    public void ARemovalEtcdRefusesFailsTheStepAndKeepsTheMember()
+    {
+        TestHosts.Stop(_members["node2"]);
+        // etcd counts a peer as connected for 5 s after it was last heard (HealthInterval).
+        Thread.Sleep(TimeSpan.FromSeconds(7));
+
+        var removal = _hosts.Bash(_hosts[0], Render.EtcdMemberRemove(_nodes[2], _nodes, pkiDir: PkiDir(_hosts[0])));
+
+        Assert.That(removal.ExitCode, Is.Not.Zero, removal.Stdout);
+        // 3.4 answers "unhealthy cluster", later releases "re-configuration failed due to not enough started members".
+        Assert.That(removal.Stderr, Does.Match("etcdserver: (unhealthy cluster|re-configuration failed due to not enough started members)").And.Contain("could not remove etcd member"));
+        var node1 = Render.EtcdClientUrls([_nodes[0]]).Single();
+        Assert.That(EtcdctlAt(node1, _hosts[0], "member", "list").Stdout, Does.Contain($"{_nodes[2].PrivateIp}:2380"), "node3 is still a member");
+    }
+
     [Test]
     public void AReplacedNodeIsAnnouncedToTheClusterAndRejoinsIt()
     {
@@ -237,6 +291,32 @@ public class EtcdClusterTests
         Assert.That(second.ExitCode, Is.Zero, second.Stderr);
         Assert.That(second.Stdout, Does.Not.Contain("announced"));
         Assert.That(File.Exists(config + ".restart"), Is.False);
+    }
+
+    /// <summary>
+    /// node3's droplet made anew at the same address, its departure never run: its old member has
+    /// run and this node has no data, so it is removed and a new member added, never rejoined
+    /// under the old ID with empty data.
+    /// </summary>
+    [Test]
+    public void AReplacementAtTheSameAddressIsANewMember()
+    {
+        var oldId = Etcdctl(_hosts[0], "member", "list").Stdout.Split('\n').Single(l => l.Contains(", node3, ", StringComparison.Ordinal)).Split(',')[0];
+        TestHosts.Stop(_members["node3"]);
+        var host = _hosts[2];
+        Directory.Delete(Path.Combine(host.Dir, "data"), recursive: true);
+        var config = Path.Combine(host.Dir, "etcd.conf.yml");
+        var member = Render.EtcdMember(_nodes[2], _nodes, "k8s-dev-etcd", pkiDir: PkiDir(host), dataDir: Path.Combine(host.Dir, "data"), configFile: config, etcdctl: Repo.Which("etcdctl")!, etcdVersion: RealEtcd.Version);
+
+        var run = _hosts.Bash(host, member);
+
+        Assert.That(run.ExitCode, Is.Zero, run.Stderr);
+        Assert.That(run.Stdout, Does.Contain($"removed etcd member {oldId} (node3's old member)").And.Contain("announced node3 to the running etcd cluster"));
+        _hosts.StartEtcd(host, config, dataDir: Path.Combine(host.Dir, "data"));
+        WaitUntil(() => Etcdctl(_hosts[0], "member", "list").Stdout.Contains($"started, node3, https://{_nodes[2].PrivateIp}:2380", StringComparison.Ordinal), $"the new member to join:\n{_hosts.Log(host, "etcd")}", seconds: 30);
+        var newId = Etcdctl(_hosts[0], "member", "list").Stdout.Split('\n').Single(l => l.Contains(", node3, ", StringComparison.Ordinal)).Split(',')[0];
+        Assert.That(newId, Is.Not.EqualTo(oldId));
+        WaitUntil(() => Etcdctl(_hosts[0], "endpoint", "health", "--cluster").ExitCode == 0, "every member healthy");
     }
 
     [Test]

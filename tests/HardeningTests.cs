@@ -219,6 +219,10 @@ public class HardeningTests
         }
         // DNS resolution is what ties an address to its node: it must not be bypassed.
         Assert.That(env, Does.Not.ContainKey("BYPASS_DNS_RESOLUTION"));
+        // v1.2.14 denies a CSR that fails a check unless SKIP_DENY_STEP (csr_controller.go,
+        // appendCondition; cmd.go reads the flag from the environment): a denied CSR is never
+        // approved later, where a pending one is once the approver knows the node's address.
+        Assert.That(env["SKIP_DENY_STEP"], Is.EqualTo("true"));
         var regex = new Regex(env["PROVIDER_REGEX"]);
         Assert.That(kubeletNodes.Where(n => !regex.IsMatch(n)), Is.Empty);
         Assert.That(new[] { "etcd1", "cp1x", "xcp1", "worker10" }.Where(n => regex.IsMatch(n)), Is.Empty, "no name outside the inventory's Kubernetes nodes");

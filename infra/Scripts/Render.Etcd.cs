@@ -101,9 +101,10 @@ public static partial class Render
         });
 
     /// <param name="pkiDir">The client certificate of the member the removal runs on.</param>
-    public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir) =>
+    public static string EtcdMemberRemove(NodeAddress node, IReadOnlyList<NodeAddress> members, string pkiDir = EtcdPkiDir, string snapshotTool = EtcdSnapshotTool) =>
         Template.Render("etcd-member-remove.sh", new Dictionary<string, string>
         {
+            ["SNAPSHOT_TOOL"] = Sh.Quote(snapshotTool),
             ["ETCD_PEER_PORT"] = Ports.EtcdPeer.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["NODE_IP"] = Sh.Quote(node.PrivateIp),
             ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", EtcdClientUrls(members))),

@@ -15,6 +15,9 @@ public static partial class Render
     /// <summary>The common name of the snapshots' client certificates (etcd takes any client its CA signed).</summary>
     public const string EtcdSnapshotCommonName = "etcd-snapshot";
 
+    /// <summary>Where the snapshots' setup step installs the tool (etcd-snapshots.sh); absent on a member set up before it.</summary>
+    public const string EtcdSnapshotTool = "/usr/local/sbin/etcd-snapshot";
+
     /// <summary>Where each etcd node records, in etcd, when it last kept a snapshot (the health gate reads it).</summary>
     public const string EtcdSnapshotRecordPrefix = "/do-k8s-ha/snapshots/";
 

@@ -92,10 +92,16 @@ if [ ! -d "$DATA_DIR/member" ]; then
   # No answer means no cluster runs yet: this member is one of those that start it.
   members=$(etcdctl member list 2>/dev/null || true)
   if [ -n "$members" ]; then
+    # This node's old member: one of its name at another address, or at this address one that has
+    # run (its client URLs published) while this node has no data, a droplet made anew at the old
+    # address. Rejoining under the old member's ID with empty data is what etcd's runtime
+    # reconfiguration guide forbids: remove it, then add a new one. A member announced on an
+    # earlier run of this step, or one a restore made, has not run: it is this node's.
     while read -r stale; do
       etcd_member remove "$stale"
       echo "removed etcd member $stale ($NODE_NAME's old member)"
-    done < <(awk -F', ' -v name="$NODE_NAME" -v url="$PEER_URL" '$3 == name && $4 != url { print $1 }' <<<"$members")
+      members=$(etcdctl member list)
+    done < <(awk -F', ' -v name="$NODE_NAME" -v url="$PEER_URL" '$3 == name && ($4 != url || $5 != "") { print $1 }' <<<"$members")
     if ! awk -F', ' -v url="$PEER_URL" '$4 == url { found = 1 } END { exit !found }' <<<"$members"; then
       etcd_member add "$NODE_NAME" --peer-urls "$PEER_URL"
       echo "announced $NODE_NAME to the running etcd cluster"
