@@ -108,6 +108,30 @@ public class BringUpReplayTests
         Assert.That(KubeadmCalls(2, "kubeadm join"), Is.EqualTo(2), "node3: the half-done join, then the one that completed\n" + string.Join("\n", failures));
     }
 
+    /// <summary>
+    /// node1's `kubeadm init` stops at wait-control-plane once (its API server not healthy in
+    /// time): kubeadm leaves kubelet.conf, the manifests and a running API server, and no
+    /// cluster-info. `pulumi up` fails there; the next one clears what the init left and runs it
+    /// again, and node2 and node3 join the cluster it makes.
+    /// </summary>
+    [Test]
+    public async Task AnInitThatStopsHalfWayIsRunAgain()
+    {
+        _droplets.Exec(_droplets[0], "mkdir -p /run/kubeadm-stand-in/faults && touch /run/kubeadm-stand-in/faults/wait-control-plane");
+        var replay = new Replay(_droplets, seed: 10) { Nodes = Droplet };
+
+        var first = Assert.CatchAsync(() => replay.UpAsync(_settings));
+        Assert.That(replay.Failures.Keys, Does.Contain("control-plane-node1"), first?.Message);
+        Assert.That(replay.Failures["control-plane-node1"], Does.Contain("wait-control-plane"));
+
+        await Up(replay);
+
+        Assert.That(replay.Outputs["control-plane-node1"], Does.Contain("kubeadm init on node1 stopped half-way on an earlier run; clearing what it left")
+            .And.Contain("running kubeadm init on node1 again"));
+        Assert.That(KubeadmCalls(0, "kubeadm init"), Is.EqualTo(2), "the half-done init, then the one that completed");
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+    }
+
     /// <summary>node4, a worker, leaves the inventory: it is drained and its Node deleted before its droplet goes.</summary>
     [Test]
     public async Task AWorkerLeaves()

@@ -134,18 +134,55 @@ wait_for_live_peer() {
 
 {{WAIT_UNTIL_ANSWERS}}
 
+# kubeadm undoes nothing when init or join stops half-way, and init writes kubelet.conf in its
+# kubeconfig phase, before the control plane is up (cmd/phases/init/kubeconfig.go): kubelet.conf
+# and the manifests do not say that a node finished. This step records what it began, and
+# removes the record once kubeadm has succeeded: a record found at the start is a half-done run.
+BEGUN=$KUBEADM_DIR/begun
+finished() { rm -f "$BEGUN"; }
+
+# What an init or join that stopped half-way left, cleared: its static pods (the kubelet stops a
+# pod whose manifest is gone, pkg/kubelet/config/file.go; stopping the kubelet would leave them
+# running, and kubeadm's preflight refuses their ports), then the kubelet and its kubeconfigs.
+# The program's certificates stay (`kubeadm reset` would empty /etc/kubernetes/pki).
+clear_half_done() {
+  local what port
+  what=$(cat "$BEGUN")
+  echo "kubeadm $what on $NODE_NAME stopped half-way on an earlier run; clearing what it left"
+  rm -f /etc/kubernetes/manifests/*.yaml
+  for port in "$API_SERVER_PORT" 10257 10259; do
+    for _ in $(seq 1 60); do
+      [ -n "$(ss -ltnH "sport = :$port")" ] || break
+      sleep 1
+    done
+  done
+  systemctl stop kubelet
+  rm -f /etc/kubernetes/kubelet.conf /etc/kubernetes/bootstrap-kubelet.conf "$BEGUN"
+  [ "$what" != init ] || init_half_done=true
+}
+
 init() { # why
   echo "$1"
+  echo init > "$BEGUN"
   # shellcheck disable=SC2046 # the flag, or nothing
   kubeadm init --config "$KUBEADM_DIR/init.yaml" --skip-token-print $(etcd_preflight_flags)
+  finished
 }
 
 {{INTERRUPTED_JOIN}}
 
-clear_interrupted_join control-plane
+init_half_done=false
+if [ -f "$BEGUN" ]; then
+  clear_half_done
+else
+  clear_interrupted_join control-plane
+fi
 
 if [ -f /etc/kubernetes/kubelet.conf ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then
   echo "$NODE_NAME is already a control-plane node"
+elif [ "$init_half_done" = true ] && [ "$MAY_INIT" = true ]; then
+  # No other node joins before this node's init has finished (their steps wait for it).
+  init "running kubeadm init on $NODE_NAME again"
 elif ! cluster_exists; then
   if [ "$MAY_INIT" != true ]; then
     echo "etcd holds no cluster yet, and $NODE_NAME does not create it: the inventory's first control-plane node does. Look: its control-plane step" >&2
@@ -160,8 +197,10 @@ elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
   wait_until_answers "https://$API_PROXY/livez" 60 "no API server, through the local proxy $API_PROXY," "'systemctl status kube-apiserver-proxy' here"
   delete_stale_node "$API_PROXY"
   echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
+  echo join > "$BEGUN"
   # shellcheck disable=SC2046 # the flag, or nothing
   kubeadm join --config "$KUBEADM_DIR/join.yaml" $(etcd_preflight_flags)
+  finished
 elif [ "$PEERS_LOST" = true ] && [ "$(cat "$KUBEADM_DIR/peer-wait")" = leases ]; then
   echo "lostNodes lists every control-plane node, but API servers still renew leases in etcd after ${LEASE_LAPSE_SECONDS}s ($(live_api_servers | paste -sd' ')) and none answered /livez: one of them is not lost. Take it out of lostNodes, or stop its kubelet, then run 'pulumi up' again" >&2
   exit 1
