@@ -283,7 +283,7 @@ public class ControlPlaneFormationTests
         // cleared) are switched off to reach kubeadm's preflight.
         var steps = Steps(_node1, mayInit: true)
             .Replace("kubelet.conf ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml", "kubelet.conf ] && [ -f /nonexistent", StringComparison.Ordinal)
-            .Replace("\nclear_interrupted_join control-plane\n", "\n", StringComparison.Ordinal);
+            .Replace("\n  clear_interrupted_join control-plane\n", "\n  :\n", StringComparison.Ordinal);
         var init = Run(_cp1, "mkdir -p /etc/kubernetes/manifests && touch /etc/kubernetes/manifests/kube-apiserver.yaml\n" + steps);
 
         Assert.That(init.Exit, Is.Not.Zero);
