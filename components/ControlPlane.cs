@@ -23,6 +23,12 @@ public sealed class ControlPlaneArgs
 
     /// <summary>Each node's packages and local API proxy: init and joins go through it (the controlPlaneEndpoint).</summary>
     public required KubernetesNodeSetup Setup { get; init; }
+
+    /// <summary>
+    /// The API load balancer, if there is one: a joining node's token is minted through its SSH
+    /// relay, on whichever control-plane node is live, so a node joins while any lives.
+    /// </summary>
+    public ApiLoadBalancer? Relay { get; init; }
 }
 
 /// <summary>
@@ -57,11 +63,17 @@ public sealed class ControlPlane : ComponentResource
         foreach (var node in args.Nodes)
         {
             var mayInit = node.Spec.Name == settings.InitNode.Name;
-            // Minted on the first other control-plane node. The first node's token is minted
-            // before the cluster exists, and empty then (it creates the cluster); when it is
-            // replaced later its token comes from a live peer. A lone control-plane node needs none.
-            var mintOn = args.Nodes.FirstOrDefault(n => n != node);
-            var token = mintOn is null ? null : new JoinToken($"{name}-{node.Spec.Name}", node, mintOn, mayInit ? [mintOn.Ready] : [init!], this);
+            // The first node's token is minted on the first other live control-plane node, before
+            // the cluster exists, and is empty then (it creates the cluster); when it is replaced
+            // later its token comes from that peer. The others' are minted once the cluster
+            // exists, through the balancer's relay on any live control-plane node: kubeadm init
+            // returns once its API server is healthy, and the balancer admits it after two passing
+            // checks 3 s apart (ApiLoadBalancer), well within the dials' minute of retries.
+            // Without a balancer, on that peer.
+            // A lone control-plane node needs none.
+            var mintOn = args.Nodes.FirstOrDefault(n => n != node && !settings.IsLost(n.Spec)) ?? args.Nodes.FirstOrDefault(n => n != node);
+            var via = mayInit || mintOn is null ? null : args.Relay?.RelayConnection(mintOn.Connection);
+            var token = mintOn is null ? null : new JoinToken($"{name}-{node.Spec.Name}", node, mintOn, mayInit ? [mintOn.Ready] : [init!], this, via);
             // What renews or rotates (the etcd client and admin certificates, the Secrets
             // encryption keys) is installed by a step of its own, one node after another: a
             // renewal runs these again in turn, and none of kubeadm's steps (which would all run

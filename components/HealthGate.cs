@@ -11,6 +11,12 @@ public sealed class HealthGateArgs
     /// <summary>A control-plane node: it has kubectl, admin.conf and an etcd client certificate.</summary>
     public required ClusterNode Node { get; init; }
 
+    /// <summary>The balancer's SSH relay, if there is one: the gate runs on whichever control-plane node is live.</summary>
+    public Pulumi.Command.Remote.Inputs.ConnectionArgs? RunVia { get; init; }
+
+    /// <summary>lostNodes: dead droplets, not waited for (their etcd members are not asked either).</summary>
+    public IReadOnlySet<string> Lost { get; init; } = new HashSet<string>();
+
     /// <summary>Every node that runs a kubelet: each must be Ready.</summary>
     public required IReadOnlyList<string> KubernetesNodes { get; init; }
     public required Output<ImmutableArray<string>> EtcdEndpoints { get; init; }
@@ -49,10 +55,11 @@ public sealed class HealthGate : ComponentResource
         {
             Create = args.EtcdEndpoints.Apply(endpoints => Render.StepScript(
                 ("etcd-health-all", Render.EtcdHealth(endpoints, requireAll: true, timeoutSeconds: 300)),
-                ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900, args.Addons.DnsAutoscaler, args.Addons.NodeLocalDns)),
+                ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900, args.Addons.DnsAutoscaler, args.Addons.NodeLocalDns, [.. args.Lost])),
                 ("etcd-snapshot-age", Render.EtcdSnapshotAge(endpoints, args.SnapshotEveryHours)),
                 ("cert-expiry", Render.CertExpiry(warnDays: 30)))),
             DependsOn = args.After,
+            RunVia = args.RunVia,
             // The gate runs again when what it judges changes: the nodes and their names (in the
             // script), the etcd members (in the script), a droplet replaced, a new version. An
             // unchanged stack gets an empty diff, so `pulumi preview --expect-no-changes` and saved

@@ -1,3 +1,4 @@
+using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using Pulumi;
 using Pulumi.Command.Remote.Inputs;
@@ -23,10 +24,11 @@ public sealed class NodeDeparturesArgs
     public ApiLoadBalancer? Relay { get; init; }
 
     /// <summary>
-    /// Nodes lost while no node that could take them out answers (lostNodes): their departures
-    /// run nothing, so that replacing their droplets dials no dead janitor.
+    /// lostNodes: a lost node is no janitor, and a lost node's departure that no live node could
+    /// run runs nothing (ClusterSettings.KubernetesDepartureDisarmed, EtcdDepartureDisarmed), so
+    /// that replacing its droplet dials no dead janitor.
     /// </summary>
-    public IReadOnlySet<string> Lost { get; init; } = new HashSet<string>();
+    public required ClusterSettings Settings { get; init; }
 }
 
 /// <summary>
@@ -44,8 +46,9 @@ public sealed class NodeDeparturesArgs
 /// before the new one joins. Creating a departure step runs nothing and connects nowhere, and a
 /// whole-stack destroy skips them all (deletedWith the cluster's firewall): draining nodes of a
 /// cluster that is going is wasted minutes, and would fail on a janitor that is already dead.
-/// A lost node's departures (lostNodes) run nothing at all: when every control-plane node is
-/// dead no janitor answers, and pulumi-command fails a delete whose connection it cannot dial
+/// A lost node's departures (lostNodes) run on a live node while one can run them, and nothing
+/// at all otherwise: when every control-plane node is dead no janitor answers (and with the etcd
+/// quorum lost no member can be removed), and pulumi-command fails a delete whose connection it cannot dial
 /// (remote/commandController.go, Delete) but skips one without a delete command. The engine
 /// deletes a step with the inputs the state holds (pulumi step.go, DeleteStep: old.Inputs), so
 /// the disarmed step must reach the state before the droplet is replaced: docs/backups.md.
@@ -58,8 +61,11 @@ public sealed class NodeDepartures : ComponentResource
     public NodeDepartures(string name, NodeDeparturesArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:NodeDepartures", name, options)
     {
+        var settings = args.Settings;
         var controlPlane = args.Nodes.Where(n => n.Spec.IsControlPlane).ToList();
         var etcd = args.Nodes.Where(n => n.Spec.IsEtcd).ToList();
+        // A lost node is no janitor.
+        var live = (IReadOnlyList<ClusterNode> nodes) => nodes.Where(n => !settings.IsLost(n.Spec)).ToList();
         var members = Output.All(etcd.Select(n => n.Address));
         var relay = args.Relay is null ? null : new Janitor(args.Relay.RelayConnection(controlPlane[0].Connection), [args.Relay.LoadBalancer, .. controlPlane.Select(n => (Resource)n.Ready)]);
         // The relay lands on any control-plane node: etcd work goes there only if each is a member.
@@ -70,14 +76,14 @@ public sealed class NodeDepartures : ComponentResource
         {
             if (node.Spec.IsKubernetesNode)
             {
-                _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, relay ?? FirstOther(controlPlane, node), args.Cluster,
-                    args.Lost.Contains(node.Spec.Name) ? null : (Input<string>)Render.StepScript(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
+                _kubernetes[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}", node, relay ?? FirstOther(live(controlPlane), node), args.Cluster,
+                    settings.KubernetesDepartureDisarmed(node.Spec) ? null : (Input<string>)Render.StepScript(($"node-leave-{node.Spec.Name}", Render.NodeLeave(node.Spec.Name))));
             }
             if (node.Spec.IsEtcd)
             {
                 // Not "-etcd": nodes named X and X-etcd would both have a leave-X-etcd step.
-                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, etcdRelay ?? FirstOther(etcd, node), args.Cluster,
-                    args.Lost.Contains(node.Spec.Name) ? null
+                _etcd[node.Spec.Name] = Departure($"{name}-{node.Spec.Name}.etcd", node, etcdRelay ?? FirstOther(live(etcd), node), args.Cluster,
+                    settings.EtcdDepartureDisarmed(node.Spec) ? null
                         : (Input<string>)Output.Tuple(node.Address, members).Apply(t => Render.StepScript(($"etcd-member-remove-{node.Spec.Name}", Render.EtcdMemberRemove(t.Item1, t.Item2)))));
             }
         }
@@ -85,7 +91,7 @@ public sealed class NodeDepartures : ComponentResource
         {
             ["kubernetes"] = _kubernetes.Keys.ToList(),
             ["etcd"] = _etcd.Keys.ToList(),
-            ["disarmed"] = args.Lost.Order(StringComparer.Ordinal).ToList(),
+            ["disarmed"] = args.Nodes.Where(n => settings.KubernetesDepartureDisarmed(n.Spec) || settings.EtcdDepartureDisarmed(n.Spec)).Select(n => n.Spec.Name).ToList(),
         });
     }
 

@@ -112,7 +112,7 @@ public static class ClusterProgram
         var certSans = apiHost.Apply(host => Render.ApiServerCertSans([host]));
 
         // How each node leaves when its droplet goes: from a live node, so a dead one can leave too.
-        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall, Relay = loadBalancer, Lost = settings.LostNodes });
+        var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall, Relay = loadBalancer, Settings = settings });
 
         // Packages of the version, and the local API proxy every Kubernetes node joins through.
         var setup = new KubernetesNodeSetup("node-setup", new KubernetesNodeSetupArgs
@@ -170,6 +170,7 @@ public static class ClusterProgram
             Departures = departures,
             Setup = setup,
             CertSans = certSans,
+            Relay = loadBalancer,
         });
 
         // After etcd nodes change, or the audit log's rotation, each API server takes them in turn.
@@ -249,18 +250,24 @@ public static class ClusterProgram
             Version = settings.KubernetesVersion,
             Nodes = joined,
             ControlPlaneNodes = controlPlaneNodes,
+            Relay = loadBalancer,
+            Lost = settings.LostNodes,
         });
 
         var health = new HealthGate("health", new HealthGateArgs
         {
             Node = controlPlaneNodes[0],
+            RunVia = loadBalancer?.RelayConnection(controlPlaneNodes[0].Connection),
             KubernetesNodes = settings.Nodes.Where(n => n.IsKubernetesNode).Select(n => n.Name).ToList(),
+            Lost = settings.LostNodes,
             Nodes = nodes,
             KubernetesVersion = settings.KubernetesVersion.ToString(),
             CertificatesRenewed = pki.Renewals.Apply(r => (object)r),
             Addons = settings.Addons,
             SnapshotEveryHours = settings.Backups.EveryHours,
-            EtcdEndpoints = etcd.ClientEndpoints,
+            // The live members; all of them when every one is listed (a restore brings them back).
+            EtcdEndpoints = Output.All(LiveOrAll(nodes.Where(n => n.Spec.IsEtcd), n => settings.IsLost(n.Spec)).Select(n => n.Address))
+                .Apply(members => Render.EtcdClientUrls(members).ToImmutableArray()),
             // After the credential steps too: after a renewal the gate reads the rolled certificates.
             After = [.. etcd.CredentialSteps, .. snapshots.Steps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
         });
@@ -295,6 +302,13 @@ public static class ClusterProgram
     /// renamed stack (`pulumi stack rename` keeps state and outputs) keeps the name it was made
     /// with; one made by a release that did not record it keeps the name that release gave.
     /// </summary>
+    private static List<T> LiveOrAll<T>(IEnumerable<T> items, Func<T, bool> lost)
+    {
+        var all = items.ToList();
+        var live = all.Where(i => !lost(i)).ToList();
+        return live.Count > 0 ? live : all;
+    }
+
     private static string ClusterName(PreviousDeployment previous, string fromStackName, Action<string> inform)
     {
         var deployment = Deployment.Instance;

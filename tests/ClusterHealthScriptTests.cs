@@ -39,8 +39,30 @@ public class ClusterHealthScriptTests
     [TearDown]
     public void Cleanup() => _node?.Dispose();
 
-    private (int Exit, string Output) Gate(bool dnsAutoscaler = true, bool nodeLocalDns = true) =>
-        _node.Run(Render.ClusterHealth(["node1", "node2", "node3"], timeoutSeconds: 0, dnsAutoscaler, nodeLocalDns), scratch: []);
+    private (int Exit, string Output) Gate(bool dnsAutoscaler = true, bool nodeLocalDns = true, string[]? lost = null) =>
+        _node.Run(Render.ClusterHealth(["node1", "node2", "node3"], timeoutSeconds: 0, dnsAutoscaler, nodeLocalDns, lost ?? []), scratch: []);
+
+    /// <summary>
+    /// lostNodes: a dead node is neither waited for nor counted among NodeLocal DNSCache's ready
+    /// pods (its DaemonSet still wants one there: the pods tolerate every taint), and the gate
+    /// says which it passed by. Any other node not Ready still fails it.
+    /// </summary>
+    [Test]
+    public void ALostNodeIsNotWaitedForAndIsNamed()
+    {
+        _node.WriteState("node-node1", "Unknown");
+        _node.WriteState("daemonset-node-local-dns", "3 2");
+
+        var (exit, output) = Gate(lost: ["node1"]);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("cluster is healthy: nodes Ready: node2 node3").And.Contain("not checked (lostNodes): node1"));
+
+        _node.WriteState("node-node2", "False");
+        var (stillExit, stillOutput) = Gate(lost: ["node1"]);
+        Assert.That(stillExit, Is.Not.Zero, stillOutput);
+        Assert.That(stillOutput, Does.Contain("nodes not Ready: node2"));
+    }
 
     [Test]
     public void AHealthyClusterPassesAndNamesItsLeaders()

@@ -27,6 +27,11 @@ public class LostNodesTests
         Assert.That(error.Problems, Has.Some.StartWith(problem), error.Message);
     }
 
+    /// <summary>
+    /// node1 and node3 lost: node2, a control-plane node, lives and takes them out of Kubernetes;
+    /// but one member of three is no quorum, so no member can be removed: only the etcd
+    /// departures are disarmed, and the warning names just those.
+    /// </summary>
     [Test]
     public void ListedNodesAreWarnedOfWithTheUpdateThatRecordsTheirDisarmedDepartures()
     {
@@ -34,31 +39,44 @@ public class LostNodesTests
 
         Assert.That(settings.LostNodes, Is.EquivalentTo(new[] { "node1", "node3" }));
         Assert.That(warnings, Has.Some.EqualTo(
-            "do-k8s-ha:lostNodes is set (node1, node3): their departures run nothing. Before their droplets are replaced, record that: "
-            + "pulumi up --target '**::leave-node1' --target '**::leave-node1.etcd' --target '**::leave-node3' --target '**::leave-node3.etcd' "
+            "do-k8s-ha:lostNodes is set (node1, node3): a rolling upgrade passes them by and the health gate does not wait for them; "
+            + "no live node can take node1, node3 out of the cluster, so those departures run nothing. Before their droplets are replaced, record that: "
+            + "pulumi up --target '**::leave-node1.etcd' --target '**::leave-node3.etcd' "
             + "(docs/backups.md). Remove lostNodes once they are back."));
         Assert.That(ConfigParserTests.Parse(ConfigParserTests.Valid(), out _).LostNodes, Is.Empty, "none by default");
     }
 
-    /// <summary>
-    /// A lost node's departures have no command at all, so neither their update nor a later delete
-    /// dials (pulumi-command remote/commandController.go: Update runs update or create, Delete
-    /// returns at once without a delete command); the other nodes' keep theirs.
-    /// </summary>
     [Test]
-    public async Task ALostNodesDeparturesRunNothingAndTheOthersKeepTheirs()
+    public void OneLostNodeOfThreeKeepsItsDeparturesAndNeedsNoTargetedUpdate()
+    {
+        ConfigParserTests.Parse(Valid("""["node1"]"""), out var warnings);
+
+        Assert.That(warnings, Has.Some.EqualTo(
+            "do-k8s-ha:lostNodes is set (node1): a rolling upgrade passes them by and the health gate does not wait for them; "
+            + "their departures still run, on a live node. Remove lostNodes once they are back."));
+    }
+
+    /// <summary>
+    /// A departure no live node could run has no command at all, so neither its update nor a later
+    /// delete dials (pulumi-command remote/commandController.go: Update runs update or create,
+    /// Delete returns at once without a delete command); one a live node can run keeps its command.
+    /// </summary>
+    [TestCase("""["node1"]""", new string[0], new[] { "leave-node1", "leave-node1.etcd", "leave-node2", "leave-node2.etcd", "leave-node3", "leave-node3.etcd" })]
+    [TestCase("""["node1","node2"]""", new[] { "leave-node1", "leave-node1.etcd", "leave-node2", "leave-node2.etcd" }, new[] { "leave-node3", "leave-node3.etcd" })]
+    [TestCase("""["node2","node3"]""", new[] { "leave-node2.etcd", "leave-node3.etcd" }, new[] { "leave-node1", "leave-node1.etcd", "leave-node2", "leave-node3" })]
+    public async Task ADepartureNoLiveNodeCanRunRunsNothingAndTheOthersKeepTheirs(string lost, string[] disarmed, string[] armed)
     {
         var config = StackRun.StackConfig("dev");
-        config["do-k8s-ha:lostNodes"] = """["node1"]""";
+        config["do-k8s-ha:lostNodes"] = lost;
         var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
 
-        foreach (var step in new[] { "leave-node1", "leave-node1.etcd" })
+        foreach (var step in disarmed)
         {
             var inputs = mocks.Named(step).Inputs;
             Assert.That(new[] { "create", "update", "delete" }.Where(inputs.ContainsKey), Is.Empty, step);
             Assert.That(inputs["stdin"], Is.EqualTo(""), step);
         }
-        foreach (var step in new[] { "leave-node2", "leave-node2.etcd", "leave-node3", "leave-node3.etcd" })
+        foreach (var step in armed)
         {
             Assert.That(mocks.Named(step).Inputs.ContainsKey("delete"), step);
             Assert.That(mocks.Named(step).Inputs["stdin"].ToString(), Does.Contain("node-leave").Or.Contain("etcd-member-remove"), step);

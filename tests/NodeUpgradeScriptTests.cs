@@ -22,17 +22,28 @@ public class NodeUpgradeScriptTests
         // A node's state is "version/unschedulable/Ready", what the script's jsonpath reads. drain
         // cordons first (kubectl/pkg/drain/cordon.go, RunCordonOrUncordon), uncordon clears it.
         _node.Stub("kubectl", """
-            verb=""; name=""
+            verb=""; name=""; mark=""
             for arg in "$@"; do
               case "$prev" in node | drain | uncordon | cordon) [ -n "$name" ] || name=$arg ;; esac
-              case "$arg" in get | drain | uncordon | cordon) verb=$arg ;; esac
+              case "$arg" in get | drain | uncordon | cordon | annotate) verb=$arg ;; esac
+              case "$arg" in do-k8s-ha/upgrade-drained=* | do-k8s-ha/upgrade-drained-) mark=$arg ;; esac
               prev=$arg
             done
             file="$STATE/node-$name"
             [ -f "$file" ] || { echo "Error from server (NotFound): nodes \"$name\" not found" >&2; exit 1; }
             IFS=/ read -r version unschedulable ready < "$file"
+            # An annotation lives on the Node object (the API server's), whichever node asks: `key=value`
+            # sets it, `key-` removes it (kubectl/pkg/cmd/annotate/annotate.go, parseAnnotations).
             case "$verb" in
-              get) cat "$file" ;;
+              get)
+                printf '%s' "$(cat "$file")"
+                case "$*" in *'{.metadata.annotations.do-k8s-ha/upgrade-drained}'*) printf '/%s' "$(cat "$STATE/annotation-$name" 2>/dev/null)" ;; esac ;;
+              annotate)
+                case "$mark" in
+                  *-) rm -f "$STATE/annotation-$name" ;;
+                  *) printf '%s' "${mark#*=}" > "$STATE/annotation-$name" ;;
+                esac
+                echo "node/$name annotated" ;;
               drain | cordon)
                 # Evictions that take longer than the timeout around the call (the timeout stand-in's
                 # TIMEOUT_LIMIT) never complete: the call is killed first.
@@ -161,12 +172,42 @@ public class NodeUpgradeScriptTests
         Assert.That(output, Does.Contain("worker1 runs Kubernetes v1.36.0"));
     }
 
-    private (int Exit, string Output, string Log) Drain(bool drain, string nodeState, bool drainedBefore = false)
+    /// <summary>
+    /// worker-drain.sh run on a control-plane node; each run has a /var/lib of its own, as each
+    /// may land on a different control-plane node (the balancer's relay). drainedBefore: an
+    /// earlier drain left its mark on the Node.
+    /// </summary>
+    private (int Exit, string Output, string Log) Drain(bool drain, string? nodeState = null, bool drainedBefore = false)
     {
-        _node.WriteState("node-worker1", nodeState);
-        var (exit, output) = _node.Run(Render.WorkerDrain("worker1", Fixtures.K8sVersion, drain, waitSeconds: 2),
-            scratch: ["/var/lib"], prepare: drainedBefore ? "mkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained-worker1" : "");
+        if (nodeState is not null)
+        {
+            _node.WriteState("node-worker1", nodeState);
+        }
+        if (drainedBefore)
+        {
+            _node.WriteState("annotation-worker1", "v" + Fixtures.K8sVersion);
+        }
+        var (exit, output) = _node.Run(Render.WorkerDrain("worker1", Fixtures.K8sVersion, drain, waitSeconds: 2), scratch: ["/var/lib"]);
         return (exit, output, _node.Log);
+    }
+
+    /// <summary>
+    /// The drain and the uncordon run through the balancer's relay, each on whichever control-plane
+    /// node is alive: a worker drained through one is uncordoned through another.
+    /// </summary>
+    [Test]
+    public void AWorkerDrainedThroughOneControlPlaneNodeIsUncordonedThroughAnother()
+    {
+        var (drained, drainOutput, _) = Drain(drain: true, "v1.34.2//True");
+        Assert.That(drained, Is.Zero, drainOutput);
+        // Its upgrade step: the new kubelet, still cordoned.
+        _node.WriteState("node-worker1", $"v{Fixtures.K8sVersion}/true/True");
+
+        var (exit, output, log) = Drain(drain: false);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(log, Does.Contain("uncordon worker1"));
+        Assert.That(File.Exists(_node.StatePath("annotation-worker1")), Is.False, "the mark is taken off once uncordoned");
     }
 
     [Test]

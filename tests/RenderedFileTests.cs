@@ -54,7 +54,7 @@ public class RenderedFileTests
         ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),
         ["node-leave.sh"] = () => Render.NodeLeave("node3"),
         ["kubeconfig.yaml"] = LocalKubeconfig,
-        ["cluster-health.sh"] = () => Render.ClusterHealth(["node1", "node2", "node3"], timeoutSeconds: 900, dnsAutoscaler: true, nodeLocalDns: true),
+        ["cluster-health.sh"] = () => Render.ClusterHealth(["node1", "node2", "node3"], timeoutSeconds: 900, dnsAutoscaler: true, nodeLocalDns: true, lost: []),
         ["dns-autoscaler.yaml"] = () => Render.DnsAutoscaler("1.10.3", kubernetesNodes: 3),
         ["wait-for-api.sh"] = () => Render.WaitForApi("https://127.0.0.1:6443", timeoutSeconds: 600),
         ["nodelocaldns.yaml"] = () => Render.NodeLocalDns("1.25.0", "10.233.0.10"),

@@ -101,7 +101,7 @@ public class StepOrderTests
     {
         var mocks = (await StackRun.SharedAsync("dev")).Mocks;
 
-        foreach (var (joining, join, mintedOn) in new[] { ("node3", "workers-node3-join", "relay"), ("node2", "control-plane-node2", "node1"), ("node1", "control-plane-node1", "node2") })
+        foreach (var (joining, join, mintedOn) in new[] { ("node3", "workers-node3-join", "relay"), ("node2", "control-plane-node2", "relay"), ("node1", "control-plane-node1", "node2") })
         {
             // The first node's token is minted on node2 before any cluster exists: join-token.sh
             // prints nothing there, and node1, which creates the cluster, is told it has none.
@@ -109,7 +109,7 @@ public class StepOrderTests
             var prefix = join.StartsWith("workers", StringComparison.Ordinal) ? $"workers-{joining}" : join;
             var mint = mocks.Named($"{prefix}.token");
             var used = mocks.Named($"{prefix}.token-used");
-            // A worker's through the balancer's relay, on any ready control-plane node.
+            // Through the balancer's relay, on any ready control-plane node; the first node's on its peer.
             Assert.That(ConnectionHost(mint), Is.EqualTo(mintedOn == "relay" ? ClusterMocks.LoadBalancerIp : ClusterMocks.PublicIp(mintedOn)), $"{joining}'s token is minted on {mintedOn}");
             Assert.That(ConnectionHost(used), Is.EqualTo(ConnectionHost(mint)), $"{joining}'s token is deleted where it was minted");
             Assert.That(Input(mint, "create"), Does.Contain("TTL='1h0m0s'").And.Contain($"NODE_NAME='{joining}'"));

@@ -54,11 +54,40 @@ public sealed record ClusterSettings
     public required EtcdBackupSettings Backups { get; init; }
 
     /// <summary>
-    /// Nodes whose droplets are lost for good, with no node left that could take them out of the
-    /// cluster (lostNodes): their departures are disarmed, and when every control-plane node is
-    /// among them the first one restores the control plane as soon as the old leases lapse.
+    /// Nodes whose droplets are dead or gone (lostNodes): a rolling upgrade passes them by (their
+    /// steps run nothing; other changes still reach them), the health gate does not wait for them,
+    /// and their departures run only while a live node can run them; when every control-plane
+    /// node is among them the first one restores the control plane as soon as the old leases
+    /// lapse. A droplet made anew in a lost node's place is set up as any new one.
     /// </summary>
     public IReadOnlySet<string> LostNodes { get; init; } = new HashSet<string>();
+
+    public bool IsLost(NodeSpec node) => LostNodes.Contains(node.Name);
+
+    /// <summary>
+    /// A lost node's Kubernetes departure runs nothing when no other control-plane node is alive
+    /// to run it (components/NodeDepartures.cs: through the balancer's relay, or on the first
+    /// other live control-plane node): pulumi-command fails a delete it cannot dial.
+    /// </summary>
+    public bool KubernetesDepartureDisarmed(NodeSpec node) =>
+        IsLost(node) && node.IsKubernetesNode && !ControlPlaneNodes.Any(c => c.Name != node.Name && !IsLost(c));
+
+    /// <summary>
+    /// A lost member's departure runs nothing when no live node could run it, or when the members
+    /// not lost are no quorum: etcd then refuses every membership change (etcdserver/server.go,
+    /// mayRemoveMember; the quorum-lost runbook restores from a snapshot instead).
+    /// </summary>
+    public bool EtcdDepartureDisarmed(NodeSpec node)
+    {
+        if (!IsLost(node) || !node.IsEtcd)
+        {
+            return false;
+        }
+        var members = EtcdNodes.ToList();
+        var alive = members.Count(m => !IsLost(m));
+        var janitors = ApiLoadBalancer == ApiLoadBalancerMode.DigitalOcean && ControlPlaneNodes.All(c => c.IsEtcd) ? ControlPlaneNodes : members;
+        return alive < (members.Count / 2) + 1 || !janitors.Any(j => j.Name != node.Name && !IsLost(j));
+    }
 
     /// <summary>The CAs and service-account key of an openssl-era stack, kept; null: the TLS provider makes them.</summary>
     public LegacyPki? LegacyPki { get; init; }

@@ -174,7 +174,7 @@ public static class ConfigDefaults
         new("etcdRestoreFrom", "",
             "A snapshot new etcd members start from instead of empty: an absolute path on every etcd node, or spaces:<object> in etcdSnapshotBucket. Runbooks in README \"Backups and restore\"."),
         new("lostNodes", Array.Empty<string>(),
-            "Nodes whose droplets are lost for good while no node could take them out of the cluster (every control-plane node, or every etcd member, lost): their departures run nothing. For the runbooks in docs/backups.md only; remove it once the nodes are back."),
+            "Nodes whose droplets are dead or gone: a rolling upgrade passes them by, the health gate does not wait for them, and a departure no live node can run runs nothing (docs/backups.md). Remove it once they are back."),
         new("secretsEncryptionKeys", SecretsEncryptionKeys,
             "Names of the keys Secrets are encrypted with in etcd; the first encrypts, all decrypt. The program makes each key (a secret in the state). Rotation in README \"Secrets encryption keys\"."),
     ];

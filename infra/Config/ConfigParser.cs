@@ -25,7 +25,7 @@ public static partial class ConfigParser
         var addons = ParseAddons(config);
         var hardening = ParseHardening(get, config.ProblemSink);
         var backups = ParseBackups(get, cloud.Region, config.ProblemSink);
-        var lostNodes = ParseLostNodes(get, nodes, config.ProblemSink, config.WarningSink);
+        var lostNodes = ParseLostNodes(get, nodes, config.ProblemSink);
         var legacyPki = LegacyPki.Parse(config.Raw(LegacyPki.Key), config.ProblemSink);
 
         warnings = config.Warnings;
@@ -33,7 +33,7 @@ public static partial class ConfigParser
         {
             throw new ConfigException(config.Problems);
         }
-        return new ClusterSettings
+        var settings = new ClusterSettings
         {
             ClusterName = ClusterNameFor(stack),
             Region = cloud.Region,
@@ -58,6 +58,8 @@ public static partial class ConfigParser
             LostNodes = lostNodes,
             LegacyPki = legacyPki,
         };
+        WarnOfLostNodes(settings, config.WarningSink);
+        return settings;
     }
 
     private sealed record CloudSection(string Region, string Size, string Image);

@@ -3,9 +3,11 @@
 # replicas as the DNS autoscaler's minimum, when it runs), NodeLocal DNSCache ready on every
 # node (when installed), and the kube-scheduler and kube-controller-manager leases held. Waits up to TIMEOUT_SECONDS, then
 # fails naming each check that is still failing and how to look. Prints the lease holders.
+# LOST_NODES (lostNodes: dead droplets) are not waited for, and their DaemonSet pods not counted.
 set -euo pipefail
 
 EXPECTED_NODES={{EXPECTED_NODES}}
+LOST_NODES={{LOST_NODES}}
 TIMEOUT_SECONDS={{TIMEOUT_SECONDS}}
 COREDNS_MIN_AVAILABLE={{COREDNS_MIN_AVAILABLE}}
 DNS_AUTOSCALER={{DNS_AUTOSCALER}}
@@ -47,7 +49,9 @@ while :; do
 
   if [ "$NODELOCALDNS" = true ]; then
     read -r desired ready < <(kc -n kube-system get daemonset node-local-dns -o jsonpath='{.status.desiredNumberScheduled} {.status.numberReady}' 2>/dev/null || true) || true
-    if [ "${desired:-0}" -lt 1 ] || [ "${ready:-0}" -lt "${desired:-0}" ]; then
+    # A DaemonSet still wants a pod on a dead node (the add-ons' pods tolerate every taint).
+    lost_count=$(wc -w <<<"$LOST_NODES")
+    if [ "${desired:-0}" -lt 1 ] || [ "$(( ${ready:-0} + lost_count ))" -lt "${desired:-0}" ]; then
       problems+=("NodeLocal DNSCache is ready on ${ready:-0} of ${desired:-0} node(s). Look: kubectl -n kube-system get pods -l k8s-app=node-local-dns -o wide")
     fi
   fi
@@ -63,6 +67,7 @@ while :; do
 
   if [ "${#problems[@]}" -eq 0 ]; then
     echo "cluster is healthy: nodes Ready: $EXPECTED_NODES"
+    [ -z "$LOST_NODES" ] || echo "not checked (lostNodes): $LOST_NODES"
     echo "scheduler-leader=$scheduler"
     echo "controller-manager-leader=$controller_manager"
     exit 0

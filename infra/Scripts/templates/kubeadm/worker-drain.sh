@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs on a control-plane node, with its own admin.conf, around a worker's upgrade step: MODE
 # drain before it, uncordon after it. The worker holds no credential that could do this itself.
-# drain: a worker already on TARGET is left alone; otherwise it is drained and a marker (on this
-# node) says so. uncordon: a worker this script drained is uncordoned (one an operator cordoned
-# stays cordoned); then it must run TARGET and be Ready within WAIT_SECONDS.
+# drain: a worker already on TARGET is left alone; otherwise it is marked, then drained.
+# uncordon: a worker this script drained is uncordoned (one an operator cordoned stays
+# cordoned); then it must run TARGET and be Ready within WAIT_SECONDS.
+# The mark is an annotation on the Node, not a file here: drain and uncordon run through the
+# balancer's relay, each on whichever control-plane node is alive (components/RollingUpgrade.cs).
 set -euo pipefail
 
 MODE={{MODE}}
@@ -11,7 +13,7 @@ NODE_NAME={{NODE_NAME}}
 TARGET={{TARGET}}
 WAIT_SECONDS={{WAIT_SECONDS}}
 KUBECONFIG_FILE={{KUBECONFIG_FILE}}
-DRAINED=/var/lib/do-k8s-ha/upgrade-drained-$NODE_NAME
+MARK=do-k8s-ha/upgrade-drained
 
 kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s "$@"; }
 
@@ -19,28 +21,35 @@ kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s 
 
 {{DRAIN_NODE}}
 
-state() { # kubelet version/unschedulable/Ready
-  kc get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}/{.spec.unschedulable}/{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true
+# kubelet version/unschedulable/Ready/the mark; fails when the API does not answer.
+node_state() {
+  kc get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}/{.spec.unschedulable}/{.status.conditions[?(@.type=="Ready")].status}/{.metadata.annotations.do-k8s-ha/upgrade-drained}'
 }
+state() { node_state 2>/dev/null || true; }
 
 if [ "$MODE" = drain ]; then
-  if [ "$(state)" = "v$TARGET//True" ] || [ "$(state)" = "v$TARGET/true/True" ]; then
+  if [[ "$(state)" == "v$TARGET/"*"/True/"* ]]; then
     echo "$NODE_NAME already runs Kubernetes v$TARGET: not drained"
     exit 0
   fi
-  mkdir -p "$(dirname "$DRAINED")"
-  touch "$DRAINED"
+  retry kc annotate --overwrite node "$NODE_NAME" "$MARK=v$TARGET" >/dev/null
   RETRY_TRIES=3 retry drain_node
   echo "drained $NODE_NAME for its upgrade to v$TARGET"
   exit 0
 fi
 
-if [ -f "$DRAINED" ]; then
+# Read, not guessed: a Node the API could not show would otherwise stay cordoned.
+if ! current=$(RETRY_TRIES=12 retry node_state); then
+  echo "upgrade of $NODE_NAME: the API did not show its Node; run pulumi up again" >&2
+  exit 1
+fi
+if [ -n "${current##*/}" ]; then
+  # Uncordoned first, then unmarked: a run stopped between the two uncordons it again.
   retry kc uncordon "$NODE_NAME"
-  rm -f "$DRAINED"
+  retry kc annotate node "$NODE_NAME" "$MARK-" >/dev/null
 fi
 deadline=$((SECONDS + WAIT_SECONDS))
-until [[ "$(state)" == "v$TARGET/"*"/True" ]]; do
+until [[ "$(state)" == "v$TARGET/"*"/True/"* ]]; do
   if [ "$SECONDS" -ge "$deadline" ]; then
     echo "upgrade of $NODE_NAME: it did not come back Ready on v$TARGET within ${WAIT_SECONDS}s. Look: kubectl get node $NODE_NAME -o wide; kubectl describe node $NODE_NAME" >&2
     exit 1
