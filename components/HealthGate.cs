@@ -21,6 +21,9 @@ public sealed class HealthGateArgs
     public required IReadOnlyList<string> KubernetesNodes { get; init; }
     public required Output<ImmutableArray<string>> EtcdEndpoints { get; init; }
 
+    /// <summary>The endpoints of members on lostNodes: they may be down.</summary>
+    public Output<ImmutableArray<string>> LostEtcdEndpoints { get; init; } = Output.Create(ImmutableArray<string>.Empty);
+
     /// <summary>Everything `pulumi up` builds; the gate runs after all of it.</summary>
     public required IReadOnlyList<Resource> After { get; init; }
 
@@ -53,10 +56,10 @@ public sealed class HealthGate : ComponentResource
     {
         Check = RemoteStep.Create($"{name}-check", args.Node, new RemoteStepArgs
         {
-            Create = args.EtcdEndpoints.Apply(endpoints => Render.StepScript(
-                ("etcd-health-all", Render.EtcdHealth(endpoints, requireAll: true, timeoutSeconds: 300)),
+            Create = Output.Tuple(args.EtcdEndpoints, args.LostEtcdEndpoints).Apply(t => (Endpoints: t.Item1, Lost: t.Item2)).Apply(e => Render.StepScript(
+                ("etcd-health-all", Render.EtcdHealth(e.Endpoints, requireAll: true, timeoutSeconds: 300, lost: e.Lost)),
                 ("cluster-health", Render.ClusterHealth(args.KubernetesNodes, timeoutSeconds: 900, args.Addons.DnsAutoscaler, args.Addons.NodeLocalDns, [.. args.Lost])),
-                ("etcd-snapshot-age", Render.EtcdSnapshotAge(endpoints, args.SnapshotEveryHours)),
+                ("etcd-snapshot-age", Render.EtcdSnapshotAge(e.Endpoints, args.SnapshotEveryHours)),
                 ("cert-expiry", Render.CertExpiry(warnDays: 30)))),
             DependsOn = args.After,
             RunVia = args.RunVia,

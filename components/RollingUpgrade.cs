@@ -65,7 +65,7 @@ public sealed class RollingUpgrade : ComponentResource
             {
                 // It drains and uncordons itself with its own admin.conf: no credential in the step.
                 Chain($"{name}-{nodeName}", node, joined, Render.StepScript(
-                    ("node-upgrade", Render.NodeUpgrade(nodeName, version, first: node == applyOn, "/etc/kubernetes/admin.conf"))));
+                    ("node-upgrade", Render.NodeUpgrade(nodeName, version, first: node == applyOn, "/etc/kubernetes/admin.conf", lost: node == applyOn ? [.. args.Lost] : null))));
             }
             else
             {

@@ -30,6 +30,11 @@ public static class ClusterProgram
             key => config.GetSecret(key) is not null,
             Deployment.Instance.StackName,
             out var warnings);
+        // The operator's machine too: a stale SSH agent socket would fail every remote step.
+        if (OperatorEnvironment.Problems() is { Count: > 0 } environment)
+        {
+            throw new ConfigException(environment);
+        }
         foreach (var warning in warnings)
         {
             warn(warning);
@@ -265,8 +270,9 @@ public static class ClusterProgram
             CertificatesRenewed = pki.Renewals.Apply(r => (object)r),
             Addons = settings.Addons,
             SnapshotEveryHours = settings.Backups.EveryHours,
-            // The live members; all of them when every one is listed (a restore brings them back).
-            EtcdEndpoints = Output.All(LiveOrAll(nodes.Where(n => n.Spec.IsEtcd), n => settings.IsLost(n.Spec)).Select(n => n.Address))
+            EtcdEndpoints = etcd.ClientEndpoints,
+            // The members on lostNodes may be down; the quorum still counts them.
+            LostEtcdEndpoints = Output.All(nodes.Where(n => n.Spec.IsEtcd && settings.IsLost(n.Spec)).Select(n => n.Address))
                 .Apply(members => Render.EtcdClientUrls(members).ToImmutableArray()),
             // After the credential steps too: after a renewal the gate reads the rolled certificates.
             After = [.. etcd.CredentialSteps, .. snapshots.Steps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
@@ -302,13 +308,6 @@ public static class ClusterProgram
     /// renamed stack (`pulumi stack rename` keeps state and outputs) keeps the name it was made
     /// with; one made by a release that did not record it keeps the name that release gave.
     /// </summary>
-    private static List<T> LiveOrAll<T>(IEnumerable<T> items, Func<T, bool> lost)
-    {
-        var all = items.ToList();
-        var live = all.Where(i => !lost(i)).ToList();
-        return live.Count > 0 ? live : all;
-    }
-
     private static string ClusterName(PreviousDeployment previous, string fromStackName, Action<string> inform)
     {
         var deployment = Deployment.Instance;

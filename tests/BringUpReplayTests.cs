@@ -13,7 +13,7 @@ public class BringUpReplayTests
     // The dev stack's inventory and the same with a worker, node4.
     private const string DevNodes = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},{"name":"node3","roles":["etcd","worker"]}]""";
     private const string WithWorker = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane","etcd","worker"]},{"name":"node3","roles":["etcd","worker"]},{"name":"node4","roles":["worker"]}]""";
-    private static readonly string[] Droplet = ["node1", "node2", "node3", "node4"];
+    private static readonly string[] Droplet = ["node1", "node2", "node3", "node4", "node5"];
 
     private Droplets _droplets = null!;
     private ReleaseMirror _mirror = null!;
@@ -29,8 +29,10 @@ public class BringUpReplayTests
         _mirror = new ReleaseMirror(_droplets);
         var sha = _mirror.AddEtcdRelease(RealEtcd.Version);
         _mirror.AddKubernetesRepository("v1.35", "1.35.1");
-        // node1 and node2 are the dev stack's control-plane nodes.
-        _mirror.Serve([_droplets[0].Address, _droplets[1].Address]);
+        // The balancer's targets are the control-plane droplets (their tag), which depend on the
+        // inventory; every droplet is a candidate here, and only a node whose API server passes
+        // the health check is admitted: none but a control-plane node runs one.
+        _mirror.Serve([.. _droplets.All.Select(d => d.Address)]);
         _settings = new()
         {
             ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
@@ -169,26 +171,49 @@ public class BringUpReplayTests
     }
 
     /// <summary>
-    /// node1 dies; a worker is added meanwhile. The worker joins through a live control-plane node
-    /// and the API, etcd quorum and leader election keep working; the health gate then fails, and
-    /// says it is node1.
+    /// node1 dies on a stack of three control-plane nodes, and is listed in lostNodes. No change
+    /// needs it: a worker is added, then replaced; node2 is replaced; an upgrade completes on every
+    /// other node (node2 runs `kubeadm upgrade apply`, its preflight passing the dead node by).
+    /// Each runs through a live control-plane node (the balancer's relay), and each update ends at
+    /// a passing gate that names node1 unchecked.
     /// </summary>
     [Test]
-    public async Task Node1DiesAndAWorkerJoins()
+    public async Task WithNode1DeadAWorkerIsAddedAndReplacedNode2ReplacedAndAnUpgradeCompleted()
     {
-        var replay = new Replay(_droplets, seed: 7) { Nodes = Droplet };
-        await Up(replay);
+        const string ThreeControlPlanes = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane"]},{"name":"node3","roles":["control-plane","etcd","worker"]},{"name":"node4","roles":["etcd","worker"]}]""";
+        const string WithNode5 = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane"]},{"name":"node3","roles":["control-plane","etcd","worker"]},{"name":"node4","roles":["etcd","worker"]},{"name":"node5","roles":["worker"]}]""";
+        var replay = new Replay(_droplets, seed: 11) { Nodes = Droplet };
+        await Up(replay, ThreeControlPlanes);
         replay.Kill("node1");
         // Dead means every process: its sandboxed etcd answers no peer either.
-        var peer = _droplets.Exec(_droplets[1], $"timeout 3 bash -c '</dev/tcp/{_droplets[0].Address}/2379'");
+        var peer = _droplets.Exec(_droplets[2], $"timeout 3 bash -c '</dev/tcp/{_droplets[0].Address}/2379'");
         Assert.That(peer.ExitCode, Is.Not.Zero, "node1's etcd still listens");
+        var settings = new Dictionary<string, string>(_settings) { ["do-k8s-ha:lostNodes"] = """["node1"]""" };
+        const string Healthy = "cluster is healthy: nodes Ready: node2 node3 node4 node5";
 
-        var error = Assert.CatchAsync(() => replay.UpAsync(new Dictionary<string, string>(_settings) { ["do-k8s-ha:nodes"] = WithWorker }));
+        await Up(replay, WithNode5, settings);
+        Assert.That(replay.Outputs["health-check"], Does.Contain(Healthy).And.Contain("not checked (lostNodes): node1"), "a worker is added");
 
-        Assert.That(replay.Ran, Does.Contain("workers-node4-join"), $"{error?.Message}\n{string.Join("\n\n", replay.Failures.Select(f => $"{f.Key}:\n{f.Value}"))}");
-        Assert.That(OperatorKubectl(replay, "get node node4 -o jsonpath={.status.conditions[0].status}"), Is.EqualTo("True"));
-        Assert.That(replay.Failures.Keys, Is.EquivalentTo(new[] { "health-check" }), string.Join("\n\n", replay.Failures.Select(f => $"{f.Key}:\n{f.Value}")));
-        Assert.That(replay.Failures["health-check"], Does.Contain("node1"));
+        replay.ReplaceDroplet("node5");
+        await Up(replay, WithNode5, settings);
+        Assert.That(replay.Ran, Does.Contain("leave-node5 (delete)").And.Contain("workers-node5-join"), "the worker is replaced");
+        Assert.That(replay.Outputs["health-check"], Does.Contain(Healthy));
+
+        replay.ReplaceDroplet("node2");
+        await Up(replay, WithNode5, settings);
+        Assert.That(replay.Ran, Does.Contain("leave-node2 (delete)").And.Contain("control-plane-node2.token"), "node2 is replaced");
+        Assert.That(OperatorKubectl(replay, "get node node2 -o jsonpath={.metadata.labels}"), Does.Contain("node-role.kubernetes.io/control-plane"));
+        Assert.That(replay.Outputs["health-check"], Does.Contain(Healthy));
+
+        _mirror.AddKubernetesRepository("v1.35", "1.35.2");
+        settings["do-k8s-ha:kubernetesVersion"] = "1.35.2";
+        await Up(replay, WithNode5, settings);
+        Assert.That(replay.Outputs["upgrade-node2"], Does.Contain("upgraded to \"v1.35.2\""), "node2 upgrades the cluster");
+        Assert.That(replay.RanSteps, Has.None.StartsWith("upgrade-node1"), "node1's place in the roll runs nothing");
+        var versions = OperatorKubectl(replay, "get nodes -o jsonpath={range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion},{end}").Split(',');
+        Assert.That(versions, Is.SupersetOf(new[] { "node2=v1.35.2", "node3=v1.35.2", "node4=v1.35.2", "node5=v1.35.2" }), "every live node runs the new release");
+        Assert.That(OperatorKubectl(replay, "-n kube-system get configmap kubeadm-config -o jsonpath={.data.ClusterConfiguration}"), Does.Contain("kubernetesVersion: v1.35.2"));
+        Assert.That(replay.Outputs["health-check"], Does.Contain(Healthy));
     }
 
     /// <summary>

@@ -64,6 +64,16 @@ public class ClusterHealthScriptTests
         Assert.That(stillOutput, Does.Contain("nodes not Ready: node2"));
     }
 
+    /// <summary>A listed node that is Ready again (its droplet replaced) counts as any other.</summary>
+    [Test]
+    public void ALostNodeThatIsReadyCountsAsAnyOther()
+    {
+        var (exit, output) = Gate(lost: ["node1"]);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3").And.Not.Contain("not checked"));
+    }
+
     [Test]
     public void AHealthyClusterPassesAndNamesItsLeaders()
     {

@@ -57,8 +57,8 @@ public class EtcdClusterTests
             .. args]);
 
     /// <param name="timeoutSeconds">0: one pass, its verdict at once (a failing check then waits no clock).</param>
-    private (int ExitCode, string Stdout, string Stderr) HealthCheck(TestHost from, bool requireAll = false, int timeoutSeconds = 10) =>
-        _hosts.Bash(from, Render.EtcdHealth(Render.EtcdClientUrls(_nodes), requireAll, timeoutSeconds,
+    private (int ExitCode, string Stdout, string Stderr) HealthCheck(TestHost from, bool requireAll = false, int timeoutSeconds = 10, string[]? lost = null) =>
+        _hosts.Bash(from, Render.EtcdHealth(Render.EtcdClientUrls(_nodes), requireAll, timeoutSeconds, lost: lost ?? [],
             caFile: Path.Combine(PkiDir(from), "ca.crt"), certFile: Path.Combine(PkiDir(from), "member.crt"), keyFile: Path.Combine(PkiDir(from), "member.key")));
 
     private static void WaitUntil(Func<bool> condition, string what, int seconds = 30)
@@ -156,6 +156,11 @@ public class EtcdClusterTests
         Assert.That(degraded.ExitCode, Is.Zero, degraded.Stderr);
         Assert.That(degraded.Stdout, Does.Contain("etcd has quorum: 2/3 members healthy; not answering: https://10.203.0.4:2379"));
         Assert.That(HealthCheck(_hosts[0], requireAll: true, timeoutSeconds: 0).ExitCode, Is.Not.Zero, "the health gate wants every member");
+        // node3 listed in lostNodes: the gate wants every other member, and counts the quorum over all three.
+        var passedBy = HealthCheck(_hosts[0], requireAll: true, timeoutSeconds: 0, lost: ["https://10.203.0.4:2379"]);
+        Assert.That(passedBy.ExitCode, Is.Zero, passedBy.Stderr);
+        Assert.That(passedBy.Stdout, Does.Contain("etcd is healthy but for lostNodes: 2/3 members healthy; not answering: https://10.203.0.4:2379"));
+        Assert.That(HealthCheck(_hosts[0], requireAll: true, timeoutSeconds: 0, lost: ["https://10.203.0.3:2379"]).ExitCode, Is.Not.Zero, "a member down that is not listed still fails the gate");
 
         TestHosts.Stop(_members["node2"]);
         Assert.That(EtcdctlAt(node1, _hosts[0], "put", "/probe", "two-down").ExitCode, Is.Not.Zero, "writes stop without quorum");

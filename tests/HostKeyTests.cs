@@ -95,11 +95,43 @@ public class HostKeyTests
         yaml.Load(new StringReader(Render.NodeUserData(privateKey, publicKey)));
         var root = (YamlMappingNode)yaml.Documents[0].RootNode;
 
-        var file = (YamlMappingNode)((YamlSequenceNode)root["write_files"]).Single();
+        var file = ((YamlSequenceNode)root["write_files"]).Cast<YamlMappingNode>().Single(f => f["path"].ToString() == Render.BootstrapPath);
         Assert.That(file["content"].ToString(), Is.EqualTo(Render.NodeBootstrap()));
         var run = ((YamlSequenceNode)root["runcmd"]).Single();
         Assert.That(run.ToString(), Is.EqualTo(file["path"].ToString()));
         Assert.That(((YamlMappingNode)root["ssh_keys"])["ecdsa_private"].ToString(), Is.EqualTo(privateKey));
+    }
+
+    /// <summary>
+    /// The user data's sshd drop-in, written by cloud-init's own write_files module (init stage,
+    /// before sshd starts), as sshd itself reads it with the image's sshd_config (its Include of
+    /// sshd_config.d): the steps the engine runs at once are not dropped (MaxStartups).
+    /// </summary>
+    [Test]
+    public void CloudInitWritesTheSshdLimitsAndSshdReadsThem()
+    {
+        var (privateKey, publicKey) = HostKey("hostkey-test-node.ssh-host-key");
+        var userData = Path.Combine(_hosts.Dir, "user-data");
+        File.WriteAllText(userData, Render.NodeUserData(privateKey, publicKey));
+        var script = $"""
+            set -euo pipefail
+            mkdir -p /etc/ssh/sshd_config.d
+            mount -t tmpfs tmpfs /etc/ssh/sshd_config.d
+            mount -t tmpfs tmpfs {Path.GetDirectoryName(Render.BootstrapPath)}
+            {SystemPython} -c 'import logging, sys, types, yaml
+            from cloudinit.config import cc_write_files
+            cfg = yaml.safe_load(open(sys.argv[1]))
+            # The default owner of a file that names none (cloudinit/distros/__init__.py: root:root).
+            cloud = types.SimpleNamespace(distro=types.SimpleNamespace(default_owner="root:root"))
+            cc_write_files.handle("write_files", cfg, cloud, logging.getLogger("cc_write_files"), [])' {userData}
+            stat -c '%a %U' {Render.SshdConfigPath}
+            mkdir -p -m 0755 /run/sshd
+            /usr/sbin/sshd -T -f /etc/ssh/sshd_config | grep -i '^maxstartups '
+            """;
+        var run = Repo.Run("unshare", ["--mount", "--propagation", "private", "bash", "-c", script]);
+
+        Assert.That(run.ExitCode, Is.Zero, run.Stdout + run.Stderr);
+        Assert.That(run.Stdout, Is.EqualTo($"644 root\nmaxstartups {Render.SshMaxStartups}:30:{2 * Render.SshMaxStartups}\n"));
     }
 
     [Test]

@@ -22,6 +22,12 @@ public class NodeUpgradeScriptTests
         // A node's state is "version/unschedulable/Ready", what the script's jsonpath reads. drain
         // cordons first (kubectl/pkg/drain/cordon.go, RunCordonOrUncordon), uncordon clears it.
         _node.Stub("kubectl", """
+            # `get nodes -l node-role.kubernetes.io/control-plane`: the control-plane Nodes ($STATE/control-planes)
+            # as the script's jsonpath prints them, name=Ready status a line.
+            if [ "$1 $2 $3 $4" = "--kubeconfig /etc/kubernetes/admin.conf --request-timeout=20s get" ] && [ "$5 $6 $7" = "nodes -l node-role.kubernetes.io/control-plane" ]; then
+              for n in $(cat "$STATE/control-planes"); do IFS=/ read -r _ _ ready < "$STATE/node-$n"; echo "$n=$ready"; done
+              exit 0
+            fi
             verb=""; name=""; mark=""
             for arg in "$@"; do
               case "$prev" in node | drain | uncordon | cordon) [ -n "$name" ] || name=$arg ;; esac
@@ -85,7 +91,7 @@ public class NodeUpgradeScriptTests
     [TearDown]
     public void Remove() => _node?.Dispose();
 
-    private (int Exit, string Output, string Log) Upgrade(string node, bool first, string kubeletNow, string target = "1.36.0", bool drainedBefore = false)
+    private (int Exit, string Output, string Log) Upgrade(string node, bool first, string kubeletNow, string target = "1.36.0", bool drainedBefore = false, string[]? lost = null)
     {
         Assert.That(KubernetesVersion.TryParse(target, out var version), Is.True);
         _node.WriteState("kubelet", kubeletNow);
@@ -93,7 +99,7 @@ public class NodeUpgradeScriptTests
         _node.WriteState("self", node);
         _node.WriteState($"node-{node}", $"v{kubeletNow}//True");
         var (exit, output) = _node.Run(
-            Render.NodeUpgrade(node, version, first, node.StartsWith("cp", StringComparison.Ordinal) ? "/etc/kubernetes/admin.conf" : null, waitSeconds: 2),
+            Render.NodeUpgrade(node, version, first, node.StartsWith("cp", StringComparison.Ordinal) ? "/etc/kubernetes/admin.conf" : null, waitSeconds: 2, lost: lost ?? []),
             scratch: ["/etc/apt", "/var/lib", "/etc/containerd"],
             prepare: "mkdir -p /etc/apt/keyrings /etc/apt/sources.list.d\nprintf '  sandbox_image = \"registry.k8s.io/pause:3.8\"\\n' > /etc/containerd/config.toml" + (drainedBefore ? "\nmkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained" : ""));
         return (exit, output, _node.Log);
@@ -118,6 +124,27 @@ public class NodeUpgradeScriptTests
         // The new release's pause image, as kubeadm names it, becomes containerd's sandbox image.
         Assert.That(output, Does.Contain("containerd's sandbox image is now registry.k8s.io/pause:3.10.1"));
         Assert.That(log, Does.Contain("systemctl restart containerd"));
+    }
+
+    /// <summary>
+    /// kubeadm upgrade apply's preflight wants every control-plane Node Ready (phases/upgrade/health.go,
+    /// controlPlaneNodesReady, run by phases/upgrade/apply/preflight.go). A dead node listed in
+    /// lostNodes is passed by with that one check ignored; any other NotReady control-plane node
+    /// keeps the check, and kubeadm stops the upgrade.
+    /// </summary>
+    [TestCase("cp1", "--ignore-preflight-errors=ControlPlaneNodesReady ")]
+    [TestCase("cp3", "")]
+    public void UpgradeApplyPassesByOnlyALostControlPlaneNode(string notReady, string flag)
+    {
+        _node.WriteState("control-planes", "cp1\ncp2\ncp3\n");
+        _node.WriteState("node-cp1", "v1.35.1//Unknown");
+        _node.WriteState("node-cp3", "v1.35.1//True");
+        _node.WriteState($"node-{notReady}", "v1.35.1//Unknown");
+
+        var (exit, output, log) = Upgrade("cp2", first: true, kubeletNow: "1.35.1", lost: ["cp1"]);
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(log.Split('\n'), Does.Contain($"kubeadm upgrade apply --yes {flag}v1.36.0"));
     }
 
     [Test]

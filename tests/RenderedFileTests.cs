@@ -88,6 +88,7 @@ public class RenderedFileTests
         ["pod-security.yaml"] = "apiserver-config.sh",
         ["anonymous-auth.yaml"] = "apiserver-config.sh",
         ["encryption-config.yaml"] = "apiserver-config.sh",
+        ["sshd-steps.conf"] = "node-user-data.yaml",
     };
 
     private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", $"https://{Ports.ApiProxyListen}", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);

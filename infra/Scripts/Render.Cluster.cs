@@ -6,11 +6,11 @@ public static partial class Render
     /// <summary>The health gate: nodes Ready, CoreDNS available, scheduler and controller-manager leases held.</summary>
     /// <param name="dnsAutoscaler">The DNS autoscaler runs: it is checked, and CoreDNS must have its minimum of replicas.</param>
     /// <param name="nodeLocalDns">NodeLocal DNSCache runs: it must be ready on every node it is scheduled to.</param>
-    /// <param name="lost">lostNodes among <paramref name="kubernetesNodes"/>: not waited for.</param>
+    /// <param name="lost">lostNodes among <paramref name="kubernetesNodes"/>: not waited for (counted when Ready).</param>
     public static string ClusterHealth(IReadOnlyCollection<string> kubernetesNodes, int timeoutSeconds, bool dnsAutoscaler, bool nodeLocalDns, IReadOnlyCollection<string> lost) =>
         Template.Render("cluster-health.sh", new Dictionary<string, string>
         {
-            ["EXPECTED_NODES"] = Sh.Quote(string.Join(" ", kubernetesNodes.Where(n => !lost.Contains(n)))),
+            ["EXPECTED_NODES"] = Sh.Quote(string.Join(" ", kubernetesNodes)),
             ["LOST_NODES"] = Sh.Quote(string.Join(" ", kubernetesNodes.Where(lost.Contains))),
             ["TIMEOUT_SECONDS"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["COREDNS_MIN_AVAILABLE"] = (dnsAutoscaler ? DnsMinReplicas(kubernetesNodes.Count) : 1).ToString(System.Globalization.CultureInfo.InvariantCulture),

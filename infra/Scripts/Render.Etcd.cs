@@ -116,16 +116,19 @@ public static partial class Render
     private static string MemberChangeFunction() => Fragment("etcd-member-change.fragment");
 
     /// <summary>The health check, run with the API server's own etcd client certificate by default.</summary>
+    /// <param name="lost">Endpoints of members on lostNodes: with <paramref name="requireAll"/>, they may be down (the quorum still counts them).</param>
     public static string EtcdHealth(
         IEnumerable<string> clientEndpoints,
         bool requireAll,
         int timeoutSeconds,
         string caFile = KubePki + "/etcd/ca.crt",
         string certFile = KubePki + "/apiserver-etcd-client.crt",
-        string keyFile = KubePki + "/apiserver-etcd-client.key") =>
+        string keyFile = KubePki + "/apiserver-etcd-client.key",
+        IReadOnlyCollection<string>? lost = null) =>
         Template.Render("etcd-health.sh", new Dictionary<string, string>
         {
             ["CLIENT_ENDPOINTS"] = Sh.Quote(string.Join(",", clientEndpoints)),
+            ["LOST_ENDPOINTS"] = Sh.Quote(string.Join(",", lost ?? [])),
             ["CA_FILE"] = Sh.Quote(caFile),
             ["CERT_FILE"] = Sh.Quote(certFile),
             ["KEY_FILE"] = Sh.Quote(keyFile),

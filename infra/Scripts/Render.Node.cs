@@ -10,6 +10,22 @@ public static partial class Render
 
     public const string BootstrapPath = "/usr/local/sbin/do-k8s-ha-bootstrap";
 
+    /// <summary>sshd reads its drop-ins in name order and keeps the first value of a key (sshd_config(5)): before the image's 60-cloudimg-settings.conf.</summary>
+    public const string SshdConfigPath = "/etc/ssh/sshd_config.d/50-do-k8s-ha.conf";
+
+    /// <summary>
+    /// Unauthenticated connections sshd takes before it drops any: as many steps as the engine
+    /// runs at once at `--parallel` 512 (4 × nodes, the README's advice, for 128 nodes). A
+    /// connection waiting for its key exchange costs a forked sshd until it authenticates.
+    /// </summary>
+    public const int SshMaxStartups = 512;
+
+    public static string SshdStepsConfig() =>
+        Template.Render("sshd-steps.conf", new Dictionary<string, string>
+        {
+            ["MAX_STARTUPS"] = $"{SshMaxStartups}:30:{2 * SshMaxStartups}",
+        });
+
     /// <summary>
     /// A droplet's cloud-init user data: <see cref="NodeBootstrap"/> and the node's own SSH host
     /// key (OpenSSH private key, and its public key as an authorized_keys line).
@@ -33,6 +49,8 @@ public static partial class Render
             ["KEY_KIND"] = kind,
             ["HOST_KEY_PRIVATE"] = Indent(hostKeyPrivate, 4),
             ["HOST_KEY_PUBLIC"] = hostKeyPublic.Trim(),
+            ["SSHD_CONFIG_PATH"] = SshdConfigPath,
+            ["SSHD_CONFIG"] = Indent(SshdStepsConfig(), 6),
             ["BOOTSTRAP_PATH"] = BootstrapPath,
             ["BOOTSTRAP_SCRIPT"] = Indent(NodeBootstrap(), 6),
         });
@@ -96,10 +114,12 @@ public static partial class Render
 
     /// <param name="first">The first node of the rolling order: it runs `kubeadm upgrade apply`.</param>
     /// <param name="kubeconfigFile">A control-plane node's own admin.conf, with which it drains itself; null for a worker.</param>
-    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, string? kubeconfigFile, int waitSeconds = 600) =>
+    /// <param name="lost">lostNodes: on the first node, dead control-plane nodes kubeadm's preflight passes by.</param>
+    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, string? kubeconfigFile, int waitSeconds = 600, IReadOnlyCollection<string>? lost = null) =>
         Template.Render("node-upgrade.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["LOST_NODES"] = Sh.Quote(string.Join(" ", lost ?? [])),
             ["TARGET"] = Sh.Quote(target.ToString()),
             ["TARGET_MINOR"] = Sh.Quote(target.RepositoryMinor),
             ["KUBEADM_UPGRADE"] = first ? "apply" : "node",

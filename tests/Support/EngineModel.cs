@@ -12,10 +12,12 @@ public static class EngineModel
 {
     public sealed record Step(string Name, IReadOnlyList<string> DependsOn, IReadOnlyList<string> WaitsInside, int Seconds);
 
-    public sealed record Outcome(bool Completed, int Seconds, IReadOnlyList<string> Finished, IReadOnlyList<string> Stuck);
+    /// <param name="PeakCounted">The most steps <c>counted</c> selects that ran at once.</param>
+    public sealed record Outcome(bool Completed, int Seconds, IReadOnlyList<string> Finished, IReadOnlyList<string> Stuck, int PeakCounted = 0);
 
-    public static Outcome Run(IReadOnlyList<Step> steps, int slots, IComparer<Step> readyOrder)
+    public static Outcome Run(IReadOnlyList<Step> steps, int slots, IComparer<Step> readyOrder, Func<Step, bool>? counted = null)
     {
+        var peak = 0;
         var done = new HashSet<string>(StringComparer.Ordinal);
         var finished = new List<string>();
         var running = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -29,6 +31,10 @@ public static class EngineModel
             {
                 running[step.Name] = step.Seconds;
                 waiting.Remove(step);
+            }
+            if (counted is not null)
+            {
+                peak = Math.Max(peak, running.Keys.Count(n => counted(byName[n])));
             }
             var progressed = false;
             foreach (var name in running.Keys.ToList())
@@ -48,10 +54,10 @@ public static class EngineModel
             {
                 // Every slot is held by a step waiting for one that cannot start: the update hangs
                 // until the scripts' own timeouts fail it.
-                return new Outcome(false, clock, finished, [.. running.Keys, .. waiting.Select(s => s.Name)]);
+                return new Outcome(false, clock, finished, [.. running.Keys, .. waiting.Select(s => s.Name)], peak);
             }
             clock++;
         }
-        return new Outcome(true, clock, finished, []);
+        return new Outcome(true, clock, finished, [], peak);
     }
 }

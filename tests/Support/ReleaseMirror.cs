@@ -220,7 +220,7 @@ public sealed class ReleaseMirror
 
     /// <summary>
     /// The per-minor repository of pkgs.k8s.io (e.g. v1.35) holding kubeadm, kubelet and kubectl
-    /// &lt;version&gt;-1.1, each a .deb of its stand-in: kubeadm tests/Support/standins/kubeadm,
+    /// &lt;version&gt;-1.1 (beside the releases added before: a patch release is added to its minor's), each a .deb of its stand-in: kubeadm tests/Support/standins/kubeadm,
     /// kubelet tests/Support/standins/kubelet with the fake control plane as its images, kubectl this machine's real client.
     /// </summary>
     public void AddKubernetesRepository(string minor, string version)
@@ -255,7 +255,11 @@ public sealed class ReleaseMirror
             File.SetUnixFileMode(gnupg, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         var gpg = (string[] args) => Must("gpg", ["--homedir", gnupg, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", .. args]);
-        gpg(["--quick-generate-key", "do-k8s-ha test repository <test@do-k8s-ha.invalid>", "rsa2048", "sign", "2d"]);
+        // One key for every release added: a node keeps the keyring it fetched first.
+        if (Repo.Run("gpg", ["--homedir", gnupg, "--batch", "--list-secret-keys", "test@do-k8s-ha.invalid"]).ExitCode != 0)
+        {
+            gpg(["--quick-generate-key", "do-k8s-ha test repository <test@do-k8s-ha.invalid>", "rsa2048", "sign", "2d"]);
+        }
         gpg(["--armor", "--output", Path.Combine(repo, "Release.key"), "--export", "test@do-k8s-ha.invalid"]);
         Shell($"cd '{repo}' && apt-ftparchive packages . > Packages && gzip -kf Packages && apt-ftparchive release . > Release");
         gpg(["--clearsign", "--output", Path.Combine(repo, "InRelease"), Path.Combine(repo, "Release")]);

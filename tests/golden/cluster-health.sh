@@ -3,7 +3,8 @@
 # replicas as the DNS autoscaler's minimum, when it runs), NodeLocal DNSCache ready on every
 # node (when installed), and the kube-scheduler and kube-controller-manager leases held. Waits up to TIMEOUT_SECONDS, then
 # fails naming each check that is still failing and how to look. Prints the lease holders.
-# LOST_NODES (lostNodes: dead droplets) are not waited for, and their DaemonSet pods not counted.
+# LOST_NODES (lostNodes: dead droplets) are not waited for, nor their DaemonSet pods counted,
+# while they are not Ready; one that is (a replacement) counts as any other.
 set -euo pipefail
 
 EXPECTED_NODES='node1 node2 node3'
@@ -27,9 +28,17 @@ while :; do
   problems=()
 
   not_ready=()
+  ready_nodes=()
+  unchecked=()
   for node in $EXPECTED_NODES; do
     ready=$(kc get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
-    [ "$ready" = True ] || not_ready+=("$node")
+    if [ "$ready" = True ]; then
+      ready_nodes+=("$node")
+    elif [[ " $LOST_NODES " == *" $node "* ]]; then
+      unchecked+=("$node")
+    else
+      not_ready+=("$node")
+    fi
   done
   if [ "${#not_ready[@]}" -gt 0 ]; then
     problems+=("nodes not Ready: ${not_ready[*]}. Look: kubectl describe node ${not_ready[0]}; journalctl -u kubelet on it")
@@ -50,8 +59,7 @@ while :; do
   if [ "$NODELOCALDNS" = true ]; then
     read -r desired ready < <(kc -n kube-system get daemonset node-local-dns -o jsonpath='{.status.desiredNumberScheduled} {.status.numberReady}' 2>/dev/null || true) || true
     # A DaemonSet still wants a pod on a dead node (the add-ons' pods tolerate every taint).
-    lost_count=$(wc -w <<<"$LOST_NODES")
-    if [ "${desired:-0}" -lt 1 ] || [ "$(( ${ready:-0} + lost_count ))" -lt "${desired:-0}" ]; then
+    if [ "${desired:-0}" -lt 1 ] || [ "$((${ready:-0} + ${#unchecked[@]}))" -lt "${desired:-0}" ]; then
       problems+=("NodeLocal DNSCache is ready on ${ready:-0} of ${desired:-0} node(s). Look: kubectl -n kube-system get pods -l k8s-app=node-local-dns -o wide")
     fi
   fi
@@ -66,8 +74,8 @@ while :; do
   fi
 
   if [ "${#problems[@]}" -eq 0 ]; then
-    echo "cluster is healthy: nodes Ready: $EXPECTED_NODES"
-    [ -z "$LOST_NODES" ] || echo "not checked (lostNodes): $LOST_NODES"
+    echo "cluster is healthy: nodes Ready: ${ready_nodes[*]}"
+    [ "${#unchecked[@]}" -eq 0 ] || echo "not checked (lostNodes): ${unchecked[*]}"
     echo "scheduler-leader=$scheduler"
     echo "controller-manager-leader=$controller_manager"
     exit 0

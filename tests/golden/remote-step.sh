@@ -41,7 +41,9 @@ chmod 0700 "$steps/wait-for-bootstrap.sh"
 cat > "$steps/etcd-health.sh" <<'DO_K8S_HA_STEP'
 #!/usr/bin/env bash
 # Reports etcd's health as kube-apiserver sees it: succeeds while a quorum of members answers
-# /health (writes work), or only when all do if REQUIRE_ALL is true. Waits up to TIMEOUT_SECONDS.
+# /health (writes work), or only when all do if REQUIRE_ALL is true, but for LOST_ENDPOINTS
+# (members on lostNodes: dead droplets), which may be down; the quorum counts every member.
+# Waits up to TIMEOUT_SECONDS.
 set -euo pipefail
 
 CLIENT_ENDPOINTS='https://10.240.0.2:2379'
@@ -49,6 +51,7 @@ CA_FILE='/etc/kubernetes/pki/etcd/ca.crt'
 CERT_FILE='/etc/kubernetes/pki/apiserver-etcd-client.crt'
 KEY_FILE='/etc/kubernetes/pki/apiserver-etcd-client.key'
 REQUIRE_ALL=true
+LOST_ENDPOINTS=''
 TIMEOUT_SECONDS=5
 
 IFS=',' read -r -a endpoints <<<"$CLIENT_ENDPOINTS"
@@ -72,6 +75,14 @@ while :; do
   [ "${#unhealthy[@]}" -eq 0 ] || report+="; answering without a leader: ${unhealthy[*]}"
   if [ "$healthy" -eq "$total" ]; then
     echo "etcd is healthy: ${healthy}/${total} members"
+    exit 0
+  fi
+  passed_by=true
+  for endpoint in "${down[@]}" "${unhealthy[@]}"; do
+    [[ ",$LOST_ENDPOINTS," == *",$endpoint,"* ]] || passed_by=false
+  done
+  if [ "$passed_by" = true ] && [ "$healthy" -ge "$quorum" ]; then
+    echo "etcd is healthy but for lostNodes: ${healthy}/${total} members healthy${report}"
     exit 0
   fi
   if [ "$REQUIRE_ALL" != true ] && [ "$healthy" -ge "$quorum" ]; then

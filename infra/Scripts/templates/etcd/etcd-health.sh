@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reports etcd's health as kube-apiserver sees it: succeeds while a quorum of members answers
-# /health (writes work), or only when all do if REQUIRE_ALL is true. Waits up to TIMEOUT_SECONDS.
+# /health (writes work), or only when all do if REQUIRE_ALL is true, but for LOST_ENDPOINTS
+# (members on lostNodes: dead droplets), which may be down; the quorum counts every member.
+# Waits up to TIMEOUT_SECONDS.
 set -euo pipefail
 
 CLIENT_ENDPOINTS={{CLIENT_ENDPOINTS}}
@@ -8,6 +10,7 @@ CA_FILE={{CA_FILE}}
 CERT_FILE={{CERT_FILE}}
 KEY_FILE={{KEY_FILE}}
 REQUIRE_ALL={{REQUIRE_ALL}}
+LOST_ENDPOINTS={{LOST_ENDPOINTS}}
 TIMEOUT_SECONDS={{TIMEOUT_SECONDS}}
 
 IFS=',' read -r -a endpoints <<<"$CLIENT_ENDPOINTS"
@@ -31,6 +34,14 @@ while :; do
   [ "${#unhealthy[@]}" -eq 0 ] || report+="; answering without a leader: ${unhealthy[*]}"
   if [ "$healthy" -eq "$total" ]; then
     echo "etcd is healthy: ${healthy}/${total} members"
+    exit 0
+  fi
+  passed_by=true
+  for endpoint in "${down[@]}" "${unhealthy[@]}"; do
+    [[ ",$LOST_ENDPOINTS," == *",$endpoint,"* ]] || passed_by=false
+  done
+  if [ "$passed_by" = true ] && [ "$healthy" -ge "$quorum" ]; then
+    echo "etcd is healthy but for lostNodes: ${healthy}/${total} members healthy${report}"
     exit 0
   fi
   if [ "$REQUIRE_ALL" != true ] && [ "$healthy" -ge "$quorum" ]; then

@@ -13,6 +13,7 @@ NODE_NAME={{NODE_NAME}}
 TARGET={{TARGET}}
 TARGET_MINOR={{TARGET_MINOR}}
 KUBEADM_UPGRADE={{KUBEADM_UPGRADE}}
+LOST_NODES={{LOST_NODES}}
 WAIT_SECONDS={{WAIT_SECONDS}}
 export DEBIAN_FRONTEND=noninteractive
 
@@ -45,6 +46,20 @@ wait_for() { # node, what
   done
 }
 
+# kubeadm upgrade apply's preflight wants every control-plane Node Ready (phases/upgrade/health.go,
+# controlPlaneNodesReady). A dead droplet the operator listed in lostNodes is not: that one check
+# is ignored when the lost are the only NotReady ones; any other keeps it, and kubeadm stops.
+apply_ignores() {
+  local listing node
+  [ -n "$LOST_NODES" ] || return 0
+  listing=$(retry kc get nodes -l node-role.kubernetes.io/control-plane \
+    -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}')
+  while IFS='=' read -r node ready; do
+    [ -z "$node" ] || [ "$ready" = True ] || [[ " $LOST_NODES " == *" $node "* ]] || return 0
+  done <<<"$listing"
+  echo "--ignore-preflight-errors=ControlPlaneNodesReady"
+}
+
 # Set while this script has the node drained: a re-run after a failure uncordons it, but a node
 # an operator cordoned stays cordoned.
 DRAINED=/var/lib/do-k8s-ha/upgrade-drained
@@ -66,7 +81,8 @@ apt-mark hold kubeadm >/dev/null
 set_sandbox_image "$TARGET"
 
 if [ "$KUBEADM_UPGRADE" = apply ]; then
-  kubeadm upgrade apply --yes "v$TARGET"
+  ignore=$(apply_ignores)
+  kubeadm upgrade apply --yes ${ignore:+"$ignore"} "v$TARGET"
 else
   kubeadm upgrade node
 fi
