@@ -259,6 +259,15 @@ public static class ClusterProgram
             Lost = settings.LostNodes,
         });
 
+        // kubeadm's own certificates, renewed in their last 60 days, one control-plane node at a
+        // time, after whatever makes or upgrades a control plane.
+        var kubeadmCerts = new ControlPlaneCertificates("kubeadm-certs", new ControlPlaneCertificatesArgs
+        {
+            Nodes = controlPlaneNodes,
+            After = [.. controlPlane.Steps, .. apiServerEtcd.Steps, .. upgrade.Steps],
+            Lost = settings.LostNodes,
+        });
+
         var health = new HealthGate("health", new HealthGateArgs
         {
             Node = controlPlaneNodes[0],
@@ -275,7 +284,7 @@ public static class ClusterProgram
             LostEtcdEndpoints = Output.All(nodes.Where(n => n.Spec.IsEtcd && settings.IsLost(n.Spec)).Select(n => n.Address))
                 .Apply(members => Render.EtcdClientUrls(members).ToImmutableArray()),
             // After the credential steps too: after a renewal the gate reads the rolled certificates.
-            After = [.. etcd.CredentialSteps, .. snapshots.Steps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
+            After = [.. etcd.CredentialSteps, .. snapshots.Steps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. kubeadmCerts.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
         });
 
         // What the next update is judged by (StackHistory, UpdateRules) is exported only once the
@@ -292,6 +301,9 @@ public static class ClusterProgram
             [StackHistory.KubernetesVersionOutput] = passed.Apply(_ => settings.KubernetesVersion.ToString()),
             // The kubeconfig's certificate is renewed by any `pulumi up` in its last 60 days.
             ["kubeconfigExpires"] = pki.OperatorExpires,
+            // When each control-plane node's first kubeadm certificate ends, as its step found it.
+            ["controlPlaneCertificates"] = Output.All(kubeadmCerts.Ends.Select(e => e.Value.Apply(end => (Node: e.Key, End: end))))
+                .Apply(all => all.ToImmutableDictionary(e => e.Node, e => e.End)),
             ["schedulerLeader"] = health.SchedulerLeader,
             ["controllerManagerLeader"] = health.ControllerManagerLeader,
             [StackHistory.ClusterSettingsOutput] = passed.Apply(_ => UpdateRules.ClusterSettingsOf(settings).ToImmutableDictionary()),

@@ -188,6 +188,14 @@ public class BringUpReplayTests
         // Dead means every process: its sandboxed etcd answers no peer either.
         var peer = _droplets.Exec(_droplets[2], $"timeout 3 bash -c '</dev/tcp/{_droplets[0].Address}/2379'");
         Assert.That(peer.ExitCode, Is.Not.Zero, "node1's etcd still listens");
+        // The operator lists it once the cluster shows it dead: its kubelet's last status lapsed
+        // (the node lifecycle controller's grace period, then Ready "Unknown").
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (OperatorKubectl(replay, "get node node1 -o jsonpath={.status.conditions[?(@.type==\"Ready\")].status}") != "Unknown")
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "node1 is not shown dead");
+            Thread.Sleep(2000);
+        }
         var settings = new Dictionary<string, string>(_settings) { ["do-k8s-ha:lostNodes"] = """["node1"]""" };
         const string Healthy = "cluster is healthy: nodes Ready: node2 node3 node4 node5";
 

@@ -64,12 +64,21 @@ public class ClusterHealthScriptTests
         Assert.That(stillOutput, Does.Contain("nodes not Ready: node2"));
     }
 
-    /// <summary>A listed node that is Ready again (its droplet replaced) counts as any other.</summary>
-    [Test]
-    public void ALostNodeThatIsReadyCountsAsAnyOther()
+    /// <summary>
+    /// A listed node whose kubelet posts again (a replacement joining under its name: Ready False,
+    /// or no condition yet) is waited for, and once Ready counts as any other.
+    /// </summary>
+    [TestCase("False")]
+    [TestCase("")]
+    public void ALostNodeWhoseKubeletPostsAgainIsWaitedFor(string condition)
     {
-        var (exit, output) = Gate(lost: ["node1"]);
+        _node.WriteState("node-node1", condition);
+        var (waiting, waitingOutput) = Gate(lost: ["node1"]);
+        Assert.That(waiting, Is.Not.Zero, waitingOutput);
+        Assert.That(waitingOutput, Does.Contain("nodes not Ready: node1"));
 
+        _node.WriteState("node-node1", "True");
+        var (exit, output) = Gate(lost: ["node1"]);
         Assert.That(exit, Is.Zero, output);
         Assert.That(output, Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3").And.Not.Contain("not checked"));
     }

@@ -42,6 +42,7 @@ public class ComponentOutputTests
             ("ClusterAddons", "addons", new() { ["releases"] = releases }),
             ("WorkerPool", "workers", new() { ["workers"] = new[] { "node3" } }),
             ("RollingUpgrade", "upgrade", new() { ["order"] = DevNodes }),
+            ("ControlPlaneCertificates", "kubeadm-certs", new() { ["ends"] = $"{ClusterMocks.KubeadmCertificatesEnd},{ClusterMocks.KubeadmCertificatesEnd}" }),
             // The mocks' health report names node1 and node2 as the leaders.
             ("HealthGate", "health", new() { ["schedulerLeader"] = "node1", ["controllerManagerLeader"] = "node2" }),
         };

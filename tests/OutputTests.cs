@@ -43,6 +43,22 @@ public class OutputTests
         Assert.That(await Output.IsSecretAsync(expires), Is.False);
     }
 
+    // When each control-plane node's first kubeadm certificate ends, as its kubeadm-certs step
+    // printed it (ControlPlaneCertificates), in plain text.
+    [Test]
+    public async Task TheStackSaysWhenEachControlPlaneNodesKubeadmCertificatesEnd()
+    {
+        var result = await StackRun.SharedAsync("dev");
+        var ends = result.Output<ImmutableDictionary<string, string>>("controlPlaneCertificates");
+
+        Assert.That(await ends.ValueAsync(), Is.EquivalentTo(new Dictionary<string, string>
+        {
+            ["node1"] = ClusterMocks.KubeadmCertificatesEnd,
+            ["node2"] = ClusterMocks.KubeadmCertificatesEnd,
+        }));
+        Assert.That(await Output.IsSecretAsync(ends), Is.False);
+    }
+
     [Test]
     public async Task NodesOutputListsAddressesAndRoles()
     {

@@ -36,6 +36,7 @@ public class RenderedFileTests
         ["etcd-member.restore.sh"] = () => Render.EtcdMember(Node1, EtcdMembers, "k8s-dev-etcd", restoreSnapshot: "/root/restore.db"),
         ["etcd-snapshot-age.sh"] = () => Render.EtcdSnapshotAge(Render.EtcdClientUrls(EtcdMembers), everyHours: 6),
         ["etcd-before-change.sh"] = () => Render.EtcdBeforeChange("node1"),
+        ["kubeadm-certs.sh"] = () => Render.KubeadmCerts("node1", "2027-12-06T12:00:00Z"),
         ["etcd-health.sh"] = () => Render.EtcdHealth(Render.EtcdClientUrls(EtcdMembers), requireAll: false, timeoutSeconds: 300),
         ["kubeadm-init.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node1, schedulable: false),
         ["kubeadm-init.schedulable.yaml"] = () => Render.KubeadmInitConfig(Cluster, Node2, schedulable: true),

@@ -87,6 +87,7 @@ public class TopologyTests
             "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3.stale-node", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3.drain", "upgrade-node3", "upgrade-node3.uncordon",
             "leave-node1", "leave-node2", "leave-node3", "leave-node1.etcd", "leave-node2.etcd", "leave-node3.etcd",
+            "kubeadm-certs-node1", "kubeadm-certs-node2",
             "health-check",
         }));
     }

@@ -151,6 +151,19 @@ public static partial class Render
         });
 
     /// <summary>
+    /// Renews kubeadm's own certificates on a control-plane node that end before
+    /// <paramref name="renewBefore"/> (the end of its renewal clock), restarting what reads them.
+    /// </summary>
+    public static string KubeadmCerts(string nodeName, string renewBefore, int waitSeconds = 300) =>
+        Template.Render("kubeadm-certs.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(nodeName),
+            ["RENEW_BEFORE"] = Sh.Quote(renewBefore),
+            ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["API_SERVER_PORT"] = Ports.ApiServer.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    /// <summary>
     /// The API server certificate's names beside the node's own (apiServer.certSANs): 127.0.0.1, the
     /// controlPlaneEndpoint (the local proxy), which kubeadm does not add itself, and the addresses
     /// users reach the API at (the load balancer's, or without one the first control-plane node's).

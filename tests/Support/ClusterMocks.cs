@@ -62,6 +62,9 @@ public sealed class ClusterMocks : IMocks
     /// </summary>
     public TlsStandIn Tls { get; init; } = SharedTls;
 
+    /// <summary>What every kubeadm-certs step reports as its node's first kubeadm certificate's end.</summary>
+    public const string KubeadmCertificatesEnd = "2027-01-10T12:00:00Z";
+
     private static readonly TlsStandIn SharedTls = new();
 
     /// <summary>
@@ -240,6 +243,8 @@ public sealed class ClusterMocks : IMocks
                     // nothing on a node with no admin.conf: before any control-plane step of a new
                     // stack has run (the first node's token, minted before it creates the cluster).
                     : name.EndsWith(".token", StringComparison.Ordinal) ? (ClusterExists ? Token(name) : "")
+                    // kubeadm-certs.sh's last line: when the node's first kubeadm certificate ends.
+                    : name.StartsWith("kubeadm-certs-", StringComparison.Ordinal) ? $"kubeadm-certificates-end={KubeadmCertificatesEnd}\n"
                     : $"ran {name}";
                 state["stderr"] = "";
                 break;

@@ -4,7 +4,9 @@
 # node (when installed), and the kube-scheduler and kube-controller-manager leases held. Waits up to TIMEOUT_SECONDS, then
 # fails naming each check that is still failing and how to look. Prints the lease holders.
 # LOST_NODES (lostNodes: dead droplets) are not waited for, nor their DaemonSet pods counted,
-# while they are not Ready; one that is (a replacement) counts as any other.
+# while their Ready condition is Unknown: the node lifecycle controller's mark of a kubelet that
+# stopped posting (pkg/controller/nodelifecycle). One whose kubelet posts again (a replacement
+# joining under the name) is waited for and counts as any other.
 set -euo pipefail
 
 EXPECTED_NODES='node1 node2 node3'
@@ -34,7 +36,7 @@ while :; do
     ready=$(kc get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
     if [ "$ready" = True ]; then
       ready_nodes+=("$node")
-    elif [[ " $LOST_NODES " == *" $node "* ]]; then
+    elif [ "$ready" = Unknown ] && [[ " $LOST_NODES " == *" $node "* ]]; then
       unchecked+=("$node")
     else
       not_ready+=("$node")
