@@ -73,7 +73,7 @@ public sealed class ControlPlane : ComponentResource
             // A lone control-plane node needs none.
             var mintOn = args.Nodes.FirstOrDefault(n => n != node && !settings.IsLost(n.Spec)) ?? args.Nodes.FirstOrDefault(n => n != node);
             var via = mayInit || mintOn is null ? null : args.Relay?.RelayConnection(mintOn.Connection);
-            var token = mintOn is null ? null : new JoinToken($"{name}-{node.Spec.Name}", node, mintOn, mayInit ? [mintOn.Ready] : [init!], this, via);
+            var token = mintOn is null ? null : new JoinToken($"{name}-{node.Spec.Name}", node, mintOn, mayInit ? [mintOn.Ready] : [init!], this, via, mayPrecedeCluster: mayInit);
             // What renews or rotates (the etcd client and admin certificates, the Secrets
             // encryption keys) is installed by a step of its own, one node after another: a
             // renewal runs these again in turn, and none of kubeadm's steps (which would all run

@@ -15,7 +15,8 @@ internal sealed class JoinToken
 {
     /// <param name="mintOn">A control-plane node other than the joining one, with its own admin.conf.</param>
     /// <param name="via">Where to mint instead: the balancer's relay to any ready control-plane node.</param>
-    public JoinToken(string name, ClusterNode joining, ClusterNode mintOn, IReadOnlyList<Resource> dependsOn, Resource parent, ConnectionArgs? via = null)
+    /// <param name="mayPrecedeCluster">The first control-plane node's: minted before any cluster exists, it is then empty.</param>
+    public JoinToken(string name, ClusterNode joining, ClusterNode mintOn, IReadOnlyList<Resource> dependsOn, Resource parent, ConnectionArgs? via = null, bool mayPrecedeCluster = false)
     {
         _name = name;
         _joining = joining;
@@ -24,7 +25,7 @@ internal sealed class JoinToken
         _parent = parent;
         Mint = RemoteStep.Create($"{name}.token", joining, new RemoteStepArgs
         {
-            Create = Render.StepScript(($"join-token-{joining.Spec.Name}", Render.JoinTokenScript(joining.Spec.Name))),
+            Create = Render.StepScript(($"join-token-{joining.Spec.Name}", Render.JoinTokenScript(joining.Spec.Name, mayPrecedeCluster))),
             DependsOn = dependsOn,
             RunOn = mintOn,
             RunVia = via,

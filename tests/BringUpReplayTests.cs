@@ -225,6 +225,35 @@ public class BringUpReplayTests
     }
 
     /// <summary>
+    /// The renewal clocks of kubeadm's certificates reach their window: one control-plane node
+    /// after the other renews its kubeadm certificates with kubeadm (the stand-in's `certs renew`)
+    /// and restarts what reads them, each back before the next; node1's API server then serves its
+    /// renewed certificate, and the gate passes.
+    /// </summary>
+    [Test]
+    public async Task KubeadmsCertificatesRenewOneControlPlaneNodeAtATime()
+    {
+        var replay = new Replay(_droplets, seed: 12) { Nodes = Droplet };
+        await Up(replay);
+        var servedBefore = ServedSerial(_droplets[0]);
+
+        replay.Tls.RenewalWindowOpen = name => name.EndsWith(".clock", StringComparison.Ordinal);
+        await Up(replay);
+        replay.Tls.RenewalWindowOpen = null;
+
+        foreach (var node in new[] { "node1", "node2" })
+        {
+            Assert.That(replay.Outputs[$"kubeadm-certs-{node}"], Does.Contain($"restarted {node}'s kube-apiserver with its renewed certificate")
+                .And.Contain($"restarted {node}'s kube-controller-manager with its renewed certificate").And.Contain($"restarted {node}'s kube-scheduler with its renewed certificate"));
+        }
+        Assert.That(KubeadmCalls(0, "kubeadm certs renew apiserver"), Is.EqualTo(1));
+        Assert.That(KubeadmCalls(1, "kubeadm certs renew scheduler.conf"), Is.EqualTo(1));
+        Assert.That(replay.Ran.ToList().IndexOf("kubeadm-certs-node2"), Is.GreaterThan(replay.Ran.ToList().IndexOf("kubeadm-certs-node1")), "one node after the other");
+        Assert.That(ServedSerial(_droplets[0]), Is.Not.EqualTo(servedBefore), "node1's API server serves the renewed certificate");
+        Assert.That(replay.Outputs["health-check"], Does.Contain("cluster is healthy: nodes Ready: node1 node2 node3"));
+    }
+
+    /// <summary>
     /// A new image: every droplet is made anew, one per `pulumi up` (each is an etcd member, two
     /// are control-plane nodes, node1 among them). After each update etcd has its three members
     /// and every key, the API answers through the balancer, and the gate passes; the first
@@ -421,6 +450,14 @@ public class BringUpReplayTests
         Assert.That(ran.Where(s => s.StartsWith("control-plane-", StringComparison.Ordinal)).Select(s => replay.Outputs[s]), Has.All.Contain("is already a control-plane node"), string.Join(", ", ran));
         Assert.That(ran.Where(s => s.EndsWith(".service", StringComparison.Ordinal)).Select(s => replay.Outputs[s]), Has.All.Contain("etcd is started").And.All.Not.Contain("restarted"),
             string.Join("\n", ran.Where(s => s.StartsWith("etcd-", StringComparison.Ordinal)).Select(s => $"{s}:\n{replay.Outputs[s]}")));
+    }
+
+    /// <summary>The serial of the certificate a node's API server serves on 127.0.0.1:6443.</summary>
+    private string ServedSerial(TestHost node)
+    {
+        var (exit, stdout, stderr) = _droplets.Exec(node, "timeout 10 openssl s_client -connect 127.0.0.1:6443 </dev/null 2>/dev/null | openssl x509 -noout -serial");
+        Assert.That(exit, Is.Zero, stderr);
+        return stdout.Trim();
     }
 
     /// <summary>The subject alternative names of the certificate a node's API server serves on 127.0.0.1:6443.</summary>

@@ -141,4 +141,21 @@ public class JoinScriptTests
         Assert.That(output, Does.Contain("node3 has already joined"));
         Assert.That(_node.Log, Is.Empty);
     }
+
+    /// <summary>
+    /// A token minted through the balancer's relay lands on a node the balancer admits. One with no
+    /// admin.conf (no control-plane node of the cluster yet: in the replay, a droplet made anew at
+    /// an address the balancer still admitted) fails the step; only the first control-plane node's
+    /// token, minted before any cluster, may be empty.
+    /// </summary>
+    [TestCase(true, 0, "")]
+    [TestCase(false, 1, "is no control-plane node of the cluster yet: it cannot mint node2's join token. Run pulumi up again")]
+    public void OnANodeWithoutTheClusterOnlyTheFirstNodesTokenIsEmpty(bool mayPrecedeCluster, int exit, string message)
+    {
+        var (code, output) = _node.Run(Render.JoinTokenScript("node2", mayPrecedeCluster), scratch: ["/etc/kubernetes"]);
+
+        Assert.That(code, Is.EqualTo(exit), output);
+        Assert.That(output, Does.Contain(message));
+        Assert.That(_node.Log, Does.Not.Contain("kubeadm token create"));
+    }
 }

@@ -8,9 +8,9 @@ namespace DoK8sHa.Tests;
 /// kubeadm-certs.sh, run for real on a node whose /etc/kubernetes is scratch space: real
 /// certificates of chosen lifetimes made by openssl from a real CA, renewed by the kubeadm
 /// stand-in's `certs renew` (a new key and a year from the local CA, the old subject and names:
-/// phases/certs/renewal/manager.go). The kubelet is modelled by pgrep: a component runs while its
-/// manifest is in the static pod path (the kubelet stops a static pod whose manifest goes and starts
-/// it when it comes back).
+/// phases/certs/renewal/manager.go). The kubelet is modelled by ss: a component holds its port while
+/// its manifest is in the static pod path (the kubelet stops a static pod whose manifest goes and
+/// starts it when it comes back).
 /// </summary>
 [NonParallelizable]
 public class KubeadmCertsScriptTests
@@ -23,11 +23,16 @@ public class KubeadmCertsScriptTests
         Repo.RequireTool("openssl", "apt-get install openssl");
         _node = new StubbedNode();
         _node.Stub("kubeadm", $"STATE=\"$STATE/kubeadm\" exec {Repo.Path("tests", "Support", "standins", "kubeadm")} \"$@\"");
-        // pgrep -f '(^|/)COMPONENT( |$)': the component runs while its manifest is in the static pod path.
-        _node.Stub("pgrep", """
-            pattern=${*: -1}
-            component=${pattern#'(^|/)'}; component=${component%%'('*}
-            [ -f "/etc/kubernetes/manifests/$component.yaml" ]
+        // ss -ltnH 'sport = :PORT': a component holds its port while its manifest is in the static pod path.
+        _node.Stub("ss", """
+            port=${*: -1}; port=${port#'sport = :'}
+            case "$port" in
+              6443) component=kube-apiserver ;;
+              10257) component=kube-controller-manager ;;
+              10259) component=kube-scheduler ;;
+              *) exit 0 ;;
+            esac
+            [ ! -f "/etc/kubernetes/manifests/$component.yaml" ] || echo "LISTEN 0 4096 127.0.0.1:$port 0.0.0.0:*"
             """);
         _node.Stub("curl");
         _node.Stub("sleep");

@@ -193,11 +193,13 @@ public static partial class Render
     public const string JoinTokenTtl = "1h0m0s";
 
     /// <summary>Run on a control-plane node: mints one node's join token and prints it.</summary>
-    public static string JoinTokenScript(string nodeName) =>
+    /// <param name="mayPrecedeCluster">The first control-plane node's token: minted before any cluster exists, it is then empty.</param>
+    public static string JoinTokenScript(string nodeName, bool mayPrecedeCluster = false) =>
         Template.Render("join-token.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["TTL"] = Sh.Quote(JoinTokenTtl),
+            ["MAY_PRECEDE_CLUSTER"] = Sh.Bool(mayPrecedeCluster),
         });
 
     /// <summary>Run on a control-plane node after a join: deletes the token it used.</summary>

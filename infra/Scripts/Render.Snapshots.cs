@@ -52,7 +52,7 @@ public static partial class Render
         });
 
     public static string EtcdSnapshotService(string snapshotDir = EtcdSnapshotDir) =>
-        Template.Render("etcd-snapshot.service", new Dictionary<string, string> { ["SNAPSHOT_DIR"] = snapshotDir }).TrimEnd('\n');
+        Template.Render("etcd-snapshot.service", new Dictionary<string, string> { ["SNAPSHOT_DIR"] = snapshotDir, ["SNAPSHOT_TOOL"] = EtcdSnapshotTool }).TrimEnd('\n');
 
     public static string EtcdSnapshotTimer(int everyHours) =>
         Template.Render("etcd-snapshot.timer", new Dictionary<string, string> { ["EVERY_HOURS"] = Invariant(everyHours) }).TrimEnd('\n');
@@ -64,6 +64,7 @@ public static partial class Render
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["CLIENT_DIR"] = Sh.Quote(EtcdSnapshotClientDir),
             ["SNAPSHOT_DIR"] = EtcdSnapshotDir,
+            ["SNAPSHOT_TOOL"] = EtcdSnapshotTool,
             ["EVERY_HOURS"] = Invariant(everyHours),
             ["ETCD_CA_CERT"] = Pem(etcdCaCert),
             ["CLIENT_CERT"] = Pem(client.Cert),
@@ -86,6 +87,7 @@ public static partial class Render
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["DATA_DIR"] = Sh.Quote(dataDir),
+            ["SNAPSHOT_TOOL"] = Sh.Quote(EtcdSnapshotTool),
         });
 
     /// <summary>Where a node keeps the bucket's snapshot it restores from.</summary>

@@ -133,8 +133,24 @@ public sealed class Droplets : IDisposable
     {
         PowerOff(host);
         TestHosts.Stop(_holders[host.Name]);
+        // A new droplet is a new target of the balancer, admitted only once it passes the
+        // health check, though it has the old one's address: the checker (ReleaseMirror.Serve,
+        // which makes the folder) drops it before the new one boots.
+        if (Directory.Exists(BalancerResets))
+        {
+            var reset = Path.Combine(BalancerResets, host.Address);
+            File.WriteAllText(reset, "");
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (File.Exists(reset) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(200);
+            }
+        }
         Create(host);
     }
+
+    /// <summary>Addresses whose droplet was made anew: the balancer's checker drops them until they pass again.</summary>
+    public string BalancerResets => Path.Combine(Hosts.Dir, "balancer-resets");
 
     /// <summary>
     /// The droplet stops dead: every process it runs is killed at once, its disk kept. It no

@@ -106,6 +106,7 @@ public sealed class ReleaseMirror
         _droplets.Hosts.WaitForPort(_droplets.Mirror, _droplets.Mirror.Address, 443);
         if (controlPlane is not null)
         {
+            Directory.CreateDirectory(_droplets.BalancerResets);
             var checker = Path.Combine(dir, "mirror-health-check.sh");
             File.WriteAllText(checker, $$"""
                 # The balancer's health check (components/ApiLoadBalancer.cs): every 3 s, https /readyz
@@ -115,6 +116,27 @@ public sealed class ReleaseMirror
                 for a in "${nodes[@]}"; do passes[$a]=0; fails[$a]=0; up[$a]=0; done
                 while true; do
                   changed=false
+                  # A droplet made anew at an address is a new target: out until it passes twice,
+                  # and out before the test goes on (it waits for its reset file to go).
+                  resets=()
+                  for a in "${nodes[@]}"; do
+                    if [ -f "{{_droplets.BalancerResets}}/$a" ]; then
+                      resets+=("{{_droplets.BalancerResets}}/$a")
+                      passes[$a]=0; fails[$a]=0
+                      if [ "${up[$a]}" = 1 ]; then up[$a]=0; changed=true; fi
+                    fi
+                  done
+                  if [ "${#resets[@]}" -gt 0 ] && [ "$changed" = true ]; then
+                    api=""; relay=""
+                    for a in "${nodes[@]}"; do
+                      down=""; [ "${up[$a]}" = 1 ] || down=" down"
+                      api+="server $a:6443$down; "; relay+="server $a:22$down; "
+                    done
+                    printf 'upstream api { %s}\nupstream relay { %s}\n' "$api" "$relay" > {{balancerConf}}
+                    kill -HUP "$(cat {{dir}}/mirror-nginx.pid)"
+                    changed=false
+                  fi
+                  [ "${#resets[@]}" -eq 0 ] || rm -f "${resets[@]}"
                   for a in "${nodes[@]}"; do
                     if curl -ksf --max-time 3 "https://$a:6443/readyz" >/dev/null 2>&1; then
                       passes[$a]=$((passes[$a] + 1)); fails[$a]=0

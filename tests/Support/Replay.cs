@@ -109,6 +109,7 @@ public sealed class Replay
             ApplyKubernetes = Apply,
             PreviousOutputs = _previousOutputs,
             PreviousInputs = _stateInputs,
+            Tls = Tls,
         };
         StackResult result;
         try
@@ -161,6 +162,9 @@ public sealed class Replay
 
     /// <summary>The node's droplet dies: nothing on it runs or answers any more.</summary>
     public void Kill(string node) => _droplets.PowerOff(Host(node));
+
+    /// <summary>The TLS provider of this replay's stack: its state, and the renewal windows a test opens.</summary>
+    public TlsStandIn Tls { get; } = new();
 
     private TestHost Host(string node) => _droplets[Nodes.ToList().IndexOf(node)];
 

@@ -95,7 +95,7 @@ public sealed class TlsStandIn
                 if (known)
                 {
                     var fingerprint = string.Join("\n", inputs.OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => $"{i.Key}={Flatten(i.Value)}"));
-                    if (_state.TryGetValue(name, out var kept) && kept.Inputs == fingerprint && !ReadyForRenewal(kept.Outputs))
+                    if (_state.TryGetValue(name, out var kept) && kept.Inputs == fingerprint && !ReadyForRenewal(kept.Outputs) && RenewalWindowOpen?.Invoke(name) != true)
                     {
                         return kept.Outputs;
                     }
@@ -108,6 +108,12 @@ public sealed class TlsStandIn
         }
         return outputs.ToImmutable();
     }
+
+    /// <summary>
+    /// Certificates a test has reach their renewal window now, without moving <see cref="Now"/>:
+    /// on test droplets a certificate issued in the future would not be valid yet.
+    /// </summary>
+    public Func<string, bool>? RenewalWindowOpen { get; set; }
 
     /// <summary>common_cert.go modifyPlanIfCertificateReadyForRenewal: now ≥ validity_end_time − early_renewal_hours.</summary>
     private bool ReadyForRenewal(ImmutableDictionary<string, object> outputs)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Takes a snapshot of this node's etcd member, checks it, keeps the newest of its kind and, when
-# an off-site bucket is configured, uploads it. Installed as /usr/local/sbin/etcd-snapshot by
+# an off-site bucket is configured, uploads it. Installed as the snapshot tool (Render.EtcdSnapshotTool) by
 # etcd-snapshots.sh; run by etcd-snapshot.service (its timer) as "scheduled", and by the program
 # before a change of etcd's members or of a release as "before-change".
 set -euo pipefail

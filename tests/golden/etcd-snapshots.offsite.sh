@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Sets up this etcd node's snapshots: the snapshot's own client certificate (the program issues
-# it from the etcd CA), /usr/local/sbin/etcd-snapshot, the off-site bucket's key when there is
-# one, and a systemd timer that runs it every 6 h. Then takes one snapshot, so a
-# setup that cannot snapshot fails the update now, not silently at the first timer.
+# Sets up this etcd node's snapshots: the snapshot's own client certificate (the program
+# issues it from the etcd CA), the snapshot tool (/usr/local/sbin/etcd-snapshot), the off-site bucket's
+# key when there is one, and a systemd timer that runs it every 6 h. Then takes
+# one snapshot, so a setup that cannot snapshot fails the update now, not at the first timer.
 set -euo pipefail
 
 NODE_NAME='node1'
@@ -55,7 +55,7 @@ umask 022
 cat > /usr/local/sbin/etcd-snapshot.new <<'SCRIPT'
 #!/usr/bin/env bash
 # Takes a snapshot of this node's etcd member, checks it, keeps the newest of its kind and, when
-# an off-site bucket is configured, uploads it. Installed as /usr/local/sbin/etcd-snapshot by
+# an off-site bucket is configured, uploads it. Installed as the snapshot tool (Render.EtcdSnapshotTool) by
 # etcd-snapshots.sh; run by etcd-snapshot.service (its timer) as "scheduled", and by the program
 # before a change of etcd's members or of a release as "before-change".
 set -euo pipefail

@@ -15,9 +15,15 @@ for the replay's control plane. What the scripts rely on, each beside its source
   on every Ready node, as soon as Ready nodes exist (a DaemonSet is desired on every node: the
   add-ons' DaemonSets tolerate every taint). The health gate's "CoreDNS available" therefore
   says the nodes are Ready, not that CoreDNS answers: the README says so.
+- Each serves its health endpoint on its secure port while it runs, on 127.0.0.1 as kubeadm's
+  manifests bind it (--bind-address=127.0.0.1; the controller-manager's port 10257, the
+  scheduler's 10259: pkg/cluster/ports/ports.go). The real ones serve HTTPS; the scripts only ask
+  whether the port is held, so plain HTTP answers here.
 """
 import argparse
 import base64
+import http.server
+import threading
 import datetime
 import json
 import os
@@ -153,6 +159,21 @@ def report_status():
                 obj["status"] = status
                 api("PUT", f"/apis/apps/v1/namespaces/{meta['namespace']}/{plural}/{meta['name']}/status", obj)
 
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok"
+        self.send_response(200 if self.path in ("/healthz", "/livez", "/readyz") else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+SECURE_PORT = {"kube-controller-manager": 10257, "kube-scheduler": 10259}[COMPONENT]
+threading.Thread(target=http.server.ThreadingHTTPServer(("127.0.0.1", SECURE_PORT), Health).serve_forever, daemon=True).start()
 
 print(f"{COMPONENT} stand-in as {IDENTITY} through {SERVER}", flush=True)
 leading = False

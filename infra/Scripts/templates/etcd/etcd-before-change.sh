@@ -8,17 +8,18 @@ set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
 DATA_DIR={{DATA_DIR}}
+SNAPSHOT_TOOL={{SNAPSHOT_TOOL}}
 
 if [ ! -d "$DATA_DIR/member" ]; then
   echo "$NODE_NAME has no etcd member yet: nothing to snapshot before the change"
   exit 0
 fi
-if [ ! -x /usr/local/sbin/etcd-snapshot ]; then
+if [ ! -x "$SNAPSHOT_TOOL" ]; then
   # A member set up before snapshots existed (an earlier release): its step comes later.
   echo "$NODE_NAME's etcd member has no snapshot tooling yet: nothing to snapshot before the change"
   exit 0
 fi
-if ! /usr/local/sbin/etcd-snapshot before-change; then
+if ! "$SNAPSHOT_TOOL" before-change; then
   echo "no snapshot of $NODE_NAME's etcd member before the change: nothing is changed. Look: 'systemctl status etcd' there, or take one by hand (docs/backups.md)" >&2
   exit 1
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Sets up this etcd node's snapshots: the snapshot's own client certificate (the program issues
-# it from the etcd CA), /usr/local/sbin/etcd-snapshot, the off-site bucket's key when there is
-# one, and a systemd timer that runs it every {{EVERY_HOURS}} h. Then takes one snapshot, so a
-# setup that cannot snapshot fails the update now, not silently at the first timer.
+# Sets up this etcd node's snapshots: the snapshot's own client certificate (the program
+# issues it from the etcd CA), the snapshot tool ({{SNAPSHOT_TOOL}}), the off-site bucket's
+# key when there is one, and a systemd timer that runs it every {{EVERY_HOURS}} h. Then takes
+# one snapshot, so a setup that cannot snapshot fails the update now, not at the first timer.
 set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
@@ -42,11 +42,11 @@ fi
 # The service may write only here (ReadWritePaths=), and systemd refuses to start it if it is missing.
 install -d -m 0700 {{SNAPSHOT_DIR}}
 umask 022
-cat > /usr/local/sbin/etcd-snapshot.new <<'SCRIPT'
+cat > {{SNAPSHOT_TOOL}}.new <<'SCRIPT'
 {{SNAPSHOT_SCRIPT}}
 SCRIPT
-chmod 0755 /usr/local/sbin/etcd-snapshot.new
-mv /usr/local/sbin/etcd-snapshot.new /usr/local/sbin/etcd-snapshot
+chmod 0755 {{SNAPSHOT_TOOL}}.new
+mv {{SNAPSHOT_TOOL}}.new {{SNAPSHOT_TOOL}}
 cat > /etc/systemd/system/etcd-snapshot.service <<'UNIT'
 {{SERVICE_UNIT}}
 UNIT

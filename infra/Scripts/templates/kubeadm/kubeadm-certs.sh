@@ -34,7 +34,16 @@ not_after() { # a certificate file, or a kubeconfig with its client certificate 
   fi | cut -d= -f2
 }
 
-running() { pgrep -f -- "(^|/)$1( |\$)" >/dev/null; }
+# A component runs while its secure port is held on this node (pkg/cluster/ports/ports.go).
+running() {
+  local port
+  case "$1" in
+    kube-apiserver) port={{API_SERVER_PORT}} ;;
+    kube-controller-manager) port=10257 ;;
+    kube-scheduler) port=10259 ;;
+  esac
+  [ -n "$(ss -ltnH "sport = :$port")" ]
+}
 
 # A run stopped while a component was being restarted left its manifest parked: put it back.
 for component in kube-apiserver kube-controller-manager kube-scheduler; do
