@@ -29,7 +29,10 @@ public static class ClusterProgram
             // GetImpl), and asks for no warning Get would give a secret once pulumi#7127 is fixed.
             key => config.GetSecret(key) is not null,
             Deployment.Instance.StackName,
-            out var warnings);
+            out var warnings,
+            // The language host hands the program its config in PULUMI_CONFIG (pulumi-language-dotnet
+            // main.go, constructEnv), where the SDK reads it too (Deployment_Config.cs).
+            ConfigParser.KeysSet(Environment.GetEnvironmentVariable("PULUMI_CONFIG"), ConfigDefaults.Namespace));
         // The operator's machine too: a stale SSH agent socket would fail every remote step.
         if (OperatorEnvironment.Problems() is { Count: > 0 } environment)
         {

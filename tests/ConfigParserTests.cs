@@ -1,4 +1,5 @@
 using DoK8sHa.Config;
+using DoK8sHa.Tests.Support;
 
 namespace DoK8sHa.Tests;
 
@@ -15,7 +16,37 @@ public class ConfigParserTests
     };
 
     internal static ClusterSettings Parse(Dictionary<string, string> values, out IReadOnlyList<string> warnings) =>
-        ConfigParser.Parse(k => values.GetValueOrDefault(k), values.ContainsKey, "dev", out warnings);
+        ConfigParser.Parse(k => values.GetValueOrDefault(k), values.ContainsKey, "dev", out warnings, values.Keys);
+
+    /// <summary>A key the program does not read is refused before anything, with the known key closest to it.</summary>
+    [TestCase("podSecurityEnforcee", "podSecurityEnforce")]
+    [TestCase("adminCidr", "adminCidrs")]
+    [TestCase("kubernetesversion", "kubernetesVersion")]
+    [TestCase("auditLogMaxAge", "auditLogMaxAgeDays")]
+    public void AnUnknownKeyIsRefusedNamingTheClosestKnownOne(string typo, string closest)
+    {
+        var error = Fails(With(typo, "x"));
+
+        Assert.That(error.Problems, Has.Some.EqualTo($"do-k8s-ha:{typo}: is not a key of this program. Fix: did you mean {closest}? `pulumi config rm {typo}`, then set {closest} (every key: README \"Configuration\")"));
+    }
+
+    [Test]
+    public void TheProgramRefusesAnUnknownKeyBeforeAnyResource()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:podSecurityEnforcee"] = "restricted";
+        var mocks = new ClusterMocks();
+
+        var message = StackRun.FailureOf(() => StackRun.RunAsync("dev", config, mocks));
+
+        Assert.That(message, Does.Contain("do-k8s-ha:podSecurityEnforcee: is not a key of this program. Fix: did you mean podSecurityEnforce?").And.Contain("nothing was created or changed"));
+        Assert.That(mocks.Resources, Is.Empty);
+    }
+
+    [Test]
+    public void TheKeysSetAreReadFromTheConfigTheLanguageHostHandsOver() =>
+        Assert.That(ConfigParser.KeysSet("""{"do-k8s-ha:nodes":"[]","do-k8s-ha:adminCidr":"x","digitalocean:token":"t","other:do-k8s-ha":"y"}""", "do-k8s-ha"),
+            Is.EqualTo(new[] { "nodes", "adminCidr" }));
 
     private static ConfigException Fails(Dictionary<string, string> values) =>
         Assert.Throws<ConfigException>(() => Parse(values, out _))!;
@@ -129,6 +160,16 @@ public class ConfigParserTests
     [TestCase("adminCidrs", """["203.0.113.7"]""", "adminCidrs[0]: '203.0.113.7' is not a CIDR network (host bits must be zero). Fix: write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32")]
     [TestCase("adminCidrs", """["203.0.113.7/24"]""", "adminCidrs[0]: '203.0.113.7/24' is not a CIDR network (host bits must be zero). Fix: write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32")]
     [TestCase("adminCidrs", """[]""", "adminCidrs: must be a non-empty list. Fix: set a list of CIDRs, e.g. `pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32`, or `pulumi config set adminCidrs 203.0.113.7/32,198.51.100.0/24`")]
+    // Issue 30: what .NET's address parser reads otherwise (inet_aton's octal and hex octets).
+    [TestCase("adminCidrs", """["010.0.0.0/8"]""", "adminCidrs[0]: '010.0.0.0/8' is not a CIDR network (host bits must be zero). Fix: write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32")]
+    [TestCase("adminCidrs", """["0x7f.0.0.1/32"]""", "adminCidrs[0]: '0x7f.0.0.1/32' is not a CIDR network (host bits must be zero). Fix: write it as ADDRESS/PREFIX, e.g. 203.0.113.7/32")]
+    [TestCase("kubernetesVersion", "１.３５.１", "kubernetesVersion: '１.３５.１' is not a Kubernetes release. Fix: give MAJOR.MINOR.PATCH without a leading v, e.g. 1.35.1")]
+    [TestCase("podCidr", "127.64.0.0/18", "podCidr: 127.64.0.0/18 is not a private range. Fix: use an RFC 1918 range outside vpcCidr, e.g. 10.233.64.0/18")]
+    [TestCase("podCidr", "169.254.0.0/18", "podCidr: 169.254.0.0/18 is not a private range. Fix: use an RFC 1918 range outside vpcCidr, e.g. 10.233.64.0/18")]
+    [TestCase("serviceCidr", "224.0.0.0/18", "serviceCidr: 224.0.0.0/18 is not a private range. Fix: use an RFC 1918 range outside vpcCidr, e.g. 10.233.0.0/18")]
+    [TestCase("serviceCidr", "8.8.0.0/18", "serviceCidr: 8.8.0.0/18 is not a private range. Fix: use an RFC 1918 range outside vpcCidr, e.g. 10.233.0.0/18")]
+    [TestCase("serviceCidr", "10.233.0.0/30", "serviceCidr: 10.233.0.0/30 has no room for the cluster DNS address (its 10th). Fix: use a /24 or larger, e.g. 10.233.0.0/18")]
+    [TestCase("nodes", """[{"name":"localhost","roles":["control-plane","etcd","worker"]}]""", "nodes[0].name: 'localhost' names this machine on every node. Fix: choose another name, e.g. node1")]
     [TestCase("vpcCidr", "8.8.0.0/16", "vpcCidr: 8.8.0.0/16 is not a DigitalOcean VPC range. Fix: use an RFC 1918 network from /16 to /24, e.g. 10.240.0.0/20, unused in your account")]
     [TestCase("vpcCidr", "10.0.0.0/25", "vpcCidr: 10.0.0.0/25 is not a DigitalOcean VPC range. Fix: use an RFC 1918 network from /16 to /24, e.g. 10.240.0.0/20, unused in your account")]
     // DigitalOcean VPCs are /16 to /24: a /12 or a /15 is refused by its API after the run began.

@@ -5,15 +5,18 @@ using System.Numerics;
 namespace DoK8sHa.Config;
 
 /// <summary>An IPv4 or IPv6 network in CIDR notation, normalised to its network address.</summary>
-public sealed record Cidr(IPAddress Network, int PrefixLength)
+public sealed partial record Cidr(IPAddress Network, int PrefixLength)
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A(0|[1-9][0-9]{0,2})\z")]
+    private static partial System.Text.RegularExpressions.Regex DecimalOctet();
+
     public AddressFamily Family => Network.AddressFamily;
 
     private int Bits => Family == AddressFamily.InterNetwork ? 32 : 128;
 
     public override string ToString() => $"{Network}/{PrefixLength}";
 
-    /// <summary>Strict: a full address (four octets for IPv4), a prefix in range, no host bits set.</summary>
+    /// <summary>Strict: a full address (four decimal octets for IPv4), a prefix in range, no host bits set.</summary>
     public static bool TryParse(string? text, out Cidr cidr)
     {
         cidr = null!;
@@ -24,7 +27,10 @@ public sealed record Cidr(IPAddress Network, int PrefixLength)
             return false;
         }
         var ipv4 = address.AddressFamily == AddressFamily.InterNetwork;
-        if ((ipv4 && parts[0].Split('.').Length != 4) || prefix > (ipv4 ? 32 : 128))
+        // Four decimal octets: .NET reads inet_aton's forms too, "010" as octal 8 and "0x7f" as hex,
+        // which a reader of the config would take for something else.
+        var octets = parts[0].Split('.');
+        if ((ipv4 && (octets.Length != 4 || !octets.All(o => DecimalOctet().IsMatch(o)))) || prefix > (ipv4 ? 32 : 128))
         {
             return false;
         }

@@ -14,9 +14,11 @@ public static partial class ConfigParser
     /// <param name="isSet">Tells whether a key, secret or not, is set.</param>
     /// <param name="stack">The stack name, which prefixes every cloud resource.</param>
     /// <param name="warnings">Problems that do not stop the deployment.</param>
-    public static ClusterSettings Parse(Func<string, string?> get, Func<string, bool> isSet, string stack, out IReadOnlyList<string> warnings)
+    /// <param name="setKeys">Every key set in the project's namespace (null: not known); one the program does not know is refused.</param>
+    public static ClusterSettings Parse(Func<string, string?> get, Func<string, bool> isSet, string stack, out IReadOnlyList<string> warnings, IEnumerable<string>? setKeys = null)
     {
         var config = new ConfigReader(get, isSet);
+        RefuseUnknownKeys(setKeys, config.ProblemSink);
         var cloud = ParseCloud(config);
         var releases = ParseReleases(config);
         var nodes = ParseNodes(config.Raw("nodes"), cloud.Size, config.ProblemSink, config.WarningSink);
@@ -188,12 +190,23 @@ public static partial class ConfigParser
                 config.Problem(bn, $"{b} overlaps {an} {a}", $"pick ranges that do not overlap (defaults: vpcCidr {ConfigDefaults.VpcCidr}, podCidr {ConfigDefaults.PodCidr}, serviceCidr {ConfigDefaults.ServiceCidr})");
             }
         }
-        foreach (var (c, key) in new[] { (pod, "podCidr"), (service, "serviceCidr") })
+        foreach (var (c, key, example) in new[] { (pod, "podCidr", ConfigDefaults.PodCidr), (service, "serviceCidr", ConfigDefaults.ServiceCidr) })
         {
             if (c is not null && c.Family != AddressFamily.InterNetwork)
             {
                 config.Problem(key, $"{c} is not an IPv4 network", "use an IPv4 range; the cluster is single-stack IPv4");
             }
+            // Loopback, link-local (the metadata service, NodeLocal DNS), multicast or public
+            // addresses would route pods and Services at what is not theirs.
+            else if (c is not null && !c.IsRfc1918)
+            {
+                config.Problem(key, $"{c} is not a private range", $"use an RFC 1918 range outside vpcCidr, e.g. {example}");
+            }
+        }
+        // The cluster DNS Service takes the range's 10th address (ClusterAddons: kube-dns).
+        if (service is not null && service.Family == AddressFamily.InterNetwork && service.PrefixLength > 28)
+        {
+            config.Problem("serviceCidr", $"{service} has no room for the cluster DNS address (its 10th)", $"use a /24 or larger, e.g. {ConfigDefaults.ServiceCidr}");
         }
         var maskText = config.Read("nodeCidrMaskSize", ConfigDefaults.NodeCidrMaskSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (!int.TryParse(maskText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var nodeMask) || nodeMask is < 16 or > 28)
@@ -337,6 +350,11 @@ public static partial class ConfigParser
             {
                 problem($"{at}.name", $"'{name}' is not a DNS label", "use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit");
             }
+            else if (name == "localhost")
+            {
+                // The node's own name resolves to the node; "localhost" resolves to every node itself.
+                problem($"{at}.name", "'localhost' names this machine on every node", "choose another name, e.g. node1");
+            }
             else if (!seen.Add(name))
             {
                 problem($"{at}.name", $"'{name}' is used by more than one node", "give every node its own name");
@@ -457,6 +475,52 @@ public static partial class ConfigParser
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// A key the program does not read (a typo of a hardening key, say) would leave its setting at
+    /// the default unnoticed: refused, naming the known key closest to it.
+    /// </summary>
+    private static void RefuseUnknownKeys(IEnumerable<string>? setKeys, Action<string, string, string> problem)
+    {
+        if (setKeys is null)
+        {
+            return;
+        }
+        var known = ConfigDefaults.Keys.Select(k => k.Name).ToList();
+        foreach (var key in setKeys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal))
+        {
+            var closest = known.MinBy(k => EditDistance(key.ToLowerInvariant(), k.ToLowerInvariant()))!;
+            problem(key, "is not a key of this program", $"did you mean {closest}? `pulumi config rm {key}`, then set {closest} (every key: README \"Configuration\")");
+        }
+    }
+
+    /// <summary>The keys set in the project's namespace, from the config the language host hands the program (PULUMI_CONFIG: a JSON object of "namespace:key" names).</summary>
+    public static IReadOnlyList<string> KeysSet(string? pulumiConfigJson, string ns)
+    {
+        if (string.IsNullOrEmpty(pulumiConfigJson))
+        {
+            return [];
+        }
+        using var document = JsonDocument.Parse(pulumiConfigJson);
+        return [.. document.RootElement.EnumerateObject().Select(p => p.Name).Where(n => n.StartsWith(ns + ":", StringComparison.Ordinal)).Select(n => n[(ns.Length + 1)..])];
+    }
+
+    /// <summary>Levenshtein distance: insertions, deletions and substitutions.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+            previous = current;
+        }
+        return previous[b.Length];
     }
 
     private static Cidr? ParseCidr(string key, string text, Action<string, string, string> problem)

@@ -35,6 +35,7 @@ public sealed partial record KubernetesVersion(int Major, int Minor, int Patch)
         return true;
     }
 
-    [GeneratedRegex(@"\A(\d{1,3})\.(\d{1,3})\.(\d{1,3})\z")]
+    // [0-9], not \d: \d matches every Unicode digit, which int.Parse then refuses.
+    [GeneratedRegex(@"\A([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\z")]
     private static partial Regex Pattern();
 }

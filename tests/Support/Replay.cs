@@ -83,6 +83,8 @@ public sealed class Replay
     {
         _targets = targets is null ? null : [.. targets.Select(UrnMatcher)];
         _stack = stack;
+        // The TLS provider plans with the time the update runs at.
+        Tls.Now = DateTimeOffset.UtcNow;
         _failures.Clear();
         _registered.Clear();
         _registeredDroplets.Clear();

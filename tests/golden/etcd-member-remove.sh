@@ -4,10 +4,10 @@
 # gone leaves as cleanly as a live one (a live member shuts itself down once removed). A member
 # already gone is fine; a removal that fails stops the update: the member would stay, never
 # answering, and lower the quorum's margin. (`pulumi destroy` skips this step, and when etcd
-# itself is lost the runbooks disarm it: lostNodes.) A removal changes etcd's membership: this member takes a before-change
-# snapshot first, and a member that cannot stops the removal before anything changes (a
-# replaced droplet's member leaves before the update registers its successor, so no other
-# step could take it).
+# itself is lost the runbooks disarm it: lostNodes.) A removal changes etcd's membership: this
+# member takes a before-change snapshot first, and a member that cannot stops the removal
+# before anything changes (a replaced droplet's member leaves before the update registers its
+# successor, so no other step could take it).
 set -euo pipefail
 
 NODE_IP='10.240.0.4'
