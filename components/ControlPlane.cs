@@ -29,6 +29,9 @@ public sealed class ControlPlaneArgs
     /// relay, on whichever control-plane node is live, so a node joins while any lives.
     /// </summary>
     public ApiLoadBalancer? Relay { get; init; }
+
+    /// <summary>A node's own release where it differs (lostNodes: a dead droplet keeps the one its steps last had).</summary>
+    public Func<ClusterNode, KubernetesVersion>? VersionOf { get; init; }
 }
 
 /// <summary>
@@ -86,9 +89,11 @@ public sealed class ControlPlane : ComponentResource
                 DependsOn = credentialSteps.After(node.Ready, args.Departures.Kubernetes(node)),
             }, parent: this));
 
+            var version = args.VersionOf?.Invoke(node);
             var create = Output.Tuple(cluster, node.Address, args.Pki.Material.Apply(p => p.CaCertHash), token?.Token ?? Output.Create("")).Apply(t =>
             {
                 var (c, self, caCertHash, joinToken) = t;
+                c = version is null ? c : c with { Version = version };
                 return Render.SecretStepScript(
                     // The API server cannot start without etcd: check it first, with its own client certificate.
                     ("etcd-health", Render.EtcdHealth(c.EtcdEndpoints, requireAll: false, timeoutSeconds: 300)),

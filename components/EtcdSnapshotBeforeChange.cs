@@ -12,6 +12,9 @@ public sealed class EtcdSnapshotBeforeChangeArgs
     /// <summary>What a change of runs the snapshots again: the etcd release, the Kubernetes release, the etcd nodes' names.</summary>
     public required string EtcdVersion { get; init; }
     public required string KubernetesVersion { get; init; }
+
+    /// <summary>lostNodes: a dead droplet has no member to snapshot (nor has its replacement, before it joins).</summary>
+    public IReadOnlySet<string> Lost { get; init; } = new HashSet<string>();
 }
 
 /// <summary>
@@ -31,7 +34,8 @@ public sealed class EtcdSnapshotBeforeChange : ComponentResource
         var membership = string.Join(",", args.Members.Select(m => m.Spec.Name));
         Steps = [.. args.Members.Select(node => RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
         {
-            Create = Render.StepScript(("etcd-before-change", Render.EtcdBeforeChange(node.Spec.Name))),
+            Create = args.Lost.Contains(node.Spec.Name) ? null : (Input<string>)Render.StepScript(("etcd-before-change", Render.EtcdBeforeChange(node.Spec.Name))),
+            RunsNothing = args.Lost.Contains(node.Spec.Name),
             DependsOn = [node.Ready],
             Triggers = [(Input<object>)args.EtcdVersion, (Input<object>)args.KubernetesVersion, (Input<object>)membership],
         }, parent: this))];

@@ -16,6 +16,9 @@ public sealed class KubernetesNodeSetupArgs
     /// <summary>The packages a node that has not joined yet gets.</summary>
     public required KubernetesVersion Version { get; init; }
 
+    /// <summary>A node's own release where it differs (lostNodes: a dead droplet keeps the one its steps last had).</summary>
+    public Func<ClusterNode, KubernetesVersion>? VersionOf { get; init; }
+
     /// <summary>What the steps wait for besides their node: the cluster's creation, for workers.</summary>
     public IReadOnlyList<Resource> After { get; init; } = [];
 }
@@ -45,7 +48,7 @@ public sealed class KubernetesNodeSetup : ComponentResource
             _byNode[node.Spec.Name] = RemoteStep.Create($"{StepPrefix}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = apiServers.Apply(servers => Render.StepScript(
-                    ("kubernetes-packages", Render.KubernetesPackages(args.Version)),
+                    ("kubernetes-packages", Render.KubernetesPackages(args.VersionOf?.Invoke(node) ?? args.Version)),
                     ("api-proxy", Render.ApiProxy(node.Spec.Name, servers)))),
                 DependsOn = [node.Ready, .. args.After],
             }, parent: this);

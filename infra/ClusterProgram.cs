@@ -123,11 +123,19 @@ public static class ClusterProgram
         var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall, Relay = loadBalancer, Settings = settings });
 
         // Packages of the version, and the local API proxy every Kubernetes node joins through.
+        // A dead droplet (lostNodes) keeps the release its steps last had: a new one would run its
+        // steps again, on a node no step can reach. Its replacement installs that release and the
+        // rolling upgrade brings it on once lostNodes no longer lists it.
+        KubernetesVersion VersionOf(ClusterNode node) =>
+            settings.IsLost(node.Spec) && previous.Nodes?.GetValueOrDefault(node.Spec.Name)?.KubernetesVersion is { } kept && KubernetesVersion.TryParse(kept, out var version)
+                ? version
+                : settings.KubernetesVersion;
         var setup = new KubernetesNodeSetup("node-setup", new KubernetesNodeSetupArgs
         {
             Nodes = controlPlaneNodes,
             ControlPlaneNodes = controlPlaneNodes,
             Version = settings.KubernetesVersion,
+            VersionOf = VersionOf,
         });
 
         // The off-site copy of etcd's snapshots, when a bucket is configured.
@@ -145,6 +153,7 @@ public static class ClusterProgram
             Members = etcdNodes,
             EtcdVersion = settings.EtcdVersion,
             KubernetesVersion = settings.KubernetesVersion.ToString(),
+            Lost = settings.LostNodes,
         });
 
         var etcd = new EtcdCluster("etcd", new EtcdClusterArgs
@@ -179,6 +188,7 @@ public static class ClusterProgram
             Setup = setup,
             CertSans = certSans,
             Relay = loadBalancer,
+            VersionOf = VersionOf,
         });
 
         // After etcd nodes change, or the audit log's rotation, each API server takes them in turn.
@@ -234,6 +244,7 @@ public static class ClusterProgram
             Nodes = workerNodes,
             ControlPlaneNodes = controlPlaneNodes,
             Version = settings.KubernetesVersion,
+            VersionOf = VersionOf,
             After = [controlPlane.Init],
         });
 
@@ -310,7 +321,7 @@ public static class ClusterProgram
             ["schedulerLeader"] = health.SchedulerLeader,
             ["controllerManagerLeader"] = health.ControllerManagerLeader,
             [StackHistory.ClusterSettingsOutput] = passed.Apply(_ => UpdateRules.ClusterSettingsOf(settings).ToImmutableDictionary()),
-            [StackHistory.NodesOutput] = Output.Tuple(passed, Output.All(nodes.Select(node => NodeOutput(node, settings, roll, previous))))
+            [StackHistory.NodesOutput] = Output.Tuple(passed, Output.All(nodes.Select(node => NodeOutput(node, settings, roll, previous, VersionOf(node)))))
                 .Apply(t => t.Item2.ToImmutableDictionary(n => n.Name, n => n.Value)),
             // The nodes this update removes: their departures run after this record is written.
             [StackHistory.DepartingOutput] = passed.Apply(_ => Departing(previous, settings)),
@@ -342,7 +353,7 @@ public static class ClusterProgram
         return made;
     }
 
-    private static Output<(string Name, ImmutableDictionary<string, object> Value)> NodeOutput(ClusterNode node, ClusterSettings settings, RollPlan roll, PreviousDeployment previous)
+    private static Output<(string Name, ImmutableDictionary<string, object> Value)> NodeOutput(ClusterNode node, ClusterSettings settings, RollPlan roll, PreviousDeployment previous, KubernetesVersion version)
     {
         // What the droplet is made from now: the config's, or for a kept node what it had. A kept
         // node whose last update recorded nothing: what its droplet's state says, which an
@@ -362,7 +373,9 @@ public static class ClusterProgram
             .Add("cluster", settings.ClusterName)
             .Add("region", settings.Region)
             // Which droplet on the cluster's tag is this node's (TagOwnership).
-            .Add("dropletId", t.Item5)));
+            .Add("dropletId", t.Item5)
+            // The release its steps were rendered with: what a lost node keeps (lostNodes).
+            .Add("kubernetesVersion", version.ToString())));
     }
 
     /// <summary>The recorded nodes not in the inventory any more (those still leaving among them), with their droplets.</summary>

@@ -95,7 +95,7 @@ public static class StackHistory
             // Recorded since the change-safety release: the droplet's image and size, the cluster's
             // tag name and region; since the next, its droplet.
             var machine = Field("image") is string image && Field("size") is string size ? new NodeMachine(image, size) : null;
-            yield return ((string)node.Key, new PreviousNode(roles, Field("privateIp") as string, machine, Field("dropletId") as string), Field);
+            yield return ((string)node.Key, new PreviousNode(roles, Field("privateIp") as string, machine, Field("dropletId") as string, Field("kubernetesVersion") as string), Field);
         }
     }
 }

@@ -118,6 +118,24 @@ public class JoinScriptTests
         Assert.That(join, Does.Contain("    - name: node-labels\n      value: do-k8s-ha.io/droplet=1002"));
     }
 
+    /// <summary>
+    /// The join token is a secret: kubeadm reads it from a file that goes with the step, and no
+    /// file under /etc/kubernetes keeps it (an earlier release's join.yaml is removed). Issue 30.
+    /// </summary>
+    [Test]
+    public void NoFileOnTheNodeKeepsTheJoinToken()
+    {
+        var join = Render.WorkerJoin(Fixtures.Node3, Fixtures.JoinToken, Fixtures.FakePki.CaCertHash, "1002");
+
+        // The step's script in a subshell, then a look at what it left.
+        var (exit, output) = _node.Run($"(\n{join}\n)\n" + $"grep -rl '{Fixtures.JoinToken}' /etc/kubernetes /run 2>/dev/null | sed 's/^/KEPT /' || true\n", ["/etc/kubernetes", "/run"],
+            prepare: $"mkdir -p /etc/kubernetes/kubeadm && echo 'token: {Fixtures.JoinToken}' > /etc/kubernetes/kubeadm/join.yaml");
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(File.ReadAllText(_node.StatePath("join-config")), Does.Contain($"token: {Fixtures.JoinToken}"), "kubeadm read it");
+        Assert.That(output, Does.Not.Contain("KEPT "), "a file still holds the token");
+    }
+
     [Test]
     public void AWorkerJoinsOnlyOnceItsLocalProxyAnswers()
     {

@@ -120,4 +120,30 @@ public class NoNodeIsSpecialTests
         Assert.That(outcome.PeakCounted, Is.GreaterThan(10), "more than sshd's default MaxStartups dial at once");
         Assert.That(outcome.PeakCounted, Is.LessThanOrEqualTo(Scripts.Render.SshMaxStartups));
     }
+
+    /// <summary>
+    /// node1 dead and listed while the release moves on: every step of its own that names the
+    /// release keeps the one its steps last had (recorded in the nodes output), so none runs again
+    /// on the dead droplet, and its before-change snapshot runs nothing; the others take the new one.
+    /// </summary>
+    [Test]
+    public async Task ALostNodeKeepsTheReleaseItsStepsLastHad()
+    {
+        var first = await StackRun.RunAsync("dev", StackRun.StackConfig("dev"), new ClusterMocks());
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:lostNodes"] = """["node1"]""";
+        config["do-k8s-ha:kubernetesVersion"] = "1.35.2";
+        var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first), PreviousInputs = first.Mocks.StateInputs };
+        var result = await StackRun.RunAsync("dev", config, mocks);
+
+        Assert.That(Input(mocks.Named("node-setup-node1"), "create"), Does.Contain("KUBERNETES_VERSION='1.35.1'"));
+        Assert.That(Input(mocks.Named("node-setup-node2"), "create"), Does.Contain("KUBERNETES_VERSION='1.35.2'"));
+        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("kubernetesVersion: v1.35.1"));
+        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("kubernetesVersion: v1.35.2"));
+        Assert.That(mocks.Named("snapshot-before-change-node1").Inputs.ContainsKey("create"), Is.False, "a dead droplet has no member to snapshot");
+        Assert.That(Input(mocks.Named("snapshot-before-change-node2"), "create"), Does.Contain("etcd-before-change"));
+        var nodes = await result.Output<System.Collections.Immutable.ImmutableDictionary<string, System.Collections.Immutable.ImmutableDictionary<string, object>>>("nodes").ValueAsync();
+        Assert.That(nodes["node1"]["kubernetesVersion"], Is.EqualTo("1.35.1"), "kept for the next update");
+        Assert.That(nodes["node2"]["kubernetesVersion"], Is.EqualTo("1.35.2"));
+    }
 }

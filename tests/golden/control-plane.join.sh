@@ -138,7 +138,12 @@ cgroupDriver: systemd
 # of serving a self-signed one: the API server and metrics-server can verify it.
 serverTLSBootstrap: true
 YAML
-cat > "$KUBEADM_DIR/join.yaml" <<'YAML'
+# The join config holds the bootstrap token: kubeadm reads it from a root-only folder in /run
+# (tmpfs) that goes with this step; no file on the node keeps it (nor an earlier release's).
+rm -f "$KUBEADM_DIR/join.yaml"
+JOIN_DIR=$(mktemp -d /run/do-k8s-ha-join.XXXXXX)
+trap 'rm -rf "$JOIN_DIR"' EXIT
+cat > "$JOIN_DIR/join.yaml" <<'YAML'
 # do-k8s-ha: kubeadm JoinConfiguration of node2.
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: JoinConfiguration
@@ -364,7 +369,7 @@ elif peer=$(wait_for_live_peer 2>"$KUBEADM_DIR/peer-wait"); then
   echo "joining $NODE_NAME as a control-plane node through $API_PROXY (live: $peer)"
   echo join > "$BEGUN"
   # shellcheck disable=SC2046 # the flag, or nothing
-  kubeadm join --config "$KUBEADM_DIR/join.yaml" $(etcd_preflight_flags)
+  kubeadm join --config "$JOIN_DIR/join.yaml" $(etcd_preflight_flags)
   finished
 elif [ "$PEERS_LOST" = true ] && [ "$(cat "$KUBEADM_DIR/peer-wait")" = leases ]; then
   echo "lostNodes lists every control-plane node, but API servers still renew leases in etcd after ${LEASE_LAPSE_SECONDS}s ($(live_api_servers | paste -sd' ')) and none answered /livez: one of them is not lost. Take it out of lostNodes, or stop its kubelet, then run 'pulumi up' again" >&2

@@ -21,10 +21,13 @@ clear_interrupted_join worker
 
 wait_until_answers "https://$API_PROXY/livez" 300 "no API server, through the local proxy $API_PROXY," "'systemctl status kube-apiserver-proxy' here"
 
-umask 077
-install -d -m 0700 "$KUBEADM_DIR"
-cat > "$KUBEADM_DIR/join.yaml" <<'YAML'
+# The join config holds the bootstrap token: kubeadm reads it from a root-only folder in /run
+# (tmpfs) that goes with this step; no file on the node keeps it (nor an earlier release's).
+rm -f "$KUBEADM_DIR/join.yaml"
+JOIN_DIR=$(mktemp -d /run/do-k8s-ha-join.XXXXXX)
+trap 'rm -rf "$JOIN_DIR"' EXIT
+install -m 0600 /dev/stdin "$JOIN_DIR/join.yaml" <<'YAML'
 {{JOIN_CONFIG}}
 YAML
-kubeadm join --config "$KUBEADM_DIR/join.yaml"
+kubeadm join --config "$JOIN_DIR/join.yaml"
 echo "$NODE_NAME joined as a worker"
