@@ -218,7 +218,8 @@ public class BringUpReplayTests
         await Up(replay, WithNode5, settings);
         Assert.That(replay.Outputs["upgrade-node2"], Does.Contain("upgraded to \"v1.35.2\""), "node2 upgrades the cluster");
         Assert.That(replay.RanSteps, Has.None.StartsWith("upgrade-node1"), "node1's place in the roll runs nothing");
-        var versions = OperatorKubectl(replay, "get nodes -o jsonpath={range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion},{end}").Split(',');
+        var versions = OperatorKubectl(replay, "get nodes --no-headers -o custom-columns=N:.metadata.name,V:.status.nodeInfo.kubeletVersion")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join('=', l.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
         Assert.That(versions, Is.SupersetOf(new[] { "node2=v1.35.2", "node3=v1.35.2", "node4=v1.35.2", "node5=v1.35.2" }), "every live node runs the new release");
         Assert.That(OperatorKubectl(replay, "-n kube-system get configmap kubeadm-config -o jsonpath={.data.ClusterConfiguration}"), Does.Contain("kubernetesVersion: v1.35.2"));
         Assert.That(replay.Outputs["health-check"], Does.Contain(Healthy));
