@@ -237,7 +237,7 @@ public static class ClusterProgram
         // order (pulumi pkg/resource/deploy/step_executor.go: its workers take step chains from
         // one unbuffered channel, whose waiting senders Go serves first come, first served): set
         // up at once, a hundred workers' setups would queue the control plane's steps behind
-        // them (README "Time to a Ready cluster": the 100-node time at P = 32).
+        // them (docs/performance.md: the 100-node time at P = 32).
         var workerNodes = nodes.Where(n => n.Spec.IsWorker && !n.Spec.IsControlPlane).ToList();
         var workerSetup = new KubernetesNodeSetup("worker-setup", new KubernetesNodeSetupArgs
         {

@@ -2,7 +2,7 @@
 # Mutation testing of the program (infra/ and components/) with Stryker.NET, against the tests
 # that need no real hosts (stryker-config.json). Arguments go to `dotnet stryker`, e.g.
 #   scripts/mutation-score.sh --mutate 'infra/Config/**/*.cs'
-# A whole run takes hours on two cores (README "Mutation testing"). With
+# A whole run takes hours on two cores (docs/testing.md, "Mutation testing"). With
 #   MERGE_INTO=<report.json> scripts/mutation-score.sh --mutate <files>
 # the files this run mutated replace theirs in that report (made if it does not exist yet), and
 # the score is the merged report's: the other files keep their earlier results, which tests

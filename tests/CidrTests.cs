@@ -32,7 +32,7 @@ public class CidrTests
     [Test]
     public void AddressAt() => Assert.That(C("10.240.0.0/20").AddressAt(258).ToString(), Is.EqualTo("10.240.1.2"));
 
-    // Killing what mutation testing left alive (README "Mutation testing"): addresses whose first
+    // Killing what mutation testing left alive (docs/testing.md, "Mutation testing"): addresses whose first
     // bit is set (read as unsigned numbers), IPv6, and prefixes past the family's width.
     [TestCase("192.168.0.0/16", 10, "192.168.0.10")]
     [TestCase("172.16.0.0/12", 256, "172.16.1.0")]

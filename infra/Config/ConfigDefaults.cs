@@ -91,7 +91,7 @@ public static class ConfigDefaults
     /// lists them with these defaults (ProjectFileTests, ReadmeConfigTableTests); the parser reads
     /// its defaults from the same constants. Lists here are properties, not static readonly
     /// fields: Stryker cannot tell which tests run a static initializer and runs them all for
-    /// each of its mutants (README "Mutation testing").
+    /// each of its mutants (docs/testing.md, "Mutation testing").
     /// </summary>
     public static IReadOnlyList<ConfigKey> Keys =>
     [
