@@ -51,6 +51,10 @@ public static class ModeledDurations
         ("command:remote:Command:control-plane-", 75, "kubeadm join --control-plane"),
         // kubeadm/kubelet/kubectl from pkgs.k8s.io (30 s of cloud-init's former 150 s) and the proxy (20 s, nginx now preinstalled by cloud-init).
         ("command:remote:Command:node-setup-", 50, "packages, sandbox image, API proxy"),
+        // Beside node-setup, which takes longer: one nft load over SSH, after an apt install of
+        // nftables where the image lacks it (an install from the mirror, like one of
+        // node-setup's packages). Off the longest path either way.
+        ("command:remote:Command:metadata-guard-", 10, "pods kept off the metadata service"),
         // At creation the API servers already use the inventory's etcd members: a check over SSH.
         ("command:remote:Command:apiserver-endpoints-", 3, "nothing to change"),
         ("command:remote:Command:-join", 40, "kubeadm join (TLS bootstrap)"),

@@ -19,6 +19,9 @@ public sealed class KubernetesNodeSetupArgs
     /// <summary>A node's own release where it differs (lostNodes: a dead droplet keeps the one its steps last had).</summary>
     public Func<ClusterNode, KubernetesVersion>? VersionOf { get; init; }
 
+    /// <summary>lostNodes: a dead droplet's new steps run nothing (its existing ones keep what they ran).</summary>
+    public IReadOnlySet<string> Lost { get; init; } = new HashSet<string>();
+
     /// <summary>What the steps wait for besides their node: the cluster's creation, for workers.</summary>
     public IReadOnlyList<Resource> After { get; init; } = [];
 }
@@ -38,6 +41,7 @@ public sealed class KubernetesNodeSetupArgs
 public sealed class KubernetesNodeSetup : ComponentResource
 {
     private readonly Dictionary<string, Remote.Command> _byNode = [];
+    private readonly Dictionary<string, Remote.Command> _guards = [];
 
     public KubernetesNodeSetup(string name, KubernetesNodeSetupArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:KubernetesNodeSetup", name, options)
@@ -45,6 +49,16 @@ public sealed class KubernetesNodeSetup : ComponentResource
         var apiServers = Output.All(args.ControlPlaneNodes.Select(n => n.Address));
         foreach (var node in args.Nodes)
         {
+            // Beside the setup, and before the node's kubelet can run a pod (the join waits for
+            // both); on a node that already runs pods, at once (loading the rules takes nothing
+            // down). A worker's waits for the cluster, as its setup does (see ClusterProgram).
+            var metadataGuard = RemoteStep.Create($"{MetadataGuardPrefix}-{node.Spec.Name}", node, new RemoteStepArgs
+            {
+                Create = args.Lost.Contains(node.Spec.Name) ? null : (Input<string>)Render.StepScript(("metadata-guard", Render.MetadataGuard())),
+                RunsNothing = args.Lost.Contains(node.Spec.Name),
+                DependsOn = [node.Ready, .. args.After],
+            }, parent: this);
+            _guards[node.Spec.Name] = metadataGuard;
             _byNode[node.Spec.Name] = RemoteStep.Create($"{StepPrefix}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = apiServers.Apply(servers => Render.StepScript(
@@ -57,6 +71,12 @@ public sealed class KubernetesNodeSetup : ComponentResource
     }
 
     public const string StepPrefix = "node-setup";
+
+    /// <summary>The step that keeps the node's pods off the droplet metadata service.</summary>
+    public const string MetadataGuardPrefix = "metadata-guard";
+
+    /// <summary>The metadata guard step of a Kubernetes node: its kubelet starts after it.</summary>
+    public Remote.Command MetadataGuardFor(ClusterNode node) => _guards[node.Spec.Name];
 
     /// <summary>The setup step of a Kubernetes node: after it, the node can join.</summary>
     public Remote.Command For(ClusterNode node) => _byNode[node.Spec.Name];

@@ -136,6 +136,7 @@ public static class ClusterProgram
             ControlPlaneNodes = controlPlaneNodes,
             Version = settings.KubernetesVersion,
             VersionOf = VersionOf,
+            Lost = settings.LostNodes,
         });
 
         // The off-site copy of etcd's snapshots, when a bucket is configured.
@@ -245,6 +246,7 @@ public static class ClusterProgram
             ControlPlaneNodes = controlPlaneNodes,
             Version = settings.KubernetesVersion,
             VersionOf = VersionOf,
+            Lost = settings.LostNodes,
             After = [controlPlane.Init],
         });
 

@@ -419,4 +419,91 @@ public class DeliveredStepTests
         // The same step sets up the local API proxy: nginx serves it with the rendered config.
         Assert.That(_droplets.Exec(node3, "ss -ltnH 'sport = :6444'").Stdout, Does.Contain("127.0.0.1:6444"), "the API proxy listens");
     }
+
+    // Seen failing before the step existed: the pod fetched node2's user data, host key and all.
+    // The pod is wired as Calico wires one (calico CNI: a veth named cali…, the pod's default
+    // route via 169.254.1.1 answered by proxy ARP, a /32 route back) and the node forwards for it
+    // as Calico's filter rules do: FORWARD accepts what goes to and from a workload interface
+    // (felix/rules/static.go, filterForwardChain: traffic that passed policy is accepted) and its
+    // outgoing traffic is masqueraded (natOutgoing). The metadata service is off the droplet, as
+    // on DigitalOcean: a server on another host, reached by a route through eth0.
+    [Test]
+    public async Task APodCannotReachTheMetadataServiceAndTheNodeStillCanAfterAReboot()
+    {
+        Repo.RequireTool("nft", "apt-get install nftables");
+        Repo.RequireTool("iptables", "apt-get install iptables");
+        var stack = await DevStack();
+        Boot(stack);
+        var node2 = _droplets[1];
+        var mirror = _droplets.Mirror;
+        var pod = $"dkhpod{Environment.ProcessId}";
+        var veth = $"cali{Environment.ProcessId:x}"[..Math.Min(15, 4 + $"{Environment.ProcessId:x}".Length)];
+        Ran(_droplets.Hosts.Bash(mirror, "ip addr add 169.254.169.254/32 dev eth0 && mkdir -p /tmp/dkh-metadata/metadata/v1 && echo 'user data of node2' > /tmp/dkh-metadata/metadata/v1/user-data"), "the metadata service's address");
+        var metadata = _droplets.Hosts.Start(mirror, "metadata", "python3", "-m", "http.server", "80", "--bind", "169.254.169.254", "--directory", "/tmp/dkh-metadata");
+        try
+        {
+            _droplets.Hosts.WaitForPort(mirror, "169.254.169.254", 80);
+            Ran(Repo.Run("bash", ["-c", $"""
+                set -euo pipefail
+                ip netns add {pod}
+                ip link add {veth} type veth peer name eth0 netns {pod}
+                ip link set {veth} netns {node2.Namespace}
+                ip -n {pod} addr add 10.244.7.2/32 dev eth0
+                ip -n {pod} link set eth0 up
+                ip -n {pod} link set lo up
+                ip -n {pod} route add 169.254.1.1 dev eth0 scope link
+                ip -n {pod} route add default via 169.254.1.1 dev eth0
+                """]), "the pod's namespace");
+            Ran(_droplets.Exec(node2, $"""
+                set -euo pipefail
+                ip link set {veth} up
+                echo 1 > /proc/sys/net/ipv4/conf/{veth}/proxy_arp
+                ip route add 10.244.7.2/32 dev {veth}
+                ip route add 169.254.169.254/32 via {mirror.Address} dev eth0
+                # A droplet has a default route; proxy ARP answers the pod for 169.254.1.1 only
+                # when the node can route it elsewhere (proxy_arp, ip-sysctl.rst).
+                ip route replace default via {mirror.Address} dev eth0
+                sysctl -qw net.ipv4.ip_forward=1
+                iptables -P FORWARD DROP
+                iptables -I FORWARD -i cali+ -j ACCEPT
+                iptables -I FORWARD -o cali+ -j ACCEPT
+                iptables -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE
+                """), "node2 forwards for the pod as Calico does");
+            var fetch = "curl -sS --max-time 5 http://169.254.169.254/metadata/v1/user-data";
+            (int ExitCode, string Stdout, string Stderr) FromPod() => Repo.Run("ip", ["netns", "exec", pod, "bash", "-c", fetch]);
+            Assert.That(FromPod().Stdout, Does.Contain("user data of node2"), "without the guard the pod reaches the metadata service (the wiring works)");
+
+            Ran(stack.Run(_droplets, "metadata-guard-node2"), "metadata-guard-node2");
+            Ran(stack.Run(_droplets, "metadata-guard-node2"), "metadata-guard-node2, again");
+
+            void Guarded(string when)
+            {
+                var refused = FromPod();
+                Assert.That(refused.ExitCode, Is.Not.Zero, $"{when}: the pod is refused:\n{refused.Stdout}");
+                Assert.That(refused.Stdout, Does.Not.Contain("user data"), when);
+                Assert.That(_droplets.Exec(node2, fetch).Stdout, Does.Contain("user data of node2"), $"{when}: the node itself (and a host-network pod) still reaches it");
+                var elsewhere = Repo.Run("ip", ["netns", "exec", pod, "curl", "-sSk", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", $"https://{mirror.Address}/"]);
+                Assert.That(elsewhere.Stdout, Does.Match("^[1-5][0-9][0-9]$"), $"{when}: the pod still reaches every other address:\n{elsewhere.Stderr}");
+            }
+            Guarded("after the step");
+            Assert.That(_droplets.Exec(node2, "nft list tables").Stdout.Split('\n').Count(l => l.Contains("do_k8s_ha_metadata_guard", StringComparison.Ordinal)), Is.EqualTo(1), "run twice, one table");
+            Assert.That(_droplets.Exec(node2, "systemctl is-enabled do-k8s-ha-metadata-guard").ExitCode, Is.Zero, "loaded at every boot");
+
+            _droplets.Reboot(node2);
+            Assert.That(_droplets.Exec(node2, "nft list tables").Stdout, Does.Contain("do_k8s_ha_metadata_guard"), "its unit loaded it at boot");
+            Ran(_droplets.Exec(node2, """
+                iptables -P FORWARD DROP
+                iptables -I FORWARD -i cali+ -j ACCEPT
+                iptables -I FORWARD -o cali+ -j ACCEPT
+                iptables -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE
+                """), "Calico's rules, again after the boot");
+            Guarded("after a reboot");
+        }
+        finally
+        {
+            TestHosts.Stop(metadata);
+            Repo.Run("ip", ["netns", "del", pod]);
+            _droplets.Hosts.Bash(mirror, "ip addr del 169.254.169.254/32 dev eth0");
+        }
+    }
 }

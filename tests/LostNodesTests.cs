@@ -84,6 +84,26 @@ public class LostNodesTests
     }
 
     /// <summary>
+    /// A listed node's metadata guard runs nothing (it would dial a dead droplet); the others' load
+    /// their rules.
+    /// </summary>
+    [Test]
+    public async Task ALostNodesMetadataGuardRunsNothing()
+    {
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:lostNodes"] = """["node2"]""";
+        var mocks = (await StackRun.RunAsync("dev", config)).Mocks;
+
+        var lost = mocks.Named("metadata-guard-node2").Inputs;
+        Assert.That(new[] { "create", "update", "delete" }.Where(lost.ContainsKey), Is.Empty);
+        Assert.That(lost["stdin"], Is.EqualTo(""));
+        foreach (var live in new[] { "metadata-guard-node1", "metadata-guard-node3" })
+        {
+            Assert.That(mocks.Named(live).Inputs["stdin"].ToString(), Does.Contain("do_k8s_ha_metadata_guard"), live);
+        }
+    }
+
+    /// <summary>
     /// Only with every control-plane node listed is a restore of the control plane waited for by
     /// the leases alone; one control-plane node left out keeps the long wait.
     /// </summary>

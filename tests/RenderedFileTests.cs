@@ -53,6 +53,8 @@ public class RenderedFileTests
         ["stale-node.sh"] = () => Render.StaleNode("node3", "412345678"),
         ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),
         ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),
+        ["metadata-guard.nft"] = Render.MetadataGuardRules,
+        ["metadata-guard.sh"] = Render.MetadataGuard,
         ["node-leave.sh"] = () => Render.NodeLeave("node3"),
         ["kubeconfig.yaml"] = LocalKubeconfig,
         ["cluster-health.sh"] = () => Render.ClusterHealth(["node1", "node2", "node3"], timeoutSeconds: 900, dnsAutoscaler: true, nodeLocalDns: true, lost: []),

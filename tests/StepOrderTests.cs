@@ -33,6 +33,23 @@ public class StepOrderTests
         Assert.That(R("control-plane-cp2").RegisteredAt, Is.GreaterThan(R("node-setup-cp2").CompletedAt));
     }
 
+    // No kubelet starts (and so no pod runs) before its node keeps pods off the metadata service.
+    // The guards are held: what registers after one completed waited for it.
+    [Test]
+    public async Task NoKubeletStartsBeforeItsNodeKeepsPodsOffTheMetadataService()
+    {
+        var mocks = new ClusterMocks { Hold = ((type, name) => name.StartsWith("metadata-guard-", StringComparison.Ordinal), TimeSpan.FromSeconds(1)) };
+        await StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks);
+        MockedResource R(string name) => mocks.Named(name);
+
+        foreach (var (step, node) in new[] { ("control-plane-cp1", "cp1"), ("control-plane-cp2", "cp2"), ("control-plane-cp3", "cp3"), ("workers-worker1-join", "worker1") })
+        {
+            Assert.That(R(step).RegisteredAt, Is.GreaterThan(R($"metadata-guard-{node}").CompletedAt), $"{step} after its node's metadata guard");
+        }
+        // Beside the setup, not before it: the setup is on the longest path.
+        Assert.That(R("node-setup-cp1").RegisteredAt, Is.LessThan(R("metadata-guard-cp1").CompletedAt), "cp1's setup does not wait for its guard");
+    }
+
     [Test]
     public async Task TenWorkersJoinWithoutWaitingForEachOther()
     {

@@ -84,7 +84,7 @@ public class TopologyTests
             "apiserver-endpoints-node1", "apiserver-endpoints-node2",
             "snapshots-node1", "snapshots-node2", "snapshots-node3",
             "snapshot-before-change-node1", "snapshot-before-change-node2", "snapshot-before-change-node3",
-            "node-setup-node1", "node-setup-node2", "node-setup-node3", "workers-node3.stale-node", "workers-node3-join",
+            "node-setup-node1", "node-setup-node2", "node-setup-node3", "metadata-guard-node1", "metadata-guard-node2", "metadata-guard-node3", "workers-node3.stale-node", "workers-node3-join",
             "upgrade-node1", "upgrade-node2", "upgrade-node3.drain", "upgrade-node3", "upgrade-node3.uncordon",
             "leave-node1", "leave-node2", "leave-node3", "leave-node1.etcd", "leave-node2.etcd", "leave-node3.etcd",
             "kubeadm-certs-node1", "kubeadm-certs-node2",

@@ -23,4 +23,10 @@ public static class Ports
 
     /// <summary>etcd's peers.</summary>
     public const int EtcdPeer = 2380;
+
+    /// <summary>
+    /// DigitalOcean's droplet metadata service: it serves a droplet's user data to any process on
+    /// the droplet, and pods are kept off it (metadata-guard.nft).
+    /// </summary>
+    public const string MetadataService = "169.254.169.254";
 }

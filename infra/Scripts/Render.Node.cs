@@ -104,6 +104,18 @@ public static partial class Render
             ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{Ports.ApiServer}")).TrimEnd('\n'),
         });
 
+    /// <summary>The nftables rules that keep a node's pods off the metadata service.</summary>
+    public static string MetadataGuardRules() =>
+        Template.Render("metadata-guard.nft", new Dictionary<string, string> { ["METADATA_ADDRESS"] = Ports.MetadataService });
+
+    /// <summary>The step that loads <see cref="MetadataGuardRules"/> on a Kubernetes node, now and at every boot.</summary>
+    public static string MetadataGuard() =>
+        Template.Render("metadata-guard.sh", new Dictionary<string, string>
+        {
+            ["METADATA_ADDRESS"] = Ports.MetadataService,
+            ["RULES"] = MetadataGuardRules().TrimEnd('\n'),
+        });
+
     /// <param name="kubeconfigFile">The admin credential of the control-plane node it runs on.</param>
     public static string NodeLeave(string nodeName, string kubeconfigFile = "/etc/kubernetes/admin.conf") =>
         Template.Render("node-leave.sh", new Dictionary<string, string>

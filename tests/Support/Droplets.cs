@@ -266,14 +266,20 @@ public sealed class Droplets : IDisposable
     /// empty. cloud-init boots the same instance (its seed is on disk, so the per-instance modules,
     /// the user data's runcmd among them, do not run again), sshd starts, and every unit linked in
     /// multi-user.target.wants starts, as systemd starts what is enabled: what no step enabled
-    /// stays down, as on a droplet.
+    /// stays down, as on a droplet. The kernel's netfilter tables do not survive a reboot either:
+    /// they start empty, and what a step's unit in sysinit.target.wants loads is back before the rest.
     /// </summary>
     public void Reboot(TestHost host)
     {
         PowerOff(host);
-        BootStages(host, "find /run /tmp -mindepth 1 -maxdepth 1 -exec rm -rf {} +", "did not boot again");
+        BootStages(host, "find /run /tmp -mindepth 1 -maxdepth 1 -exec rm -rf {} +; if command -v nft >/dev/null; then nft flush ruleset; fi", "did not boot again");
         var units = Exec(host, """
             set -euo pipefail
+            for link in /etc/systemd/system/sysinit.target.wants/*.service; do
+              # Only the units the steps wrote: the image's own (timesyncd…) need a real systemd.
+              [ -e "$link" ] && [[ $(readlink -f "$link") == /etc/systemd/system/* ]] || continue
+              systemctl start "${link##*/}"
+            done
             for link in /etc/systemd/system/multi-user.target.wants/*.service; do
               [ -e "$link" ] || continue
               unit=${link##*/}
