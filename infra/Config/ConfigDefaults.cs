@@ -72,7 +72,7 @@ public static class ConfigDefaults
     public const int AuditLogMaxBackups = 10;
     public const int AuditLogMaxSizeMb = 100;
 
-    /// <summary>Names of the Secrets encryption keys, the first encrypting (README "Secrets encryption keys").</summary>
+    /// <summary>Names of the Secrets encryption keys, the first encrypting (docs/hardening.md, "Secrets encryption keys").</summary>
     public static IReadOnlyList<string> SecretsEncryptionKeys => ["key1"];
 
     /// <summary>The seed tutorial's inventory: stacked etcd on all three, two API servers, two workers.</summary>
@@ -176,7 +176,7 @@ public static class ConfigDefaults
         new("lostNodes", Array.Empty<string>(),
             "Nodes whose droplets are dead or gone: a rolling upgrade passes them by, the health gate does not wait for them, and a departure no live node can run runs nothing (docs/backups.md). Remove it once they are back."),
         new("secretsEncryptionKeys", SecretsEncryptionKeys,
-            "Names of the keys Secrets are encrypted with in etcd; the first encrypts, all decrypt. The program makes each key (a secret in the state). Rotation in README \"Secrets encryption keys\"."),
+            "Names of the keys Secrets are encrypted with in etcd; the first encrypts, all decrypt. The program makes each key (a secret in the state). Rotation in docs/hardening.md, \"Secrets encryption keys\"."),
     ];
 
     /// <summary>Each key's default, by name (the README's configuration table lists them all).</summary>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Keeps the node's pods off the droplet metadata service (README "Hardening"): the nftables
+# Keeps the node's pods off the droplet metadata service (docs/hardening.md): the nftables
 # rules in metadata-guard.nft, loaded now and by a unit at every boot, before containerd and
 # kubelet start any pod. Safe to run again: the file replaces its table whole.
 set -euo pipefail
