@@ -91,11 +91,11 @@ public sealed class ClusterAddons : ComponentResource
             // operator's reach drops every add-on from the state (provider.go, Read), and the next
             // `up` fails on names that still exist. A whole-stack destroy needs no API: every
             // object here is deletedWith the cluster's firewall. For a cluster already gone:
-            // PULUMI_K8S_DELETE_UNREACHABLE=true pulumi refresh (README "Troubleshooting").
+            // PULUMI_K8S_DELETE_UNREACHABLE=true pulumi refresh (docs/troubleshooting.md "A refresh cannot reach the API").
         }, new CustomResourceOptions { Parent = this, DependsOn = [ApiReachable, .. args.EndpointNamed] });
 
         // The exported kubeconfig's user: a new operator key names another user, and this binding
-        // follows it, so every copy of the old kubeconfig is refused (README "Certificates").
+        // follows it, so every copy of the old kubeconfig is refused (docs/certificates.md).
         OperatorBinding = new K8s.Rbac.V1.ClusterRoleBinding($"{name}-operators", new K8s.Types.Inputs.Rbac.V1.ClusterRoleBindingArgs
         {
             Metadata = new K8s.Types.Inputs.Meta.V1.ObjectMetaArgs { Name = "do-k8s-ha:operators" },

@@ -31,7 +31,7 @@ public sealed class ClusterNetwork : ComponentResource
         var child = new CustomResourceOptions { Parent = this };
 
         // The first VPC made in a region becomes the account's default there, and DigitalOcean
-        // refuses to delete a default VPC (403): README "What `pulumi destroy` leaves".
+        // refuses to delete a default VPC (403): docs/troubleshooting.md "`pulumi destroy` ends with 403 on the VPC".
         VpcId = args.ExistingVpcId is { } vpcId
             ? Output.Create(vpcId)
             : new DO.Vpc($"{name}-vpc", new DO.VpcArgs

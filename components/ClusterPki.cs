@@ -75,7 +75,7 @@ public sealed class ClusterPki : ComponentResource
         // its steps and by its Kubernetes provider. system:masters stays break-glass.
         var admin = Issue("admin", ca, "kubernetes-admin", "kubeadm:cluster-admins", ClientUses, LeafValidityHours);
         // The user name carries the key's fingerprint, and only that user is bound to cluster-admin:
-        // a new operator key (pulumi up --replace, README "Certificates") revokes every copy of the
+        // a new operator key (pulumi up --replace, docs/certificates.md) revokes every copy of the
         // old kubeconfig at once, while a renewal (same key) changes nothing for the operators.
         var operatorKey = Key("operator");
         OperatorUser = operatorKey.PublicKeyPem.Apply(pem =>

@@ -19,7 +19,7 @@ public sealed class EtcdSnapshotsArgs
 
 /// <summary>
 /// Each etcd node snapshots its own member on a systemd timer, checks every snapshot and keeps the
-/// newest (README "Backups and restore"), and uploads each to the off-site bucket when there is
+/// newest (docs/backups.md), and uploads each to the off-site bucket when there is
 /// one. One step per node, after that node's member runs; each takes a first snapshot, so a setup
 /// that cannot snapshot fails the update.
 /// </summary>

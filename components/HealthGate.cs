@@ -66,7 +66,7 @@ public sealed class HealthGate : ComponentResource
             // The gate runs again when what it judges changes: the nodes and their names (in the
             // script), the etcd members (in the script), a droplet replaced, a new version. An
             // unchanged stack gets an empty diff, so `pulumi preview --expect-no-changes` and saved
-            // plans work; to check on demand, see README "Check the cluster's health".
+            // plans work; to check on demand, see docs/day-2.md "Check the cluster's health".
             // A renewed certificate too: the gate then reports what is still close to expiry. And a
             // resized droplet, back with the same id: the update ends when its services are back
             // (the gate waits for every etcd member and node), so the next one's roll finds them up.

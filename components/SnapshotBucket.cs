@@ -20,7 +20,7 @@ public sealed class SnapshotBucketArgs
 /// The off-site copy of etcd's snapshots: a private Spaces bucket whose lifecycle rule deletes
 /// what is older than the retention, and a Spaces key that may read and write that bucket alone.
 /// The bucket outlives `pulumi destroy` (its snapshots are what a restore needs); the provider
-/// manages buckets with Spaces keys of the operator's own (README "Backups and restore").
+/// manages buckets with Spaces keys of the operator's own (docs/backups.md).
 /// </summary>
 public sealed class SnapshotBucket : ComponentResource
 {

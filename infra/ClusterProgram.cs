@@ -68,7 +68,7 @@ public static class ClusterProgram
         }
         if (previous.Exists && previous.KubernetesVersion is null)
         {
-            warn($"{ConfigDefaults.Namespace}:kubernetesVersion: the last update did not record the version the cluster runs, so this one cannot refuse a downgrade or a skipped minor release. Keep kubernetesVersion as it was in this update (README \"Upgrading the program\").");
+            warn($"{ConfigDefaults.Namespace}:kubernetesVersion: the last update did not record the version the cluster runs, so this one cannot refuse a downgrade or a skipped minor release. Keep kubernetesVersion as it was in this update (docs/day-2.md \"Upgrading the program\").");
         }
 
         var network = new ClusterNetwork("network", new ClusterNetworkArgs

@@ -226,12 +226,12 @@ public class AddonAndHealthTests
     public void LeaderFieldsAreReadFromTheGatesReport(string stdout, string key, string expected) =>
         Assert.That(Components.HealthGate.Field(stdout, key), Is.EqualTo(expected));
 
-    // README "Check the cluster's health" runs the gate's scripts by the names it keeps them under.
+    // docs/day-2.md "Check the cluster's health" runs the gate's scripts by the names it keeps them under.
     [Test]
     public async Task TheHealthRunbookRunsTheScriptsTheGateKeepsOnTheNode()
     {
         var gate = (await StackRun.SharedAsync("dev")).Mocks.Named("health-check").Input("stdin");
-        var runbook = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Repo.Path("README.md")), @"/var/lib/do-k8s-ha/steps/([a-z0-9-]+)\.sh")
+        var runbook = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Repo.Path("docs", "day-2.md")), @"/var/lib/do-k8s-ha/steps/([a-z0-9-]+)\.sh")
             .Select(m => m.Groups[1].Value).Distinct().ToList();
 
         Assert.That(runbook, Is.EquivalentTo(new[] { "etcd-health-all", "cluster-health", "cert-expiry" }));

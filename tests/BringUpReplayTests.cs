@@ -489,12 +489,12 @@ public class BringUpReplayTests
     }
 
     /// <summary>
-    /// README "Rotating the SSH key": its loop, as written, from the operator's host with the old
+    /// docs/day-2.md "Rotating the SSH key": its loop, as written, from the operator's host with the old
     /// key, over the `nodes` output (`pulumi stack output nodes --json`) and its knownHosts lines.
     /// </summary>
     private void RunReadmeKeyRotation(Replay replay, string newKey)
     {
-        var readme = File.ReadAllText(Repo.Path("README.md"));
+        var readme = File.ReadAllText(Repo.Path("docs", "day-2.md"));
         var block = readme[readme.IndexOf("**Rotating the SSH key.**", StringComparison.Ordinal)..];
         block = block[(block.IndexOf("```sh\n", StringComparison.Ordinal) + 6)..];
         block = block[..block.IndexOf("```", StringComparison.Ordinal)];

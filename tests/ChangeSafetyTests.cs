@@ -424,7 +424,7 @@ public class ChangeSafetyTests
         var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks, isPreview: preview));
 
         Assert.That(message, Does.Contain($"do-k8s-ha:nodes: the tag {tag}, which this cluster's load balancer and firewalls take their droplets by, carries droplets that are not this stack's nodes: cp1 (id 4242, created 2025-03-01T09:00:00Z)."));
-        Assert.That(message, Does.Contain("README \"Two stacks share a tag\""));
+        Assert.That(message, Does.Contain("docs/day-2.md \"Two stacks share a tag\""));
         Assert.That(mocks.Resources.Select(r => r.Type), Is.All.EqualTo("pulumi:pulumi:StackReference"));
     }
 

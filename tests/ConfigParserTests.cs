@@ -27,7 +27,7 @@ public class ConfigParserTests
     {
         var error = Fails(With(typo, "x"));
 
-        Assert.That(error.Problems, Has.Some.EqualTo($"do-k8s-ha:{typo}: is not a key of this program. Fix: did you mean {closest}? `pulumi config rm {typo}`, then set {closest} (every key: README \"Configuration\")"));
+        Assert.That(error.Problems, Has.Some.EqualTo($"do-k8s-ha:{typo}: is not a key of this program. Fix: did you mean {closest}? `pulumi config rm {typo}`, then set {closest} (every key: docs/configuration.md)"));
     }
 
     [Test]

@@ -103,7 +103,7 @@ public class DayTwoTests
 
         Assert.That(result.Warnings, Is.EqualTo(new[]
         {
-            "do-k8s-ha:kubernetesVersion: the last update did not record the version the cluster runs, so this one cannot refuse a downgrade or a skipped minor release. Keep kubernetesVersion as it was in this update (README \"Upgrading the program\").",
+            "do-k8s-ha:kubernetesVersion: the last update did not record the version the cluster runs, so this one cannot refuse a downgrade or a skipped minor release. Keep kubernetesVersion as it was in this update (docs/day-2.md \"Upgrading the program\").",
         }));
         Assert.That((await StackRun.SharedAsync("prod")).Warnings, Is.Empty, "a new stack has nothing to warn of");
     }

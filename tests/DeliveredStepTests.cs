@@ -295,7 +295,7 @@ public class DeliveredStepTests
             Is.EquivalentTo(kept), "nothing half-written is left");
     }
 
-    // Every member lost (README "Every etcd member lost"): new members, each with the snapshot
+    // Every member lost (docs/backups.md "Every etcd member lost"): new members, each with the snapshot
     // copied to the same path, start from it through their own etcd-<node> steps with
     // etcdRestoreFrom set, as one cluster of three with every key; and it takes writes.
     [Test]

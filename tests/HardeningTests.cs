@@ -10,7 +10,7 @@ using static DoK8sHa.Tests.Support.StackAssertions;
 namespace DoK8sHa.Tests;
 
 /// <summary>
-/// The hardened defaults (README "Hardening"), asserted on what the program renders for the dev
+/// The hardened defaults (docs/hardening.md), asserted on what the program renders for the dev
 /// stack: the API server's flags and mounts, the files those flags name, the kubelet's serving
 /// certificates and who approves them.
 /// </summary>

@@ -41,7 +41,7 @@ public class LegacyPkiTests
     private static readonly ClusterPkiMaterialFiles Old = ClusterPkiMaterialFiles.From(RealPki.Material);
 
     /// <summary>What every legacyPki problem tells the user to do.</summary>
-    private const string Fix = ". Fix: set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")";
+    private const string Fix = ". Fix: set it to the old `pki-generate` step's stdout (docs/certificates.md \"Upgrading from an openssl PKI\")";
 
     private static LegacyPki? Parse(string text, List<string> problems) =>
         LegacyPki.Parse(text, (key, what, fix) => problems.Add($"{key}: {what}. Fix: {fix}"));

@@ -28,7 +28,7 @@ public class OutputTests
         Assert.That((check["protocol"], check["path"], check["port"]), Is.EqualTo(("https", (object)"/readyz", (object)6443)));
     }
 
-    // Any `pulumi up` in the kubeconfig's last 60 days renews it (README "Certificates"): the
+    // Any `pulumi up` in the kubeconfig's last 60 days renews it (docs/certificates.md): the
     // operators read when from the stack, in plain text, without decoding the secret.
     [Test]
     public async Task TheStackSaysWhenTheKubeconfigsCertificateExpires()

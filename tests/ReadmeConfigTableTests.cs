@@ -14,9 +14,10 @@ public partial class ReadmeConfigTableTests
     /// <summary>Each key of the table with the default shown for it ("`a` / `b`" rows pair up).</summary>
     private static Dictionary<string, string> Table()
     {
-        var readme = File.ReadAllText(Repo.Path("README.md"));
-        var section = readme[readme.IndexOf("## Configuration", StringComparison.Ordinal)..];
-        section = section[..section.IndexOf("\n## ", 3, StringComparison.Ordinal)];
+        var page = File.ReadAllText(Repo.Path("docs", "configuration.md"));
+        var section = page[page.IndexOf("# Configuration", StringComparison.Ordinal)..];
+        var end = section.IndexOf("\n## ", 3, StringComparison.Ordinal);
+        section = end < 0 ? section : section[..end];
         var rows = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var line in section.Split('\n').Where(l => l.StartsWith("| `", StringComparison.Ordinal)))
         {

@@ -18,7 +18,7 @@ public class RunbookClaimTests
         _ => value.ToString() ?? "",
     };
 
-    // README "Scale". Seen failing against the README's former "nothing else changes".
+    // docs/day-2.md "Scale". Seen failing against the README's former "nothing else changes".
     [Test]
     public async Task AddingAWorkerChangesWhatTheScaleRunbookNamesAndNothingElse()
     {
@@ -56,5 +56,53 @@ public class RunbookClaimTests
         {
             Assert.That(sources, Does.Contain(piece), "docs/troubleshooting.md quotes a message the program does not print");
         }
+    }
+
+    /// <summary>README and docs/, without the history of resources earlier releases had ("Upgrading the program").</summary>
+    private static string Documentation()
+    {
+        var texts = new[] { Repo.Path("README.md") }.Concat(Directory.GetFiles(Repo.Path("docs"), "*.md")).Select(File.ReadAllText).ToList();
+        var all = string.Join("\n", texts);
+        var history = all.IndexOf("## Upgrading the program", StringComparison.Ordinal);
+        if (history >= 0)
+        {
+            var end = all.IndexOf("\n## ", history + 3, StringComparison.Ordinal);
+            all = all[..history] + (end < 0 ? "" : all[end..]);
+        }
+        return all;
+    }
+
+    /// <summary>
+    /// Every resource name the documentation gives with a placeholder (`etcd-&lt;node&gt;.service`)
+    /// is one the program registers, in the dev or prod stack or with a restore from the bucket configured.
+    /// </summary>
+    [Test]
+    public async Task EveryResourceTheDocumentationNamesExists()
+    {
+        var restore = StackRun.StackConfig("dev");
+        restore["do-k8s-ha:etcdSnapshotBucket"] = "k8s-dev-snapshots";
+        restore["do-k8s-ha:etcdRestoreFrom"] = "spaces:etcd/node1.db";
+        var names = (await StackRun.SharedAsync("dev")).Mocks.Resources.Select(r => r.Name)
+            .Concat((await StackRun.SharedAsync("prod")).Mocks.Resources.Select(r => r.Name))
+            .Concat((await StackRun.RunAsync("dev", restore)).Mocks.Resources.Select(r => r.Name))
+            .ToHashSet(StringComparer.Ordinal);
+        var documented = System.Text.RegularExpressions.Regex.Matches(Documentation(), @"`([a-z][a-z0-9.-]*<(?:node|worker|name)>[a-z0-9.-]*)`")
+            .Select(m => m.Groups[1].Value).Distinct().ToList();
+        Assert.That(documented, Has.Count.GreaterThanOrEqualTo(10));
+        foreach (var name in documented)
+        {
+            var pattern = "^" + System.Text.RegularExpressions.Regex.Escape(name).Replace("<node>", "[a-z0-9]+").Replace("<worker>", "[a-z0-9]+").Replace("<name>", "[a-z0-9]+") + "$";
+            Assert.That(names.Any(n => System.Text.RegularExpressions.Regex.IsMatch(n, pattern)), Is.True, $"the documentation names `{name}`, which the program does not register");
+        }
+    }
+
+    /// <summary>Every `pulumi stack output X` in the documentation reads an output the program exports.</summary>
+    [Test]
+    public async Task EveryOutputTheDocumentationReadsExists()
+    {
+        var outputs = (await StackRun.SharedAsync("dev")).Outputs.Keys.ToHashSet(StringComparer.Ordinal);
+        var read = System.Text.RegularExpressions.Regex.Matches(Documentation(), @"pulumi stack output ([A-Za-z]+)").Select(m => m.Groups[1].Value).Distinct().ToList();
+        Assert.That(read, Is.Not.Empty);
+        Assert.That(read, Is.SubsetOf(outputs));
     }
 }

@@ -13,7 +13,7 @@ public class TopologyTests
     private static string C => StackRun.ClusterName("dev");
 
     // A kept step leaves each of its scripts on the node it runs on, as <steps>/<name>.sh, for an
-    // operator to read or run again (README "Check the cluster's health"): every name says what
+    // operator to read or run again (docs/day-2.md "Check the cluster's health"): every name says what
     // it is, and two steps that run on one node (the first control-plane node mints every join's
     // token and checks every worker's stale Node) never leave different scripts under one name.
     [TestCase("dev", "join-token-node3")]

@@ -27,7 +27,7 @@ public static class ConfigDefaults
     public const string EtcdVersion = "3.6.5";
     public const string EtcdSha256 = "66bad39ed920f6fc15fd74adcb8bfd38ba9a6412f8c7852d09eb11670e88cac3";
 
-    // etcd snapshots on every etcd node (README "Backups and restore"): RKE2 and k3s take one every
+    // etcd snapshots on every etcd node (docs/backups.md): RKE2 and k3s take one every
     // 12 h and keep 5; every 6 h, 8 kept, is two days of them.
     public const int EtcdSnapshotEveryHours = 6;
     public const int EtcdSnapshotKeep = 8;
@@ -61,7 +61,7 @@ public static class ConfigDefaults
     // does: the release of its image, ghcr.io/postfinance/kubelet-csr-approver:v<version>.
     public const string KubeletCsrApproverVersion = "1.2.14";
 
-    // Hardening (README "Hardening"): Pod Security, the audit log, Secrets encryption at rest.
+    // Hardening (docs/hardening.md): Pod Security, the audit log, Secrets encryption at rest.
     public const string PodSecurityEnforce = "baseline";
     public const string PodSecurityWarn = "restricted";
     public const string PodSecurityAudit = "restricted";
@@ -114,7 +114,7 @@ public static class ConfigDefaults
         new("sshPrivateKey", null,
             "The matching private key, with which the program runs its remote steps. Set it with --secret.", Secret: true),
         new(LegacyPki.Key, null,
-            "Only for a stack made by a release that generated its CAs with openssl on the operator's machine (the pki-generate step). Its stdout, so the CAs and the service-account key are kept (README \"Upgrading from an openssl PKI\"). Set it with --secret.", Secret: true, Undeclared: true),
+            "Only for a stack made by a release that generated its CAs with openssl on the operator's machine (the pki-generate step). Its stdout, so the CAs and the service-account key are kept (docs/certificates.md \"Upgrading from an openssl PKI\"). Set it with --secret.", Secret: true, Undeclared: true),
         new("sshUser", SshUser,
             "User the remote steps log in as."),
         new("sshKeyFingerprint", "",
@@ -170,9 +170,9 @@ public static class ConfigDefaults
         new("etcdSnapshotKeep", EtcdSnapshotKeep,
             "Snapshots each etcd node keeps of each kind (scheduled, before a change); older ones are deleted."),
         new("etcdSnapshotBucket", "",
-            "A Spaces bucket the program makes, in the stack's region, that every snapshot is uploaded to (needs Spaces keys for the provider, README \"Backups and restore\"); empty: snapshots stay on the nodes."),
+            "A Spaces bucket the program makes, in the stack's region, that every snapshot is uploaded to (needs Spaces keys for the provider, docs/backups.md); empty: snapshots stay on the nodes."),
         new("etcdRestoreFrom", "",
-            "A snapshot new etcd members start from instead of empty: an absolute path on every etcd node, or spaces:<object> in etcdSnapshotBucket. Runbooks in README \"Backups and restore\"."),
+            "A snapshot new etcd members start from instead of empty: an absolute path on every etcd node, or spaces:<object> in etcdSnapshotBucket. Runbooks in docs/backups.md."),
         new("lostNodes", Array.Empty<string>(),
             "Nodes whose droplets are dead or gone: a rolling upgrade passes them by, the health gate does not wait for them, and a departure no live node can run runs nothing (docs/backups.md). Remove it once they are back."),
         new("secretsEncryptionKeys", SecretsEncryptionKeys,

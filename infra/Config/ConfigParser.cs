@@ -491,7 +491,7 @@ public static partial class ConfigParser
         foreach (var key in setKeys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal))
         {
             var closest = known.MinBy(k => EditDistance(key.ToLowerInvariant(), k.ToLowerInvariant()))!;
-            problem(key, "is not a key of this program", $"did you mean {closest}? `pulumi config rm {key}`, then set {closest} (every key: README \"Configuration\")");
+            problem(key, "is not a key of this program", $"did you mean {closest}? `pulumi config rm {key}`, then set {closest} (every key: docs/configuration.md)");
         }
     }
 

@@ -1,6 +1,6 @@
 namespace DoK8sHa.Config;
 
-/// <summary>etcd's snapshots (README "Backups and restore").</summary>
+/// <summary>etcd's snapshots (docs/backups.md).</summary>
 /// <param name="EveryHours">Each etcd node snapshots its member this often (a systemd timer).</param>
 /// <param name="Keep">Snapshots each node keeps of each kind (scheduled, before a change).</param>
 /// <param name="Bucket">A Spaces bucket the program makes and every snapshot is uploaded to; null: none.</param>

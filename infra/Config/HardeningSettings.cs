@@ -12,7 +12,7 @@ public sealed record AuditLogSettings(int MaxAgeDays, int MaxBackups, int MaxSiz
     public static AuditLogSettings Default => new(ConfigDefaults.AuditLogMaxAgeDays, ConfigDefaults.AuditLogMaxBackups, ConfigDefaults.AuditLogMaxSizeMb);
 }
 
-/// <summary>What the cluster runs with beyond kubeadm's defaults (README "Hardening").</summary>
+/// <summary>What the cluster runs with beyond kubeadm's defaults (docs/hardening.md).</summary>
 public sealed record HardeningSettings(
     PodSecuritySettings PodSecurity,
     AuditLogSettings AuditLog,

@@ -7,7 +7,7 @@ namespace DoK8sHa.Config;
 /// <summary>
 /// The certificate authorities and service-account key of a stack made by a release of this
 /// program that generated them with openssl on the operator's machine (the `pki-generate` local
-/// command). Given back as config (`legacyPki`, README "Upgrading from an openssl PKI"), they are
+/// command). Given back as config (`legacyPki`, docs/certificates.md "Upgrading from an openssl PKI"), they are
 /// kept: the TLS provider then issues every leaf from them, and makes no CA or service-account key
 /// of its own, so nothing on the running cluster is re-keyed and no token it issued breaks.
 /// </summary>
@@ -34,7 +34,7 @@ public sealed record LegacyPki(
         {
             return null;
         }
-        const string fix = "set it to the old `pki-generate` step's stdout (README \"Upgrading from an openssl PKI\")";
+        const string fix = "set it to the old `pki-generate` step's stdout (docs/certificates.md \"Upgrading from an openssl PKI\")";
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {

@@ -60,7 +60,7 @@ public static class TagOwnership
             problems.Add($"{ConfigDefaults.Namespace}:nodes: the tag {clusterTag}, which this cluster's load balancer and firewalls take their droplets by, carries droplets that are not this stack's nodes: {list}. " +
                 "Either another stack's cluster has the same name (two stacks whose names an earlier release made alike share their tags), or they are nodes this stack removed in an update that failed before they left, under a release that did not record droplets. " +
                 "Fix: if `pulumi stack export | grep -w <id>` finds one in this stack's state, put that node back in nodes as it was, pulumi up, then remove it again; " +
-                "otherwise retire the other stack without deleting the shared tags (README \"Two stacks share a tag\")");
+                "otherwise retire the other stack without deleting the shared tags (docs/day-2.md \"Two stacks share a tag\")");
         }
         return new TagVerdict(problems, stillLeaving);
     }
