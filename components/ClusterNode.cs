@@ -21,6 +21,12 @@ public sealed class ClusterNodeArgs
     /// (MachineRoll). False for a new node and for the node this update rolls.
     /// </summary>
     public bool KeepMachine { get; init; }
+
+    /// <summary>The node as the last successful update recorded it (null: a new node).</summary>
+    public PreviousNode? Previous { get; init; }
+
+    /// <summary>lostNodes lists it: no new step may dial its droplet.</summary>
+    public bool Lost { get; init; }
 }
 
 /// <summary>
@@ -45,9 +51,12 @@ public sealed class ClusterNode : ComponentResource
             }
         }
 
-        // The node's own SSH host key, made here and installed by cloud-init, so every connection
-        // pins it: pulumi-command trusts any host key unless told one (remote/connection.go).
-        // ECDSA P-256: what both the TLS provider and cloud-init handle, and every sshd serves.
+        // The droplet's first SSH host key, made here and installed by cloud-init, so the first
+        // connections pin it: pulumi-command trusts any host key unless told one
+        // (remote/connection.go). ECDSA P-256: what both the TLS provider and cloud-init handle,
+        // and every sshd serves. It is in the state and the user data, and a replaced droplet
+        // boots with it again, so the steps that carry secrets pin the key the droplet then makes
+        // for itself (HostKeyStep).
         HostKey = new Tls.PrivateKey($"{name}.ssh-host-key", new Tls.PrivateKeyArgs
         {
             Algorithm = "ECDSA",
@@ -89,17 +98,17 @@ public sealed class ClusterNode : ComponentResource
         PublicIp = Droplet.Ipv4Address;
         PrivateIp = Droplet.Ipv4AddressPrivate;
         Address = PrivateIp.Apply(ip => new NodeAddress(Spec.Name, ip));
-        ConnectionArgs Connect(int dialErrorLimit) => new()
+        ConnectionArgs Connect(int dialErrorLimit, Input<string> hostKey) => new()
         {
             Host = PublicIp,
             User = settings.SshUser,
             PrivateKey = args.SshPrivateKey,
-            HostKey = HostKey.PublicKeyOpenssh,
+            HostKey = hostKey,
             DialErrorLimit = dialErrorLimit,
             PerDialTimeout = SshDial.PerDialTimeoutSeconds,
         };
         // A live node answers at once: a few retries ride out a dropped packet, not a dead node.
-        Connection = Connect(SshDial.ErrorLimitFor(TimeSpan.FromMinutes(1)));
+        var liveNode = SshDial.ErrorLimitFor(TimeSpan.FromMinutes(1));
 
         // "." never occurs in a node name (a DNS label): "<node>.<what>" cannot be another
         // resource's "<prefix>-<node>" (the engine refuses two resources of one type and name).
@@ -109,8 +118,34 @@ public sealed class ClusterNode : ComponentResource
         {
             FormerNames = [$"{name}-bootstrapped"],
             Create = Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())),
-            RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout)),
+            RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
         });
+
+        // A droplet made before this release keeps its user data's key pinned: a new pin would
+        // run every step on it again (pulumi-command runs a step whose connection changed,
+        // remote/commandController.go, Update). Judged by its droplet id, so the same node on a
+        // new droplet (a roll, `pulumi up --replace`) makes its own. Inside an Apply on the id: a
+        // kept droplet's pin is known in a preview, so its steps preview unchanged.
+        var previous = args.Previous;
+        Output<bool> MadeHere() => Droplet.Id.Apply(id => !(previous is { HostKeyMadeHere: false } && (previous.DropletId is null || previous.DropletId == id)));
+        HostKeyMadeHere = MadeHere();
+        // A lost node's step dials nothing: one this release adds to a dead droplet that keeps its
+        // user data's key would never answer; one that ran before keeps its output (an update
+        // with nothing to run keeps the previous stdout, remote/commandController.go).
+        var lostKeepsUserDataKey = args.Lost && previous is { HostKeyMadeHere: false };
+        HostKeyStep = RemoteStep.Create($"{name}.host-key", this, new RemoteStepArgs
+        {
+            Create = lostKeepsUserDataKey ? null : (Input<string>)HostKeyMadeHere.Apply(made => Render.StepScript(("host-key", Render.HostKey(made)))),
+            RunsNothing = lostKeepsUserDataKey,
+            DependsOn = [Ready],
+            RunVia = Connect(liveNode, HostKey.PublicKeyOpenssh),
+        });
+        // A public key: no secret, though every step's stdout is kept as one (RemoteStep).
+        PinnedHostKey = HostKeyMadeHere.Apply(made => made
+            ? Output.Unsecret(HostKeyStep.Stdout.Apply(stdout => Render.ParseHostKey(stdout)
+                ?? throw new InvalidOperationException($"{name}.host-key printed no host key to pin")))
+            : HostKey.PublicKeyOpenssh);
+        Connection = Connect(liveNode, PinnedHostKey);
 
         RegisterOutputs(new Dictionary<string, object?>
         {
@@ -124,8 +159,17 @@ public sealed class ClusterNode : ComponentResource
 
     public NodeSpec Spec { get; }
 
-    /// <summary>The node's SSH host key: installed at first boot, pinned by every connection to it.</summary>
+    /// <summary>The droplet's first SSH host key: installed at first boot, pinned by the steps before <see cref="HostKeyStep"/>.</summary>
     public Tls.PrivateKey HostKey { get; }
+
+    /// <summary>Makes the droplet's own host key (or, on a droplet made before, keeps its first) and prints it.</summary>
+    public Remote.Command HostKeyStep { get; }
+
+    /// <summary>Whether the droplet serves a key it made itself (false: its user data's, a droplet made before).</summary>
+    public Output<bool> HostKeyMadeHere { get; }
+
+    /// <summary>The host key every step after <see cref="HostKeyStep"/> pins, as an authorized_keys line.</summary>
+    public Output<string> PinnedHostKey { get; }
     public DO.Droplet Droplet { get; }
 
     /// <summary>The droplet's id as a trigger: a step with it runs again on a new droplet.</summary>

@@ -103,6 +103,8 @@ public static class ClusterProgram
             Network = network,
             SshPrivateKey = sshPrivateKey,
             KeepMachine = roll.Kept.Contains(spec.Name),
+            Previous = previous.Nodes?.GetValueOrDefault(spec.Name),
+            Lost = settings.IsLost(spec),
         })).ToList();
         var controlPlaneNodes = nodes.Where(n => n.Spec.IsControlPlane).ToList();
         var etcdNodes = nodes.Where(n => n.Spec.IsEtcd).ToList();
@@ -363,12 +365,14 @@ public static class ClusterProgram
         var machine = roll.MachineAfter(node.Spec, settings.Image, previous.Nodes?.GetValueOrDefault(node.Spec.Name)) is { } known
             ? Output.Create(known)
             : Output.Tuple(node.Droplet.Image, node.Droplet.Size).Apply(t => new NodeMachine(t.Item1, t.Item2));
-        return Output.Tuple(node.PublicIp, node.PrivateIp, node.HostKey.PublicKeyOpenssh, machine, node.Droplet.Id).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
+        return Output.Tuple(node.PublicIp, node.PrivateIp, node.PinnedHostKey, machine, node.Droplet.Id, node.HostKeyMadeHere).Apply(t => (node.Spec.Name, ImmutableDictionary<string, object>.Empty
             .Add("publicIp", t.Item1)
             .Add("privateIp", t.Item2)
             .Add("roles", node.Spec.RoleNames.ToImmutableArray())
-            // The node's line for ~/.ssh/known_hosts: its host key is the program's (ClusterNode).
+            // The node's line for ~/.ssh/known_hosts: the key its steps pin (ClusterNode).
             .Add("knownHosts", $"{t.Item1} {t.Item3.Trim()}")
+            // Whether the droplet made its own host key: what the next update pins (ClusterNode).
+            .Add("hostKey", t.Item6 ? StackHistory.HostKeyMadeHere : StackHistory.HostKeyFromUserData)
             // What the next update judges a new image or size by (MachineRoll), a stack rename and a region change.
             .Add("image", t.Item4.Image)
             .Add("size", t.Item4.Size)

@@ -22,6 +22,12 @@ public static class StackHistory
     /// <summary>The stack output with the nodes the update removed, whose departure runs after it is exported.</summary>
     public const string DepartingOutput = "departing";
 
+    /// <summary>A node's `hostKey` in the nodes output when its droplet made its own SSH host key.</summary>
+    public const string HostKeyMadeHere = "made-on-node";
+
+    /// <summary>A node's `hostKey` in the nodes output when its droplet serves its user data's key.</summary>
+    public const string HostKeyFromUserData = "user-data";
+
     /// <summary>The stack output with the settings a live cluster cannot take a change of (kubeadm-config's).</summary>
     public const string ClusterSettingsOutput = "clusterSettings";
 
@@ -95,7 +101,7 @@ public static class StackHistory
             // Recorded since the change-safety release: the droplet's image and size, the cluster's
             // tag name and region; since the next, its droplet.
             var machine = Field("image") is string image && Field("size") is string size ? new NodeMachine(image, size) : null;
-            yield return ((string)node.Key, new PreviousNode(roles, Field("privateIp") as string, machine, Field("dropletId") as string, Field("kubernetesVersion") as string), Field);
+            yield return ((string)node.Key, new PreviousNode(roles, Field("privateIp") as string, machine, Field("dropletId") as string, Field("kubernetesVersion") as string, Field("hostKey") as string == HostKeyMadeHere), Field);
         }
     }
 }

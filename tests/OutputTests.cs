@@ -69,9 +69,10 @@ public class OutputTests
         Assert.That(nodes["node2"]["privateIp"], Is.EqualTo("10.240.0.3"));
         Assert.That(nodes["node2"]["publicIp"], Is.EqualTo("203.0.113.3"));
         Assert.That((IEnumerable)nodes["node2"]["roles"], Is.EqualTo(new[] { "control-plane", "etcd", "worker" }));
-        // The line an operator adds to known_hosts to reach the node with the program's own check.
-        var userData = Input(result.Mocks.Named("node2"), "userData");
-        Assert.That(nodes["node2"]["knownHosts"], Is.EqualTo($"203.0.113.3 {userData.Split('\n').Single(l => l.StartsWith("  ecdsa_public: ", StringComparison.Ordinal))["  ecdsa_public: ".Length..]}"));
+        // The line an operator adds to known_hosts to reach the node with the program's own check:
+        // the key the droplet made for itself, which its steps pin.
+        Assert.That(nodes["node2"]["knownHosts"], Is.EqualTo($"203.0.113.3 {ClusterMocks.MadeHostKey("node2")}"));
+        Assert.That(nodes["node2"]["hostKey"], Is.EqualTo("made-on-node"));
         Assert.That(await Output.IsSecretAsync(result.Output<string>("apiEndpoint")), Is.False);
         Assert.That(await Output.IsSecretAsync(result.Output<ImmutableDictionary<string, ImmutableDictionary<string, object>>>("nodes")), Is.False, "host public keys are no secret");
     }

@@ -54,6 +54,7 @@ public class RenderedFileTests
         ["api-proxy.nginx.conf"] = () => Render.ApiProxyConfig("node3", ControlPlane.Select(n => $"{n.PrivateIp}:6443")),
         ["api-proxy.sh"] = () => Render.ApiProxy("node3", ControlPlane),
         ["metadata-guard.nft"] = Render.MetadataGuardRules,
+        ["host-key.sh"] = () => Render.HostKey(makeHere: true),
         ["metadata-guard.sh"] = Render.MetadataGuard,
         ["node-leave.sh"] = () => Render.NodeLeave("node3"),
         ["kubeconfig.yaml"] = LocalKubeconfig,

@@ -56,6 +56,21 @@ public static partial class Render
         });
     }
 
+    /// <summary>
+    /// The step that makes a droplet's own host key (<paramref name="makeHere"/>), or leaves an
+    /// existing droplet with its user data's, and prints the key to pin (<see cref="ParseHostKey"/>).
+    /// </summary>
+    public static string HostKey(bool makeHere) =>
+        Template.Render("host-key.sh", new Dictionary<string, string> { ["MAKE_HERE"] = makeHere ? "true" : "false" });
+
+    /// <summary>The key <see cref="HostKey"/> printed, as an authorized_keys line; null: it made none.</summary>
+    public static string? ParseHostKey(string stdout)
+    {
+        var line = stdout.Split('\n').LastOrDefault(l => l.StartsWith("host-key: ", StringComparison.Ordinal));
+        var key = line?["host-key: ".Length..].Trim();
+        return key is not null && key.StartsWith("ssh-ed25519 ", StringComparison.Ordinal) ? key + "\n" : null;
+    }
+
     /// <summary>kubeadm, kubelet and kubectl of the version on a node that has not joined yet.</summary>
     public static string KubernetesPackages(KubernetesVersion version) =>
         Template.Render("kubernetes-packages.sh", new Dictionary<string, string>

@@ -47,6 +47,17 @@ public sealed class ClusterMocks : IMocks
     /// <summary>Resources registered twice: the engine would have stopped the update (StackRun fails on any).</summary>
     public IReadOnlyCollection<string> Duplicates => _duplicates;
 
+    /// <summary>
+    /// The SSH host key a mocked droplet makes for itself (host-key.sh): a well-formed ed25519
+    /// public key, the same for a node in every run.
+    /// </summary>
+    public static string MadeHostKey(string node)
+    {
+        static byte[] Field(byte[] value) => [.. BitConverter.GetBytes(value.Length).Reverse(), .. value];
+        var key = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("host key of " + node));
+        return "ssh-ed25519 " + Convert.ToBase64String([.. Field(System.Text.Encoding.ASCII.GetBytes("ssh-ed25519")), .. Field(key)]);
+    }
+
     /// <summary>The engine's marker of a value not known yet (pulumi-dotnet Serialization/Constants.cs).</summary>
     public const string Unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -245,6 +256,10 @@ public sealed class ClusterMocks : IMocks
                     : name.EndsWith(".token", StringComparison.Ordinal) ? (ClusterExists ? Token(name) : "")
                     // kubeadm-certs.sh's last line: when the node's first kubeadm certificate ends.
                     : name.StartsWith("kubeadm-certs-", StringComparison.Ordinal) ? $"kubeadm-certificates-end={KubeadmCertificatesEnd}\n"
+                    // host-key.sh: the key a droplet made, or that it keeps its user data's.
+                    : name.EndsWith(".host-key", StringComparison.Ordinal) ? (((string)inputs["stdin"]).Contains("if true; then", StringComparison.Ordinal)
+                        ? $"host-key: {MadeHostKey(name[..^".host-key".Length])}\n"
+                        : "host-key: kept (this droplet keeps the key its user data installed)\n")
                     : $"ran {name}";
                 state["stderr"] = "";
                 break;

@@ -50,13 +50,36 @@ public sealed class DeliveredStack
     public IReadOnlyList<string> Steps(Func<string, bool> matches) =>
         [.. Result.Mocks.OfType("command:remote:Command").Where(r => r.Inputs.ContainsKey("create") && matches(r.Name)).Select(r => r.Name)];
 
-    /// <summary>Runs a step on the droplet its connection names, as pulumi-command runs it.</summary>
+    /// <summary>
+    /// Runs a step on the droplet its connection names, as pulumi-command runs it. The mocks
+    /// knew no droplet's own host key (ClusterMocks.MadeHostKey stands for it): a step that pins
+    /// it pins what the droplet's `.host-key` step really printed, as the engine would have
+    /// passed that step's stdout on, so that step must have run first.
+    /// </summary>
     public (int ExitCode, string Stdout, string Stderr) Run(Droplets droplets, string name, int timeoutSeconds = 300)
     {
         var step = Step(name);
         var host = droplets.All.Single(h => h.Address == step.Host);
-        return droplets.Ssh(host, step.HostKey, step.Command, step.Stdin, step.User, timeoutSeconds);
+        var hostKey = step.HostKey;
+        var stood = _madeHostKeys.Keys.FirstOrDefault(k => k.Trim() == hostKey.Trim());
+        if (stood is not null)
+        {
+            hostKey = _madeHostKeys[stood] ?? throw new InvalidOperationException($"{name} pins the key its droplet makes: run its .host-key step first");
+        }
+        var run = droplets.Ssh(host, hostKey, step.Command, step.Stdin, step.User, timeoutSeconds);
+        if (name.EndsWith(".host-key", StringComparison.Ordinal) && run.ExitCode == 0 && DoK8sHa.Scripts.Render.ParseHostKey(run.Stdout) is { } made)
+        {
+            _madeHostKeys[ClusterMocks.MadeHostKey(name[..^".host-key".Length])] = made;
+        }
+        return run;
     }
+
+    /// <summary>The mocks' stand-in for each droplet's own host key, and the key it really made (null: not yet run).</summary>
+    private Dictionary<string, string?> _madeHostKeys => _made ??= Result.Mocks.OfType("command:remote:Command")
+        .Where(r => r.Name.EndsWith(".host-key", StringComparison.Ordinal))
+        .ToDictionary(r => ClusterMocks.MadeHostKey(r.Name[..^".host-key".Length]), _ => (string?)null);
+
+    private Dictionary<string, string?>? _made;
 
     private MockedResource Droplet(string node) =>
         Result.Mocks.OfType("digitalocean:index/droplet:Droplet").Single(d => d.Name == node);

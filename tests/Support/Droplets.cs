@@ -255,8 +255,10 @@ public sealed class Droplets : IDisposable
         {
             throw new InvalidOperationException($"{host.Name} {failure}: {init.Stdout}{init.Stderr}{Read(host, "/var/log/cloud-init-output.log")}");
         }
-        StartIn(host, "sshd", "/usr/sbin/sshd", "-D", "-e");
+        var sshd = StartIn(host, "sshd", "/usr/sbin/sshd", "-D", "-e");
         Hosts.WaitForPort(host, host.Address, 22);
+        // As systemd knows ssh.service's main PID: `systemctl reload ssh` signals this sshd.
+        Exec(host, $"mkdir -p /run/systemctl-stand-in/pids && echo {sshd.Id} > /run/systemctl-stand-in/pids/ssh.service");
         StartIn(host, "cloud-final", "bash", "-c", "cloud-init modules --mode=config >>/var/log/cloud-init-output.log 2>&1; cloud-init modules --mode=final >>/var/log/cloud-init-output.log 2>&1");
     }
 
@@ -315,8 +317,9 @@ public sealed class Droplets : IDisposable
 
     /// <summary>
     /// Runs a command on the droplet as pulumi-command's Remote.Command does: an SSH session as
-    /// the connection's user, the host key pinned, the command text executed, stdin piped
-    /// (pulumi-command remote/commandOutputs.go: session.Stdin, session.Run).
+    /// the connection's user, the host key pinned and only its algorithm offered, the command
+    /// text executed, stdin piped (pulumi-command remote/connection.go: FixedHostKey and
+    /// HostKeyAlgorithms of the pinned key's type; remote/commandOutputs.go: session.Stdin, session.Run).
     /// </summary>
     public (int ExitCode, string Stdout, string Stderr) Ssh(TestHost host, string hostKeyPublic, string command, string? stdin, string user = "root", int timeoutSeconds = 300)
     {
@@ -324,13 +327,15 @@ public sealed class Droplets : IDisposable
         File.WriteAllText(knownHosts, KnownHost(host, hostKeyPublic) + "\n");
         return Hosts.Exec(Operator, "ssh", [
             "-i", OperatorKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", $"UserKnownHostsFile={knownHosts}",
+            "-o", $"HostKeyAlgorithms={hostKeyPublic.Trim().Split(' ')[0]}",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", $"{user}@{host.Address}", command], stdin, timeoutSeconds);
     }
 
     /// <summary>
     /// An SSH session from the operator's host to any address (a droplet, or the balancer's
-    /// relay), as pulumi-command opens it: with the host key pinned when the connection names
-    /// one, else any key accepted (remote/connection.go falls back to InsecureIgnoreHostKey).
+    /// relay), as pulumi-command opens it: with the host key pinned, and only its algorithm
+    /// offered, when the connection names one, else any key accepted (remote/connection.go falls
+    /// back to InsecureIgnoreHostKey).
     /// </summary>
     /// <param name="privateKey">The key the connection gives (pulumi-command dials with it alone, and the agent only when SSH_AUTH_SOCK is set); null: the operator's.</param>
     public (int ExitCode, string Stdout, string Stderr) SshTo(string address, int port, string? hostKeyPublic, string command, string? stdin, string user, int timeoutSeconds = 600, string? privateKey = null)
@@ -360,12 +365,13 @@ public sealed class Droplets : IDisposable
         return Hosts.Exec(Operator, "ssh", [
             "-i", identity, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-p", port.ToString(CultureInfo.InvariantCulture), "-o", "BatchMode=yes",
             "-o", $"StrictHostKeyChecking={(pinned ? "yes" : "no")}", "-o", $"UserKnownHostsFile={(pinned ? knownHosts : "/dev/null")}",
+            .. (pinned ? new[] { "-o", $"HostKeyAlgorithms={hostKeyPublic!.Trim().Split(' ')[0]}" } : []),
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", $"{user}@{address}", command], stdin, timeoutSeconds);
     }
 
     private readonly object _keyFiles = new();
 
-    private void StartIn(TestHost host, string name, string file, params string[] args) =>
+    private Process StartIn(TestHost host, string name, string file, params string[] args) =>
         Hosts.Start(host, name, "nsenter", ["--target", Holder(host), "--mount", "--uts", "--net", file, .. args]);
 
     private string Holder(TestHost host) => _holders[host.Name].Id.ToString(CultureInfo.InvariantCulture);

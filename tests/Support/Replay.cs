@@ -377,6 +377,7 @@ public sealed class Replay
         }
         var json = Canonical(inputs);
         string? command = Text(inputs, "create");
+        var keptStdout = "";
         if (!RunEveryStep && _state.TryGetValue(name, out var old))
         {
             if (old.InputsJson == json)
@@ -393,9 +394,12 @@ public sealed class Replay
             else
             {
                 command = Text(inputs, "update") ?? command;
+                // An update keeps the previous outputs until a command replaces them, so one
+                // with nothing to run keeps its stdout (remote/commandController.go, Update).
+                keptStdout = old.Stdout;
             }
         }
-        var stdout = command is null ? "" : Execute(name, inputs, command);
+        var stdout = command is null ? keptStdout : Execute(name, inputs, command);
         _state[name] = new StepState(name, inputs, json, stdout, Interlocked.Increment(ref _order));
         return stdout;
     }
