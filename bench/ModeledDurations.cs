@@ -32,6 +32,9 @@ public static class ModeledDurations
         ("command:remote:Command:.api-ready", 6, "2 load-balancer health checks"),
         // A node's wait for cloud-init: see BootWait (its time runs from the droplet's boot).
         ("command:remote:Command:.bootstrapped", BootWait.SecondsAfterActive, "sshd up, then cloud-init"),
+        // A node's own host key: one ssh-keygen and an sshd reload over the SSH connection the
+        // bootstrap wait just used (a step after it on the longest path, like the credentials).
+        ("command:remote:Command:.host-key", 2, "host key made on the droplet"),
         // A node's credentials (certificates, keys, API server files) written over SSH and checked
         // with openssl: one connection, a few files (before the etcd and control-plane entries,
         // whose names they extend).

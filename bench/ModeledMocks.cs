@@ -103,7 +103,10 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
                 state["secretOutputNames"] = ImmutableArray<string>.Empty;
                 break;
             case "command:remote:Command":
-                state["stdout"] = name == "health-check" ? "scheduler-leader=node1\ncontroller-manager-leader=node1\n" : "";
+                state["stdout"] = name == "health-check" ? "scheduler-leader=node1\ncontroller-manager-leader=node1\n"
+                    // host-key.sh's last line: the key the droplet made, which later steps pin.
+                    : name.EndsWith(".host-key", StringComparison.Ordinal) ? "host-key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEQF6C6rxmqJ+y+YXJpTUWQ4uQbaEyi0ZKb8Tw1uzD0M\n"
+                    : "";
                 state["stderr"] = "";
                 break;
         }
