@@ -61,25 +61,20 @@ public sealed class DeliveredStack
         var step = Step(name);
         var host = droplets.All.Single(h => h.Address == step.Host);
         var hostKey = step.HostKey;
-        var stood = _madeHostKeys.Keys.FirstOrDefault(k => k.Trim() == hostKey.Trim());
-        if (stood is not null)
+        var node = Result.Mocks.OfType("command:remote:Command").Select(r => r.Name)
+            .Where(n => n.EndsWith(".host-key", StringComparison.Ordinal)).Select(n => n[..^".host-key".Length])
+            .FirstOrDefault(n => ClusterMocks.MadeHostKey(n) == hostKey.Trim());
+        if (node is not null)
         {
-            hostKey = _madeHostKeys[stood] ?? throw new InvalidOperationException($"{name} pins the key its droplet makes: run its .host-key step first");
+            hostKey = droplets.MadeHostKeys.GetValueOrDefault(host.Name) ?? throw new InvalidOperationException($"{name} pins the key {node}'s droplet makes: run its .host-key step first");
         }
         var run = droplets.Ssh(host, hostKey, step.Command, step.Stdin, step.User, timeoutSeconds);
         if (name.EndsWith(".host-key", StringComparison.Ordinal) && run.ExitCode == 0 && DoK8sHa.Scripts.Render.ParseHostKey(run.Stdout) is { } made)
         {
-            _madeHostKeys[ClusterMocks.MadeHostKey(name[..^".host-key".Length])] = made;
+            droplets.MadeHostKeys[host.Name] = made;
         }
         return run;
     }
-
-    /// <summary>The mocks' stand-in for each droplet's own host key, and the key it really made (null: not yet run).</summary>
-    private Dictionary<string, string?> _madeHostKeys => _made ??= Result.Mocks.OfType("command:remote:Command")
-        .Where(r => r.Name.EndsWith(".host-key", StringComparison.Ordinal))
-        .ToDictionary(r => ClusterMocks.MadeHostKey(r.Name[..^".host-key".Length]), _ => (string?)null);
-
-    private Dictionary<string, string?>? _made;
 
     private MockedResource Droplet(string node) =>
         Result.Mocks.OfType("digitalocean:index/droplet:Droplet").Single(d => d.Name == node);

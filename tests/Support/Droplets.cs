@@ -301,6 +301,9 @@ public sealed class Droplets : IDisposable
     private static string Write(string path, string mode, string content) =>
         $"base64 -d > {path} <<'B64'\n{Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(content))}\nB64\nchmod {mode} {path}";
 
+    /// <summary>The SSH host key each droplet made for itself (host-key.sh), by test host, as its step printed it.</summary>
+    public Dictionary<string, string> MadeHostKeys { get; } = [];
+
     /// <summary>The public host key line sshd serves, as the program pins it (known_hosts).</summary>
     public string KnownHost(TestHost host, string publicKey) => $"{host.Address} {publicKey.Trim()}";
 
