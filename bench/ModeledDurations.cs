@@ -58,6 +58,10 @@ public static class ModeledDurations
         // nftables where the image lacks it (an install from the mirror, like one of
         // node-setup's packages). Off the longest path either way.
         ("command:remote:Command:metadata-guard-", 10, "pods kept off the metadata service"),
+        // A node's kubelet serving certificate: files over one SSH connection, checked with
+        // openssl, like the credentials; before a join, no kubelet to wait for. Off the longest
+        // path: beside node-setup.
+        ("command:remote:Command:kubelet-serving-", 3, "kubelet serving certificate"),
         // At creation the API servers already use the inventory's etcd members: a check over SSH.
         ("command:remote:Command:apiserver-endpoints-", 3, "nothing to change"),
         ("command:remote:Command:-join", 40, "kubeadm join (TLS bootstrap)"),
@@ -65,12 +69,12 @@ public static class ModeledDurations
         ("command:remote:Command:.stale-node", 3, "stale Node check"),
         // Helm installs that wait for their workloads (Calico: operator, then calico-node on every node).
         ("kubernetes:helm.sh/v3:Release:addons-calico", 90, "Calico ready"),
-        // metrics-server is ready at its first scrape, which needs the kubelets' serving
-        // certificates approved: the approver's 30 s (below), then one 15 s scrape interval.
-        ("kubernetes:helm.sh/v3:Release:addons-metrics-server", 45, "first scrape after approval"),
+        // metrics-server is ready at its first scrape of the kubelets, whose serving certificates
+        // are in place before they join (no approver to wait for now): an image pull and start,
+        // then its readiness probe from 20 s (chart values.yaml, initialDelaySeconds), after its
+        // first 15 s scrape. (Was the approver's 30 s, then one 15 s scrape.)
+        ("kubernetes:helm.sh/v3:Release:addons-metrics-server", 45, "pull, start, readiness after first scrape"),
         ("kubernetes:helm.sh/v3:Release:", 40, "chart ready"),
-        // One small deployment: image pull and start.
-        ("kubernetes:yaml/v2:ConfigGroup:addons-kubelet-csr-approver", 30, "approver ready"),
         // Beside metrics-server, after Calico: a small deployment, and a DaemonSet whose pods
         // start on every node at once (one image pull each). Neither is on the longest path.
         ("kubernetes:yaml/v2:ConfigGroup:addons-dns-autoscaler", 30, "autoscaler ready"),

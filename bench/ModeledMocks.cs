@@ -115,5 +115,9 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
 
     private double Now() => _clock.Elapsed.TotalMilliseconds / ModeledDurations.MillisecondsPerSecond;
 
-    public Task<object> CallAsync(MockCallArgs args) => Task.FromResult<object>(args.Args);
+    // The update's first call lists the droplets on the cluster's tag (AccountDroplets): a new
+    // stack's tag has none. Every other call answers with its arguments.
+    public Task<object> CallAsync(MockCallArgs args) => Task.FromResult<object>(args.Token == "digitalocean:index/getDroplets:getDroplets"
+        ? System.Collections.Immutable.ImmutableDictionary<string, object>.Empty.Add("droplets", System.Collections.Immutable.ImmutableArray<object>.Empty)
+        : args.Args);
 }

@@ -16,6 +16,12 @@ public sealed class ApiServerEtcdEndpointsArgs
 
     /// <summary>API server flags (apiServer.extraArgs) kept current on a live cluster, as etcd's members are.</summary>
     public IReadOnlyList<(string Name, string Value)> Flags { get; init; } = [];
+
+    /// <summary>
+    /// What every step waits for besides its node's join: every kubelet serving its own certificate
+    /// before an API server of a cluster made earlier trusts only the kubelet-serving CA.
+    /// </summary>
+    public IReadOnlyList<Resource> After { get; init; } = [];
 }
 
 /// <summary>
@@ -39,7 +45,7 @@ public sealed class ApiServerEtcdEndpoints : ComponentResource
             steps.Add(RemoteStep.Create($"{name}-{node.Spec.Name}", node, new RemoteStepArgs
             {
                 Create = script,
-                DependsOn = steps.After(joined),
+                DependsOn = steps.After([joined, .. args.After]),
             }, parent: this));
         }
         Steps = steps.Steps;

@@ -42,12 +42,11 @@ public sealed class ClusterAddonsArgs
     /// <summary>The load balancer users reach the API through, if there is one.</summary>
     public ApiLoadBalancer? LoadBalancer { get; init; }
 
-    /// <summary>
-    /// The inventory's Kubernetes nodes and their VPC addresses: the only kubelets whose serving
-    /// certificates are approved, each for its own name and address. Their count sets the DNS
-    /// autoscaler's floor.
-    /// </summary>
+    /// <summary>The inventory's Kubernetes nodes and their VPC addresses: their count sets the DNS autoscaler's floor.</summary>
     public required IReadOnlyList<(string Name, Output<string> PrivateIp)> KubeletNodes { get; init; }
+
+    /// <summary>The only CA metrics-server trusts for a kubelet's serving certificate (ClusterPki).</summary>
+    public required Output<string> KubeletServingCaCert { get; init; }
 }
 
 /// <summary>
@@ -131,28 +130,31 @@ public sealed class ClusterAddons : ComponentResource
         });
         Calico = calico;
 
-        // Kubelets ask the cluster CA for their serving certificates (serverTLSBootstrap, in
-        // kubeadm-cluster.yaml); the controller manager signs only approved requests. The
-        // approver takes a kubernetes.io/kubelet-serving request only from system:node:<name> of
-        // an inventory node, naming that node and that node's own address (kubelet-csr-approver.yaml).
-        var kubeletNodes = Output.All(args.KubeletNodes.Select(n => n.PrivateIp.Apply(ip => new NodeAddress(n.Name, ip))));
-        CsrApprover = new K8s.Yaml.V2.ConfigGroup($"{name}-kubelet-csr-approver", new K8s.Types.Inputs.Yaml.V2.ConfigGroupArgs
+        // metrics-server dials every kubelet as the API servers do, and trusts for it what they
+        // trust: the kubelet-serving CA, whose certificates the program signs, each for one node's
+        // own name and address (docs/hardening.md). Not the cluster CA: it signs whatever the CSR
+        // API approves.
+        KubeletServingCa = new K8s.Core.V1.ConfigMap($"{name}-kubelet-serving-ca", new K8s.Types.Inputs.Core.V1.ConfigMapArgs
         {
-            Yaml = kubeletNodes.Apply(nodes => Render.KubeletCsrApprover(addons.KubeletCsrApproverVersion, nodes)),
-        }, new ComponentResourceOptions { Parent = this, Provider = Provider, DependsOn = { calico }, DeletedWith = args.Cluster });
-
-        // The kubelets' certificates are the cluster CA's: metrics-server verifies them. Installed
-        // beside the approver, not after it: it turns ready (and Helm's wait ends) at its first
-        // scrape, which needs the kubelets' approved certificates, so it waits for the approver
-        // by itself.
+            Metadata = new K8s.Types.Inputs.Meta.V1.ObjectMetaArgs { Name = KubeletServingCaConfigMap, Namespace = "kube-system" },
+            Data = { ["ca.crt"] = args.KubeletServingCaCert },
+        }, new CustomResourceOptions { Parent = this, Provider = Provider, DeletedWith = args.Cluster });
         MetricsServer = Release("metrics-server", "metrics-server", addons.MetricsServerVersion, MetricsServerChartRepository, "kube-system", new Dictionary<string, object>
         {
-            ["args"] = new[] { "--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" },
-        }, dependsOn: calico);
+            ["args"] = new[] { $"--kubelet-certificate-authority={MetricsServerKubeletCaDir}/ca.crt" },
+            ["extraVolumes"] = new[]
+            {
+                new Dictionary<string, object> { ["name"] = "kubelet-serving-ca", ["configMap"] = new Dictionary<string, object> { ["name"] = KubeletServingCaConfigMap } },
+            },
+            ["extraVolumeMounts"] = new[]
+            {
+                new Dictionary<string, object> { ["name"] = "kubelet-serving-ca", ["mountPath"] = MetricsServerKubeletCaDir, ["readOnly"] = true },
+            },
+        }, calico, KubeletServingCa);
 
         if (addons.Dashboard)
         {
-            Release("kubernetes-dashboard", "kubernetes-dashboard", addons.DashboardVersion, DashboardChartRepository, "kubernetes-dashboard", new Dictionary<string, object>(), dependsOn: calico);
+            Release("kubernetes-dashboard", "kubernetes-dashboard", addons.DashboardVersion, DashboardChartRepository, "kubernetes-dashboard", new Dictionary<string, object>(), calico);
         }
 
         if (addons.NodeLocalDns)
@@ -176,7 +178,7 @@ public sealed class ClusterAddons : ComponentResource
         Releases = releases;
         RegisterOutputs(new Dictionary<string, object?> { ["releases"] = releases.Select(r => r.Name).ToList() });
 
-        K8s.Helm.V3.Release Release(string release, string chart, string version, string repository, string ns, Dictionary<string, object> values, Resource? dependsOn = null)
+        K8s.Helm.V3.Release Release(string release, string chart, string version, string repository, string ns, Dictionary<string, object> values, params Resource[] dependsOn)
         {
             var resource = new K8s.Helm.V3.Release($"{name}-{release}", new K8s.Types.Inputs.Helm.V3.ReleaseArgs
             {
@@ -193,7 +195,7 @@ public sealed class ClusterAddons : ComponentResource
             {
                 Parent = this,
                 Provider = Provider,
-                DependsOn = dependsOn is null ? new InputList<Resource>() : new InputList<Resource> { dependsOn },
+                DependsOn = [.. dependsOn],
                 // `pulumi destroy`: the droplets take every release with them; uninstalling each
                 // first only costs minutes. Turning one add-on off still uninstalls it.
                 DeletedWith = args.Cluster,
@@ -211,8 +213,14 @@ public sealed class ClusterAddons : ComponentResource
     public K8s.Rbac.V1.ClusterRoleBinding OperatorBinding { get; }
     public K8s.Helm.V3.Release Calico { get; }
 
-    /// <summary>Approves the kubelets' serving certificates (inventory nodes, their own addresses).</summary>
-    public K8s.Yaml.V2.ConfigGroup CsrApprover { get; }
+    /// <summary>The kubelet-serving CA's certificate in kube-system, for metrics-server.</summary>
+    public K8s.Core.V1.ConfigMap KubeletServingCa { get; }
+
+    /// <summary>The ConfigMap that holds the kubelet-serving CA's certificate (ca.crt).</summary>
+    public const string KubeletServingCaConfigMap = "do-k8s-ha-kubelet-serving-ca";
+
+    /// <summary>Where metrics-server reads it.</summary>
+    public const string MetricsServerKubeletCaDir = "/etc/do-k8s-ha/kubelet-serving-ca";
     public K8s.Helm.V3.Release MetricsServer { get; }
     public K8s.Yaml.V2.ConfigGroup? NodeLocalDns { get; }
 

@@ -10,6 +10,12 @@ public sealed class ClusterPkiArgs
     /// <summary>The etcd members: each gets a certificate for its private address, signed here.</summary>
     public required IReadOnlyList<(string Name, Output<string> PrivateIp)> EtcdMembers { get; init; }
 
+    /// <summary>
+    /// Every node that runs a kubelet: each gets a serving certificate for its own name and private
+    /// address, signed here by the kubelet-serving CA.
+    /// </summary>
+    public IReadOnlyList<(string Name, Output<string> PrivateIp)> KubeletNodes { get; init; } = [];
+
     /// <summary>Names of the keys Secrets are encrypted with, the first encrypting (config secretsEncryptionKeys).</summary>
     public required IReadOnlyList<string> SecretsEncryptionKeys { get; init; }
 
@@ -51,10 +57,12 @@ public sealed class ClusterPki : ComponentResource
     private static string[] CaUses => ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"];
     private static string[] ClientUses => ["digital_signature", "key_encipherment", "client_auth"];
     private static string[] PeerUses => ["digital_signature", "key_encipherment", "server_auth", "client_auth"];
+    private static string[] ServingUses => ["digital_signature", "key_encipherment", "server_auth"];
 
     private readonly string _name;
     private readonly Dictionary<string, Output<EtcdMemberCredential>> _etcdMembers = [];
     private readonly Dictionary<string, Output<EtcdMemberCredential>> _etcdSnapshotClients = [];
+    private readonly Dictionary<string, Output<KubeletServingCredential>> _kubeletServing = [];
     private readonly List<Output<string>> _validityEnds = [];
 
     public ClusterPki(string name, ClusterPkiArgs args, ComponentResourceOptions? options = null)
@@ -65,6 +73,12 @@ public sealed class ClusterPki : ComponentResource
         var ca = legacy is null ? Authority("ca", "kubernetes") : Kept(legacy.CaCert, legacy.CaKey);
         var frontProxy = legacy is null ? Authority("front-proxy-ca", "front-proxy-ca") : Kept(legacy.FrontProxyCaCert, legacy.FrontProxyCaKey);
         var etcd = legacy is null ? Authority("etcd-ca", "etcd-ca") : Kept(legacy.EtcdCaCert, legacy.EtcdCaKey);
+        // The API servers and metrics-server trust only this CA for a kubelet's serving certificate
+        // (--kubelet-certificate-authority), and only the program signs with it, each node's for
+        // that node's own name and address: a certificate from the CSR API (the cluster CA's, for
+        // any address a node or a bootstrap token holder asks) is never trusted to be a kubelet.
+        // A stack of any age gets it: no openssl-era PKI had one.
+        var kubeletServing = Authority("kubelet-serving-ca", "kubelet-serving-ca");
         // The API servers verify every service-account token with this key: a new one would
         // invalidate the tokens a running cluster has issued, so it is kept as a CA's key is.
         var serviceAccount = legacy is null ? Key("sa", keep: true) : null;
@@ -86,7 +100,7 @@ public sealed class ClusterPki : ComponentResource
         Material = Output.CreateSecret(Output.All(
             ca.Cert, ca.Key, frontProxy.Cert, frontProxy.Key, etcd.Cert, etcd.Key,
             etcdClient.Cert, etcdClient.Key, admin.Cert, admin.Key, operatorCert.Cert, operatorCert.Key,
-            serviceAccountKey, serviceAccountPublicKey).Apply(p => new ClusterPkiMaterial
+            serviceAccountKey, serviceAccountPublicKey, kubeletServing.Cert).Apply(p => new ClusterPkiMaterial
             {
                 CaCert = p[0],
                 CaKey = p[1],
@@ -102,6 +116,7 @@ public sealed class ClusterPki : ComponentResource
                 OperatorKey = p[11],
                 ServiceAccountKey = p[12],
                 ServiceAccountPublicKey = p[13],
+                KubeletServingCaCert = p[14],
                 CaCertHash = ClusterPkiMaterial.DiscoveryHash(p[0]),
             }));
 
@@ -120,6 +135,19 @@ public sealed class ClusterPki : ComponentResource
                 .Apply(t => new EtcdMemberCredential(t.Item1, t.Item2)));
         }
 
+        foreach (var (node, ip) in args.KubeletNodes)
+        {
+            // What the kubelet would ask the CSR API for (kubernetes.io/kubelet-serving: O
+            // system:nodes, CN system:node:<name>), but bound here: its own name and its VPC
+            // address, the one the API servers and metrics-server dial (InternalIP first, the
+            // kubelet's node-ip), and nothing else. "<node>.kubelet-serving", as etcd's members.
+            var credential = Issue($"{node}.kubelet-serving", kubeletServing, $"system:node:{node}", "system:nodes", ServingUses, LeafValidityHours,
+                dnsNames: [node], ipAddresses: [ip]);
+            _kubeletServing[node] = Output.CreateSecret(Output.Tuple(kubeletServing.Cert, credential.Cert, credential.Key)
+                .Apply(t => new KubeletServingCredential(t.Item1, t.Item2, t.Item3)));
+        }
+        KubeletServingCaCert = kubeletServing.Cert;
+
         // The TLS provider is the program's source of secret randomness kept in the state: each
         // encryption key is derived from a private key of its own (HKDF-SHA256 of its PKCS #8
         // bytes), made once and never replaced, so a key stays the same for as long as it is listed.
@@ -136,6 +164,9 @@ public sealed class ClusterPki : ComponentResource
 
     /// <summary>Secret: the CA keys and the credentials issued from them.</summary>
     public Output<ClusterPkiMaterial> Material { get; }
+
+    /// <summary>The CA every kubelet's serving certificate is signed by, and the only one trusted for them.</summary>
+    public Output<string> KubeletServingCaCert { get; }
 
     /// <summary>When each leaf certificate expires: it changes when one is renewed.</summary>
     public Output<string> Renewals { get; }
@@ -164,6 +195,9 @@ public sealed class ClusterPki : ComponentResource
 
     /// <summary>Secret: the client certificate and key an etcd node's snapshots are taken with.</summary>
     public Output<EtcdMemberCredential> EtcdSnapshotClient(string node) => _etcdSnapshotClients[node];
+
+    /// <summary>Secret: a kubelet's serving certificate and key, with its CA's certificate, and nothing else of the PKI.</summary>
+    public Output<KubeletServingCredential> KubeletServing(string node) => _kubeletServing[node];
 
     /// <summary>A certificate and its key; Expires for an issued (renewing) one, null for a CA.</summary>
     private sealed record Credential(Output<string> Cert, Output<string> Key, Output<string>? Expires = null);

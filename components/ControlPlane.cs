@@ -100,8 +100,8 @@ public sealed class ControlPlane : ComponentResource
                     ("control-plane", Render.ControlPlaneScript(c, self, mayInit, node.Spec.IsWorker, joinToken, caCertHash, peersLost: peersLost)));
             });
             List<Resource> dependsOn = mayInit
-                ? [node.Ready, args.Setup.For(node), args.Setup.MetadataGuardFor(node), args.Departures.Kubernetes(node), credentials, .. args.Etcd.Members]
-                : [node.Ready, args.Setup.For(node), args.Setup.MetadataGuardFor(node), args.Departures.Kubernetes(node), credentials, .. args.Etcd.Members, init!];
+                ? [node.Ready, args.Setup.For(node), .. args.Setup.BeforeKubelet(node), args.Departures.Kubernetes(node), credentials, .. args.Etcd.Members]
+                : [node.Ready, args.Setup.For(node), .. args.Setup.BeforeKubelet(node), args.Departures.Kubernetes(node), credentials, .. args.Etcd.Members, init!];
             if (token is not null)
             {
                 dependsOn.Add(token.Mint);

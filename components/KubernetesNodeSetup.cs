@@ -24,6 +24,15 @@ public sealed class KubernetesNodeSetupArgs
 
     /// <summary>What the steps wait for besides their node: the cluster's creation, for workers.</summary>
     public IReadOnlyList<Resource> After { get; init; } = [];
+
+    /// <summary>Issues each node's kubelet serving certificate (ClusterPkiArgs.KubeletNodes lists every node here).</summary>
+    public required ClusterPki Pki { get; init; }
+
+    /// <summary>
+    /// Control-plane nodes: their kubelet serving steps run one after another, so a kubelet that a
+    /// new drop-in kept from starting stops the update at the first node. Workers' run at once.
+    /// </summary>
+    public bool OneAtATime { get; init; }
 }
 
 /// <summary>
@@ -42,13 +51,32 @@ public sealed class KubernetesNodeSetup : ComponentResource
 {
     private readonly Dictionary<string, Remote.Command> _byNode = [];
     private readonly Dictionary<string, Remote.Command> _guards = [];
+    private readonly Dictionary<string, Remote.Command> _serving = [];
 
     public KubernetesNodeSetup(string name, KubernetesNodeSetupArgs args, ComponentResourceOptions? options = null)
         : base("do-k8s-ha:index:KubernetesNodeSetup", name, options)
     {
         var apiServers = Output.All(args.ControlPlaneNodes.Select(n => n.Address));
+        var serving = new StepChain();
         foreach (var node in args.Nodes)
         {
+            // The node's own serving certificate and the drop-in that serves it, before its kubelet
+            // starts (the join waits for it); on a joined node it ends when the kubelet serves it.
+            var lost = args.Lost.Contains(node.Spec.Name);
+            Resource[] servingAfter = [node.Ready, .. args.After];
+            var servingStep = RemoteStep.Create($"{KubeletServingPrefix}-{node.Spec.Name}", node, new RemoteStepArgs
+            {
+                Create = lost ? null : (Input<string>)Output.Tuple(node.Address, args.Pki.KubeletServing(node.Spec.Name))
+                    .Apply(t => Render.SecretStepScript(("kubelet-serving", Render.KubeletServing(t.Item1, t.Item2)))),
+                RunsNothing = lost,
+                DependsOn = args.OneAtATime ? serving.After(servingAfter) : servingAfter,
+            }, parent: this);
+            if (args.OneAtATime)
+            {
+                serving.Add(servingStep);
+            }
+            _serving[node.Spec.Name] = servingStep;
+
             // Beside the setup, and before the node's kubelet can run a pod (the join waits for
             // both); on a node that already runs pods, at once (loading the rules takes nothing
             // down). A worker's waits for the cluster, as its setup does (see ClusterProgram).
@@ -75,8 +103,20 @@ public sealed class KubernetesNodeSetup : ComponentResource
     /// <summary>The step that keeps the node's pods off the droplet metadata service.</summary>
     public const string MetadataGuardPrefix = "metadata-guard";
 
+    /// <summary>The step that installs a node's kubelet serving certificate.</summary>
+    public const string KubeletServingPrefix = "kubelet-serving";
+
     /// <summary>The metadata guard step of a Kubernetes node: its kubelet starts after it.</summary>
     public Remote.Command MetadataGuardFor(ClusterNode node) => _guards[node.Spec.Name];
+
+    /// <summary>The kubelet serving step of a Kubernetes node: its kubelet starts after it.</summary>
+    public Remote.Command KubeletServingFor(ClusterNode node) => _serving[node.Spec.Name];
+
+    /// <summary>What a node's kubelet must not start before: the metadata guard and its serving certificate.</summary>
+    public IReadOnlyList<Resource> BeforeKubelet(ClusterNode node) => [_guards[node.Spec.Name], _serving[node.Spec.Name]];
+
+    /// <summary>Every node's kubelet serving step.</summary>
+    public IReadOnlyCollection<Remote.Command> KubeletServingSteps => _serving.Values;
 
     /// <summary>The setup step of a Kubernetes node: after it, the node can join.</summary>
     public Remote.Command For(ClusterNode node) => _byNode[node.Spec.Name];

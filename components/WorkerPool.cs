@@ -58,7 +58,7 @@ public sealed class WorkerPool : ComponentResource
             {
                 Create = Output.Tuple(node.Address, args.Pki, node.Droplet.Id, token.Token).Apply(t =>
                     Render.SecretStepScript(("worker-join", Render.WorkerJoin(t.Item1, t.Item4, t.Item2.CaCertHash, t.Item3)))),
-                DependsOn = [args.Setup.For(node), args.Setup.MetadataGuardFor(node), stale, token.Mint],
+                DependsOn = [args.Setup.For(node), .. args.Setup.BeforeKubelet(node), stale, token.Mint],
             }, parent: this);
             token.DeleteAfter(join);
             joins.Add(join);

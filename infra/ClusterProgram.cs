@@ -111,6 +111,7 @@ public static class ClusterProgram
         var pki = new ClusterPki("pki", new ClusterPkiArgs
         {
             EtcdMembers = [.. etcdNodes.Select(n => (n.Spec.Name, n.PrivateIp))],
+            KubeletNodes = [.. nodes.Where(n => n.Spec.IsKubernetesNode).Select(n => (n.Spec.Name, n.PrivateIp))],
             SecretsEncryptionKeys = settings.Hardening.SecretsEncryptionKeys,
             Legacy = settings.LegacyPki,
         });
@@ -139,6 +140,8 @@ public static class ClusterProgram
             Version = settings.KubernetesVersion,
             VersionOf = VersionOf,
             Lost = settings.LostNodes,
+            Pki = pki,
+            OneAtATime = true,
         });
 
         // The off-site copy of etcd's snapshots, when a bucket is configured.
@@ -194,6 +197,24 @@ public static class ClusterProgram
             VersionOf = VersionOf,
         });
 
+        // The workers' setup waits for the cluster, which they cannot join before anyway. The
+        // engine runs at most --parallel operations, handing slots to ready steps in arrival
+        // order (pulumi pkg/resource/deploy/step_executor.go: its workers take step chains from
+        // one unbuffered channel, whose waiting senders Go serves first come, first served): set
+        // up at once, a hundred workers' setups would queue the control plane's steps behind
+        // them (docs/performance.md: the 100-node time at P = 32).
+        var workerNodes = nodes.Where(n => n.Spec.IsWorker && !n.Spec.IsControlPlane).ToList();
+        var workerSetup = new KubernetesNodeSetup("worker-setup", new KubernetesNodeSetupArgs
+        {
+            Nodes = workerNodes,
+            ControlPlaneNodes = controlPlaneNodes,
+            Version = settings.KubernetesVersion,
+            VersionOf = VersionOf,
+            Lost = settings.LostNodes,
+            After = [controlPlane.Init],
+            Pki = pki,
+        });
+
         // After etcd nodes change, or the audit log's rotation, each API server takes them in turn.
         var apiServerEtcd = new ApiServerEtcdEndpoints("apiserver-endpoints", new ApiServerEtcdEndpointsArgs
         {
@@ -201,6 +222,7 @@ public static class ClusterProgram
             EtcdEndpoints = etcd.ClientEndpoints,
             CertSans = certSans,
             Flags = Render.ManagedApiServerFlags(settings.Hardening.AuditLog),
+            After = [.. setup.KubeletServingSteps, .. workerSetup.KubeletServingSteps],
         });
 
         var apiEndpoint = apiHost.Apply(host => $"https://{host}:{Ports.ApiServer}");
@@ -233,23 +255,7 @@ public static class ClusterProgram
             EndpointNamed = loadBalancer is null ? [apiServerEtcd.Steps[0]] : [],
             Cluster = network.Firewall,
             KubeletNodes = [.. nodes.Where(n => n.Spec.IsKubernetesNode).Select(n => (n.Spec.Name, n.PrivateIp))],
-        });
-
-        // The workers' setup waits for the cluster, which they cannot join before anyway. The
-        // engine runs at most --parallel operations, handing slots to ready steps in arrival
-        // order (pulumi pkg/resource/deploy/step_executor.go: its workers take step chains from
-        // one unbuffered channel, whose waiting senders Go serves first come, first served): set
-        // up at once, a hundred workers' setups would queue the control plane's steps behind
-        // them (docs/performance.md: the 100-node time at P = 32).
-        var workerNodes = nodes.Where(n => n.Spec.IsWorker && !n.Spec.IsControlPlane).ToList();
-        var workerSetup = new KubernetesNodeSetup("worker-setup", new KubernetesNodeSetupArgs
-        {
-            Nodes = workerNodes,
-            ControlPlaneNodes = controlPlaneNodes,
-            Version = settings.KubernetesVersion,
-            VersionOf = VersionOf,
-            Lost = settings.LostNodes,
-            After = [controlPlane.Init],
+            KubeletServingCaCert = pki.KubeletServingCaCert,
         });
 
         // Workers after the add-ons: both wait for init, and the add-ons are on the longer path.
@@ -302,7 +308,7 @@ public static class ClusterProgram
             LostEtcdEndpoints = Output.All(nodes.Where(n => n.Spec.IsEtcd && settings.IsLost(n.Spec)).Select(n => n.Address))
                 .Apply(members => Render.EtcdClientUrls(members).ToImmutableArray()),
             // After the credential steps too: after a renewal the gate reads the rolled certificates.
-            After = [.. etcd.CredentialSteps, .. snapshots.Steps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. kubeadmCerts.Steps, .. addons.Releases, addons.OperatorBinding, addons.CsrApprover, .. addons.DnsAddons],
+            After = [.. etcd.CredentialSteps, .. snapshots.Steps, .. controlPlane.CredentialSteps, .. controlPlane.Steps, .. apiServerEtcd.Steps, .. workers.Joins, .. departures.Steps, .. upgrade.Steps, .. kubeadmCerts.Steps, .. addons.Releases, addons.OperatorBinding, addons.KubeletServingCa, .. addons.DnsAddons],
         });
 
         // What the next update is judged by (StackHistory, UpdateRules) is exported only once the

@@ -42,7 +42,7 @@ public class AddonAndHealthTests
         Assert.That(mocks.Named("addons-metrics-server").Inputs["version"], Is.EqualTo("3.13.0"));
         // NodeLocal DNSCache and the DNS autoscaler are on by default, as in Kubespray.
         Assert.That(mocks.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)).Select(r => r.Name),
-            Is.EquivalentTo(new[] { "addons-kubelet-csr-approver", "addons-nodelocaldns", "addons-dns-autoscaler" }));
+            Is.EquivalentTo(new[] { "addons-nodelocaldns", "addons-dns-autoscaler" }));
         var autoscaler = mocks.Named("addons-dns-autoscaler").Input("yaml");
         Assert.That(autoscaler, Does.Contain("image: registry.k8s.io/cpa/cluster-proportional-autoscaler:v1.10.3").And.Contain("--target=Deployment/coredns"));
         Assert.That(autoscaler, Does.Contain("\"min\":2,").And.Contain("\"preventSinglePointFailure\":true"));
@@ -65,7 +65,7 @@ public class AddonAndHealthTests
         config["do-k8s-ha:dnsAutoscaler"] = "false";
         var off = (await StackRun.RunAsync("dev", config)).Mocks;
 
-        Assert.That(off.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)).Select(r => r.Name), Is.EqualTo(new[] { "addons-kubelet-csr-approver" }));
+        Assert.That(off.Resources.Where(r => r.Type.StartsWith("kubernetes:yaml", StringComparison.Ordinal)).Select(r => r.Name), Is.Empty);
         Assert.That(off.Named("health-check").Input("create"), Does.Contain("COREDNS_MIN_AVAILABLE=1").And.Contain("DNS_AUTOSCALER=false").And.Contain("NODELOCALDNS=false"));
     }
 
@@ -115,7 +115,7 @@ public class AddonAndHealthTests
         Assert.That(Json(mocks.Named("addons-calico").Inputs["values"]), Is.EqualTo(
             """{"installation":{"calicoNetwork":{"bgp":"Disabled","ipPools":[{"blockSize":26,"cidr":"10.233.64.0/18","encapsulation":"VXLAN","natOutgoing":"Enabled","nodeSelector":"all()"}],"nodeAddressAutodetectionV4":{"kubernetes":"NodeInternalIP"}}}}"""));
         Assert.That(Json(mocks.Named("addons-metrics-server").Inputs["values"]), Is.EqualTo(
-            """{"args":["--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"]}"""));
+            """{"args":["--kubelet-certificate-authority=/etc/do-k8s-ha/kubelet-serving-ca/ca.crt"],"extraVolumeMounts":[{"mountPath":"/etc/do-k8s-ha/kubelet-serving-ca","name":"kubelet-serving-ca","readOnly":true}],"extraVolumes":[{"configMap":{"name":"do-k8s-ha-kubelet-serving-ca"},"name":"kubelet-serving-ca"}]}"""));
         Assert.That(Json(mocks.Named("addons-kubernetes-dashboard").Inputs["values"]), Is.EqualTo("{}"));
         // With deleteUnreachable, a `pulumi refresh` while the API is out of the operator's reach
         // (their address left adminCidrs, every control-plane node down) would drop every add-on

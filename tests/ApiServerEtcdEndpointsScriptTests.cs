@@ -147,7 +147,7 @@ public class ApiServerEtcdEndpointsScriptTests
         Repo.RequireTool("jq", "apt-get install jq");
         _node.WriteState("kube-apiserver.yaml", ApiServerManifest(Before).Replace("    - --secure-port=6443\n", "    - --audit-log-maxage=30\n    - --audit-log-maxbackup=10\n    - --audit-log-maxsize=100\n    - --secure-port=6443\n", StringComparison.Ordinal));
         _node.WriteState("cluster-config", StoredClusterConfiguration(Before).Replace("  - localhost\n", "  - localhost\n  extraArgs:\n  - name: audit-log-maxage\n    value: \"30\"\n  - name: audit-log-maxbackup\n    value: \"10\"\n  - name: audit-log-maxsize\n    value: \"100\"\n  - name: profiling\n    value: \"false\"\n", StringComparison.Ordinal));
-        var flags = Render.ManagedApiServerFlags(new Config.AuditLogSettings(90, 20, 200));
+        var flags = AuditFlags(new Config.AuditLogSettings(90, 20, 200));
 
         var (exit, output) = Run(Before, flags: flags);
 
@@ -208,7 +208,7 @@ public class ApiServerEtcdEndpointsScriptTests
         _node.WriteState("kube-apiserver.yaml", ApiServerManifest(Before).Replace("    - --secure-port=6443\n", "    - --audit-log-maxage=30\n    - --audit-log-maxbackup=10\n    - --secure-port=6443\n", StringComparison.Ordinal));
         var extraArgs = "  extraArgs:\n  - name: audit-log-maxage\n    value: \"30\"\n  - name: audit-log-maxbackup\n    value: \"10\"\n" + (otherExtraArgs ? "  - name: profiling\n    value: \"false\"\n" : "");
         _node.WriteState("cluster-config", StoredClusterConfiguration(Before).Replace("  - localhost\n", "  - localhost\n" + (otherExtraArgs ? extraArgs : ""), StringComparison.Ordinal));
-        var flags = Render.ManagedApiServerFlags(new Config.AuditLogSettings(30, 10, 100));
+        var flags = AuditFlags(new Config.AuditLogSettings(30, 10, 100));
 
         var (exit, output) = Run(Before, flags: flags);
 
@@ -227,6 +227,31 @@ public class ApiServerEtcdEndpointsScriptTests
         Assert.That(again, Is.Zero, second);
         Assert.That(second, Does.Not.Contain("restarting"));
         Assert.That(_node.Log, Does.Not.Contain("patch"), "a second run changes nothing");
+    }
+
+    /// <summary>The managed flags of the audit log alone: the tests above are about them.</summary>
+    private static List<(string Name, string Value)> AuditFlags(Config.AuditLogSettings audit) =>
+        [.. Render.ManagedApiServerFlags(audit).Where(f => f.Name.StartsWith("audit-log-", StringComparison.Ordinal))];
+
+    // A cluster made before the kubelet-serving CA: its API servers trusted the cluster CA for
+    // kubelets, in the manifest and in kubeadm-config. Both now name the kubelet-serving CA, so
+    // a later join or `kubeadm upgrade` keeps it (seen failing with the flag left out of the
+    // managed ones: the manifest kept /etc/kubernetes/pki/ca.crt).
+    [Test]
+    public void AClusterMadeBeforeTrustsOnlyTheKubeletServingCaAfterward()
+    {
+        Repo.RequireTool("jq", "apt-get install jq");
+        const string old = "/etc/kubernetes/pki/ca.crt";
+        _node.WriteState("kube-apiserver.yaml", ApiServerManifest(Before).Replace("    - --secure-port=6443\n", $"    - --audit-log-maxage=30\n    - --audit-log-maxbackup=10\n    - --audit-log-maxsize=100\n    - --kubelet-certificate-authority={old}\n    - --secure-port=6443\n", StringComparison.Ordinal));
+        _node.WriteState("cluster-config", StoredClusterConfiguration(Before).Replace("  - localhost\n", $"  - localhost\n  extraArgs:\n  - name: audit-log-maxage\n    value: \"30\"\n  - name: audit-log-maxbackup\n    value: \"10\"\n  - name: audit-log-maxsize\n    value: \"100\"\n  - name: kubelet-certificate-authority\n    value: {old}\n", StringComparison.Ordinal));
+
+        var (exit, output) = Run(Before, flags: Render.ManagedApiServerFlags(Config.AuditLogSettings.Default));
+
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain($"restarting cp1's API server with --kubelet-certificate-authority={Render.KubeletServingCaFile}\n"));
+        var manifest = File.ReadAllText(Manifest);
+        Assert.That(manifest, Does.Contain($"    - --kubelet-certificate-authority={Render.KubeletServingCaFile}\n").And.Not.Contain(old + "\n"));
+        Assert.That(ExtraArgsIn(File.ReadAllText(_node.StatePath("cluster-config"))), Does.Contain(("kubelet-certificate-authority", Render.KubeletServingCaFile)).And.Not.Contain(("kubelet-certificate-authority", old)));
     }
 
     private static List<(string, string)> ExtraArgsIn(string clusterConfiguration)

@@ -43,6 +43,7 @@ public class CertificateTests
         {
             "pki-operator", "pki-apiserver-etcd-client", "pki-admin", "pki-node1.etcd-member", "pki-node2.etcd-member", "pki-node3.etcd-member",
             "pki-node1.etcd-snapshot", "pki-node2.etcd-snapshot", "pki-node3.etcd-snapshot",
+            "pki-node1.kubelet-serving", "pki-node2.kubelet-serving", "pki-node3.kubelet-serving",
             // kubeadm's certificates on each control-plane node, by their renewal clocks.
             "kubeadm-certs-node1.clock", "kubeadm-certs-node2.clock",
         }));
@@ -56,12 +57,14 @@ public class CertificateTests
         {
             "control-plane-node1.credentials", "control-plane-node2.credentials", "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials",
             "snapshots-node1", "snapshots-node2", "snapshots-node3", "kubeadm-certs-node1", "kubeadm-certs-node2",
+            // The kubelets read a renewed serving certificate from disk: no restart.
+            "kubelet-serving-node1", "kubelet-serving-node2", "kubelet-serving-node3",
         }));
         // kubeadm's own certificates: each control-plane node renews what ends before its clock's new end.
         Assert.That(after["kubeadm-certs-node1"], Does.Contain($"RENEW_BEFORE='{Created.AddDays(306 + 365):yyyy-MM-ddTHH:mm:ssZ}'"));
         // One node at a time: each node's credentials wait for the previous node's, so a
         // certificate that breaks a node stops the roll there.
-        foreach (var chain in new[] { new[] { "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials" }, ["control-plane-node1.credentials", "control-plane-node2.credentials"], ["kubeadm-certs-node1", "kubeadm-certs-node2"] })
+        foreach (var chain in new[] { new[] { "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials" }, ["control-plane-node1.credentials", "control-plane-node2.credentials"], ["kubeadm-certs-node1", "kubeadm-certs-node2"], ["kubelet-serving-node1", "kubelet-serving-node2"] })
         {
             foreach (var (previous, next) in chain.Zip(chain.Skip(1)))
             {

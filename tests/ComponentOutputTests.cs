@@ -56,7 +56,7 @@ public class ComponentOutputTests
         Assert.That(((string)expected.Single(e => e.Type == "ClusterPki").Outputs["caCertificate"]), Does.StartWith("-----BEGIN CERTIFICATE-----"));
         // When each issued certificate ends, one by one: a renewal shows as the one that moved.
         var renewals = ((string)expected.Single(e => e.Type == "ClusterPki").Outputs["renewals"]).Split(',');
-        Assert.That(renewals, Has.Length.EqualTo(result.Mocks.OfType("tls:index/locallySignedCert:LocallySignedCert").Count()).And.Length.EqualTo(9));
+        Assert.That(renewals, Has.Length.EqualTo(result.Mocks.OfType("tls:index/locallySignedCert:LocallySignedCert").Count()).And.Length.EqualTo(12));
         Assert.That(renewals.Select(r => DateTimeOffset.Parse(r, System.Globalization.CultureInfo.InvariantCulture)), Is.All.GreaterThan(DateTimeOffset.UtcNow));
         Assert.Multiple(async () =>
         {

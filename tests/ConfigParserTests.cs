@@ -30,6 +30,21 @@ public class ConfigParserTests
         Assert.That(error.Problems, Has.Some.EqualTo($"do-k8s-ha:{typo}: is not a key of this program. Fix: did you mean {closest}? `pulumi config rm {typo}`, then set {closest} (every key: docs/configuration.md)"));
     }
 
+    // A stack that pinned the approver an earlier release ran keeps working: the key is warned
+    // about with its removal, not refused (the CLI reads only the keys Pulumi.yaml declares:
+    // pulumi pkg/workspace/config.go, mergeConfig).
+    [Test]
+    public void ARetiredKeyIsWarnedAboutNotRefused()
+    {
+        var values = Valid();
+        values["kubeletCsrApproverVersion"] = "1.2.14";
+
+        Parse(values, out var warnings);
+
+        Assert.That(warnings, Has.Some.EqualTo("do-k8s-ha:kubeletCsrApproverVersion is no longer read: no approver runs; the program signs each kubelet's serving certificate for that node alone (docs/hardening.md). Remove it: `pulumi config rm kubeletCsrApproverVersion`."));
+        Assert.That(ConfigDefaults.Keys.Select(k => k.Name), Does.Not.Contain("kubeletCsrApproverVersion"), "no longer declared");
+    }
+
     [Test]
     public void TheProgramRefusesAnUnknownKeyBeforeAnyResource()
     {
@@ -151,7 +166,6 @@ public class ConfigParserTests
     [TestCase("secretsEncryptionKeys", "[]", "secretsEncryptionKeys: is empty. Fix: set a list, e.g. `pulumi config set --path 'secretsEncryptionKeys[0]' key1`")]
     [TestCase("secretsEncryptionKeys", """["key1","key1"]""", "secretsEncryptionKeys[1]: 'key1' is listed twice. Fix: list each once")]
     [TestCase("secretsEncryptionKeys", "key1", "secretsEncryptionKeys: is not a list. Fix: set a list, e.g. `pulumi config set --path 'secretsEncryptionKeys[0]' key1`")]
-    [TestCase("kubeletCsrApproverVersion", "latest", "kubeletCsrApproverVersion: 'latest' is not a version. Fix: give a release such as 1.2.14")]
     [TestCase("etcdVersion", "3.6", "etcdVersion: '3.6' is not an etcd release. Fix: give MAJOR.MINOR.PATCH, e.g. 3.6.5")]
     [TestCase("etcdVersion", "3.6.6", "etcdSha256: is required when etcdVersion is not 3.6.5. Fix: set it to the sha256 of etcd-v3.6.6-linux-amd64.tar.gz from the release's SHA256SUMS")]
     [TestCase("etcdSha256", "abc", "etcdSha256: 'abc' is not a SHA-256 hex digest. Fix: set it to the sha256 of etcd-v3.6.5-linux-amd64.tar.gz from the release's SHA256SUMS")]

@@ -169,8 +169,8 @@ public class DayTwoTests
     public async Task AddingAWorkerChangesNoOtherResource()
     {
         var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:nodes"] = WithNode(c["do-k8s-ha:nodes"], "worker4", "worker"));
-        // Only the kubelet certificate approver, which now also approves worker4's kubelet.
-        Assert.That(Changed(before, after), Is.EqualTo(new[] { "addons-kubelet-csr-approver" }));
+        // None: worker4's serving certificate is its own, and no approver lists the nodes.
+        Assert.That(Changed(before, after), Is.Empty);
         Assert.That(after.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("workers-worker4-join").And.Contain("upgrade-worker4"));
     }
 
@@ -182,8 +182,6 @@ public class DayTwoTests
         {
             // Every node's proxy, control-plane nodes' too, gets cp4 as an upstream.
             "node-setup-cp1", "node-setup-cp2", "node-setup-cp3", "node-setup-worker1", "node-setup-worker2", "node-setup-worker3",
-            // The kubelet certificate approver approves cp4's kubelet too.
-            "addons-kubelet-csr-approver",
         }));
         Assert.That(after.OfType(RemoteCommand).Select(c => c.Name), Does.Contain("control-plane-cp4"));
     }
@@ -194,8 +192,8 @@ public class DayTwoTests
         var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:nodes"] = c["do-k8s-ha:nodes"].Replace(""",{"name":"worker3","roles":["worker"],"size":"s-8vcpu-16gb"}""", "", StringComparison.Ordinal));
 
         Assert.That(after.Resources.Where(r => r.Name.Contains("worker3", StringComparison.Ordinal)), Is.Empty);
-        // Only the kubelet certificate approver, which no longer approves worker3's kubelet.
-        Assert.That(Changed(before, after), Is.EqualTo(new[] { "addons-kubelet-csr-approver" }));
+        // Nothing else: no other node held anything of worker3's.
+        Assert.That(Changed(before, after), Is.Empty);
         // What runs when worker3's resources go, before its droplet: drain and delete, from cp1.
         Assert.That(Input(before.Named("leave-worker3"), "delete"), Does.Contain("drain").And.Contains("delete node"));
     }

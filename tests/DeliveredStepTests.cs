@@ -1,3 +1,4 @@
+using DoK8sHa.Config;
 using DoK8sHa.Scripts;
 using DoK8sHa.Tests.Support;
 
@@ -419,6 +420,89 @@ public class DeliveredStepTests
         Assert.That(_mirror.Requests, Does.Contain("GET /core:/stable:/v1.35/deb/InRelease"));
         // The same step sets up the local API proxy: nginx serves it with the rendered config.
         Assert.That(_droplets.Exec(node3, "ss -ltnH 'sport = :6444'").Stdout, Does.Contain("127.0.0.1:6444"), "the API proxy listens");
+    }
+
+    // The serving certificate as the API servers judge it: node1's API server trusts only the
+    // CA file its credentials step installed (--kubelet-certificate-authority) and dials the
+    // kubelet at its VPC address (kubeadm's --kubelet-preferred-address-types, InternalIP first);
+    // curl checks as Go's TLS client does, the chain to that CA and the address among the
+    // certificate's IP names (crypto/x509 verify.go, VerifyHostname). node2 was joined by an
+    // earlier release: its kubelet asks the CSR API for a certificate (serverTLSBootstrap).
+    // Seen failing with the drop-in's file named other than *.conf (the kubelet, as its stand-in,
+    // skips it, and the step waited out its time for the kubelet to serve the certificate), and
+    // with /etc/default/kubelet left out (no --config-dir reached the kubelet).
+    [Test]
+    public async Task AKubeletServesItsOwnCertificateWhichTheApiServersTrustAndNoOtherNodesIs()
+    {
+        Repo.RequireTool("openssl", "apt-get install openssl");
+        var stack = await DevStack();
+        Boot(stack);
+        var (node1, node2) = (_droplets[0], _droplets[1]);
+        Ran(stack.Run(_droplets, "node-setup-node2"), "node-setup-node2: the kubelet package and kubeadm's drop-in for it");
+        Ran(_droplets.Exec(node2, """
+            set -euo pipefail
+            install -d /var/lib/kubelet
+            printf 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nserverTLSBootstrap: true\n' > /var/lib/kubelet/config.yaml
+            : > /etc/kubernetes/kubelet.conf
+            systemctl start kubelet
+            """), "node2 as an earlier release left it: joined, its kubelet asking the CSR API");
+
+        var moved = stack.Run(_droplets, "kubelet-serving-node2");
+        Ran(moved, "kubelet-serving-node2");
+        Assert.That(moved.Stdout, Does.Contain("node2's kubelet restarted to serve its own certificate").And.Contain("node2's kubelet serves its own certificate on"));
+        Assert.That(_droplets.Exec(node2, "stat -c '%a %U' /etc/do-k8s-ha/kubelet-serving/serving.key").Stdout.Trim(), Is.EqualTo("600 root"));
+        var again = stack.Run(_droplets, "kubelet-serving-node2");
+        Ran(again, "kubelet-serving-node2, again");
+        Assert.That(again.Stdout, Does.Contain("is current").And.Not.Contain("restarted"), "a second run restarts nothing");
+
+        Ran(stack.Run(_droplets, "control-plane-node1.credentials"), "control-plane-node1.credentials: the CA the API server trusts for kubelets");
+        Ran(stack.Run(_droplets, "kubelet-serving-node1"), "kubelet-serving-node1: node1's own certificate (node1 has not joined)");
+        var trusted = Render.KubeletServingCaFile;
+        (int ExitCode, string Stdout, string Stderr) Dial(int port, string ca = "") =>
+            _droplets.Exec(node1, $"curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' --cacert {(ca.Length > 0 ? ca : trusted)} https://{node2.Address}:{port}/");
+        var kubelet = Dial(Ports.Kubelet);
+        Assert.That(kubelet.Stdout, Is.EqualTo("401"), $"node1's API server reaches node2's kubelet over TLS it trusts:\n{kubelet.Stderr}");
+
+        // What a node could otherwise present at node2's address: node1's own certificate (node1
+        // holds it), and one the cluster CA signed for node2's address, as an approved CSR gets.
+        Ran(_droplets.Exec(node1, $"""
+            set -euo pipefail
+            cd "$(mktemp -d /tmp/dkh-csr.XXXXXX)"
+            openssl req -new -newkey rsa:2048 -nodes -keyout approved.key -subj '/O=system:nodes/CN=system:node:node1' -out approved.csr 2>/dev/null
+            printf 'subjectAltName=IP:{node2.Address}\nextendedKeyUsage=serverAuth\n' > ext
+            openssl x509 -req -in approved.csr -CA /etc/kubernetes/pki/ca.crt -CAkey /etc/kubernetes/pki/ca.key -CAcreateserial -days 1 -extfile ext -out approved.crt 2>/dev/null
+            install -d /tmp/dkh-presented
+            cp approved.crt approved.key /tmp/dkh-presented/
+            cp /etc/do-k8s-ha/kubelet-serving/serving.crt /tmp/dkh-presented/node1.crt
+            cp /etc/do-k8s-ha/kubelet-serving/serving.key /tmp/dkh-presented/node1.key
+            """), "the certificates another node could present");
+        // Served on node2, at its address, as its kubelet would serve them.
+        foreach (var file in new[] { "node1.crt", "node1.key", "approved.crt", "approved.key" })
+        {
+            Ran(_droplets.Exec(node2, $"install -d /tmp/dkh-presented && cat > /tmp/dkh-presented/{file} <<'PEM'\n{_droplets.Read(node1, $"/tmp/dkh-presented/{file}").Trim()}\nPEM"), file);
+        }
+        Ran(_droplets.Exec(node2, """
+            for pair in 10251:node1 10252:approved; do
+              setsid openssl s_server -quiet -accept "${pair%%:*}" -cert "/tmp/dkh-presented/${pair#*:}.crt" -key "/tmp/dkh-presented/${pair#*:}.key" -www </dev/null >/dev/null 2>&1 &
+            done
+            """), "the servers");
+        try
+        {
+            _droplets.Hosts.WaitForPort(node2, node2.Address, 10251);
+            _droplets.Hosts.WaitForPort(node2, node2.Address, 10252);
+            var otherNodes = Dial(10251);
+            Assert.That(otherNodes.ExitCode, Is.EqualTo(60), $"node1's certificate at node2's address is refused:\n{otherNodes.Stderr}");
+            Assert.That(otherNodes.Stderr, Does.Contain("does not match target host name").Or.Contain("no alternative certificate subject name matches"));
+            var approved = Dial(10252);
+            Assert.That(approved.ExitCode, Is.EqualTo(60), $"a CSR's certificate for node2's address is refused:\n{approved.Stderr}");
+            Assert.That(approved.Stderr, Does.Contain("unable to get local issuer certificate"));
+            // The cluster CA, which the API servers trusted before, would have taken it.
+            Assert.That(Dial(10252, "/etc/kubernetes/pki/ca.crt").Stdout, Is.EqualTo("200"), "the old trust accepts what a CSR gets");
+        }
+        finally
+        {
+            _droplets.Exec(node2, "pkill -f 'openssl s_server' || true");
+        }
     }
 
     // Seen failing before the step existed: the pod fetched node2's user data, host key and all.

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using DoK8sHa.Components;
 using DoK8sHa.Config;
@@ -12,7 +13,7 @@ namespace DoK8sHa.Tests;
 /// <summary>
 /// The hardened defaults (docs/hardening.md), asserted on what the program renders for the dev
 /// stack: the API server's flags and mounts, the files those flags name, the kubelet's serving
-/// certificates and who approves them.
+/// certificates and whom they are trusted by.
 /// </summary>
 public class HardeningTests
 {
@@ -72,7 +73,7 @@ public class HardeningTests
         Assert.That(args, Does.ContainKey("authentication-config").WithValue($"{Render.HardeningDir}/anonymous-auth.yaml"));
         Assert.That(args, Does.ContainKey("encryption-provider-config").WithValue($"{Render.HardeningDir}/encryption-config.yaml"));
         Assert.That(args, Does.ContainKey("encryption-provider-config-automatic-reload").WithValue("true"));
-        Assert.That(args, Does.ContainKey("kubelet-certificate-authority").WithValue("/etc/kubernetes/pki/ca.crt"));
+        Assert.That(args, Does.ContainKey("kubelet-certificate-authority").WithValue(Render.KubeletServingCaFile));
         Assert.That(args, Does.ContainKey("profiling").WithValue("false"));
         // An AuthenticationConfiguration file and --anonymous-auth exclude each other.
         Assert.That(args, Does.Not.ContainKey("anonymous-auth"));
@@ -83,7 +84,8 @@ public class HardeningTests
         Assert.That(volumes, Does.ContainKey(Render.HardeningDir).WithValue("true"));
         Assert.That(volumes, Does.ContainKey("/var/log/kubernetes/audit").WithValue("false"));
 
-        Assert.That(Kind(docs, "KubeletConfiguration")["serverTLSBootstrap"].ToString(), Is.EqualTo("true"));
+        // No kubelet asks the CSR API for its serving certificate: the drop-in names the program's.
+        Assert.That(Kind(docs, "KubeletConfiguration").Children.Keys.Select(k => k.ToString()), Does.Not.Contain("serverTLSBootstrap"));
     }
 
     [Test]
@@ -196,47 +198,95 @@ public class HardeningTests
         Assert.That(ClusterPki.DeriveEncryptionKey("key2", pem), Is.Not.EqualTo(key));
     }
 
+    /// <summary>The PEM blocks a step's stdin carries, in order.</summary>
+    private static List<string> PemBlocks(string stdin, string kind) =>
+        [.. Regex.Matches(stdin, $"-----BEGIN {kind}-----\n.*?\n-----END {kind}-----", RegexOptions.Singleline).Select(m => m.Value)];
+
+    /// <summary>The file control-plane-pki.sh installs at $PKI/<paramref name="file"/>, as the step carries it.</summary>
+    private static string PkiFile(string stdin, string file) =>
+        Regex.Match(stdin, $@"install_file ""\$PKI/{Regex.Escape(file)}"" 0644 <<'PEM'\n(.*?)\nPEM\n", RegexOptions.Singleline).Groups[1].Value;
+
+    private static bool SignedBy(X509Certificate2 leaf, X509Certificate2 ca)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(leaf);
+    }
+
+    // Seen failing with the certificates issued for every node's address, and with the API
+    // server's flag left on the cluster CA.
     [Test]
-    public async Task OnlyInventoryKubeletsGetServingCertificatesForTheirOwnAddressesAndMetricsServerVerifiesThem()
+    public async Task EachKubeletServesACertificateForItsOwnNameAndAddressOnlyWhichAloneTheApiServersAndMetricsServerTrust()
     {
         var mocks = (await StackRun.SharedAsync("prod")).Mocks;
-        var approver = mocks.Named("addons-kubelet-csr-approver");
-        var docs = new YamlStream();
-        docs.Load(new StringReader(approver.Input("yaml")));
-        var deployment = docs.Documents.Select(d => (YamlMappingNode)d.RootNode).Single(d => d["kind"].ToString() == "Deployment");
-        var pod = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)deployment["spec"])["template"])["spec"];
-        var container = (YamlMappingNode)((YamlSequenceNode)pod["containers"]).Single();
-        var env = ((YamlSequenceNode)container["env"]).Cast<YamlMappingNode>().ToDictionary(e => e["name"].ToString(), e => e["value"].ToString());
-
-        // Kubernetes nodes only (etcd-only nodes run no kubelet), each name to its own address.
+        // Kubernetes nodes only (etcd-only nodes run no kubelet).
         var kubeletNodes = mocks.OfType("digitalocean:index/droplet:Droplet").Select(d => d.Input("name")).Where(n => !n.StartsWith("etcd", StringComparison.Ordinal)).ToList();
-        var aliases = ((YamlSequenceNode)pod["hostAliases"]).Cast<YamlMappingNode>()
-            .ToDictionary(a => ((YamlSequenceNode)a["hostnames"]).Single().ToString(), a => a["ip"].ToString());
-        Assert.That(aliases.Keys, Is.EquivalentTo(kubeletNodes));
+        var servingSteps = mocks.OfType("command:remote:Command").Where(c => c.Name.StartsWith("kubelet-serving-", StringComparison.Ordinal)).Select(c => c.Name).ToList();
+        Assert.That(servingSteps, Is.EquivalentTo(kubeletNodes.Select(n => $"kubelet-serving-{n}")));
+
+        var credentials = mocks.OfType("command:remote:Command").First(c => c.Name.StartsWith("control-plane-", StringComparison.Ordinal) && c.Name.EndsWith(".credentials", StringComparison.Ordinal)).Input("create");
+        using var clusterCa = X509Certificate2.CreateFromPem(PkiFile(credentials, "ca.crt"));
+        var servingCaPem = PkiFile(credentials, "kubelet-serving-ca.crt");
+        using var servingCa = X509Certificate2.CreateFromPem(servingCaPem);
+        Assert.That(servingCa.Thumbprint, Is.Not.EqualTo(clusterCa.Thumbprint), "a CA of its own, not the cluster CA the CSR API signs with");
+
+        var everyCert = new List<string>();
         foreach (var node in kubeletNodes)
         {
-            Assert.That(aliases[node], Is.EqualTo(ClusterMocks.PrivateIp(node, ProdVpc)), node);
-        }
-        // DNS resolution is what ties an address to its node: it must not be bypassed.
-        Assert.That(env, Does.Not.ContainKey("BYPASS_DNS_RESOLUTION"));
-        // v1.2.14 denies a CSR that fails a check unless SKIP_DENY_STEP (csr_controller.go,
-        // appendCondition; cmd.go reads the flag from the environment): a denied CSR is never
-        // approved later, where a pending one is once the approver knows the node's address.
-        Assert.That(env["SKIP_DENY_STEP"], Is.EqualTo("true"));
-        var regex = new Regex(env["PROVIDER_REGEX"]);
-        Assert.That(kubeletNodes.Where(n => !regex.IsMatch(n)), Is.Empty);
-        Assert.That(new[] { "etcd1", "cp1x", "xcp1", "worker10" }.Where(n => regex.IsMatch(n)), Is.Empty, "no name outside the inventory's Kubernetes nodes");
-        Assert.That(env["PROVIDER_IP_PREFIXES"].Split(','), Is.EquivalentTo(kubeletNodes.Select(n => $"{ClusterMocks.PrivateIp(n, ProdVpc)}/32")));
-        Assert.That(container["image"].ToString(), Is.EqualTo($"ghcr.io/postfinance/kubelet-csr-approver:v{ConfigDefaults.KubeletCsrApproverVersion}"));
+            var stdin = mocks.Named($"kubelet-serving-{node}").Input("create");
+            var certs = PemBlocks(stdin, "CERTIFICATE");
+            Assert.That(certs, Has.Count.EqualTo(2), $"{node}: the CA's certificate and its own");
+            Assert.That(certs[0].Trim(), Is.EqualTo(servingCaPem.Trim()), $"{node} checks its certificate against the CA the API servers trust");
+            using var cert = X509Certificate2.CreateFromPem(certs[1], PemBlocks(stdin, "RSA PRIVATE KEY").Concat(PemBlocks(stdin, "PRIVATE KEY")).Single());
+            everyCert.Add(certs[1]);
 
+            // What kubernetes.io/kubelet-serving would issue (O system:nodes, CN system:node:<name>),
+            // for this node's name and VPC address alone.
+            Assert.That(cert.SubjectName.EnumerateRelativeDistinguishedNames().Select(n => $"{n.GetSingleElementType().FriendlyName}={n.GetSingleElementValue()}"),
+                Is.EquivalentTo(new[] { "O=system:nodes", $"CN=system:node:{node}" }), node);
+            var san = cert.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
+            Assert.That(san.EnumerateDnsNames(), Is.EqualTo(new[] { node }), $"{node}: its own name only");
+            Assert.That(san.EnumerateIPAddresses().Select(a => a.ToString()), Is.EqualTo(new[] { ClusterMocks.PrivateIp(node, ProdVpc) }), $"{node}: its own address only");
+            var usages = cert.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Select(o => o.Value);
+            Assert.That(usages, Is.EqualTo(new[] { "1.3.6.1.5.5.7.3.1" }), $"{node}: serving only");
+            Assert.That(SignedBy(cert, servingCa), Is.True, $"{node}: signed by the kubelet-serving CA");
+            Assert.That(SignedBy(cert, clusterCa), Is.False, $"{node}: not the cluster CA's");
+            Assert.That(cert.HasPrivateKey, Is.True, $"{node}: its key matches");
+        }
+        // Each node's step carries its own certificate and key and no other node's.
+        foreach (var node in kubeletNodes)
+        {
+            var stdin = mocks.Named($"kubelet-serving-{node}").Input("create");
+            Assert.That(everyCert.Count(stdin.Contains), Is.EqualTo(1), $"{node} gets its own certificate alone");
+        }
+
+        // Every API server trusts that CA alone for kubelets: at init and on a live cluster.
+        Assert.That(Render.ManagedApiServerFlags(AuditLogSettings.Default), Does.Contain(("kubelet-certificate-authority", Render.KubeletServingCaFile)));
+        foreach (var step in mocks.OfType("command:remote:Command").Where(c => c.Name.StartsWith("apiserver-endpoints-", StringComparison.Ordinal)))
+        {
+            Assert.That(step.Input("create"), Does.Contain($"kubelet-certificate-authority={Render.KubeletServingCaFile}"), step.Name);
+            // A cluster made earlier trusted the cluster CA: every kubelet serves the new certificate first.
+            Assert.That(step.RegisteredAt, Is.GreaterThan(servingSteps.Max(s => mocks.Named(s).CompletedAt)), $"{step.Name} waits for every kubelet");
+        }
+
+        // metrics-server dials the kubelets too, and trusts what the API servers trust.
         var releases = mocks.OfType("kubernetes:helm.sh/v3:Release").ToDictionary(r => r.Inputs["name"].ToString()!);
         var metrics = (IDictionary<string, object>)releases["metrics-server"].Inputs["values"];
         var metricsArgs = ((IEnumerable)metrics["args"]).Cast<object>().Select(a => a.ToString()).ToList();
         Assert.That(metricsArgs, Does.Not.Contain("--kubelet-insecure-tls"));
-        Assert.That(metricsArgs, Does.Contain("--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"));
-        // Both need the pod network; metrics-server's readiness waits for approved kubelet certificates by itself.
-        Assert.That(releases["metrics-server"].RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
-        Assert.That(approver.RegisteredAt, Is.GreaterThan(releases["calico"].CompletedAt));
+        Assert.That(metricsArgs, Does.Contain($"--kubelet-certificate-authority={ClusterAddons.MetricsServerKubeletCaDir}/ca.crt"));
+        var volume = ((IEnumerable)metrics["extraVolumes"]).Cast<IDictionary<string, object>>().Single();
+        var mount = ((IEnumerable)metrics["extraVolumeMounts"]).Cast<IDictionary<string, object>>().Single();
+        Assert.That(mount["name"], Is.EqualTo(volume["name"]));
+        Assert.That(mount["mountPath"], Is.EqualTo(ClusterAddons.MetricsServerKubeletCaDir));
+        Assert.That(((IDictionary<string, object>)volume["configMap"])["name"], Is.EqualTo(ClusterAddons.KubeletServingCaConfigMap));
+        var configMap = mocks.Named("addons-kubelet-serving-ca");
+        Assert.That(((IDictionary<string, object>)configMap.Inputs["data"])["ca.crt"].ToString()!.Trim(), Is.EqualTo(servingCaPem.Trim()));
+
+        // And nothing approves kubelet serving requests any more.
+        Assert.That(mocks.Resources.Select(r => r.Name), Has.None.Contains("approver"));
     }
 
     // secretbox takes exactly 32 bytes (k8s.io/apiserver storage/value/encrypt/secretbox): a
@@ -252,15 +302,5 @@ public class HardeningTests
         Assert.That(error.Message, Is.EqualTo(keys.Length == 0
             ? "Secrets need at least one encryption key (Parameter 'keys')"
             : "encryption key key1 is not 32 bytes in base64 (Parameter 'keys')"));
-    }
-
-    [Test]
-    public void TheApprovalsImageTakesTheVersionWithOrWithoutItsV()
-    {
-        var nodes = new[] { new NodeAddress("cp1", "10.240.0.2") };
-        Assert.That(Render.KubeletCsrApprover("v1.2.10", nodes), Does.Contain("kubelet-csr-approver:v1.2.10\n"));
-        Assert.That(Render.KubeletCsrApprover("1.2.10", nodes), Does.Contain("kubelet-csr-approver:v1.2.10\n"));
-        Assert.That(Assert.Throws<ArgumentException>(() => Render.KubeletCsrApprover("1.2.10", []))!.Message,
-            Is.EqualTo("no Kubernetes node to approve certificates for (Parameter 'kubeletNodes')"));
     }
 }

@@ -172,7 +172,7 @@ public class KeyMaterialTests
 
         // The renewal clocks of kubeadm's certificates are self-signed too, and sign nothing (ControlPlaneCertificates).
         var authorities = mocks.OfType("tls:index/selfSignedCert:SelfSignedCert").Where(c => !c.Name.EndsWith(".clock", StringComparison.Ordinal)).ToList();
-        Assert.That(authorities.Select(c => c.Name), Is.EquivalentTo(new[] { "pki-ca", "pki-front-proxy-ca", "pki-etcd-ca" }));
+        Assert.That(authorities.Select(c => c.Name), Is.EquivalentTo(new[] { "pki-ca", "pki-front-proxy-ca", "pki-etcd-ca", "pki-kubelet-serving-ca" }));
         Assert.That(authorities.Select(c => c.Inputs["isCaCertificate"]), Is.All.EqualTo(true));
         Assert.That(authorities.Select(c => c.Inputs.ContainsKey("earlyRenewalHours")), Is.All.False, "a CA renewed in place would orphan every node");
 
@@ -181,6 +181,8 @@ public class KeyMaterialTests
         {
             "pki-apiserver-etcd-client", "pki-admin", "pki-operator", "pki-etcd1.etcd-member", "pki-etcd2.etcd-member", "pki-etcd3.etcd-member",
             "pki-etcd1.etcd-snapshot", "pki-etcd2.etcd-snapshot", "pki-etcd3.etcd-snapshot",
+            "pki-cp1.kubelet-serving", "pki-cp2.kubelet-serving", "pki-cp3.kubelet-serving",
+            "pki-worker1.kubelet-serving", "pki-worker2.kubelet-serving", "pki-worker3.kubelet-serving",
         }));
         foreach (var leaf in leaves)
         {

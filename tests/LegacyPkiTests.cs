@@ -107,8 +107,9 @@ public class LegacyPkiTests
         config["do-k8s-ha:legacyPki"] = OldStepOutput(Old);
         var mocks = (await StackRun.RunAsync("dev", config, new ClusterMocks { Tls = new TlsStandIn() })).Mocks;
 
-        // No CA and no service-account key of the TLS provider: the old ones stay.
-        Assert.That(mocks.OfType("tls:index/selfSignedCert:SelfSignedCert").Where(c => !c.Name.EndsWith(".clock", StringComparison.Ordinal)), Is.Empty, "no CA (the renewal clocks sign nothing)");
+        // No CA and no service-account key of the TLS provider: the old ones stay. The one CA made
+        // is the kubelets' serving CA, which no openssl-era PKI had.
+        Assert.That(mocks.OfType("tls:index/selfSignedCert:SelfSignedCert").Where(c => !c.Name.EndsWith(".clock", StringComparison.Ordinal)).Select(c => c.Name), Is.EqualTo(new[] { "pki-kubelet-serving-ca" }), "no other CA (the renewal clocks sign nothing)");
         Assert.That(mocks.OfType("tls:index/privateKey:PrivateKey").Select(k => k.Name), Has.None.AnyOf("pki-ca", "pki-front-proxy-ca", "pki-etcd-ca", "pki-sa"));
         // Every leaf is signed by the kept CA of its kind.
         foreach (var (leaf, ca) in new[] { ("pki-admin", "ca.crt"), ("pki-operator", "ca.crt"), ("pki-apiserver-etcd-client", "etcd-ca.crt"), ("node1.etcd-member", "etcd-ca.crt") })

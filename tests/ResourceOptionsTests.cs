@@ -264,12 +264,19 @@ public class ResourceOptionsTests
 
     // Every add-on but Calico needs the pod network: its pods would not start before Calico's,
     // and Helm's wait would time out. Each waits by its own dependency, not by the mocks' timing.
-    [TestCase("addons-metrics-server")]
-    [TestCase("addons-kubelet-csr-approver")]
     [TestCase("addons-nodelocaldns")]
     [TestCase("addons-dns-autoscaler")]
     public async Task AnAddonWaitsForThePodNetwork(string addon) =>
         Assert.That(await DirectDependenciesOf(addon), Is.EqualTo(new[] { "addons-calico" }));
+
+    // metrics-server also mounts the CA it trusts for the kubelets: a pod whose ConfigMap is
+    // missing does not start. The ConfigMap itself needs only the API.
+    [Test]
+    public async Task MetricsServerWaitsForThePodNetworkAndTheKubeletServingCa()
+    {
+        Assert.That(await DirectDependenciesOf("addons-metrics-server"), Is.EquivalentTo(new[] { "addons-calico", "addons-kubelet-serving-ca" }));
+        Assert.That(await DirectDependenciesOf("addons-kubelet-serving-ca"), Is.Empty);
+    }
 
     // Calico waits only for the API, through its provider (which depends on the API's answer).
     [Test]
@@ -319,7 +326,7 @@ public class ResourceOptionsTests
     [TestCase("addons-operators")]
     [TestCase("addons-calico")]
     [TestCase("addons-metrics-server")]
-    [TestCase("addons-kubelet-csr-approver")]
+    [TestCase("addons-kubelet-serving-ca")]
     [TestCase("addons-nodelocaldns")]
     [TestCase("addons-dns-autoscaler")]
     public void EveryAddonGoesThroughTheProgramsProviderAndOnlyWithTheCluster(string resource)
@@ -336,6 +343,8 @@ public class ResourceOptionsTests
     [TestCase("pki-front-proxy-ca", "tls:index/selfSignedCert:SelfSignedCert")]
     [TestCase("pki-front-proxy-ca", "tls:index/privateKey:PrivateKey")]
     [TestCase("pki-etcd-ca", "tls:index/selfSignedCert:SelfSignedCert")]
+    [TestCase("pki-kubelet-serving-ca", "tls:index/selfSignedCert:SelfSignedCert")]
+    [TestCase("pki-kubelet-serving-ca", "tls:index/privateKey:PrivateKey")]
     [TestCase("pki-etcd-ca", "tls:index/privateKey:PrivateKey")]
     [TestCase("pki-sa", "tls:index/privateKey:PrivateKey")]
     [TestCase("pki-encryption-key1", "tls:index/privateKey:PrivateKey")]

@@ -34,7 +34,7 @@ public class RunbookClaimTests
         var changed = after.Resources.Where(r => before.Resources.Any(b => b.Name == r.Name && b.Type == r.Type))
             .Where(r => Canon(r.Inputs) != Canon(before.Resources.Single(b => b.Name == r.Name && b.Type == r.Type).Inputs))
             .Select(r => r.Name).Order(StringComparer.Ordinal).ToList();
-        Assert.That(changed, Is.EqualTo(new[] { "addons-kubelet-csr-approver", "health-check" }), string.Join(", ", changed));
+        Assert.That(changed, Is.EqualTo(new[] { "health-check" }), string.Join(", ", changed));
     }
 
     /// <summary>

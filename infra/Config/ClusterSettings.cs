@@ -19,8 +19,7 @@ public sealed record AddonSettings(
     bool NodeLocalDns,
     string NodeLocalDnsVersion,
     bool DnsAutoscaler,
-    string DnsAutoscalerVersion,
-    string KubeletCsrApproverVersion);
+    string DnsAutoscalerVersion);
 
 /// <summary>The validated stack configuration. Everything the components need, nothing read twice.</summary>
 public sealed record ClusterSettings

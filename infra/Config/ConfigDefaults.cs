@@ -57,10 +57,6 @@ public static class ConfigDefaults
     public const bool DnsAutoscaler = true;
     public const string DnsAutoscalerVersion = "1.10.3";
 
-    // kubelet serving certificates are approved by postfinance/kubelet-csr-approver, as Kubespray
-    // does: the release of its image, ghcr.io/postfinance/kubelet-csr-approver:v<version>.
-    public const string KubeletCsrApproverVersion = "1.2.14";
-
     // Hardening (docs/hardening.md): Pod Security, the audit log, Secrets encryption at rest.
     public const string PodSecurityEnforce = "baseline";
     public const string PodSecurityWarn = "restricted";
@@ -149,8 +145,6 @@ public static class ConfigDefaults
             "Scale CoreDNS's replicas with the cluster (cluster-proportional-autoscaler, Kubespray's dns-autoscaler)."),
         new("dnsAutoscalerVersion", DnsAutoscalerVersion,
             "cluster-proportional-autoscaler release (image registry.k8s.io/cpa/cluster-proportional-autoscaler:v<version>)."),
-        new("kubeletCsrApproverVersion", KubeletCsrApproverVersion,
-            "kubelet-csr-approver release (image ghcr.io/postfinance/kubelet-csr-approver:v<version>); it approves the kubelets' serving certificates (inventory nodes, their own addresses only)."),
         new("podSecurityEnforce", PodSecurityEnforce,
             "Pod Security level enforced in every namespace without a label of its own: privileged, baseline or restricted."),
         new("podSecurityWarn", PodSecurityWarn,

@@ -18,7 +18,7 @@ public static partial class ConfigParser
     public static ClusterSettings Parse(Func<string, string?> get, Func<string, bool> isSet, string stack, out IReadOnlyList<string> warnings, IEnumerable<string>? setKeys = null)
     {
         var config = new ConfigReader(get, isSet);
-        RefuseUnknownKeys(setKeys, config.ProblemSink);
+        RefuseUnknownKeys(setKeys, config.ProblemSink, config.WarningSink);
         var cloud = ParseCloud(config);
         var releases = ParseReleases(config);
         var nodes = ParseNodes(config.Raw("nodes"), cloud.Size, config.ProblemSink, config.WarningSink);
@@ -275,8 +275,7 @@ public static partial class ConfigParser
             Flag("nodeLocalDns", ConfigDefaults.NodeLocalDns),
             Version("nodeLocalDnsVersion", ConfigDefaults.NodeLocalDnsVersion),
             Flag("dnsAutoscaler", ConfigDefaults.DnsAutoscaler),
-            Version("dnsAutoscalerVersion", ConfigDefaults.DnsAutoscalerVersion),
-            Version("kubeletCsrApproverVersion", ConfigDefaults.KubeletCsrApproverVersion));
+            Version("dnsAutoscalerVersion", ConfigDefaults.DnsAutoscalerVersion));
     }
 
     /// <summary>
@@ -481,7 +480,7 @@ public static partial class ConfigParser
     /// A key the program does not read (a typo of a hardening key, say) would leave its setting at
     /// the default unnoticed: refused, naming the known key closest to it.
     /// </summary>
-    private static void RefuseUnknownKeys(IEnumerable<string>? setKeys, Action<string, string, string> problem)
+    private static void RefuseUnknownKeys(IEnumerable<string>? setKeys, Action<string, string, string> problem, List<string> warnings)
     {
         if (setKeys is null)
         {
@@ -490,10 +489,21 @@ public static partial class ConfigParser
         var known = ConfigDefaults.Keys.Select(k => k.Name).ToList();
         foreach (var key in setKeys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal))
         {
+            if (RetiredKeys.TryGetValue(key, out var why))
+            {
+                warnings.Add($"{ConfigDefaults.Namespace}:{key} is no longer read: {why}. Remove it: `pulumi config rm {key}`.");
+                continue;
+            }
             var closest = known.MinBy(k => EditDistance(key.ToLowerInvariant(), k.ToLowerInvariant()))!;
             problem(key, "is not a key of this program", $"did you mean {closest}? `pulumi config rm {key}`, then set {closest} (every key: docs/configuration.md)");
         }
     }
+
+    /// <summary>Keys an earlier release read: a stack that still sets one is warned, not refused.</summary>
+    public static readonly IReadOnlyDictionary<string, string> RetiredKeys = new Dictionary<string, string>
+    {
+        ["kubeletCsrApproverVersion"] = "no approver runs; the program signs each kubelet's serving certificate for that node alone (docs/hardening.md)",
+    };
 
     /// <summary>The keys set in the project's namespace, from the config the language host hands the program (PULUMI_CONFIG: a JSON object of "namespace:key" names).</summary>
     public static IReadOnlyList<string> KeysSet(string? pulumiConfigJson, string ns)

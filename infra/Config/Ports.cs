@@ -24,6 +24,9 @@ public static class Ports
     /// <summary>etcd's peers.</summary>
     public const int EtcdPeer = 2380;
 
+    /// <summary>The kubelet's API (KubeletConfiguration port): the API servers and metrics-server dial it, by the node's VPC address.</summary>
+    public const int Kubelet = 10250;
+
     /// <summary>
     /// DigitalOcean's droplet metadata service: it serves a droplet's user data to any process on
     /// the droplet, and pods are kept off it (metadata-guard.nft).

@@ -28,6 +28,9 @@ public sealed record ClusterPkiMaterial
     public required string ServiceAccountKey { get; init; }
     public required string ServiceAccountPublicKey { get; init; }
 
+    /// <summary>The only CA the API servers trust for a kubelet's serving certificate (its key stays in the state).</summary>
+    public required string KubeletServingCaCert { get; init; }
+
     /// <summary>kubeadm's discovery hash of the cluster CA, <c>sha256:…</c>.</summary>
     public required string CaCertHash { get; init; }
 
@@ -45,3 +48,6 @@ public sealed record ClusterPkiMaterial
 
 /// <summary>An etcd member's own certificate (server, peer and client use) and key.</summary>
 public sealed record EtcdMemberCredential(string Cert, string Key);
+
+/// <summary>A kubelet's own serving certificate and key, and the CA's certificate it is checked against before it is installed.</summary>
+public sealed record KubeletServingCredential(string CaCert, string Cert, string Key);

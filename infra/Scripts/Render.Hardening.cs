@@ -2,7 +2,7 @@ using DoK8sHa.Config;
 
 namespace DoK8sHa.Scripts;
 
-/// <summary>The API server's hardening files and the kubelet serving certificate approver.</summary>
+/// <summary>The API server's hardening files.</summary>
 public static partial class Render
 {
     /// <summary>Where the API server's hardening files live on a control-plane node (kubeadm mounts it).</summary>
@@ -45,26 +45,6 @@ public static partial class Render
             {
                 ["KEYS"] = string.Join("\n", keys.Select(k => $"            - name: {k.Name}\n              secret: {k.Secret}")),
             }),
-        });
-    }
-
-    /// <summary>
-    /// The kubelet serving certificate approver, for the inventory's Kubernetes nodes: each name
-    /// resolves (in its pod) to that node's own VPC address only.
-    /// </summary>
-    public static string KubeletCsrApprover(string version, IReadOnlyList<NodeAddress> kubeletNodes)
-    {
-        if (kubeletNodes.Count == 0)
-        {
-            throw new ArgumentException("no Kubernetes node to approve certificates for", nameof(kubeletNodes));
-        }
-        return Template.Render("kubelet-csr-approver.yaml", new Dictionary<string, string>
-        {
-            ["VERSION"] = version.TrimStart('v'),
-            // Node names are DNS labels: nothing in them needs escaping in a regular expression.
-            ["PROVIDER_REGEX"] = $"^({string.Join("|", kubeletNodes.Select(n => n.Name))})$",
-            ["PROVIDER_IP_PREFIXES"] = string.Join(",", kubeletNodes.Select(n => $"{n.PrivateIp}/32")),
-            ["HOST_ALIASES"] = string.Join("\n", kubeletNodes.Select(n => $"        - ip: {n.PrivateIp}\n          hostnames: [{n.Name}]")),
         });
     }
 }

@@ -27,6 +27,7 @@ public static partial class Render
             ["ETCD_ENDPOINTS"] = YamlList(cluster.EtcdEndpoints, 6),
             ["CERT_SANS"] = YamlList(cluster.CertSans, 4),
             ["HARDENING_DIR"] = HardeningDir,
+            ["KUBELET_SERVING_CA"] = KubeletServingCaFile,
             ["AUDIT_LOG_DIR"] = AuditLogSettings.Dir,
             ["AUDIT_LOG_PATH"] = AuditLogSettings.Path,
             ["AUDIT_LOG_MAX_AGE"] = Invariant(audit.MaxAgeDays),
@@ -73,6 +74,7 @@ public static partial class Render
         File("sa.key", "0600", pki.ServiceAccountKey);
         File("sa.pub", "0644", pki.ServiceAccountPublicKey);
         File("etcd/ca.crt", "0644", pki.EtcdCaCert);
+        File(Path.GetFileName(KubeletServingCaFile), "0644", pki.KubeletServingCaCert);
         File("apiserver-etcd-client.crt", "0644", pki.ApiServerEtcdClientCert);
         File("apiserver-etcd-client.key", "0600", pki.ApiServerEtcdClientKey);
         files.Append(FormattableString.Invariant($"install_file {Sh.Quote(ProgramKubeconfig)} 0600 <<'KUBECONFIG'\n{programKubeconfig.TrimEnd('\n')}\nKUBECONFIG\n"));
@@ -173,6 +175,9 @@ public static partial class Render
     /// <summary>The API server flags kubeadm renders from the config that the program keeps current after creation.</summary>
     public static IReadOnlyList<(string Name, string Value)> ManagedApiServerFlags(AuditLogSettings audit) =>
     [
+        // Kept current too: a cluster made before the kubelet-serving CA trusted the cluster CA,
+        // which signs whatever the CSR API approves (docs/hardening.md).
+        ("kubelet-certificate-authority", KubeletServingCaFile),
         ("audit-log-maxage", audit.MaxAgeDays.ToString(System.Globalization.CultureInfo.InvariantCulture)),
         ("audit-log-maxbackup", audit.MaxBackups.ToString(System.Globalization.CultureInfo.InvariantCulture)),
         ("audit-log-maxsize", audit.MaxSizeMb.ToString(System.Globalization.CultureInfo.InvariantCulture)),

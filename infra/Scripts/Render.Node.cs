@@ -131,6 +131,40 @@ public static partial class Render
             ["RULES"] = MetadataGuardRules().TrimEnd('\n'),
         });
 
+    /// <summary>Where a Kubernetes node keeps its kubelet serving certificate, key and their CA's certificate.</summary>
+    public const string KubeletServingDir = "/etc/do-k8s-ha/kubelet-serving";
+
+    /// <summary>The kubelet's --config-dir: drop-ins merged over kubeadm's config.yaml, which no kubeadm command rewrites.</summary>
+    public const string KubeletConfigDir = "/etc/do-k8s-ha/kubelet-config.d";
+
+    /// <summary>On a control-plane node: the CA the API server trusts for kubelets (--kubelet-certificate-authority).</summary>
+    public const string KubeletServingCaFile = "/etc/kubernetes/pki/kubelet-serving-ca.crt";
+
+    /// <summary>The kubelet drop-in that serves <see cref="KubeletServingDir"/>'s certificate and asks the CSR API for none.</summary>
+    public static string KubeletServingDropIn() =>
+        Template.Render("kubelet-serving.conf", new Dictionary<string, string>
+        {
+            ["CERT_FILE"] = $"{KubeletServingDir}/serving.crt",
+            ["KEY_FILE"] = $"{KubeletServingDir}/serving.key",
+        });
+
+    /// <summary>Installs a node's own kubelet serving credential and the drop-in; on a joined node, waits until its kubelet serves it.</summary>
+    public static string KubeletServing(NodeAddress node, KubeletServingCredential credential, int waitSeconds = 120) =>
+        Template.Render("kubelet-serving.sh", new Dictionary<string, string>
+        {
+            ["NODE_NAME"] = Sh.Quote(node.Name),
+            ["NODE_IP"] = Sh.Quote(node.PrivateIp),
+            ["DIR"] = Sh.Quote(KubeletServingDir),
+            ["CONFIG_DIR"] = Sh.Quote(KubeletConfigDir),
+            ["CONFIG_DIR_PATH"] = KubeletConfigDir,
+            ["CA_CERT"] = Pem(credential.CaCert),
+            ["CERT"] = Pem(credential.Cert),
+            ["KEY"] = Pem(credential.Key),
+            ["DROPIN"] = KubeletServingDropIn().TrimEnd('\n'),
+            ["KUBELET_PORT"] = Ports.Kubelet.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
     /// <param name="kubeconfigFile">The admin credential of the control-plane node it runs on.</param>
     public static string NodeLeave(string nodeName, string kubeconfigFile = "/etc/kubernetes/admin.conf") =>
         Template.Render("node-leave.sh", new Dictionary<string, string>

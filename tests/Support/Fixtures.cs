@@ -54,6 +54,7 @@ public static class Fixtures
         OperatorKey = Pem("PRIVATE KEY", "operator-key"),
         ServiceAccountKey = Pem("PRIVATE KEY", "service-account-key"),
         ServiceAccountPublicKey = Pem("PUBLIC KEY", "service-account-public-key"),
+        KubeletServingCaCert = Pem("CERTIFICATE", "kubelet-serving-ca"),
         CaCertHash = "sha256:0000000000000000000000000000000000000000000000000000000000000000",
     };
 
@@ -62,6 +63,9 @@ public static class Fixtures
 
     /// <summary>Placeholder member credential for etcd-certs.sh's golden.</summary>
     public static EtcdMemberCredential FakeMember => new(Pem("CERTIFICATE", "etcd-member"), Pem("RSA PRIVATE KEY", "etcd-member-key"));
+
+    /// <summary>Placeholder kubelet serving credential for kubelet-serving.sh's golden.</summary>
+    public static KubeletServingCredential FakeKubeletServing => new(Pem("CERTIFICATE", "kubelet-serving-ca"), Pem("CERTIFICATE", "kubelet-serving"), Pem("RSA PRIVATE KEY", "kubelet-serving-key"));
 
     public static string Pem(string kind, string what) => $"-----BEGIN {kind}-----\nPLACEHOLDER-{what}\n-----END {kind}-----";
 

@@ -254,6 +254,10 @@ public sealed class ReleaseMirror
         {
             ["usr/lib/kubeadm-stand-in/kubeadm"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "kubeadm")),
             ["usr/bin/kubeadm"] = $"#!/bin/sh\nKUBEADM_STAND_IN_VERSION=v{version} exec /usr/lib/kubeadm-stand-in/kubeadm \"$@\"\n",
+            // The kubelet's drop-in the kubeadm package ships (kubernetes/release
+            // cmd/krel/templates/latest/kubeadm/10-kubeadm.conf; kubeadm's "Configuring each
+            // kubelet in your cluster" page): the kubelet's flags, /etc/default/kubelet's among them.
+            ["usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"] = KubeadmKubeletDropIn,
         });
         Package(stage, repo, "kubelet", debVersion, new()
         {
@@ -287,6 +291,22 @@ public sealed class ReleaseMirror
         gpg(["--clearsign", "--output", Path.Combine(repo, "InRelease"), Path.Combine(repo, "Release")]);
         gpg(["--armor", "--detach-sign", "--output", Path.Combine(repo, "Release.gpg"), Path.Combine(repo, "Release")]);
     }
+
+    /// <summary>10-kubeadm.conf as the kubeadm package installs it.</summary>
+    private const string KubeadmKubeletDropIn = """
+        # Note: This dropin only works with kubeadm and kubelet v1.11+
+        [Service]
+        Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+        Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+        # This is a file that "kubeadm init" and "kubeadm join" generates at runtime, populating the KUBELET_KUBEADM_ARGS variable dynamically
+        EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+        # This is a file that the user can use for overrides of the kubelet args as a last resort. Preferably, the user should use
+        # the .NodeRegistration.KubeletExtraArgs object in the configuration files instead. KUBELET_EXTRA_ARGS should be sourced from this file.
+        EnvironmentFile=-/etc/default/kubelet
+        ExecStart=
+        ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+
+        """;
 
     /// <summary>A .deb of text files (mode 0755 under usr/bin and for the stand-ins, else 0644) and copies of executables.</summary>
     private static void Package(string stage, string repo, string name, string version, Dictionary<string, string> files, Dictionary<string, string>? executables = null)

@@ -60,6 +60,11 @@ install_file "$PKI/etcd/ca.crt" 0644 <<'PEM'
 PLACEHOLDER-etcd-ca
 -----END CERTIFICATE-----
 PEM
+install_file "$PKI/kubelet-serving-ca.crt" 0644 <<'PEM'
+-----BEGIN CERTIFICATE-----
+PLACEHOLDER-kubelet-serving-ca
+-----END CERTIFICATE-----
+PEM
 install_file "$PKI/apiserver-etcd-client.crt" 0644 <<'PEM'
 -----BEGIN CERTIFICATE-----
 PLACEHOLDER-apiserver-etcd-client

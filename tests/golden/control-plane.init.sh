@@ -102,9 +102,10 @@ apiServer:
       value: /etc/kubernetes/hardening/encryption-config.yaml
     - name: encryption-provider-config-automatic-reload
       value: "true"
-    # Kubelets serve certificates of the cluster CA (serverTLSBootstrap below): verify them.
+    # Kubelets serve certificates of a CA of their own, each signed by the program for one node's
+    # name and address (kubelet-serving.sh): trust nothing else, the cluster CA's CSR API least.
     - name: kubelet-certificate-authority
-      value: /etc/kubernetes/pki/ca.crt
+      value: /etc/kubernetes/pki/kubelet-serving-ca.crt
     - name: profiling
       value: "false"
   extraVolumes:
@@ -133,10 +134,8 @@ scheduler:
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
-# The kubelet asks the cluster CA for its serving certificate (a kubernetes.io/kubelet-serving
-# CSR, approved by kubelet-csr-approver for inventory nodes and their own addresses only) instead
-# of serving a self-signed one: the API server and metrics-server can verify it.
-serverTLSBootstrap: true
+# The kubelet's serving certificate is not set here: every node's drop-in names its own
+# (kubelet-serving.conf), and no node asks the CSR API for one (serverTLSBootstrap stays false).
 YAML
 # The join config holds the bootstrap token: kubeadm reads it from a root-only folder in /run
 # (tmpfs) that goes with this step; no file on the node keeps it (nor an earlier release's).
