@@ -133,7 +133,10 @@ public sealed class ClusterAddons : ComponentResource
         // metrics-server dials every kubelet as the API servers do, and trusts for it what they
         // trust: the kubelet-serving CA, whose certificates the program signs, each for one node's
         // own name and address (docs/hardening.md). Not the cluster CA: it signs whatever the CSR
-        // API approves.
+        // API approves. It does not wait for the kubelets' serving steps: at 100 workers and 32
+        // engine slots those queue behind the workers' other steps, and the wait put metrics-server
+        // and the health gate minutes later (the benchmark); a cluster made earlier, whose kubelets
+        // move onto their certificates in the same update, has Helm's 15 minutes for it.
         KubeletServingCa = new K8s.Core.V1.ConfigMap($"{name}-kubelet-serving-ca", new K8s.Types.Inputs.Core.V1.ConfigMapArgs
         {
             Metadata = new K8s.Types.Inputs.Meta.V1.ObjectMetaArgs { Name = KubeletServingCaConfigMap, Namespace = "kube-system" },

@@ -127,8 +127,7 @@ public sealed class ClusterNode : ComponentResource
         // new droplet (a roll, `pulumi up --replace`) makes its own. Inside an Apply on the id: a
         // kept droplet's pin is known in a preview, so its steps preview unchanged.
         var previous = args.Previous;
-        Output<bool> MadeHere() => Droplet.Id.Apply(id => !(previous is { HostKeyMadeHere: false } && (previous.DropletId is null || previous.DropletId == id)));
-        HostKeyMadeHere = MadeHere();
+        HostKeyMadeHere = Droplet.Id.Apply(id => !(previous is { HostKeyMadeHere: false } && (previous.DropletId is null || previous.DropletId == id)));
         // A lost node's step dials nothing: one this release adds to a dead droplet that keeps its
         // user data's key would never answer; one that ran before keeps its output (an update
         // with nothing to run keeps the previous stdout, remote/commandController.go).

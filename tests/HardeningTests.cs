@@ -285,6 +285,9 @@ public class HardeningTests
         var configMap = mocks.Named("addons-kubelet-serving-ca");
         Assert.That(((IDictionary<string, object>)configMap.Inputs["data"])["ca.crt"].ToString()!.Trim(), Is.EqualTo(servingCaPem.Trim()));
 
+        // The health gate warns of its node's serving certificate close to expiry, as of the others.
+        Assert.That(mocks.Named("health-check").Input("create"), Does.Contain($"CERT_DIRS=('/etc/kubernetes/pki' '/etc/etcd/pki' '{Render.KubeletServingDir}')"));
+
         // And nothing approves kubelet serving requests any more.
         Assert.That(mocks.Resources.Select(r => r.Name), Has.None.Contains("approver"));
     }

@@ -23,7 +23,7 @@ public static partial class Render
         Template.Render("cert-expiry.sh", new Dictionary<string, string>
         {
             ["WARN_DAYS"] = warnDays.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["CERT_DIRS"] = string.Join(" ", (certDirs ?? [KubePki, EtcdPkiDir]).Select(Sh.Quote)),
+            ["CERT_DIRS"] = string.Join(" ", (certDirs ?? [KubePki, EtcdPkiDir, KubeletServingDir]).Select(Sh.Quote)),
             ["KUBECONFIGS"] = string.Join(" ", (kubeconfigs ?? ["/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf"]).Select(Sh.Quote)),
         });
 

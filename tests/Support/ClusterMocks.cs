@@ -47,6 +47,9 @@ public sealed class ClusterMocks : IMocks
     /// <summary>Resources registered twice: the engine would have stopped the update (StackRun fails on any).</summary>
     public IReadOnlyCollection<string> Duplicates => _duplicates;
 
+    /// <summary>The stdin of a `.host-key` step that makes the droplet's key (not one that keeps its user data's).</summary>
+    private static readonly string MakesHostKey = DoK8sHa.Scripts.Render.StepScript(("host-key", DoK8sHa.Scripts.Render.HostKey(true)));
+
     /// <summary>
     /// The SSH host key a mocked droplet makes for itself (host-key.sh): a well-formed ed25519
     /// public key, the same for a node in every run.
@@ -257,7 +260,7 @@ public sealed class ClusterMocks : IMocks
                     // kubeadm-certs.sh's last line: when the node's first kubeadm certificate ends.
                     : name.StartsWith("kubeadm-certs-", StringComparison.Ordinal) ? $"kubeadm-certificates-end={KubeadmCertificatesEnd}\n"
                     // host-key.sh: the key a droplet made, or that it keeps its user data's.
-                    : name.EndsWith(".host-key", StringComparison.Ordinal) ? (((string)inputs["stdin"]).Contains("if true; then", StringComparison.Ordinal)
+                    : name.EndsWith(".host-key", StringComparison.Ordinal) ? ((string)inputs["stdin"] == MakesHostKey
                         ? $"host-key: {MadeHostKey(name[..^".host-key".Length])}\n"
                         : "host-key: kept (this droplet keeps the key its user data installed)\n")
                     : $"ran {name}";

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 WARN_DAYS=30
-CERT_DIRS=('/etc/kubernetes/pki' '/etc/etcd/pki')
+CERT_DIRS=('/etc/kubernetes/pki' '/etc/etcd/pki' '/etc/do-k8s-ha/kubelet-serving')
 KUBECONFIGS=('/etc/kubernetes/admin.conf' '/etc/kubernetes/super-admin.conf' '/etc/kubernetes/controller-manager.conf' '/etc/kubernetes/scheduler.conf')
 
 seconds=$((WARN_DAYS * 86400))

@@ -37,5 +37,6 @@ WantedBy=sysinit.target
 UNIT
 systemctl daemon-reload
 systemctl enable do-k8s-ha-metadata-guard >/dev/null 2>&1
-nft -f /etc/do-k8s-ha/metadata-guard.nft
+# Loaded by the unit now as at boot: one place loads the rules.
+systemctl restart do-k8s-ha-metadata-guard
 echo "pods are kept off the metadata service at {{METADATA_ADDRESS}}"
