@@ -106,12 +106,6 @@ public sealed class KubernetesNodeSetup : ComponentResource
     /// <summary>The step that installs a node's kubelet serving certificate.</summary>
     public const string KubeletServingPrefix = "kubelet-serving";
 
-    /// <summary>The metadata guard step of a Kubernetes node: its kubelet starts after it.</summary>
-    public Remote.Command MetadataGuardFor(ClusterNode node) => _guards[node.Spec.Name];
-
-    /// <summary>The kubelet serving step of a Kubernetes node: its kubelet starts after it.</summary>
-    public Remote.Command KubeletServingFor(ClusterNode node) => _serving[node.Spec.Name];
-
     /// <summary>What a node's kubelet must not start before: the metadata guard and its serving certificate.</summary>
     public IReadOnlyList<Resource> BeforeKubelet(ClusterNode node) => [_guards[node.Spec.Name], _serving[node.Spec.Name]];
 

@@ -86,6 +86,7 @@ public class RenderedFileTests
         ["retry.fragment"] = "worker-drain.drain.sh",
         ["drain-node.fragment"] = "worker-drain.drain.sh",
         ["etcd-user.fragment"] = "etcd-certs.sh",
+        ["credential-check.fragment"] = "etcd-certs.sh",
         ["etcd-snapshot.service"] = "etcd-snapshots.sh",
         ["snapshot-checksum.fragment"] = "etcd-snapshot.sh",
         ["etcd-snapshot.timer"] = "etcd-snapshots.sh",

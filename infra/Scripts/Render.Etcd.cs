@@ -16,6 +16,7 @@ public static partial class Render
             ["MEMBER_CERT"] = Pem(member.Cert),
             ["MEMBER_KEY"] = Pem(member.Key),
             ["ETCD_USER"] = Fragment("etcd-user.fragment"),
+            ["CHECK_CREDENTIAL"] = Fragment("credential-check.fragment"),
         });
 
     /// <summary>etcd's own config file. initial-cluster lists every etcd node of the inventory.</summary>

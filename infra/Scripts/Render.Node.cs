@@ -163,6 +163,7 @@ public static partial class Render
             ["DROPIN"] = KubeletServingDropIn().TrimEnd('\n'),
             ["KUBELET_PORT"] = Ports.Kubelet.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["CHECK_CREDENTIAL"] = Fragment("credential-check.fragment"),
         });
 
     /// <param name="kubeconfigFile">The admin credential of the control-plane node it runs on.</param>

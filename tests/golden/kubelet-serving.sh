@@ -11,6 +11,25 @@ NODE_IP='10.240.0.3'
 DIR='/etc/do-k8s-ha/kubelet-serving'
 CONFIG_DIR='/etc/do-k8s-ha/kubelet-config.d'
 
+# Checks a credential before anything is replaced, so one its service could not serve with never
+# lands: the chain to its CA (for a purpose, when given), the node's address among its IP names,
+# and the key matching the certificate.
+check_credential() { # certificate's name, key's name, node address, CA, certificate, key[, purpose]
+  local purpose=()
+  if [ -n "${7:-}" ]; then
+    purpose=(-purpose "$7")
+  fi
+  openssl verify -CAfile "$4" "${purpose[@]}" "$5" >/dev/null
+  if ! openssl x509 -in "$5" -noout -ext subjectAltName | grep -qE "IP Address:${3//./\\.}(,|$)"; then
+    echo "$1 does not name $3" >&2
+    exit 1
+  fi
+  if [ "$(openssl x509 -in "$5" -noout -pubkey)" != "$(openssl pkey -in "$6" -pubout)" ]; then
+    echo "$2 does not match its certificate" >&2
+    exit 1
+  fi
+}
+
 install -d -m 0755 "$(dirname "$DIR")"
 install -d -m 0700 "$DIR"
 install -d -m 0755 "$CONFIG_DIR"
@@ -33,16 +52,8 @@ PLACEHOLDER-kubelet-serving-key
 -----END RSA PRIVATE KEY-----
 PEM
 
-# Checked before anything is replaced: a certificate the API servers would refuse never lands.
-openssl verify -CAfile "$new/ca.crt" -purpose sslserver "$new/serving.crt" >/dev/null
-if ! openssl x509 -in "$new/serving.crt" -noout -ext subjectAltName | grep -qE "IP Address:${NODE_IP//./\\.}(,|$)"; then
-  echo "the kubelet serving certificate of $NODE_NAME does not name $NODE_IP" >&2
-  exit 1
-fi
-if [ "$(openssl x509 -in "$new/serving.crt" -noout -pubkey)" != "$(openssl pkey -in "$new/serving.key" -pubout)" ]; then
-  echo "the kubelet serving key of $NODE_NAME does not match its certificate" >&2
-  exit 1
-fi
+# A certificate the API servers would refuse never lands.
+check_credential "the kubelet serving certificate of $NODE_NAME" "the kubelet serving key of $NODE_NAME" "$NODE_IP" "$new/ca.crt" "$new/serving.crt" "$new/serving.key" sslserver
 
 if cmp -s "$new/serving.crt" "$DIR/serving.crt" && cmp -s "$new/serving.key" "$DIR/serving.key"; then
   echo "the kubelet serving certificate of $NODE_NAME is current"

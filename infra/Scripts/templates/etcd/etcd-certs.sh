@@ -11,6 +11,8 @@ PKI_DIR={{PKI_DIR}}
 
 {{ETCD_USER}}
 
+{{CHECK_CREDENTIAL}}
+
 ensure_etcd_user
 # etcd (User=etcd) must traverse every folder on the way to its certificates.
 install -d -m 0755 "$(dirname "$PKI_DIR")"
@@ -33,16 +35,7 @@ if [ -f "$PKI_DIR/ca.crt" ] && ! cmp -s "$PKI_DIR/ca.crt" "$new/ca.crt"; then
   echo "$NODE_NAME trusts another etcd CA ($PKI_DIR/ca.crt): it was made with another PKI. Not mixing CAs; replace the node instead (README: Replace a node)" >&2
   exit 1
 fi
-# Checked before anything is replaced: a certificate etcd could not serve with never lands.
-openssl verify -CAfile "$new/ca.crt" "$new/member.crt" >/dev/null
-if ! openssl x509 -in "$new/member.crt" -noout -ext subjectAltName | grep -qE "IP Address:${NODE_IP//./\\.}(,|$)"; then
-  echo "the etcd certificate of $NODE_NAME does not name $NODE_IP" >&2
-  exit 1
-fi
-if [ "$(openssl x509 -in "$new/member.crt" -noout -pubkey)" != "$(openssl pkey -in "$new/member.key" -pubout)" ]; then
-  echo "the etcd key of $NODE_NAME does not match its certificate" >&2
-  exit 1
-fi
+check_credential "the etcd certificate of $NODE_NAME" "the etcd key of $NODE_NAME" "$NODE_IP" "$new/ca.crt" "$new/member.crt" "$new/member.key"
 
 if cmp -s "$new/member.crt" "$PKI_DIR/member.crt" && cmp -s "$new/member.key" "$PKI_DIR/member.key"; then
   echo "etcd certificate of $NODE_NAME is current"

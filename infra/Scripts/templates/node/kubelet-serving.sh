@@ -11,6 +11,8 @@ NODE_IP={{NODE_IP}}
 DIR={{DIR}}
 CONFIG_DIR={{CONFIG_DIR}}
 
+{{CHECK_CREDENTIAL}}
+
 install -d -m 0755 "$(dirname "$DIR")"
 install -d -m 0700 "$DIR"
 install -d -m 0755 "$CONFIG_DIR"
@@ -27,16 +29,8 @@ cat > "$new/serving.key" <<'PEM'
 {{KEY}}
 PEM
 
-# Checked before anything is replaced: a certificate the API servers would refuse never lands.
-openssl verify -CAfile "$new/ca.crt" -purpose sslserver "$new/serving.crt" >/dev/null
-if ! openssl x509 -in "$new/serving.crt" -noout -ext subjectAltName | grep -qE "IP Address:${NODE_IP//./\\.}(,|$)"; then
-  echo "the kubelet serving certificate of $NODE_NAME does not name $NODE_IP" >&2
-  exit 1
-fi
-if [ "$(openssl x509 -in "$new/serving.crt" -noout -pubkey)" != "$(openssl pkey -in "$new/serving.key" -pubout)" ]; then
-  echo "the kubelet serving key of $NODE_NAME does not match its certificate" >&2
-  exit 1
-fi
+# A certificate the API servers would refuse never lands.
+check_credential "the kubelet serving certificate of $NODE_NAME" "the kubelet serving key of $NODE_NAME" "$NODE_IP" "$new/ca.crt" "$new/serving.crt" "$new/serving.key" sslserver
 
 if cmp -s "$new/serving.crt" "$DIR/serving.crt" && cmp -s "$new/serving.key" "$DIR/serving.key"; then
   echo "the kubelet serving certificate of $NODE_NAME is current"
