@@ -63,7 +63,7 @@ public class ConfigParserTests
         Assert.That(ConfigParser.KeysSet("""{"do-k8s-ha:nodes":"[]","do-k8s-ha:adminCidr":"x","digitalocean:token":"t","other:do-k8s-ha":"y"}""", "do-k8s-ha"),
             Is.EqualTo(new[] { "nodes", "adminCidr" }));
 
-    private static ConfigException Fails(Dictionary<string, string> values) =>
+    internal static ConfigException Fails(Dictionary<string, string> values) =>
         Assert.Throws<ConfigException>(() => Parse(values, out _))!;
 
     private static Dictionary<string, string> With(string key, string value)
@@ -157,7 +157,7 @@ public class ConfigParserTests
     [TestCase("image", "Ubuntu 24.04", "image: 'Ubuntu 24.04' is not an image slug. Fix: use an Ubuntu LTS slug such as ubuntu-24-04-x64")]
     [TestCase("kubernetesVersion", "v1.35.1", "kubernetesVersion: 'v1.35.1' is not a Kubernetes release. Fix: give MAJOR.MINOR.PATCH without a leading v, e.g. 1.35.1")]
     [TestCase("kubernetesVersion", "1.35", "kubernetesVersion: '1.35' is not a Kubernetes release. Fix: give MAJOR.MINOR.PATCH without a leading v, e.g. 1.35.1")]
-    [TestCase("kubernetesVersion", "1.31.4", "kubernetesVersion: 1.31.4 is older than 1.32.0, the first release with kubeadm's v1beta4 config API and configurable anonymous access. Fix: use 1.35.1 or another release from 1.32 on")]
+    [TestCase("kubernetesVersion", "1.31.4", "kubernetesVersion: 1.31.4 is outside the supported minors (1.34, 1.35, 1.36: upstream's three newest, the checksum table's). Fix: use 1.36.4 (the newest in the table) or another release of 1.34, 1.35, 1.36; a cluster on an older minor upgrades one minor per update")]
     [TestCase("podSecurityEnforce", "strict", "podSecurityEnforce: 'strict' is not a Pod Security level. Fix: use one of privileged, baseline, restricted (default baseline)")]
     [TestCase("podSecurityWarn", "Restricted", "podSecurityWarn: 'Restricted' is not a Pod Security level. Fix: use one of privileged, baseline, restricted (default restricted)")]
     [TestCase("podSecurityExemptNamespaces", """["kube_system"]""", "podSecurityExemptNamespaces[0]: 'kube_system' is not a namespace name. Fix: use lower-case letters, digits and '-'")]
@@ -262,12 +262,6 @@ public class ConfigParserTests
         values["auditLogMaxBackups"] = "1";
         values["auditLogMaxSizeMb"] = "1";
         Assert.That(Parse(values, out _).Hardening.AuditLog, Is.EqualTo(new AuditLogSettings(1, 1, 1)));
-    }
-
-    [Test]
-    public void TheOldestSupportedKubernetesReleaseIsAccepted()
-    {
-        Assert.That(Parse(With("kubernetesVersion", "1.32.0"), out _).KubernetesVersion.ToString(), Is.EqualTo("1.32.0"));
     }
 
     [TestCase("sshPublicKey", "pulumi config set sshPublicKey")]

@@ -29,6 +29,9 @@ public sealed record ClusterSettings
     public required string Region { get; init; }
     public required string Image { get; init; }
     public required KubernetesVersion KubernetesVersion { get; init; }
+
+    /// <summary>The files a node of <see cref="KubernetesVersion"/> downloads, with their checksums (<see cref="ReleaseTable"/>).</summary>
+    public required NodeReleases NodeReleases { get; init; }
     public required string EtcdVersion { get; init; }
     public required string EtcdSha256 { get; init; }
     public required IReadOnlyList<NodeSpec> Nodes { get; init; }

@@ -41,6 +41,7 @@ public static partial class ConfigParser
             Region = cloud.Region,
             Image = cloud.Image,
             KubernetesVersion = releases.Kubernetes,
+            NodeReleases = releases.NodeReleases!,
             EtcdVersion = releases.Etcd,
             EtcdSha256 = releases.EtcdSha256.ToLowerInvariant(),
             Nodes = nodes,
@@ -89,19 +90,21 @@ public static partial class ConfigParser
         return new CloudSection(region, size, image);
     }
 
-    private sealed record ReleasesSection(KubernetesVersion Kubernetes, string Etcd, string EtcdSha256);
+    private sealed record ReleasesSection(KubernetesVersion Kubernetes, NodeReleases? NodeReleases, string Etcd, string EtcdSha256);
 
-    /// <summary>kubernetesVersion, etcdVersion, etcdSha256.</summary>
+    /// <summary>kubernetesVersion, releaseChecksums, etcdVersion, etcdSha256.</summary>
     private static ReleasesSection ParseReleases(ConfigReader config)
     {
         var versionText = config.Read("kubernetesVersion", ConfigDefaults.KubernetesVersion);
+        NodeReleases? nodeReleases = null;
+        var overrides = ParseReleaseChecksums(config);
         if (!KubernetesVersion.TryParse(versionText, out var version))
         {
-            config.Problem("kubernetesVersion", $"'{versionText}' is not a Kubernetes release", "give MAJOR.MINOR.PATCH without a leading v, e.g. 1.35.1");
+            config.Problem("kubernetesVersion", $"'{versionText}' is not a Kubernetes release", $"give MAJOR.MINOR.PATCH without a leading v, e.g. {ConfigDefaults.KubernetesVersion}");
         }
-        else if (version.IsOlderThan(KubernetesVersion.OldestSupported))
+        else
         {
-            config.Problem("kubernetesVersion", $"{version} is older than {KubernetesVersion.OldestSupported}, the first release with kubeadm's v1beta4 config API and configurable anonymous access", $"use {ConfigDefaults.KubernetesVersion} or another release from 1.32 on");
+            nodeReleases = JudgeRelease(config, version, overrides);
         }
 
         var etcdVersion = config.Read("etcdVersion", ConfigDefaults.EtcdVersion);
@@ -122,7 +125,89 @@ public static partial class ConfigParser
         {
             config.Warn($"{ConfigDefaults.Namespace}:etcdVersion {etcdVersion} reads no peer certificate rule from its config file (etcd 3.6 does): any certificate of the etcd CA, the API server's too, is accepted as a peer's. Use {ConfigDefaults.EtcdVersion}.");
         }
-        return new ReleasesSection(version, etcdVersion, etcdSha);
+        return new ReleasesSection(version, nodeReleases, etcdVersion, etcdSha);
+    }
+
+    /// <summary>
+    /// A release the checksum table holds, or one the stack gives kubeadm's, kubelet's and kubectl's
+    /// checksums for (releaseChecksums) within a minor of the table's newest: nodes download it and
+    /// refuse any file whose sha256 differs, so no release is installed unverified.
+    /// </summary>
+    private static NodeReleases? JudgeRelease(ConfigReader config, KubernetesVersion version, IReadOnlyDictionary<string, string> overrides)
+    {
+        var (oldestMajor, oldestMinor) = ReleaseTable.Minors[0];
+        var newest = ReleaseTable.Newest;
+        var supported = string.Join(", ", ReleaseTable.Minors.Select(m => $"{m.Major}.{m.Minor}"));
+        if (version.Major != newest.Major || version.Minor < oldestMinor || version.Minor > newest.Minor + 1)
+        {
+            config.Problem("kubernetesVersion", $"{version} is outside the supported minors ({supported}: upstream's three newest, the checksum table's)",
+                $"use {newest} (the newest in the table) or another release of {supported}; a cluster on an older minor upgrades one minor per update");
+            return null;
+        }
+        var releases = ReleaseTable.For(version, overrides);
+        if (releases is null)
+        {
+            var missing = ReleaseTable.KubernetesBinaries.Where(b => !overrides.ContainsKey(b)).ToList();
+            config.Problem("kubernetesVersion", $"{version} is not in the checksum table ({ReleaseTable.Versions[0]} to {newest}), and releaseChecksums gives no checksum of {string.Join(", ", missing)}",
+                $"use {newest} (the newest in the table) or another of its releases, or give each file's sha256 from dl.k8s.io/release/v{version}/bin/linux/amd64/<file>.sha256: pulumi config set --path 'releaseChecksums.{missing[0]}' <sha256>");
+            return null;
+        }
+        foreach (var (name, sha) in overrides)
+        {
+            var file = releases[name];
+            if (ReleaseTable.TableSha256(name, file.Version) is { } table && table != sha)
+            {
+                config.Warn($"{ConfigDefaults.Namespace}:releaseChecksums.{name}: {sha} is not the checksum table's for {name} {file.Version} ({table}); nodes take only a file with yours. Remove it to use the table's: pulumi config rm --path releaseChecksums.{name}");
+            }
+        }
+        if (!ReleaseTable.Holds(version))
+        {
+            config.Warn($"{ConfigDefaults.Namespace}:kubernetesVersion {version} is not in the checksum table: its files are verified by releaseChecksums alone, and its nodes run the container runtime of {newest.Major}.{newest.Minor}.");
+        }
+        return releases;
+    }
+
+    /// <summary>releaseChecksums: {file: sha256} for the files of the pinned releases, e.g. {kubeadm: …}.</summary>
+    private static Dictionary<string, string> ParseReleaseChecksums(ConfigReader config)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var json = config.Raw("releaseChecksums");
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            return result;
+        }
+        var names = ReleaseTable.KubernetesBinaries.Concat(ReleaseTable.RuntimeFiles).ToList();
+        var fix = $"give an object of file names ({string.Join(", ", names)}) to sha256 digests, e.g. pulumi config set --path releaseChecksums.kubeadm <sha256>";
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                config.Problem("releaseChecksums", "is not an object", fix);
+                return result;
+            }
+            foreach (var item in doc.RootElement.EnumerateObject())
+            {
+                var sha = item.Value.ValueKind == JsonValueKind.String ? item.Value.GetString()!.Trim().ToLowerInvariant() : "";
+                if (!names.Contains(item.Name))
+                {
+                    config.Problem($"releaseChecksums.{item.Name}", "names no file a node downloads", fix);
+                }
+                else if (!Sha256().IsMatch(sha))
+                {
+                    config.Problem($"releaseChecksums.{item.Name}", $"'{item.Value}' is not a SHA-256 hex digest", fix);
+                }
+                else
+                {
+                    result[item.Name] = sha;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            config.Problem("releaseChecksums", "is not JSON", fix);
+        }
+        return result;
     }
 
     private sealed record SshSection(string User, string PublicKey, string KeyFingerprint);

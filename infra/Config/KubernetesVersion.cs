@@ -6,12 +6,6 @@ namespace DoK8sHa.Config;
 /// <summary>A pinned Kubernetes release, MAJOR.MINOR.PATCH.</summary>
 public sealed partial record KubernetesVersion(int Major, int Minor, int Patch)
 {
-    /// <summary>
-    /// kubeadm's v1beta4 config API exists since 1.31; anonymous access limited to named paths
-    /// (AuthenticationConfiguration anonymous.conditions, anonymous-auth.yaml) is on by default since 1.32.
-    /// </summary>
-    public static KubernetesVersion OldestSupported => new(1, 32, 0);
-
     public override string ToString() => $"{Major}.{Minor}.{Patch}";
 
     /// <summary>The per-minor package repository path, e.g. <c>v1.35</c>.</summary>

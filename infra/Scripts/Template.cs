@@ -34,9 +34,9 @@ internal static partial class Template
         return result;
     }
 
-    // Every embedded resource is a template (infra.csproj names each templates/<file>).
+    // Every embedded resource under templates/ (infra.csproj names each templates/<file>).
     public static IEnumerable<string> Names() =>
-        typeof(Template).Assembly.GetManifestResourceNames().Select(n => n["templates/".Length..]);
+        typeof(Template).Assembly.GetManifestResourceNames().Where(n => n.StartsWith("templates/", StringComparison.Ordinal)).Select(n => n["templates/".Length..]);
 
     private static string Load(string name) => Cache.GetOrAdd(name, static n =>
     {

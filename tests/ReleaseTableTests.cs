@@ -1,0 +1,137 @@
+using System.Text.Json;
+using DoK8sHa.Config;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// The checksum table (infra/Config/releases.json) and the config rules built on it: no release is
+/// accepted whose every download the table or the stack's releaseChecksums does not pin.
+/// </summary>
+public class ReleaseTableTests
+{
+    private static readonly string[] Files = ["kubeadm", "kubelet", "kubectl", "containerd", "runc", "crictl", "cni"];
+
+    private static Dictionary<string, string> With(params (string Key, string Value)[] pairs)
+    {
+        var values = ConfigParserTests.Valid();
+        foreach (var (key, value) in pairs)
+        {
+            values[key] = value;
+        }
+        return values;
+    }
+
+    [Test]
+    public void EveryReleaseTheConfigAndTheUpdateRulesAcceptHasEveryDownloadsChecksum()
+    {
+        var accepted = new List<KubernetesVersion>();
+        for (var minor = 30; minor <= 40; minor++)
+        {
+            for (var patch = 0; patch <= 25; patch++)
+            {
+                var text = $"1.{minor}.{patch}";
+                try
+                {
+                    var settings = ConfigParserTests.Parse(With(("kubernetesVersion", text)), out _);
+                    accepted.Add(settings.KubernetesVersion);
+                    Assert.That(settings.NodeReleases.Artefacts.Select(a => a.Name), Is.EquivalentTo(Files), text);
+                    Assert.That(settings.NodeReleases.Artefacts.Select(a => a.Sha256), Has.All.Match("^[0-9a-f]{64}$"), text);
+                }
+                catch (ConfigException)
+                {
+                    Assert.That(ReleaseTable.Holds(KubernetesVersion.TryParse(text, out var v) ? v : null!), Is.False, $"{text} is in the table but refused");
+                }
+            }
+        }
+        Assert.That(accepted, Is.EquivalentTo(ReleaseTable.Versions), "the config accepts exactly the table's releases");
+        // Every upgrade the update rules allow lands on a release the table holds (the config gates the target).
+        foreach (var from in ReleaseTable.Versions)
+        {
+            foreach (var to in accepted)
+            {
+                var (problems, _) = UpdateRules.Judge(new PreviousDeployment(from), to, ["node1", "node2", "node3"]);
+                if (problems.Count == 0)
+                {
+                    Assert.That(ReleaseTable.For(to), Is.Not.Null, $"{from} -> {to}");
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void TheTableHoldsTheThreeNewestMinorsAndNamesItsSource()
+    {
+        Assert.That(ReleaseTable.Minors, Has.Count.EqualTo(3));
+        Assert.That(ReleaseTable.Minors.Zip(ReleaseTable.Minors.Skip(1)).All(p => p.Second.Minor == p.First.Minor + 1), Is.True, "consecutive minors");
+        Assert.That(ReleaseTable.Source, Does.Match("^kubernetes-sigs/kubespray [0-9a-f]{40} "), "the table names where its checksums come from");
+    }
+
+    [Test]
+    public void EachMinorPairsWithContainerd2AndTheFilesHaveTheirReleaseUrls()
+    {
+        foreach (var version in ReleaseTable.Versions)
+        {
+            var releases = ReleaseTable.For(version)!;
+            // Kubernetes 1.36 is the first that needs containerd 2 (containerd RELEASES.md); the
+            // program runs containerd 2 from 1.34 on, so an upgrade never has to wait for it.
+            Assert.That(releases.Containerd, Does.StartWith("2."), version.ToString());
+            Assert.That(releases["kubelet"].Url, Is.EqualTo($"https://dl.k8s.io/release/v{version}/bin/linux/amd64/kubelet"));
+            Assert.That(releases["crictl"].Version, Does.StartWith($"{version.Major}.{version.Minor}."), "crictl follows the Kubernetes minor");
+            Assert.That(releases["containerd"].Url, Is.EqualTo($"https://github.com/containerd/containerd/releases/download/v{releases.Containerd}/containerd-{releases.Containerd}-linux-amd64.tar.gz"));
+        }
+    }
+
+    [Test]
+    public void ChecksumsReadBeforeFromKubesprayAgreeWithTheTable()
+    {
+        // Read independently in an earlier session from the same Kubespray file (first and last hex digits).
+        var releases = ReleaseTable.For(new KubernetesVersion(1, 36, 4))!;
+        Assert.That(releases["kubeadm"].Sha256, Does.StartWith("10d05458").And.EndWith("0fe6"));
+        Assert.That(releases["kubelet"].Sha256, Does.StartWith("cf2562db").And.EndWith("8b4b"));
+        Assert.That(releases["kubectl"].Sha256, Does.StartWith("8b8f088d").And.EndWith("d05a"));
+        Assert.That(releases["containerd"].Sha256, Does.StartWith("9d689698").And.EndWith("d168"));
+        Assert.That(releases["runc"].Sha256, Does.StartWith("f6ae8efc").And.EndWith("5e60"));
+        Assert.That(releases["cni"].Sha256, Does.StartWith("b98f74a0").And.EndWith("b303"));
+        Assert.That(ReleaseTable.For(new KubernetesVersion(1, 35, 8))!["kubelet"].Sha256, Does.StartWith("6971b9f9").And.EndWith("a923"));
+    }
+
+    [TestCase("1.33.9", "outside the supported minors")]
+    [TestCase("1.38.0", "outside the supported minors")]
+    [TestCase("1.36.99", "is not in the checksum table")]
+    [TestCase("1.37.0", "is not in the checksum table")]
+    public void AReleaseTheTableLacksIsRefusedNamingTheKeyAndTheFix(string version, string why)
+    {
+        var error = ConfigParserTests.Fails(With(("kubernetesVersion", version)));
+        Assert.That(error.Problems, Has.Exactly(1).StartsWith($"do-k8s-ha:kubernetesVersion: {version} ").And.Contain(why).And.Contain($"Fix: use {ReleaseTable.Newest}"));
+    }
+
+    [Test]
+    public void TheNextMinorRunsWithTheChecksumsTheStackGives()
+    {
+        var sha = new string('a', 64);
+        var values = With(("kubernetesVersion", "1.37.0"), ("releaseChecksums", JsonSerializer.Serialize(new { kubeadm = sha, kubelet = sha, kubectl = sha.ToUpperInvariant() })));
+        var settings = ConfigParserTests.Parse(values, out var warnings);
+        Assert.That(settings.NodeReleases["kubectl"].Sha256, Is.EqualTo(sha));
+        Assert.That(settings.NodeReleases["kubeadm"].Url, Is.EqualTo("https://dl.k8s.io/release/v1.37.0/bin/linux/amd64/kubeadm"));
+        Assert.That(settings.NodeReleases.Containerd, Is.EqualTo(ReleaseTable.For(ReleaseTable.Newest)!.Containerd), "the runtime of the table's newest minor");
+        Assert.That(warnings, Has.Some.Contain("1.37.0 is not in the checksum table"));
+    }
+
+    [Test]
+    public void AChecksumThatDiffersFromTheTablesIsUsedAndWarnedAbout()
+    {
+        var sha = new string('b', 64);
+        var settings = ConfigParserTests.Parse(With(("kubernetesVersion", "1.36.4"), ("releaseChecksums", $$"""{"runc": "{{sha}}"}""")), out var warnings);
+        Assert.That(settings.NodeReleases["runc"].Sha256, Is.EqualTo(sha));
+        Assert.That(warnings, Has.Some.Contain("releaseChecksums.runc").And.Contain("pulumi config rm --path releaseChecksums.runc"));
+    }
+
+    [TestCase("""{"kubeadm": "abc"}""", "releaseChecksums.kubeadm: 'abc' is not a SHA-256 hex digest")]
+    [TestCase("""{"etcd": "abc"}""", "releaseChecksums.etcd: names no file a node downloads")]
+    [TestCase("""["x"]""", "releaseChecksums: is not an object")]
+    public void BadChecksumsAreNamed(string json, string problem)
+    {
+        var error = ConfigParserTests.Fails(With(("releaseChecksums", json)));
+        Assert.That(error.Message, Does.Contain($"do-k8s-ha:{problem}").And.Contain("Fix: give an object of file names"));
+    }
+}
