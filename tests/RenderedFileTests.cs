@@ -19,6 +19,8 @@ public class RenderedFileTests
             "-----BEGIN OPENSSH PRIVATE KEY-----\n(the node's key, a Pulumi secret)\n-----END OPENSSH PRIVATE KEY-----\n",
             "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGolden\n"),
         ["kubernetes-packages.sh"] = () => Render.KubernetesPackages(K8sVersion),
+        ["releases.sh"] = () => Render.Releases(ReleaseTable.For(K8sVersion)!, controlPlane: true, Render.CalicoNodeImages("v3.30.6")),
+        ["containerd-config.toml"] = () => Render.ContainerdConfig("registry.k8s.io/pause:3.10.1"),
         ["wait-for-bootstrap.sh"] = () => Render.WaitForBootstrap(),
         ["etcd-certs.sh"] = () => Render.EtcdCerts(Node1, FakePki.EtcdCaCert, FakeMember),
         ["cert-expiry.sh"] = () => Render.CertExpiry(30),
@@ -95,6 +97,11 @@ public class RenderedFileTests
         ["anonymous-auth.yaml"] = "apiserver-config.sh",
         ["encryption-config.yaml"] = "apiserver-config.sh",
         ["sshd-steps.conf"] = "node-user-data.yaml",
+        ["release-fetch.fragment"] = "releases.sh",
+        ["release-install.fragment"] = "releases.sh",
+        ["containerd.service"] = "releases.sh",
+        ["kubelet.service"] = "releases.sh",
+        ["kubelet-kubeadm.conf"] = "releases.sh",
     };
 
     private static string LocalKubeconfig() => Render.Kubeconfig("k8s-dev", $"https://{Ports.ApiProxyListen}", FakePki.CaCert, FakePki.AdminCert, FakePki.AdminKey);
@@ -194,6 +201,15 @@ public class RenderedFileTests
         var yaml = new YamlStream();
         Assert.DoesNotThrow(() => yaml.Load(new StringReader(Cases[name]())));
         Assert.That(yaml.Documents, Is.Not.Empty);
+    }
+
+    [Test]
+    public void ContainerdsConfigPassesThroughTheUnquotedHereDocumentThatWritesItUnchanged()
+    {
+        // release-install.fragment writes it with <<CONF so that ${sandbox} expands: nothing else may.
+        var config = Render.ContainerdConfig("X");
+        Assert.That(config, Does.Not.Contain("$").And.Not.Contain("`").And.Not.Contain("\\"));
+        Assert.That(Render.ReleaseInstall(), Does.Contain(Render.ContainerdConfig("${sandbox}").TrimEnd('\n') + "\nCONF\n"));
     }
 
     [Test]

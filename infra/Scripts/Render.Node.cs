@@ -83,6 +83,52 @@ public static partial class Render
 
     private static string SandboxImageFunction() => Fragment("containerd-sandbox.fragment");
 
+    /// <summary>containerd 2's config (version 3) with the pause image kubeadm names for the release.</summary>
+    public static string ContainerdConfig(string sandboxImage) =>
+        Template.Render("containerd-config.toml", new Dictionary<string, string> { ["SANDBOX_IMAGE"] = sandboxImage });
+
+    /// <summary>
+    /// The shell functions that install fetched release files, containerd's and the kubelet's units
+    /// and containerd's config (its sandbox image is install_runtime's argument, $sandbox).
+    /// </summary>
+    public static string ReleaseInstall() =>
+        Template.Render("release-install.fragment", new Dictionary<string, string>
+        {
+            // In an unquoted here-document: the config has no $, ` or \ of its own (RenderedFileTests).
+            ["CONTAINERD_CONFIG"] = ContainerdConfig("${sandbox}").TrimEnd('\n'),
+            ["CONTAINERD_UNIT"] = Template.Render("containerd.service", new Dictionary<string, string>()).TrimEnd('\n'),
+            ["KUBELET_UNIT"] = Template.Render("kubelet.service", new Dictionary<string, string>()).TrimEnd('\n'),
+            ["KUBELET_DROPIN"] = Template.Render("kubelet-kubeadm.conf", new Dictionary<string, string>()).TrimEnd('\n'),
+        });
+
+    /// <summary>A release's files, one "name version url sha256" line each, as the fetch loops read them.</summary>
+    public static string ReleaseFiles(NodeReleases releases, IEnumerable<string>? only = null) =>
+        string.Join("\n", releases.Artefacts.Where(a => only is null || only.Contains(a.Name)).Select(a => $"{a.Name} {a.Version} {a.Url} {a.Sha256}"));
+
+    /// <summary>
+    /// The node's downloads, verified by the checksum table; on a node that has not joined, also
+    /// installed, containerd started and the images pulled (see the template).
+    /// </summary>
+    public static string Releases(NodeReleases releases, bool controlPlane, IEnumerable<string> podNetworkImages) =>
+        Template.Render("releases.sh", new Dictionary<string, string>
+        {
+            ["KUBERNETES_VERSION"] = Sh.Quote(releases.Kubernetes.ToString()),
+            ["CONTROL_PLANE"] = Sh.Bool(controlPlane),
+            ["POD_NETWORK_IMAGES"] = string.Join(" ", podNetworkImages.Select(Sh.Quote)),
+            ["RELEASE_FETCH"] = Fragment("release-fetch.fragment"),
+            ["RELEASE_INSTALL"] = ReleaseInstall(),
+            ["FILES"] = ReleaseFiles(releases),
+        });
+
+    /// <summary>
+    /// The images Calico's operator runs on every node for a default Installation: calico-node with
+    /// its init containers (cni, flexvol) and csi-node-driver (tigera/operator v1.38.11, which
+    /// Calico v3.30.6's chart installs: pkg/components/calico.go, default registry quay.io/ in
+    /// pkg/components/images.go; pkg/render/node.go, pkg/render/csi.go).
+    /// </summary>
+    public static IReadOnlyList<string> CalicoNodeImages(string calicoVersion) =>
+        [.. new[] { "node", "cni", "pod2daemon-flexvol", "csi", "node-driver-registrar" }.Select(i => $"quay.io/calico/{i}:{calicoVersion}")];
+
     public static string WaitForBootstrap(string marker = BootstrapMarker) =>
         Template.Render("wait-for-bootstrap.sh", new Dictionary<string, string> { ["MARKER"] = Sh.Quote(marker) });
 

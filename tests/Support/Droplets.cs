@@ -22,7 +22,7 @@ public sealed class Droplets : IDisposable
     private static readonly string[] Layered = ["/etc", "/usr", "/var", "/root"];
 
     /// <summary>Names the droplets resolve to the mirror (tests/Support/ReleaseMirror.cs).</summary>
-    public static IReadOnlyList<string> MirroredNames => ["github.com", "pkgs.k8s.io", SpacesHost];
+    public static IReadOnlyList<string> MirroredNames => ["github.com", "dl.k8s.io", "pkgs.k8s.io", SpacesHost];
 
     /// <summary>Spaces' endpoint in the dev stack's region: the mirror passes it to a test's S3 server (<see cref="ReleaseMirror.ServeS3"/>).</summary>
     public const string SpacesHost = "lon1.digitaloceanspaces.com";

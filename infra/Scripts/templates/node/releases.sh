@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The node's downloads, Kubespray's download model: kubeadm, kubelet, kubectl, containerd, runc,
+# crictl and the CNI plugins of the cluster's release, from their release locations, each checked
+# against the checksum table. It runs as soon as SSH answers, beside cloud-init (it needs nothing
+# user data installs), so that node setup and kubeadm only configure and start. On a node that
+# has not joined it installs them, starts containerd and pulls the images kubeadm and the pod
+# network will run. On a joined node it only fills the cache: what runs there changes only in
+# the rolling upgrade, which then finds the new release's files here.
+set -euo pipefail
+
+KUBERNETES_VERSION={{KUBERNETES_VERSION}}
+CONTROL_PLANE={{CONTROL_PLANE}}
+# Pulled on every node: the pod network's images (warned about, not fatal: the operator decides them).
+POD_NETWORK_IMAGES=({{POD_NETWORK_IMAGES}})
+
+{{RELEASE_FETCH}}
+
+{{RELEASE_INSTALL}}
+
+while read -r name version url sha; do
+  RELEASE_FILE[$name]=$(fetch_release "$name" "$version" "$url" "$sha")
+done <<'FILES'
+{{FILES}}
+FILES
+
+if [ -f /etc/kubernetes/kubelet.conf ]; then
+  echo "$(hostname) has joined: Kubernetes v$KUBERNETES_VERSION is in its cache for the rolling upgrade"
+  exit 0
+fi
+
+install_kubernetes kubeadm kubelet kubectl
+sandbox=$(sandbox_image "$KUBERNETES_VERSION")
+install_runtime "$sandbox"
+install_kubelet_unit
+
+# kubeadm's images, but etcd's: etcd runs outside the cluster (etcd-install.sh). A worker runs
+# kube-proxy and the pause image only.
+listed=$(kubeadm config images list --kubernetes-version "v$KUBERNETES_VERSION")
+if [ "$CONTROL_PLANE" = true ]; then
+  mapfile -t images < <(grep -v '/etcd:' <<<"$listed")
+else
+  mapfile -t images < <(grep -E '/(kube-proxy|pause):' <<<"$listed")
+fi
+pull_images "${images[@]}"
+for image in "${POD_NETWORK_IMAGES[@]}"; do
+  pull_images "$image" || echo "warning: could not pull $image ahead; the pod network pulls it when it starts" >&2
+done
+echo "$(hostname) has Kubernetes v$KUBERNETES_VERSION and containerd $(containerd --version | cut -d' ' -f3), images pulled"

@@ -1,0 +1,139 @@
+using DoK8sHa.Config;
+using DoK8sHa.Scripts;
+using DoK8sHa.Tests.Support;
+
+namespace DoK8sHa.Tests;
+
+/// <summary>
+/// The download step (releases.sh) as a droplet runs it, against the real nginx serving stand-in
+/// release files under their real names, fetched by the real curl (<see cref="DownloadNode"/>):
+/// each file verified by the checksum the program gives, once; a mismatch refused with nothing
+/// installed; an interrupted download resumed (nginx answers its range request with 206) or, when
+/// what was left cannot complete to the file, fetched whole again.
+/// </summary>
+[NonParallelizable]
+public class ReleaseDownloadTests
+{
+    private static readonly KubernetesVersion Version = new(1, 35, 8);
+    private static readonly string[] Binaries = ["kubeadm", "kubelet", "kubectl"];
+    private DownloadNode _node = null!;
+    private NodeReleases _releases = null!;
+
+    [SetUp]
+    public void Serve()
+    {
+        _node = new DownloadNode();
+        var sums = StandInReleases.Build(_node.Root, ReleaseTable.For(Version)!);
+        _releases = ReleaseTable.For(Version, sums)!;
+    }
+
+    [TearDown]
+    public void Remove() => _node?.Dispose();
+
+    private static string Step(NodeReleases releases, bool controlPlane = true) =>
+        Render.StepScript(("releases", Render.Releases(releases, controlPlane, Render.CalicoNodeImages("v3.30.6"))));
+
+    private static string PathOf(ReleaseArtefact a) => new Uri(a.Url).AbsolutePath;
+
+    private int Fetches(ReleaseArtefact a) => _node.Requests.Split('\n').Count(l => l.Contains($"GET {PathOf(a)} ", StringComparison.Ordinal));
+
+    [Test]
+    public void EachFileIsFetchedOnceVerifiedAndInstalledThenContainerdRunsItsConfigAndTheImagesArePulled()
+    {
+        var run = _node.Run(Step(_releases), after: """
+            crictl info
+            for i in registry.k8s.io/kube-apiserver:v1.35.8 registry.k8s.io/pause:3.10.1 registry.k8s.io/etcd:3.6.6-0 quay.io/calico/node:v3.30.6 quay.io/calico/csi:v3.30.6; do
+              crictl inspecti "$i" >/dev/null 2>&1 && echo "have $i" || echo "lack $i"
+            done
+            systemctl is-enabled kubelet; systemctl is-active kubelet || true
+            """);
+        Assert.That(run.Exit, Is.Zero, run.Output);
+        foreach (var artefact in _releases.Artefacts)
+        {
+            Assert.That(Fetches(artefact), Is.EqualTo(1), $"{artefact.Name}: {_node.Requests}");
+        }
+        Assert.That(_node.Requests, Does.Not.Contain("\n4").And.Not.StartWith("4"), "every request found its file");
+        foreach (var binary in Binaries)
+        {
+            var installed = _node.Disk($"/usr/local/bin/{binary}");
+            Assert.That(installed, Is.Not.Null, binary);
+            Assert.That(File.ReadAllBytes(installed!), Is.EqualTo(File.ReadAllBytes(Path.Combine(_node.Root, PathOf(_releases[binary]).TrimStart('/')))), binary);
+        }
+        Assert.That(_node.Disk("/usr/local/bin/containerd"), Is.Not.Null);
+        Assert.That(_node.Disk("/usr/local/sbin/runc"), Is.Not.Null);
+        Assert.That(_node.Disk("/usr/local/bin/crictl"), Is.Not.Null);
+        Assert.That(_node.Disk("/opt/cni/bin/bridge"), Is.Not.Null);
+        Assert.That(_node.Disk("/opt/cni/bin/LICENSE"), Is.Null, "only the plugins");
+        // containerd as it read its config: version 3, kubeadm's pause image, the systemd cgroup driver.
+        Assert.That(run.After, Does.Contain("\"version\": 3").And.Contain("\"sandbox\": \"registry.k8s.io/pause:3.10.1\"").And.Contain("\"SystemdCgroup\": true"));
+        Assert.That(run.After, Does.Contain("have registry.k8s.io/kube-apiserver:v1.35.8").And.Contain("have registry.k8s.io/pause:3.10.1"));
+        Assert.That(run.After, Does.Contain("lack registry.k8s.io/etcd:3.6.6-0"), "etcd runs outside the cluster");
+        Assert.That(run.After, Does.Contain("have quay.io/calico/node:v3.30.6").And.Contain("have quay.io/calico/csi:v3.30.6"));
+        // Enabled, not started: kubeadm starts it, after the steps every kubelet start waits for.
+        Assert.That(run.After, Does.Contain("enabled\ninactive"));
+    }
+
+    [Test]
+    public void ASecondRunFetchesNothingAndChangesNothing()
+    {
+        var first = _node.Run(Step(_releases));
+        Assert.That(first.Exit, Is.Zero, first.Output);
+        var requests = _node.Requests;
+        var kubelet = File.GetLastWriteTimeUtc(_node.Disk("/usr/local/bin/kubelet")!);
+        var config = File.GetLastWriteTimeUtc(_node.Disk("/etc/containerd/config.toml")!);
+
+        var second = _node.Run(Step(_releases));
+        Assert.That(second.Exit, Is.Zero, second.Output);
+        Assert.That(_node.Requests, Is.EqualTo(requests), "no request the second time");
+        Assert.That(second.Output, Does.Contain("kubelet 1.35.8: in the cache").And.Not.Contain("pulled "));
+        Assert.That(File.GetLastWriteTimeUtc(_node.Disk("/usr/local/bin/kubelet")!), Is.EqualTo(kubelet));
+        Assert.That(File.GetLastWriteTimeUtc(_node.Disk("/etc/containerd/config.toml")!), Is.EqualTo(config));
+    }
+
+    [Test]
+    public void AFileWhoseChecksumDiffersIsRefusedAndNothingIsInstalled()
+    {
+        var wrong = new string('0', 64);
+        var releases = ReleaseTable.For(Version, _releases.Artefacts.ToDictionary(a => a.Name, a => a.Name == "kubelet" ? wrong : a.Sha256))!;
+        var run = _node.Run(Step(releases));
+        Assert.That(run.Exit, Is.Not.Zero);
+        Assert.That(run.Output, Does.Contain($"refused {_releases["kubelet"].Url}: its sha256 is {_releases["kubelet"].Sha256}, not {wrong}"));
+        Assert.That(_node.Disk("/usr/local/bin/kubeadm"), Is.Null, "nothing is installed before every file is verified");
+        Assert.That(_node.Disk($"/var/cache/do-k8s-ha/releases/kubelet/{Version}/kubelet"), Is.Null);
+        Assert.That(_node.Disk($"/var/cache/do-k8s-ha/releases/kubelet/{Version}/kubelet.part"), Is.Null, "the refused file is removed");
+    }
+
+    [Test]
+    public void AnInterruptedDownloadIsResumedWhereItStopped()
+    {
+        // nginx sends 4 KB a second; the session dies after 2 s, in kubeadm's download.
+        var interrupted = _node.Run(Step(_releases), rateLimit: "4k", killAfterSeconds: 2);
+        Assert.That(interrupted.Exit, Is.Not.Zero);
+        var part = _node.Disk($"/var/cache/do-k8s-ha/releases/kubeadm/{Version}/kubeadm.part");
+        Assert.That(part, Is.Not.Null, interrupted.Output);
+        var had = new FileInfo(part!).Length;
+        Assert.That(had, Is.GreaterThan(0));
+
+        var run = _node.Run(Step(_releases));
+        Assert.That(run.Exit, Is.Zero, run.Output);
+        Assert.That(run.Output, Does.Contain("kubeadm 1.35.8: resuming an interrupted download"));
+        Assert.That(_node.Requests, Does.Contain($"206 {new FileInfo(Path.Combine(_node.Root, PathOf(_releases["kubeadm"]).TrimStart('/'))).Length - had} \"bytes={had}-\" \"GET {PathOf(_releases["kubeadm"])} "),
+            "only the rest is sent");
+        Assert.That(_node.Disk("/usr/local/bin/kubeadm"), Is.Not.Null);
+    }
+
+    [Test]
+    public void ALeftOverPartThatIsNotTheFilesBeginningIsDroppedAndTheFileFetchedWhole()
+    {
+        var cache = Directory.CreateDirectory(Path.Combine(_node.Dir, "upper", "var", "cache", "do-k8s-ha", "releases", "kubectl", Version.ToString())).FullName;
+        File.WriteAllBytes(Path.Combine(cache, "kubectl.part"), new byte[1000]);
+        var run = _node.Run(Step(_releases));
+        Assert.That(run.Exit, Is.Zero, run.Output);
+        var path = PathOf(_releases["kubectl"]);
+        var lines = _node.Requests.Split('\n').Where(l => l.Contains($"GET {path} ", StringComparison.Ordinal)).ToList();
+        Assert.That(lines, Has.Count.EqualTo(2), _node.Requests);
+        Assert.That(lines[0], Does.StartWith("206 ").And.Contain("\"bytes=1000-\""), "resumed first");
+        Assert.That(lines[1], Does.StartWith("200 ").And.Contain("\"-\""), "then fetched whole");
+        Assert.That(File.ReadAllBytes(_node.Disk("/usr/local/bin/kubectl")!), Is.EqualTo(File.ReadAllBytes(Path.Combine(_node.Root, path.TrimStart('/')))));
+    }
+}
