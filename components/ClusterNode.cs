@@ -121,6 +121,22 @@ public sealed class ClusterNode : ComponentResource
             RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
         });
 
+        // The release files, fetched as soon as sshd answers, beside cloud-init (Kubespray's
+        // download model; releases.sh). It pins the user data's key, served for good beside the
+        // droplet's own (host-key.sh), so its connection never changes and it starts before the
+        // host key step. It carries no secret. A kubernetesVersion change runs it again on every
+        // node at once: a joined node only fills its cache, for its turn in the rolling upgrade.
+        if (Spec.IsKubernetesNode)
+        {
+            Releases = RemoteStep.Create($"{name}.releases", this, new RemoteStepArgs
+            {
+                Create = args.Lost ? null : (Input<string>)Render.StepScript(("releases",
+                    Render.Releases(settings.NodeReleases, Spec.IsControlPlane, Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
+                RunsNothing = args.Lost,
+                RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
+            });
+        }
+
         // A droplet made before this release keeps its user data's key pinned: a new pin would
         // run every step on it again (pulumi-command runs a step whose connection changed,
         // remote/commandController.go, Update). Judged by its droplet id, so the same node on a
@@ -189,4 +205,7 @@ public sealed class ClusterNode : ComponentResource
 
     /// <summary>cloud-init finished: packages are installed and the node can take remote steps.</summary>
     public Remote.Command Ready { get; }
+
+    /// <summary>A Kubernetes node's release files, fetched and verified (installed on a node that has not joined); null on an etcd-only node.</summary>
+    public Remote.Command? Releases { get; }
 }

@@ -13,12 +13,6 @@ public sealed class KubernetesNodeSetupArgs
     /// <summary>Every control-plane node: the upstreams of each node's API proxy.</summary>
     public required IReadOnlyList<ClusterNode> ControlPlaneNodes { get; init; }
 
-    /// <summary>The packages a node that has not joined yet gets.</summary>
-    public required KubernetesVersion Version { get; init; }
-
-    /// <summary>A node's own release where it differs (lostNodes: a dead droplet keeps the one its steps last had).</summary>
-    public Func<ClusterNode, KubernetesVersion>? VersionOf { get; init; }
-
     /// <summary>lostNodes: a dead droplet's new steps run nothing (its existing ones keep what they ran).</summary>
     public IReadOnlySet<string> Lost { get; init; } = new HashSet<string>();
 
@@ -36,13 +30,14 @@ public sealed class KubernetesNodeSetupArgs
 }
 
 /// <summary>
-/// What every Kubernetes node needs before it joins, in one step per node: kubeadm, kubelet and
-/// kubectl of the cluster's version (user data names no version), and the local API proxy (nginx
-/// on 127.0.0.1:6444 over every API server), which is also the cluster's controlPlaneEndpoint.
+/// What every Kubernetes node needs before it joins, besides its release files (ClusterNode's
+/// releases step: kubeadm, kubelet, kubectl and containerd of the cluster's version), in one step
+/// per node: the local API proxy (nginx on 127.0.0.1:6444 over every API server), which is also
+/// the cluster's controlPlaneEndpoint.
 /// kubeadm's token discovery tells a joining node to use cluster-info's server from then on, so
 /// the proxy runs on it before it joins, control-plane nodes included; afterwards its kubelet and
 /// kube-proxy depend on no single API server. A change of control-plane nodes rewrites every
-/// proxy's upstreams; a version change leaves joined nodes to the rolling upgrade.
+/// proxy's upstreams.
 /// Control-plane nodes and workers each have one (the workers' waits for the cluster, see
 /// ClusterProgram); their steps are named alike, <see cref="StepPrefix"/>-node, and a URN names
 /// its parent's type only, so a step keeps its URN whichever of the two it is in.
@@ -87,12 +82,12 @@ public sealed class KubernetesNodeSetup : ComponentResource
                 DependsOn = [node.Ready, .. args.After],
             }, parent: this);
             _guards[node.Spec.Name] = metadataGuard;
+            // After cloud-init (nginx is its package) and the node's release files (kubeadm,
+            // kubelet, containerd installed and started, the images pulled: <node>.releases).
             _byNode[node.Spec.Name] = RemoteStep.Create($"{StepPrefix}-{node.Spec.Name}", node, new RemoteStepArgs
             {
-                Create = apiServers.Apply(servers => Render.StepScript(
-                    ("kubernetes-packages", Render.KubernetesPackages(args.VersionOf?.Invoke(node) ?? args.Version)),
-                    ("api-proxy", Render.ApiProxy(node.Spec.Name, servers)))),
-                DependsOn = [node.Ready, .. args.After],
+                Create = apiServers.Apply(servers => Render.StepScript(("api-proxy", Render.ApiProxy(node.Spec.Name, servers)))),
+                DependsOn = [node.Ready, node.Releases!, .. args.After],
             }, parent: this);
         }
         RegisterOutputs(new Dictionary<string, object?> { ["apiProxy"] = Ports.ApiProxyListen });

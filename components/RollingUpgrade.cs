@@ -7,7 +7,8 @@ namespace DoK8sHa.Components;
 
 public sealed class RollingUpgradeArgs
 {
-    public required KubernetesVersion Version { get; init; }
+    /// <summary>The release the nodes move to, and its files (fetched by each node's releases step, which each upgrade step waits for).</summary>
+    public required NodeReleases Releases { get; init; }
 
     /// <summary>Every node with a kubelet in rolling order: the init node, the other control-plane nodes, then workers.</summary>
     public required IReadOnlyList<(ClusterNode Node, Resource Joined)> Nodes { get; init; }
@@ -24,7 +25,7 @@ public sealed class RollingUpgradeArgs
 
 /// <summary>
 /// The upgrade step of every node, chained by dependsOn in rolling order. Creating one runs
-/// nothing and connects nowhere (node setup installed the version), so the chain costs nothing
+/// nothing and connects nowhere (the releases step installed the version), so the chain costs nothing
 /// at creation. Raising kubernetesVersion updates the steps, and the engine runs each only after
 /// the one before it has finished: one node at a time, in order. No script waits for another
 /// node: a step waiting inside its script would hold one of the engine's --parallel slots
@@ -53,26 +54,27 @@ public sealed class RollingUpgrade : ComponentResource
                 // goes on past a dead droplet.
                 Update = lost(node) ? null : script,
                 RunsNothing = lost(node),
-                DependsOn = steps.After(joined),
+                // The node's releases step runs again for the new version at once, filling its cache.
+                DependsOn = steps.After(node.Releases is { } releases ? [joined, releases] : [joined]),
                 RunOn = onJanitor ? janitor : null,
                 RunVia = onJanitor ? via : null,
             }, parent: this));
         foreach (var (node, joined) in args.Nodes)
         {
-            var version = args.Version;
+            var version = args.Releases.Kubernetes;
             var nodeName = node.Spec.Name;
             if (node.Spec.IsControlPlane)
             {
                 // It drains and uncordons itself with its own admin.conf: no credential in the step.
                 Chain($"{name}-{nodeName}", node, joined, Render.StepScript(
-                    ("node-upgrade", Render.NodeUpgrade(nodeName, version, first: node == applyOn, "/etc/kubernetes/admin.conf", lost: node == applyOn ? [.. args.Lost] : null))));
+                    ("node-upgrade", Render.NodeUpgrade(nodeName, args.Releases, first: node == applyOn, "/etc/kubernetes/admin.conf", lost: node == applyOn ? [.. args.Lost] : null))));
             }
             else
             {
                 // A worker holds no admin credential: a control-plane node drains it before its
                 // step and uncordons it after.
                 Chain($"{name}-{nodeName}.drain", node, joined, Render.StepScript(($"drain-{nodeName}", Render.WorkerDrain(nodeName, version, drain: true))), onJanitor: true);
-                Chain($"{name}-{nodeName}", node, joined, Render.StepScript(("node-upgrade", Render.NodeUpgrade(nodeName, version, first: false, kubeconfigFile: null))));
+                Chain($"{name}-{nodeName}", node, joined, Render.StepScript(("node-upgrade", Render.NodeUpgrade(nodeName, args.Releases, first: false, kubeconfigFile: null))));
                 Chain($"{name}-{nodeName}.uncordon", node, joined, Render.StepScript(($"uncordon-{nodeName}", Render.WorkerDrain(nodeName, version, drain: false))), onJanitor: true);
             }
         }

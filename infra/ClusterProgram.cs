@@ -125,10 +125,10 @@ public static class ClusterProgram
         // How each node leaves when its droplet goes: from a live node, so a dead one can leave too.
         var departures = new NodeDepartures("leave", new NodeDeparturesArgs { Nodes = nodes, Cluster = network.Firewall, Relay = loadBalancer, Settings = settings });
 
-        // Packages of the version, and the local API proxy every Kubernetes node joins through.
-        // A dead droplet (lostNodes) keeps the release its steps last had: a new one would run its
-        // steps again, on a node no step can reach. Its replacement installs that release and the
-        // rolling upgrade brings it on once lostNodes no longer lists it.
+        // The local API proxy every Kubernetes node joins through (its release files are its own
+        // step, ClusterNode's). A dead droplet (lostNodes) keeps the release its steps last had: a
+        // new one would run its steps again, on a node no step can reach. Its replacement
+        // installs that release and the rolling upgrade brings it on once lostNodes no longer lists it.
         KubernetesVersion VersionOf(ClusterNode node) =>
             settings.IsLost(node.Spec) && previous.Nodes?.GetValueOrDefault(node.Spec.Name)?.KubernetesVersion is { } kept && KubernetesVersion.TryParse(kept, out var version)
                 ? version
@@ -137,8 +137,6 @@ public static class ClusterProgram
         {
             Nodes = controlPlaneNodes,
             ControlPlaneNodes = controlPlaneNodes,
-            Version = settings.KubernetesVersion,
-            VersionOf = VersionOf,
             Lost = settings.LostNodes,
             Pki = pki,
             OneAtATime = true,
@@ -208,8 +206,6 @@ public static class ClusterProgram
         {
             Nodes = workerNodes,
             ControlPlaneNodes = controlPlaneNodes,
-            Version = settings.KubernetesVersion,
-            VersionOf = VersionOf,
             Lost = settings.LostNodes,
             After = [controlPlane.Init],
             Pki = pki,
@@ -276,7 +272,7 @@ public static class ClusterProgram
             .ToList();
         var upgrade = new RollingUpgrade("upgrade", new RollingUpgradeArgs
         {
-            Version = settings.KubernetesVersion,
+            Releases = settings.NodeReleases,
             Nodes = joined,
             ControlPlaneNodes = controlPlaneNodes,
             Relay = loadBalancer,

@@ -274,7 +274,7 @@ public class AddonAndHealthTests
         var mocks = (await StackRun.SharedAsync("dev")).Mocks;
         var triggers = ((IEnumerable)mocks.Named("health-check").Inputs["triggers"]).Cast<object>().Select(t => t.ToString()).ToList();
 
-        Assert.That(triggers, Is.SupersetOf(new[] { ClusterMocks.DropletIdOf("node1"), ClusterMocks.DropletIdOf("node2"), ClusterMocks.DropletIdOf("node3"), "1.35.1" }));
+        Assert.That(triggers, Is.SupersetOf(new[] { ClusterMocks.DropletIdOf("node1"), ClusterMocks.DropletIdOf("node2"), ClusterMocks.DropletIdOf("node3"), Config.ConfigDefaults.KubernetesVersion }));
     }
 
     [Test]

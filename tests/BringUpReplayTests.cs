@@ -1,3 +1,4 @@
+using DoK8sHa.Config;
 using DoK8sHa.Tests.Support;
 
 namespace DoK8sHa.Tests;
@@ -18,17 +19,17 @@ public class BringUpReplayTests
     private Droplets _droplets = null!;
     private ReleaseMirror _mirror = null!;
     private Dictionary<string, string> _settings = [];
+    private (string Key, string Value) _checksums;
 
     [SetUp]
     public void MakeDroplets()
     {
         Repo.RequireTool("etcd", "apt-get install etcd-server");
-        Repo.RequireTool("apt-ftparchive", "apt-get install apt-utils");
-        Repo.RequireTool("containerd", "apt-get install containerd");
+        Repo.RequireTool("python3", "apt-get install python3");
         _droplets = Droplets.Create(Droplet.Length);
         _mirror = new ReleaseMirror(_droplets);
         var sha = _mirror.AddEtcdRelease(RealEtcd.Version);
-        _mirror.AddKubernetesRepository("v1.35", "1.35.1");
+        _checksums = _mirror.AddKubernetesRelease(ConfigDefaults.KubernetesVersion);
         // The balancer's targets are the control-plane droplets (their tag), which depend on the
         // inventory; every droplet is a candidate here, and only a node whose API server passes
         // the health check is admitted: none but a control-plane node runs one.
@@ -37,6 +38,8 @@ public class BringUpReplayTests
         {
             ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
             ["do-k8s-ha:etcdSha256"] = sha,
+            // The mirror's release files are the stand-ins, not the table's.
+            [_checksums.Key] = _checksums.Value,
         };
     }
 
@@ -183,7 +186,10 @@ public class BringUpReplayTests
         const string ThreeControlPlanes = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane"]},{"name":"node3","roles":["control-plane","etcd","worker"]},{"name":"node4","roles":["etcd","worker"]}]""";
         const string WithNode5 = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane"]},{"name":"node3","roles":["control-plane","etcd","worker"]},{"name":"node4","roles":["etcd","worker"]},{"name":"node5","roles":["worker"]}]""";
         var replay = new Replay(_droplets, seed: 11) { Nodes = Droplet };
-        await Up(replay, ThreeControlPlanes);
+        // On the minor before the default's, which the upgrade at the end moves to.
+        var before = _mirror.AddKubernetesRelease("1.35.8");
+        var start = new Dictionary<string, string>(_settings) { [before.Key] = before.Value, ["do-k8s-ha:kubernetesVersion"] = "1.35.8" };
+        await Up(replay, ThreeControlPlanes, start);
         replay.Kill("node1");
         // Dead means every process: its sandboxed etcd answers no peer either.
         var peer = _droplets.Exec(_droplets[2], $"timeout 3 bash -c '</dev/tcp/{_droplets[0].Address}/2379'");
@@ -196,7 +202,7 @@ public class BringUpReplayTests
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "node1 is not shown dead");
             Thread.Sleep(2000);
         }
-        var settings = new Dictionary<string, string>(_settings) { ["do-k8s-ha:lostNodes"] = """["node1"]""" };
+        var settings = new Dictionary<string, string>(start) { ["do-k8s-ha:lostNodes"] = """["node1"]""" };
         const string Healthy = "cluster is healthy: nodes Ready: node2 node3 node4 node5";
 
         await Up(replay, WithNode5, settings);
@@ -213,15 +219,15 @@ public class BringUpReplayTests
         Assert.That(OperatorKubectl(replay, "get node node2 -o jsonpath={.metadata.labels}"), Does.Contain("node-role.kubernetes.io/control-plane"));
         Assert.That(replay.Outputs["health-check"], Does.Contain(Healthy));
 
-        _mirror.AddKubernetesRepository("v1.35", "1.35.2");
-        settings["do-k8s-ha:kubernetesVersion"] = "1.35.2";
+        settings[_checksums.Key] = _checksums.Value;
+        settings["do-k8s-ha:kubernetesVersion"] = ConfigDefaults.KubernetesVersion;
         await Up(replay, WithNode5, settings);
-        Assert.That(replay.Outputs["upgrade-node2"], Does.Contain("upgraded to \"v1.35.2\""), "node2 upgrades the cluster");
+        Assert.That(replay.Outputs["upgrade-node2"], Does.Contain($"upgraded to \"v{ConfigDefaults.KubernetesVersion}\""), "node2 upgrades the cluster");
         Assert.That(replay.RanSteps, Has.None.StartsWith("upgrade-node1"), "node1's place in the roll runs nothing");
         var versions = OperatorKubectl(replay, "get nodes --no-headers -o custom-columns=N:.metadata.name,V:.status.nodeInfo.kubeletVersion")
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join('=', l.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
-        Assert.That(versions, Is.SupersetOf(new[] { "node2=v1.35.2", "node3=v1.35.2", "node4=v1.35.2", "node5=v1.35.2" }), "every live node runs the new release");
-        Assert.That(OperatorKubectl(replay, "-n kube-system get configmap kubeadm-config -o jsonpath={.data.ClusterConfiguration}"), Does.Contain("kubernetesVersion: v1.35.2"));
+        Assert.That(versions, Is.SupersetOf(new[] { "node2", "node3", "node4", "node5" }.Select(n => $"{n}=v{ConfigDefaults.KubernetesVersion}")), "every live node runs the new release");
+        Assert.That(OperatorKubectl(replay, "-n kube-system get configmap kubeadm-config -o jsonpath={.data.ClusterConfiguration}"), Does.Contain($"kubernetesVersion: v{ConfigDefaults.KubernetesVersion}"));
         Assert.That(replay.Outputs["health-check"], Does.Contain(Healthy));
     }
 

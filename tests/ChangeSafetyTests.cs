@@ -257,11 +257,11 @@ public class ChangeSafetyTests
     {
         var message = await RefusedAfterProd(config =>
         {
-            config["do-k8s-ha:kubernetesVersion"] = "1.36.0";
+            Fixtures.UpgradeToNextMinor(config);
             config["do-k8s-ha:nodes"] = config["do-k8s-ha:nodes"].TrimEnd(']') + """,{"name":"worker4","roles":["worker"]}]""";
         });
 
-        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.35.1 -> 1.36.0 in the update that adds worker4: a node that joins during an upgrade runs a kubelet newer than the API servers not upgraded yet. Fix: add the nodes with kubernetesVersion 1.35.1"));
+        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.36.4 -> 1.37.0 in the update that adds worker4: a node that joins during an upgrade runs a kubelet newer than the API servers not upgraded yet. Fix: add the nodes with kubernetesVersion 1.36.4"));
     }
 
     [Test]
@@ -271,11 +271,11 @@ public class ChangeSafetyTests
         var config = StackRun.StackConfig("prod");
         config["do-k8s-ha:image"] = "ubuntu-22-04-x64";
         var second = await Next(first, config);
-        config["do-k8s-ha:kubernetesVersion"] = "1.36.0";
+        Fixtures.UpgradeToNextMinor(config);
 
         var message = StackRun.FailureOf(() => Next(second, config, preview: true));
 
-        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.35.1 -> 1.36.0 while cp2 cp3 etcd1 etcd2 etcd3 worker2 worker3 take a new image or size"));
+        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.36.4 -> 1.37.0 while cp2 cp3 etcd1 etcd2 etcd3 worker2 worker3 take a new image or size"));
     }
 
     // An update that changes the etcd or control-plane membership takes no node down for a roll.

@@ -30,7 +30,7 @@ public class DayTwoTests
     [Test]
     public async Task UpgradeChangesTheUpgradeStepsAndNothingOfEtcdWorkersOrTheNetwork()
     {
-        var (before, after) = await BeforeAndAfter("prod", c => c["do-k8s-ha:kubernetesVersion"] = "1.36.0");
+        var (before, after) = await BeforeAndAfter("prod", c => Fixtures.UpgradeToNextMinor(c));
 
         Assert.That(Changed(before, after), Is.EquivalentTo(new[]
         {
@@ -40,15 +40,16 @@ public class DayTwoTests
             "upgrade-worker3.drain", "upgrade-worker3", "upgrade-worker3.uncordon",
             // The control-plane steps hold the version for a cluster created from scratch; re-run, they find the node joined.
             "control-plane-cp1", "control-plane-cp2", "control-plane-cp3",
-            // The setup step installs the new version on a node that has not joined (a new or
-            // replaced droplet); re-run on a joined node it leaves the version to the upgrade.
-            // No droplet changes: user data names no version.
-            "node-setup-cp1", "node-setup-cp2", "node-setup-cp3", "node-setup-worker1", "node-setup-worker2", "node-setup-worker3",
+            // Each Kubernetes node's releases step fetches the new version's files at once: on a
+            // joined node into its cache, for its turn in the roll (which waits for it). Node
+            // setup names no version, and no droplet changes: user data names none either.
+            "cp1.releases", "cp2.releases", "cp3.releases", "worker1.releases", "worker2.releases", "worker3.releases",
             // Every etcd member is snapshotted before the upgrade.
             "snapshot-before-change-etcd1", "snapshot-before-change-etcd2", "snapshot-before-change-etcd3",
         }));
-        Assert.That(Input(after.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.36.0'").And.Contains("TARGET_MINOR='v1.36'"));
-        Assert.That(Input(before.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.35.1'"));
+        Assert.That(Input(after.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.37.0'").And.Contains($"kubeadm 1.37.0 https://dl.k8s.io/release/v1.37.0/bin/linux/amd64/kubeadm {new string('a', 64)}"));
+        Assert.That(Input(after.Named("worker1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.37.0'"));
+        Assert.That(Input(before.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.36.4'"));
     }
 
     [Test]
@@ -81,11 +82,11 @@ public class DayTwoTests
     [Test]
     public async Task ARefusedVersionStopsTheRunBeforeAnyResourceInPreviewAndUp([Values] bool preview)
     {
-        var mocks = new ClusterMocks { PreviousOutputs = new Dictionary<string, object> { ["kubernetesVersion"] = "1.36.0", ["nodes"] = PreviousNodes("etcd1", "etcd2", "etcd3") } };
+        var mocks = new ClusterMocks { PreviousOutputs = new Dictionary<string, object> { ["kubernetesVersion"] = "1.37.0", ["nodes"] = PreviousNodes("etcd1", "etcd2", "etcd3") } };
 
         var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks, isPreview: preview));
 
-        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.36.0 -> 1.35.1 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.36.0"));
+        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.37.0 -> 1.36.4 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.37.0"));
         Assert.That(message, Does.Contain("nothing was created or changed").And.Not.Contain("   at "));
         // What the stack's last update exported is read from the stack itself; nothing else is registered.
         Assert.That(mocks.StackReferences, Is.EqualTo(new[] { "organization/do-k8s-ha/prod" }));
@@ -129,7 +130,7 @@ public class DayTwoTests
         var outputs = await StackRun.OutputsOf(result);
         var previous = StackHistory.FromOutputs(outputs["kubernetesVersion"], outputs["nodes"]);
 
-        Assert.That(previous.KubernetesVersion, Is.EqualTo(new Config.KubernetesVersion(1, 35, 1)));
+        Assert.That(previous.KubernetesVersion, Is.EqualTo(new Config.KubernetesVersion(1, 36, 4)));
         Assert.That(previous.EtcdNodes, Is.EquivalentTo(etcd));
     }
 

@@ -18,6 +18,7 @@ public class DeliveredStepTests
     private Droplets _droplets = null!;
     private ReleaseMirror _mirror = null!;
     private string _etcdSha256 = "";
+    private (string Key, string Value) _releaseChecksums;
 
     private static readonly string[] Nodes = ["node1", "node2", "node3"];
 
@@ -27,12 +28,11 @@ public class DeliveredStepTests
         Repo.RequireTool("etcd", "apt-get install etcd-server");
         Repo.RequireTool("etcdctl", "apt-get install etcd-client");
         Repo.RequireTool("nginx", "apt-get install nginx");
-        Repo.RequireTool("apt-ftparchive", "apt-get install apt-utils");
-        Repo.RequireTool("containerd", "apt-get install containerd");
+        Repo.RequireTool("python3", "apt-get install python3");
         _droplets = Droplets.Create(Nodes.Length);
         _mirror = new ReleaseMirror(_droplets);
         _etcdSha256 = _mirror.AddEtcdRelease(RealEtcd.Version);
-        _mirror.AddKubernetesRepository("v1.35", "1.35.1");
+        _releaseChecksums = _mirror.AddKubernetesRelease(ConfigDefaults.KubernetesVersion);
         _mirror.Serve();
     }
 
@@ -44,6 +44,8 @@ public class DeliveredStepTests
         // The release the mirror serves: this machine's etcd, with its tarball's checksum.
         ["do-k8s-ha:etcdVersion"] = RealEtcd.Version,
         ["do-k8s-ha:etcdSha256"] = _etcdSha256,
+        // The mirror's release files are the stand-ins, not the table's.
+        [_releaseChecksums.Key] = _releaseChecksums.Value,
     });
 
     /// <summary>etcdctl on a droplet with its member's own client certificate, against its own member.</summary>
@@ -399,26 +401,37 @@ public class DeliveredStepTests
         Assert.That(EtcdKeys(), Is.EquivalentTo(keys), "every key is back");
     }
 
-    // Seen failing before the fix: the keyring `gpg --dearmor -o` wrote under the step runner's
-    // umask 077 was 0600 root; apt verifies as _apt, which could not read it: NO_PUBKEY, "The
-    // repository … is not signed", and the step stopped at apt-get update.
+    // The downloads as a droplet runs them, while its cloud-init may still run: every file from
+    // the mirror under its real name (dl.k8s.io, GitHub), checked against the checksums the stack
+    // pins; containerd 2 started on the config it reads as containerd does (the stand-in records
+    // what it took), the images pulled through it; then node setup's API proxy. Run again on the
+    // same droplet it fetches nothing (the second boot of its services aside).
     [Test]
-    public async Task AptInstallsKubernetesFromTheRepositoryItsStepAdded()
+    public async Task TheReleasesStepInstallsTheVerifiedFilesStartsContainerdAndPullsTheImages()
     {
         var stack = await DevStack();
         Boot(stack);
 
         var node3 = _droplets[2];
-        Ran(stack.Run(_droplets, "node-setup-node3"), "node-setup-node3");
+        var version = ConfigDefaults.KubernetesVersion;
+        var first = stack.Run(_droplets, "node3.releases");
+        Ran(first, "node3.releases");
+        Assert.That(_droplets.Exec(node3, "kubeadm version -o short").Stdout.Trim(), Is.EqualTo($"v{version}"));
+        Assert.That(_droplets.Exec(node3, "kubelet --version").Stdout.Trim(), Is.EqualTo($"Kubernetes v{version}"));
+        Assert.That(_droplets.Exec(node3, "dpkg-query -W -f='${Status}' kubeadm 2>/dev/null || echo none").Stdout, Does.Not.Contain("installed"), "no package");
+        Assert.That(_mirror.Requests, Does.Contain($"GET /release/v{version}/bin/linux/amd64/kubelet ").And.Contain("GET /containerd/containerd/releases/download/"));
+        var containerd = _droplets.Exec(node3, "crictl info");
+        Assert.That(containerd.Stdout, Does.Contain("\"version\": 3").And.Contain("\"SystemdCgroup\": true").And.Contain("\"sandbox\": \"registry.k8s.io/pause:"), containerd.Stderr);
+        Assert.That(_droplets.Exec(node3, "crictl inspecti quay.io/calico/node:v3.30.6 && crictl inspecti registry.k8s.io/kube-proxy:v" + version).ExitCode, Is.Zero, "the images are pulled ahead");
+        Assert.That(_droplets.Exec(node3, "systemctl is-enabled kubelet && ! systemctl is-active kubelet").ExitCode, Is.Zero, "kubeadm starts the kubelet");
 
-        Assert.That(_droplets.Exec(node3, "kubeadm version -o short").Stdout.Trim(), Is.EqualTo("v1.35.1"));
-        Assert.That(_droplets.Exec(node3, "dpkg-query -W -f='${Version} ${Status}\\n' kubeadm kubelet kubectl").Stdout,
-            Is.EqualTo("1.35.1-1.1 hold ok installed\n1.35.1-1.1 hold ok installed\n1.35.1-1.1 hold ok installed\n"), "installed from the repository and held");
-        // apt fetched and checked the signed index as its own user, from the mirror.
-        var keyring = _droplets.Exec(node3, "setpriv --reuid=_apt --regid=nogroup --clear-groups test -r /etc/apt/keyrings/kubernetes-apt-keyring.gpg && echo readable");
-        Assert.That(keyring.Stdout, Does.Contain("readable"), "_apt reads the keyring");
-        Assert.That(_mirror.Requests, Does.Contain("GET /core:/stable:/v1.35/deb/InRelease"));
-        // The same step sets up the local API proxy: nginx serves it with the rendered config.
+        var requests = _mirror.Requests;
+        var again = stack.Run(_droplets, "node3.releases");
+        Ran(again, "node3.releases, again");
+        Assert.That(_mirror.Requests, Is.EqualTo(requests), "nothing fetched the second time");
+        Assert.That(again.Stdout + again.Stderr, Does.Not.Contain("pulled "));
+
+        Ran(stack.Run(_droplets, "node-setup-node3"), "node-setup-node3");
         Assert.That(_droplets.Exec(node3, "ss -ltnH 'sport = :6444'").Stdout, Does.Contain("127.0.0.1:6444"), "the API proxy listens");
     }
 
@@ -438,7 +451,7 @@ public class DeliveredStepTests
         var stack = await DevStack();
         Boot(stack);
         var (node1, node2) = (_droplets[0], _droplets[1]);
-        Ran(stack.Run(_droplets, "node-setup-node2"), "node-setup-node2: the kubelet package and kubeadm's drop-in for it");
+        Ran(stack.Run(_droplets, "node2.releases"), "node2.releases: the kubelet, its unit and kubeadm's drop-in for it");
         Ran(_droplets.Exec(node2, """
             set -euo pipefail
             install -d /var/lib/kubelet

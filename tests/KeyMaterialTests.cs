@@ -46,9 +46,10 @@ public class KeyMaterialTests
             }
             Assert.That(keys, Does.ContainKey(host), $"{step.Name} connects to a node");
             var node = mocks.OfType(Droplet).Single(d => ClusterMocks.PublicIp(Input(d, "name")) == host).Name;
-            // The bootstrap wait and the host-key step pin the user data's key; every later step
-            // the key the droplet made for itself, which nothing but the droplet ever held.
-            var expected = step.Name is var n && (n.EndsWith(".bootstrapped", StringComparison.Ordinal) || n.EndsWith(".host-key", StringComparison.Ordinal))
+            // The bootstrap wait, the host-key step and the release downloads (no secret, beside
+            // cloud-init) pin the user data's key; every other step the key the droplet made for
+            // itself, which nothing but the droplet ever held.
+            var expected = step.Name is var n && (n.EndsWith(".bootstrapped", StringComparison.Ordinal) || n.EndsWith(".host-key", StringComparison.Ordinal) || n.EndsWith(".releases", StringComparison.Ordinal))
                 ? keys[host] : ClusterMocks.MadeHostKey(node);
             Assert.That(connection.TryGetValue("hostKey", out var pinned) ? pinned.ToString()!.TrimEnd('\n') : null, Is.EqualTo(expected.TrimEnd('\n')), $"{step.Name} pins the host key of the node it runs on");
         }

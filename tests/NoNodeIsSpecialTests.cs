@@ -132,18 +132,18 @@ public class NoNodeIsSpecialTests
         var first = await StackRun.RunAsync("dev", StackRun.StackConfig("dev"), new ClusterMocks());
         var config = StackRun.StackConfig("dev");
         config["do-k8s-ha:lostNodes"] = """["node1"]""";
-        config["do-k8s-ha:kubernetesVersion"] = "1.35.2";
+        Fixtures.UpgradeToNextMinor(config);
         var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first), PreviousInputs = first.Mocks.StateInputs };
         var result = await StackRun.RunAsync("dev", config, mocks);
 
-        Assert.That(Input(mocks.Named("node-setup-node1"), "create"), Does.Contain("KUBERNETES_VERSION='1.35.1'"));
-        Assert.That(Input(mocks.Named("node-setup-node2"), "create"), Does.Contain("KUBERNETES_VERSION='1.35.2'"));
-        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("kubernetesVersion: v1.35.1"));
-        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("kubernetesVersion: v1.35.2"));
+        Assert.That(mocks.Named("node1.releases").Inputs.ContainsKey("create"), Is.False, "no download on the dead droplet");
+        Assert.That(Input(mocks.Named("node2.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.37.0'"));
+        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("kubernetesVersion: v1.36.4"));
+        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("kubernetesVersion: v1.37.0"));
         Assert.That(mocks.Named("snapshot-before-change-node1").Inputs.ContainsKey("create"), Is.False, "a dead droplet has no member to snapshot");
         Assert.That(Input(mocks.Named("snapshot-before-change-node2"), "create"), Does.Contain("etcd-before-change"));
         var nodes = await result.Output<System.Collections.Immutable.ImmutableDictionary<string, System.Collections.Immutable.ImmutableDictionary<string, object>>>("nodes").ValueAsync();
-        Assert.That(nodes["node1"]["kubernetesVersion"], Is.EqualTo("1.35.1"), "kept for the next update");
-        Assert.That(nodes["node2"]["kubernetesVersion"], Is.EqualTo("1.35.2"));
+        Assert.That(nodes["node1"]["kubernetesVersion"], Is.EqualTo("1.36.4"), "kept for the next update");
+        Assert.That(nodes["node2"]["kubernetesVersion"], Is.EqualTo("1.37.0"));
     }
 }

@@ -7,14 +7,13 @@ namespace DoK8sHa.Tests;
 /// node-bootstrap.sh, what cloud-init runs at first boot, run for real in a private mount
 /// namespace whose /etc and /var/lib/do-k8s-ha are the test's own folders (kept between runs; a
 /// whole /etc, as sed -i replaces /etc/fstab by renaming a file next to it), against stand-ins for apt-get,
-/// swapoff, modprobe, sysctl, systemctl and containerd. `containerd config default` prints
-/// containerd 1.7's default, whose runc options say SystemdCgroup = false
-/// (containerd pkg/cri/config/config_unix.go, DefaultConfig).
+/// swapoff, modprobe, sysctl and systemctl. It installs nothing that depends on the Kubernetes
+/// release: the releases step fetches those beside it.
 /// </summary>
 [NonParallelizable]
 public class NodeBootstrapScriptTests
 {
-    private static readonly string[] Folders = ["/etc/containerd", "/etc/modules-load.d", "/etc/sysctl.d", "/var/lib/do-k8s-ha"];
+    private static readonly string[] Folders = ["/etc/modules-load.d", "/etc/sysctl.d", "/var/lib/do-k8s-ha"];
 
     /// <summary>The folders mounted over the node's: everything the script writes is inside them.</summary>
     private static readonly string[] Mounted = ["/etc", "/var/lib/do-k8s-ha"];
@@ -35,14 +34,6 @@ public class NodeBootstrapScriptTests
         }
         // apt-get fails when told to (a mirror down), as apt-get exits 100 on a failed fetch.
         _node.Stub("apt-get", """[ ! -f "$STATE/apt-fails" ] || { echo "E: Failed to fetch" >&2; exit 100; }""");
-        _node.Stub("containerd", """
-            [ "$*" = "config default" ] || exit 2
-            cat <<'TOML'
-            version = 2
-            [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-              SystemdCgroup = false
-            TOML
-            """);
     }
 
     [TearDown]
@@ -62,28 +53,25 @@ public class NodeBootstrapScriptTests
         Assert.That(File.ReadAllText(Root("/etc/fstab")), Is.EqualTo("LABEL=cloudimg-rootfs / ext4 defaults 0 1\n#/swapfile none swap sw 0 0\n"), "swap off for good, nothing else touched");
         Assert.That(File.ReadAllText(Root("/etc/modules-load.d/kubernetes.conf")), Is.EqualTo("overlay\nbr_netfilter\n"));
         Assert.That(File.ReadAllText(Root("/etc/sysctl.d/99-kubernetes.conf")), Does.Contain("net.ipv4.ip_forward = 1").And.Contain("net.bridge.bridge-nf-call-iptables = 1"));
-        Assert.That(File.ReadAllText(Root("/etc/containerd/config.toml")), Does.Contain("SystemdCgroup = true").And.Not.Contain("SystemdCgroup = false"), "kubelet's systemd cgroup driver");
         Assert.That(File.Exists(Root("/var/lib/do-k8s-ha/bootstrapped")), Is.True);
         var log = _node.Log;
         Assert.That(log, Does.Contain("swapoff -a").And.Contain("modprobe br_netfilter").And.Contain("sysctl --system"));
-        Assert.That(log, Does.Contain("apt-get -o DPkg::Lock::Timeout=600 install -y -q apt-transport-https ca-certificates curl gpg jq containerd nginx libnginx-mod-stream"));
+        Assert.That(log, Does.Contain("apt-get -o DPkg::Lock::Timeout=600 install -y -q ca-certificates curl jq nginx libnginx-mod-stream"));
         Assert.That(log, Does.Contain("systemctl disable --now nginx"), "only the API proxy unit runs nginx");
-        Assert.That(log.IndexOf("containerd config default", StringComparison.Ordinal), Is.LessThan(log.IndexOf("systemctl restart containerd", StringComparison.Ordinal)), "containerd restarts with its new config");
+        // No package that depends on the release: the releases step fetches the runtime and Kubernetes.
+        Assert.That(log, Does.Not.Contain("containerd").And.Not.Contain("kube"));
     }
 
     [Test]
-    public void RunningItAgainChangesNothingItMadeAndKeepsAnEditedContainerdConfig()
+    public void RunningItAgainChangesNothingItMade()
     {
         Assert.That(Boot().Exit, Is.Zero);
-        File.AppendAllText(Root("/etc/containerd/config.toml"), "# an operator's edit\n");
         var fstab = File.ReadAllText(Root("/etc/fstab"));
 
         var (exit, output) = Boot();
 
         Assert.That(exit, Is.Zero, output);
         Assert.That(File.ReadAllText(Root("/etc/fstab")), Is.EqualTo(fstab), "a commented swap line is not commented twice");
-        Assert.That(File.ReadAllText(Root("/etc/containerd/config.toml")), Does.EndWith("# an operator's edit\n"), "a config already on the systemd driver is kept");
-        Assert.That(_node.Log.Split('\n').Count(l => l == "containerd config default"), Is.EqualTo(1));
     }
 
     [Test]

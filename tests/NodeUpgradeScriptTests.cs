@@ -6,7 +6,8 @@ namespace DoK8sHa.Tests;
 
 /// <summary>
 /// The rendered node-upgrade.sh run for real against stand-ins for kubeadm, kubelet, kubectl,
-/// apt and systemd, in a private mount namespace whose /etc/apt and /var/lib are scratch space.
+/// apt, dpkg, crictl and systemd, in a private mount namespace whose /etc, /usr/local, /opt and
+/// /var are overlays (the target's release files installed for real, from the stand-in files).
 /// What is checked is the script's own logic: its turn, its kubeadm command, drain and uncordon.
 /// </summary>
 [NonParallelizable]
@@ -76,22 +77,46 @@ public class NodeUpgradeScriptTests
               "config images list --kubernetes-version "*) printf 'registry.k8s.io/kube-apiserver:%s\nregistry.k8s.io/pause:3.10.1\n' "${@: -1}" ;;
             esac
             """);
-        foreach (var tool in new[] { "apt-get", "apt-mark", "curl" })
-        {
-            _node.Stub(tool);
-        }
-        // `gpg --dearmor --yes -o FILE` writes the key read on stdin to FILE, under the umask (g10/dearmor.c).
-        _node.Stub("gpg", """
-            out=""
-            while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
-            cat > "${out:-/dev/stdout}"
+        // The release files of the target (tests/Support/StandInReleases), served by URL path:
+        // `curl ... -o FILE URL` writes the file (a range request is not needed here).
+        var served = Path.Combine(_node.Dir, "www");
+        _sums = StandInReleases.Build(served, ReleaseTable.For(Target)!);
+        _node.Stub("curl", $$"""
+            out=""; url=""
+            while [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift 2 ;; -C) shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done
+            cp "{{served}}/${url#https://*/}" "$out"
             """);
+        // Packages an earlier release of the program installed ($STATE/packages, one a line):
+        // dpkg-query reports them (its ${Status}), apt-get remove takes them away.
+        _node.Stub("dpkg-query", """
+            p=${*: -1}
+            grep -qx "$p" "$STATE/packages" 2>/dev/null || { echo "dpkg-query: no packages found matching $p" >&2; exit 1; }
+            printf 'install ok installed'
+            """);
+        _node.Stub("apt-get", """
+            if [[ " $* " == *" remove "* ]]; then
+              for p in "$@"; do sed -i "/^$p\$/d" "$STATE/packages"; done
+            fi
+            """);
+        _node.Stub("apt-mark");
+        _node.Stub("crictl", "[ \"$1\" = info ]");
     }
+
+    private static readonly KubernetesVersion Target = new(1, 36, 0);
+    private Dictionary<string, string> _sums = [];
 
     [TearDown]
     public void Remove() => _node?.Dispose();
 
-    private (int Exit, string Output, string Log) Upgrade(string node, bool first, string kubeletNow, string target = "1.36.0", bool drainedBefore = false, string[]? lost = null)
+    /// <summary>A file of the node's disk after the run (the overlays' upper layers), or null.</summary>
+    private string? Disk(string path)
+    {
+        var layer = new[] { "etc", "usr/local", "opt", "var" }.First(l => path.StartsWith("/" + l + "/", StringComparison.Ordinal));
+        var file = Path.Combine(_node.Dir, "upper", layer.Replace('/', '-'), path[(layer.Length + 2)..]);
+        return File.Exists(file) ? File.ReadAllText(file) : null;
+    }
+
+    private (int Exit, string Output, string Log) Upgrade(string node, bool first, string kubeletNow, string target = "1.36.0", bool drainedBefore = false, string[]? lost = null, string prepare = "")
     {
         Assert.That(KubernetesVersion.TryParse(target, out var version), Is.True);
         _node.WriteState("kubelet", kubeletNow);
@@ -99,9 +124,10 @@ public class NodeUpgradeScriptTests
         _node.WriteState("self", node);
         _node.WriteState($"node-{node}", $"v{kubeletNow}//True");
         var (exit, output) = _node.Run(
-            Render.NodeUpgrade(node, version, first, node.StartsWith("cp", StringComparison.Ordinal) ? "/etc/kubernetes/admin.conf" : null, waitSeconds: 2, lost: lost ?? []),
-            scratch: ["/etc/apt", "/var/lib", "/etc/containerd"],
-            prepare: "mkdir -p /etc/apt/keyrings /etc/apt/sources.list.d\nprintf '  sandbox_image = \"registry.k8s.io/pause:3.8\"\\n' > /etc/containerd/config.toml" + (drainedBefore ? "\nmkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained" : ""));
+            Render.NodeUpgrade(node, ReleaseTable.For(version, _sums)!, first, node.StartsWith("cp", StringComparison.Ordinal) ? "/etc/kubernetes/admin.conf" : null, waitSeconds: 2, lost: lost ?? []),
+            scratch: [],
+            prepare: prepare + (drainedBefore ? "\nmkdir -p /var/lib/do-k8s-ha && touch /var/lib/do-k8s-ha/upgrade-drained" : ""),
+            overlays: ["/etc", "/usr/local", "/opt", "/var"]);
         return (exit, output, _node.Log);
     }
 
@@ -116,14 +142,52 @@ public class NodeUpgradeScriptTests
         Assert.That(steps[1], Does.Contain("drain cp1"));
         Assert.That(steps[2], Is.EqualTo("systemctl restart kubelet"));
         Assert.That(steps[3], Does.Contain("uncordon cp1"));
-        Assert.That(log, Does.Contain("apt-get -o DPkg::Lock::Timeout=600 install -y -q kubeadm=1.36.0-*").And.Contains("kubelet=1.36.0-* kubectl=1.36.0-*"));
+        Assert.That(log, Does.Not.Contain("apt-get"), "a node set up from the release files has no package to remove");
+        Assert.That(Disk("/usr/local/bin/kubelet"), Does.Contain("kubelet-stand-in-"), "the target's kubelet");
+        Assert.That(Disk("/usr/local/bin/kubeadm"), Does.Contain("KUBEADM_STAND_IN_VERSION:-v1.36.0"), "the target's kubeadm");
         Assert.That(output, Does.Contain("cp1 runs Kubernetes v1.36.0"));
         // The node state the stand-ins keep: drained when its kubelet restarted, schedulable at the end.
         Assert.That(File.ReadAllText(_node.StatePath("unschedulable-at-restart")).Trim(), Is.EqualTo("true"), "the kubelet restarts on a drained node");
         Assert.That(File.ReadAllText(_node.StatePath("node-cp1")).Trim(), Is.EqualTo("v1.36.0//True"));
         // The new release's pause image, as kubeadm names it, becomes containerd's sandbox image.
-        Assert.That(output, Does.Contain("containerd's sandbox image is now registry.k8s.io/pause:3.10.1"));
+        Assert.That(Disk("/etc/containerd/config.toml"), Does.Contain("version = 3").And.Contain("sandbox = 'registry.k8s.io/pause:3.10.1'"));
         Assert.That(log, Does.Contain("systemctl restart containerd"));
+        var containerd = log.IndexOf("systemctl restart containerd", StringComparison.Ordinal);
+        Assert.That(containerd, Is.GreaterThan(log.IndexOf(" drain cp1", StringComparison.Ordinal)).And.LessThan(log.IndexOf("systemctl restart kubelet", StringComparison.Ordinal)),
+            "containerd moves while the node is drained, before its kubelet restarts");
+    }
+
+    /// <summary>
+    /// A node an earlier release set up from packages (kubeadm, kubelet, kubectl held from
+    /// pkgs.k8s.io; Ubuntu's containerd 1.7 and runc, with a version 2 config): its packages are
+    /// removed while it is drained, before the release files take their places (so no package
+    /// removal takes one of them afterwards), containerd's config becomes version 3 and containerd
+    /// restarts on the same root, where its images are, before the kubelet restarts.
+    /// </summary>
+    [Test]
+    public void ANodeSetUpFromPackagesMovesToTheReleaseFilesAndContainerd2KeepingItsImages()
+    {
+        _node.WriteState("packages", "kubelet\nkubeadm\nkubectl\nkubernetes-cni\ncontainerd\nruncx\nrunc\n");
+        var (exit, output, log) = Upgrade("cp2", first: false, kubeletNow: "1.35.8", prepare: """
+            mkdir -p /etc/containerd /var/lib/containerd/io.containerd.metadata.v1.bolt
+            printf 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.8"\n' > /etc/containerd/config.toml
+            echo images > /var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db
+            """);
+
+        Assert.That(exit, Is.Zero, output);
+        var lines = log.Split('\n').ToList();
+        var removal = lines.FindIndex(l => l.StartsWith("apt-get ", StringComparison.Ordinal) && l.Contains(" remove ", StringComparison.Ordinal));
+        Assert.That(removal, Is.GreaterThanOrEqualTo(0), log);
+        Assert.That(lines[removal], Does.EndWith("remove -y -q kubelet kubeadm kubectl kubernetes-cni containerd runc"), "every package an earlier release installed, and no other");
+        Assert.That(removal, Is.GreaterThan(lines.FindIndex(l => l.Contains(" drain cp2", StringComparison.Ordinal))), "while drained");
+        Assert.That(removal, Is.LessThan(lines.IndexOf("systemctl restart containerd")), "before the release's containerd starts");
+        Assert.That(File.ReadAllText(_node.StatePath("packages")), Is.EqualTo("runcx\n"), "the packages are gone");
+        var config = Disk("/etc/containerd/config.toml");
+        Assert.That(config, Does.StartWith("#").And.Contain("version = 3").And.Not.Contain("sandbox_image"));
+        Assert.That(config, Does.Not.Contain("root ="), "containerd 2 keeps the default root, where the images are");
+        Assert.That(Disk("/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db"), Is.EqualTo("images\n"), "containerd's metadata is kept");
+        Assert.That(Disk("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"), Does.Contain("ExecStart=/usr/local/bin/kubelet "), "the package's drop-in is masked");
+        Assert.That(output, Does.Contain("removed the distribution's kubelet kubeadm kubectl kubernetes-cni containerd runc"));
     }
 
     /// <summary>

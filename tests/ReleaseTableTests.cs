@@ -59,10 +59,12 @@ public class ReleaseTableTests
     }
 
     [Test]
-    public void TheTableHoldsTheThreeNewestMinorsAndNamesItsSource()
+    public void TheTableHoldsTheThreeNewestMinorsItsNewestIsTheDefaultAndItNamesItsSource()
     {
         Assert.That(ReleaseTable.Minors, Has.Count.EqualTo(3));
         Assert.That(ReleaseTable.Minors.Zip(ReleaseTable.Minors.Skip(1)).All(p => p.Second.Minor == p.First.Minor + 1), Is.True, "consecutive minors");
+        Assert.That(ReleaseTable.Newest.ToString(), Is.EqualTo(ConfigDefaults.KubernetesVersion), "the default is the newest release the program supports");
+        Assert.That(ConfigParserTests.Parse(ConfigParserTests.Valid(), out _).KubernetesVersion, Is.EqualTo(ReleaseTable.Newest));
         Assert.That(ReleaseTable.Source, Does.Match("^kubernetes-sigs/kubespray [0-9a-f]{40} "), "the table names where its checksums come from");
     }
 

@@ -33,6 +33,25 @@ public class StepOrderTests
         Assert.That(R("control-plane-cp2").RegisteredAt, Is.GreaterThan(R("node-setup-cp2").CompletedAt));
     }
 
+    // The downloads start with the droplet, beside cloud-init (the bootstrap wait held here): not
+    // after it, and setup, whose nginx is cloud-init's, after both. An upgrade step after its
+    // node's downloads, which a version change runs again.
+    [Test]
+    public async Task EachNodesDownloadsRunBesideCloudInitAndEverythingThatRunsTheReleaseWaitsForThem()
+    {
+        var mocks = new ClusterMocks { Hold = ((type, name) => name.EndsWith(".bootstrapped", StringComparison.Ordinal), TimeSpan.FromSeconds(1)) };
+        await StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks);
+        MockedResource R(string name) => mocks.Named(name);
+
+        foreach (var node in new[] { "cp1", "cp2", "worker1" })
+        {
+            Assert.That(R($"{node}.releases").RegisteredAt, Is.LessThan(R($"{node}.bootstrapped").CompletedAt), $"{node}'s downloads do not wait for cloud-init");
+            Assert.That(R($"node-setup-{node}").RegisteredAt, Is.GreaterThan(R($"{node}.releases").CompletedAt).And.GreaterThan(R($"{node}.bootstrapped").CompletedAt), node);
+            Assert.That(R($"upgrade-{node}").RegisteredAt, Is.GreaterThan(R($"{node}.releases").CompletedAt), node);
+        }
+        Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("etcd", StringComparison.Ordinal) && c.Name.EndsWith(".releases", StringComparison.Ordinal)), Is.Empty, "an etcd-only node runs no Kubernetes");
+    }
+
     // No kubelet starts (and so no pod runs) before its node keeps pods off the metadata service.
     // The guards are held: what registers after one completed waited for it.
     [Test]

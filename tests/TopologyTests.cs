@@ -76,6 +76,7 @@ public class TopologyTests
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
         {
             "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped", "node1.host-key", "node2.host-key", "node3.host-key", "addons.api-ready",
+            "node1.releases", "node2.releases", "node3.releases",
             "etcd-node1", "etcd-node2", "etcd-node3", "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials",
             "etcd-node1.service", "etcd-node2.service", "etcd-node3.service",
             "control-plane-node1", "control-plane-node2", "control-plane-node1.credentials", "control-plane-node2.credentials",
@@ -106,8 +107,8 @@ public class TopologyTests
         // User data names neither the version nor the roles: a replaced droplet must never boot stale
         // values. Only its SSH host key is the node's own.
         Assert.That(mocks.OfType(Droplet).Select(d => WithoutHostKey(Input(d, "userData"))).Distinct().Count(), Is.EqualTo(1));
-        Assert.That(Input(mocks.Named("node1"), "userData"), Does.Not.Contain("1.35").And.Not.Contain("control-plane"));
-        Assert.That(Input(mocks.Named("node-setup-node1"), "create"), Does.Contain("KUBERNETES_VERSION='1.35.1'"));
+        Assert.That(Input(mocks.Named("node1"), "userData"), Does.Not.Contain("1.36").And.Not.Contain("control-plane"));
+        Assert.That(Input(mocks.Named("node1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.36.4'"));
     }
 
     [Test]
@@ -287,7 +288,8 @@ public class TopologyTests
             var connection = (IDictionary<string, object>)step.Inputs["connection"];
             var limit = Convert.ToInt32(connection["dialErrorLimit"], System.Globalization.CultureInfo.InvariantCulture);
             var retried = SshDial.RetriedFor(limit);
-            if (step.Name.EndsWith(".bootstrapped", StringComparison.Ordinal))
+            // The downloads start as soon as sshd answers, beside the bootstrap wait.
+            if (step.Name.EndsWith(".bootstrapped", StringComparison.Ordinal) || step.Name.EndsWith(".releases", StringComparison.Ordinal))
             {
                 Assert.That(retried, Is.GreaterThanOrEqualTo(ClusterNode.SshStartTimeout), step.Name);
             }

@@ -8,9 +8,6 @@ public sealed partial record KubernetesVersion(int Major, int Minor, int Patch)
 {
     public override string ToString() => $"{Major}.{Minor}.{Patch}";
 
-    /// <summary>The per-minor package repository path, e.g. <c>v1.35</c>.</summary>
-    public string RepositoryMinor => $"v{Major}.{Minor}";
-
     public bool IsOlderThan(KubernetesVersion other) =>
         (Major, Minor, Patch).CompareTo((other.Major, other.Minor, other.Patch)) < 0;
 

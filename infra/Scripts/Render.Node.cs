@@ -71,18 +71,6 @@ public static partial class Render
         return key is not null && key.StartsWith("ssh-ed25519 ", StringComparison.Ordinal) ? key + "\n" : null;
     }
 
-    /// <summary>kubeadm, kubelet and kubectl of the version on a node that has not joined yet.</summary>
-    public static string KubernetesPackages(KubernetesVersion version) =>
-        Template.Render("kubernetes-packages.sh", new Dictionary<string, string>
-        {
-            ["KUBERNETES_VERSION"] = Sh.Quote(version.ToString()),
-            ["KUBERNETES_MINOR"] = Sh.Quote(version.RepositoryMinor),
-            ["SANDBOX_IMAGE"] = SandboxImageFunction(),
-            ["KUBERNETES_REPOSITORY"] = Fragment("kubernetes-repository.fragment"),
-        });
-
-    private static string SandboxImageFunction() => Fragment("containerd-sandbox.fragment");
-
     /// <summary>containerd 2's config (version 3) with the pause image kubeadm names for the release.</summary>
     public static string ContainerdConfig(string sandboxImage) =>
         Template.Render("containerd-config.toml", new Dictionary<string, string> { ["SANDBOX_IMAGE"] = sandboxImage });
@@ -220,23 +208,24 @@ public static partial class Render
             ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile),
         });
 
+    /// <param name="releases">The release to move to, and its files.</param>
     /// <param name="first">The first node of the rolling order: it runs `kubeadm upgrade apply`.</param>
     /// <param name="kubeconfigFile">A control-plane node's own admin.conf, with which it drains itself; null for a worker.</param>
     /// <param name="lost">lostNodes: on the first node, dead control-plane nodes kubeadm's preflight passes by.</param>
-    public static string NodeUpgrade(string nodeName, KubernetesVersion target, bool first, string? kubeconfigFile, int waitSeconds = 600, IReadOnlyCollection<string>? lost = null) =>
+    public static string NodeUpgrade(string nodeName, NodeReleases releases, bool first, string? kubeconfigFile, int waitSeconds = 600, IReadOnlyCollection<string>? lost = null) =>
         Template.Render("node-upgrade.sh", new Dictionary<string, string>
         {
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["LOST_NODES"] = Sh.Quote(string.Join(" ", lost ?? [])),
-            ["TARGET"] = Sh.Quote(target.ToString()),
-            ["TARGET_MINOR"] = Sh.Quote(target.RepositoryMinor),
+            ["TARGET"] = Sh.Quote(releases.Kubernetes.ToString()),
             ["KUBEADM_UPGRADE"] = first ? "apply" : "node",
             ["WAIT_SECONDS"] = waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["KUBECONFIG_FILE"] = Sh.Quote(kubeconfigFile ?? ""),
-            ["SANDBOX_IMAGE"] = SandboxImageFunction(),
             ["RETRY"] = Fragment("retry.fragment"),
             ["DRAIN_NODE"] = Fragment("drain-node.fragment"),
-            ["KUBERNETES_REPOSITORY"] = Fragment("kubernetes-repository.fragment"),
+            ["RELEASE_FETCH"] = Fragment("release-fetch.fragment"),
+            ["RELEASE_INSTALL"] = ReleaseInstall(),
+            ["FILES"] = ReleaseFiles(releases),
         });
 
     /// <summary>Drains a worker before its upgrade step, or uncordons it after: run on a control-plane node.</summary>

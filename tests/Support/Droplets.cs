@@ -6,7 +6,7 @@ namespace DoK8sHa.Tests.Support;
 /// <summary>
 /// Test hosts that are droplets, as far as this machine allows: each has its own network
 /// namespace (<see cref="TestHosts"/>) and a private mount and UTS namespace that lives as long as
-/// the droplet, in which /etc, /usr, /var and /root are copy-on-write layers over this machine's
+/// the droplet, in which /etc, /usr, /var, /root and /opt are copy-on-write layers over this machine's
 /// (overlayfs: the "image") and /run and /tmp are fresh tmpfs (/tmp 1777, as on Ubuntu). A step writes the real paths
 /// (/etc/etcd, /etc/apt/keyrings, /usr/local/bin…), and what it wrote is that droplet's alone
 /// and still there for the next step. A droplet boots as one does: real cloud-init on its user
@@ -19,7 +19,7 @@ namespace DoK8sHa.Tests.Support;
 /// </summary>
 public sealed class Droplets : IDisposable
 {
-    private static readonly string[] Layered = ["/etc", "/usr", "/var", "/root"];
+    private static readonly string[] Layered = ["/etc", "/usr", "/var", "/root", "/opt"];
 
     /// <summary>Names the droplets resolve to the mirror (tests/Support/ReleaseMirror.cs).</summary>
     public static IReadOnlyList<string> MirroredNames => ["github.com", "dl.k8s.io", "pkgs.k8s.io", SpacesHost];
@@ -204,10 +204,10 @@ public sealed class Droplets : IDisposable
         CFG
         rm -rf /var/lib/cloud /var/log/cloud-init.log /var/log/cloud-init-output.log
         rm -f /etc/ssh/ssh_host_*
-        # What a boot starts: an Ubuntu droplet's sshd, and containerd and nginx, which its user data
-        # installs (their packages enable them); not this machine's own services (its etcd-server,
-        # postgresql). The steps enable what they add (Reboot).
-        find /etc/systemd/system/multi-user.target.wants -mindepth 1 ! -name ssh.service ! -name containerd.service ! -name nginx.service -delete
+        # What a boot starts: an Ubuntu droplet's sshd, and nginx, which its user data installs (its
+        # package enables it); not this machine's own services (its etcd-server, postgresql, its
+        # containerd: a droplet's comes from the releases step). The steps enable what they add (Reboot).
+        find /etc/systemd/system/multi-user.target.wants -mindepth 1 ! -name ssh.service ! -name nginx.service -delete
         """;
 
     /// <summary>

@@ -14,6 +14,19 @@ public static class Fixtures
 
     public const string EtcdSha256 = "66bad39ed920f6fc15fd74adcb8bfd38ba9a6412f8c7852d09eb11670e88cac3";
 
+    /// <summary>
+    /// The minor after the default's, which the checksum table does not hold yet: a stack moves to
+    /// it with the three binaries' checksums (placeholders here: the mocks download nothing).
+    /// </summary>
+    public const string NextMinor = "1.37.0";
+
+    /// <summary>Sets kubernetesVersion to <see cref="NextMinor"/>, with its releaseChecksums.</summary>
+    public static void UpgradeToNextMinor(Dictionary<string, string> config, string ns = "do-k8s-ha")
+    {
+        config[$"{ns}:kubernetesVersion"] = NextMinor;
+        config[$"{ns}:releaseChecksums"] = $$"""{"kubeadm":"{{new string('a', 64)}}","kubelet":"{{new string('b', 64)}}","kubectl":"{{new string('c', 64)}}"}""";
+    }
+
     public static KubernetesVersion K8sVersion => Parse<KubernetesVersion>(KubernetesVersion.TryParse, "1.35.1");
 
     public static KubeadmClusterInput Cluster => new(

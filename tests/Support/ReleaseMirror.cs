@@ -241,7 +241,19 @@ public sealed class ReleaseMirror
     }
 
     /// <summary>
-    /// The per-minor repository of pkgs.k8s.io (e.g. v1.35) holding kubeadm, kubelet and kubectl
+    /// A Kubernetes release's downloads (tests/Support/StandInReleases) at their release paths
+    /// (dl.k8s.io, GitHub), beside the releases added before; returns the stack setting that pins
+    /// their checksums, do-k8s-ha:releaseChecksums (the stand-ins are not the table's files).
+    /// </summary>
+    public (string Key, string Value) AddKubernetesRelease(string version)
+    {
+        Assert.That(DoK8sHa.Config.KubernetesVersion.TryParse(version, out var parsed), Is.True, version);
+        var sums = StandInReleases.Build(Root, DoK8sHa.Config.ReleaseTable.For(parsed, new Dictionary<string, string> { ["kubeadm"] = "", ["kubelet"] = "", ["kubectl"] = "" })!);
+        return ("do-k8s-ha:releaseChecksums", System.Text.Json.JsonSerializer.Serialize(sums));
+    }
+
+    /// <summary>
+    /// An earlier release's way: the per-minor repository of pkgs.k8s.io (e.g. v1.35) holding kubeadm, kubelet and kubectl
     /// &lt;version&gt;-1.1 (beside the releases added before: a patch release is added to its minor's), each a .deb of its stand-in: kubeadm tests/Support/standins/kubeadm,
     /// kubelet tests/Support/standins/kubelet with the fake control plane as its images, kubectl this machine's real client.
     /// </summary>

@@ -52,11 +52,20 @@ public sealed class StubbedNode : IDisposable
     /// Runs <paramref name="script"/> with the stand-ins first on PATH and an empty tmpfs over each
     /// of <paramref name="scratch"/>; <paramref name="prepare"/> runs first, inside the sandbox.
     /// </summary>
-    public (int Exit, string Output) Run(string script, IEnumerable<string> scratch, string prepare = "")
+    /// <param name="overlays">Folders the script may write into while keeping what they hold (/etc): an
+    /// overlay whose upper layer is under <see cref="Dir"/>, kept from run to run.</param>
+    public (int Exit, string Output) Run(string script, IEnumerable<string> scratch, string prepare = "", IEnumerable<string>? overlays = null)
     {
         var file = System.IO.Path.Combine(Dir, "script.sh");
         File.WriteAllText(file, script);
-        var mounts = string.Join("\n", scratch.Select(d => $"mkdir -p {d} && mount -t tmpfs tmpfs {d}"));
+        var layers = (overlays ?? []).Select(d =>
+        {
+            var name = d.Trim('/').Replace('/', '-');
+            Directory.CreateDirectory(System.IO.Path.Combine(Dir, "upper", name));
+            Directory.CreateDirectory(System.IO.Path.Combine(Dir, "work", name));
+            return $"mount -t overlay overlay -o lowerdir={d},upperdir={Dir}/upper/{name},workdir={Dir}/work/{name} {d}";
+        });
+        var mounts = string.Join("\n", layers.Concat(scratch.Select(d => $"mkdir -p {d} && mount -t tmpfs tmpfs {d}")));
         var sandbox = $"""
             set -e
             {mounts}

@@ -87,9 +87,10 @@ install_kubernetes() { # the binaries to install: kubeadm kubelet kubectl
 }
 
 # containerd's pause image must be the one kubeadm expects for the release, or kubeadm warns and
-# the kubelet runs pods on an image kubeadm never pre-pulled.
+# the kubelet runs pods on an image kubeadm never pre-pulled. The kubeadm just installed: root's
+# PATH has /usr/local/bin before /usr/bin, where an earlier release's package kept its own.
 sandbox_image() { # Kubernetes version, with its kubeadm installed
-  /usr/local/bin/kubeadm config images list --kubernetes-version "v$1" 2>/dev/null | grep '/pause:' \
+  kubeadm config images list --kubernetes-version "v$1" 2>/dev/null | grep '/pause:' \
     || { echo "kubeadm names no pause image for v$1" >&2; return 1; }
 }
 

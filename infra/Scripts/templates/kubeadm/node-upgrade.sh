@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Upgrades this node to TARGET as part of a rolling upgrade: `kubeadm upgrade apply` (first
-# control-plane node) or `kubeadm upgrade node`, drain, kubelet and kubectl, uncordon, then it
-# waits until this node is Ready. A control-plane node drains and uncordons itself with its own
+# Upgrades this node to TARGET as part of a rolling upgrade: TARGET's kubeadm, `kubeadm upgrade
+# apply` (first control-plane node) or `kubeadm upgrade node`, drain, the container runtime the
+# checksum table pairs with TARGET (containerd 2 and its version 3 config; on a node an earlier
+# release set up from the distribution's packages, those packages make way first), kubelet and
+# kubectl, uncordon, then it waits until this node is Ready. Every file is TARGET's from the
+# release cache (the node's releases step fetched them; a file missing there is fetched here). A control-plane node drains and uncordons itself with its own
 # admin.conf (KUBECONFIG_FILE); a worker has no such credential (KUBECONFIG_FILE is empty): a
 # control-plane node drains it before this step and uncordons it after (worker-drain.sh).
 # The order is the engine's: each step depends on the one before it, so this script never waits
@@ -11,13 +14,10 @@ set -euo pipefail
 
 NODE_NAME={{NODE_NAME}}
 TARGET={{TARGET}}
-TARGET_MINOR={{TARGET_MINOR}}
 KUBEADM_UPGRADE={{KUBEADM_UPGRADE}}
 LOST_NODES={{LOST_NODES}}
 WAIT_SECONDS={{WAIT_SECONDS}}
 export DEBIAN_FRONTEND=noninteractive
-
-{{SANDBOX_IMAGE}}
 
 KUBECONFIG_FILE={{KUBECONFIG_FILE}}
 
@@ -27,7 +27,28 @@ kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s 
 
 {{DRAIN_NODE}}
 
-{{KUBERNETES_REPOSITORY}}
+{{RELEASE_FETCH}}
+
+{{RELEASE_INSTALL}}
+
+# An earlier release of this program installed kubeadm, kubelet, kubectl (held, from pkgs.k8s.io),
+# containerd and runc from packages. They are removed before the release files take their
+# places, so that no package removal takes a file of them later (kubernetes-cni's /opt/cni/bin).
+# Removing containerd's package stops the service: its containers keep running (KillMode=process)
+# and the containerd started next finds them and its images (root /var/lib/containerd, kept: a
+# removal keeps what the package did not ship).
+retire_packages() {
+  local installed=() p
+  for p in kubelet kubeadm kubectl kubernetes-cni cri-tools containerd runc; do
+    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      installed+=("$p")
+    fi
+  done
+  [ "${#installed[@]}" -gt 0 ] || return 0
+  apt-mark unhold "${installed[@]}" >/dev/null 2>&1 || true
+  apt-get -o DPkg::Lock::Timeout=600 remove -y -q "${installed[@]}"
+  echo "removed the distribution's ${installed[*]}: the release files replace them"
+}
 
 upgraded() { # node: runs TARGET, is Ready and schedulable
   local state
@@ -74,11 +95,13 @@ if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
 fi
 
 echo "upgrading $NODE_NAME to Kubernetes v$TARGET"
-kubernetes_repository "$TARGET_MINOR"
-apt-mark unhold kubeadm >/dev/null
-apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubeadm=${TARGET}-*"
-apt-mark hold kubeadm >/dev/null
-set_sandbox_image "$TARGET"
+while read -r name version url sha; do
+  RELEASE_FILE[$name]=$(fetch_release "$name" "$version" "$url" "$sha")
+done <<'FILES'
+{{FILES}}
+FILES
+# kubeadm upgrade runs TARGET's kubeadm, which the package's (older, first on no PATH) is not.
+install_kubernetes kubeadm
 
 if [ "$KUBEADM_UPGRADE" = apply ]; then
   ignore=$(apply_ignores)
@@ -92,10 +115,11 @@ if [ -n "$KUBECONFIG_FILE" ]; then
   touch "$DRAINED"
   RETRY_TRIES=3 retry drain_node
 fi
-apt-mark unhold kubelet kubectl >/dev/null
-apt-get -o DPkg::Lock::Timeout=600 install -y -q "kubelet=${TARGET}-*" "kubectl=${TARGET}-*"
-apt-mark hold kubelet kubectl >/dev/null
-systemctl daemon-reload
+retire_packages
+sandbox=$(sandbox_image "$TARGET")
+install_runtime "$sandbox"
+install_kubernetes kubelet kubectl
+install_kubelet_unit
 systemctl restart kubelet
 if [ -n "$KUBECONFIG_FILE" ]; then
   retry kc uncordon "$NODE_NAME"

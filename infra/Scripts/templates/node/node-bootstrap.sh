@@ -2,8 +2,8 @@
 # do-k8s-ha first boot, run by the user data (node-user-data.yaml): prepares a droplet for any
 # role and any Kubernetes version. It names neither on purpose: DigitalOcean keeps user data for
 # the droplet's life and a change of it replaces the droplet, so what depends on the version or
-# the roles is done by remote steps (kubernetes-packages.sh, etcd-install.sh). Runs once at first
-# boot; safe to run again.
+# the roles is done by remote steps (releases.sh, etcd-install.sh). Runs once at first boot; safe
+# to run again.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -29,20 +29,13 @@ CONF
 sysctl --system >/dev/null
 
 apt_get update -q
-# containerd (Ubuntu's, the 1.7 series) and nginx with its stream module (the local API proxy)
-# serve any Kubernetes node; on an etcd-only node they stay idle.
-apt_get install -y -q apt-transport-https ca-certificates curl gpg jq containerd nginx libnginx-mod-stream
+# nginx with its stream module: the local API proxy of any Kubernetes node (idle on an etcd-only
+# node). Nothing that depends on the Kubernetes version is installed here: the releases step
+# fetches containerd, runc, the CNI plugins, crictl, kubeadm, kubelet and kubectl beside this,
+# pinned and checked (releases.sh).
+apt_get install -y -q ca-certificates curl jq nginx libnginx-mod-stream
 # Only the API proxy unit runs nginx; the distribution's web server stays off.
 systemctl disable --now nginx >/dev/null 2>&1 || true
-
-mkdir -p /etc/containerd
-if [ ! -f /etc/containerd/config.toml ] || ! grep -q 'SystemdCgroup = true' /etc/containerd/config.toml; then
-  containerd config default > /etc/containerd/config.toml
-  # kubelet uses the systemd cgroup driver (kubeadm's default); containerd must use the same.
-  sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml
-fi
-systemctl enable containerd
-systemctl restart containerd
 
 mkdir -p /var/lib/do-k8s-ha
 date -u +%FT%TZ > /var/lib/do-k8s-ha/bootstrapped
