@@ -32,6 +32,16 @@ public static class ModeledDurations
         ("command:remote:Command:.api-ready", 6, "2 load-balancer health checks"),
         // A node's wait for cloud-init: see BootWait (its time runs from the droplet's boot).
         ("command:remote:Command:.bootstrapped", BootWait.SecondsAfterActive, "sshd up, then cloud-init"),
+        // A Kubernetes node's downloads (releases.sh), from the droplet's boot: sshd's 15 s (see
+        // BootWait), then ~285 MB of release files and a control-plane node's kubeadm images,
+        // ~125 MB, at 9.3 MB/s, the rate of calico/cni's pull in projectcalico/calico#7958
+        // (97.6 MB, its size in rancher/rke2 issues #8141-8144, in 10.5 s): 44 s, and
+        // containerd's start, 50 s. (The droplet's own limit, 2 Gbps, docs.digitalocean.com
+        // "Droplet limits", is not what bounds it: one connection to a CDN or registry is.)
+        ("command:remote:Command:.releases", 65, "sshd up, then release files and kubeadm's images"),
+        // Calico's every-node images after it, beside node setup and kubeadm: calico/node 156 MB
+        // and calico/cni 98 MB (rke2 issues above) and three small ones, at the same rate.
+        ("command:remote:Command:.pod-network-images", 30, "Calico's images"),
         // A node's own host key: one ssh-keygen and an sshd reload over the SSH connection the
         // bootstrap wait just used (a step after it on the longest path, like the credentials).
         ("command:remote:Command:.host-key", 2, "host key made on the droplet"),
@@ -42,18 +52,26 @@ public static class ModeledDurations
         // An etcd member's service, one member after another: at creation a start that returns
         // at once (--no-block), one SSH connection (before the etcd entry, whose names it extends).
         ("command:remote:Command:.service", 2, "etcd start"),
-        // Download of a ~25 MB etcd release and the member's configuration (its certificates in
-        // .credentials, its start in .service).
-        ("command:remote:Command:etcd-", 25, "etcd member"),
+        // Download of a ~25 MB etcd release, 3 s at the 9.3 MB/s the downloads below are modeled
+        // at, and the member's configuration, 3 s like the credentials (its certificates in
+        // .credentials, its start in .service). (Was 25 s, before the rate had a source.)
+        ("command:remote:Command:etcd-", 6, "etcd member"),
         // Join tokens: one `kubeadm token` call over SSH on a control-plane node (before the
         // control-plane entries: a token step's name starts with its join step's).
         ("command:remote:Command:.token-used", 2, "kubeadm token delete"),
         ("command:remote:Command:.token", 3, "kubeadm token create"),
-        // kubeadm init pulls the control-plane images and waits for a healthy API server ("may take a minute or longer", kubeadm docs).
-        ("command:remote:Command:control-plane-node1", 90, "kubeadm init"),
-        ("command:remote:Command:control-plane-", 75, "kubeadm join --control-plane"),
-        // kubeadm/kubelet/kubectl from pkgs.k8s.io (30 s of cloud-init's former 150 s) and the proxy (20 s, nginx now preinstalled by cloud-init).
-        ("command:remote:Command:node-setup-", 50, "packages, sandbox image, API proxy"),
+        // kubeadm init with its images pulled ahead (releases.sh) and the certificates given: its
+        // kubelet healthy after 1.5 s and the API server after 12 s on a DigitalOcean droplet
+        // (v1.34.3, aganesan94/cka additional-resources/kubeadm-logs.md), then a few API writes.
+        // (Was 90 s with the images' pull, "a minute or two": kubeadm's preflight.)
+        ("command:remote:Command:control-plane-node1", 25, "kubeadm init"),
+        // Its images pulled ahead too: the 75 s less the control plane's three (~95 MB at the
+        // 9.3 MB/s above).
+        ("command:remote:Command:control-plane-", 65, "kubeadm join --control-plane"),
+        // The API proxy alone: its config and an nginx start over one SSH connection, like the
+        // credentials (was 50 s: kubeadm, kubelet and kubectl from pkgs.k8s.io, 30 s, now in the
+        // downloads, and 20 s first counted for an apt install of nginx, now cloud-init's).
+        ("command:remote:Command:node-setup-", 5, "API proxy"),
         // Beside node-setup, which takes longer: one nft load over SSH, after an apt install of
         // nftables where the image lacks it (an install from the mirror, like one of
         // node-setup's packages). Off the longest path either way.
@@ -67,8 +85,10 @@ public static class ModeledDurations
         ("command:remote:Command:-join", 40, "kubeadm join (TLS bootstrap)"),
         // One kubectl get (and at most one delete) over SSH on the first control-plane node.
         ("command:remote:Command:.stale-node", 3, "stale Node check"),
-        // Helm installs that wait for their workloads (Calico: operator, then calico-node on every node).
-        ("kubernetes:helm.sh/v3:Release:addons-calico", 90, "Calico ready"),
+        // Helm installs that wait for their workloads (Calico: operator, then calico-node on every
+        // node). calico/node and calico/cni are on every node ahead now (releases.sh): 90 s less
+        // their pull at the rate above (254 MB, 27 s), 60 s.
+        ("kubernetes:helm.sh/v3:Release:addons-calico", 60, "Calico ready"),
         // metrics-server is ready at its first scrape of the kubelets, whose serving certificates
         // are in place before they join (no approver to wait for now): an image pull and start,
         // then its readiness probe from 20 s (chart values.yaml, initialDelaySeconds), after its
@@ -90,15 +110,18 @@ public static class ModeledDurations
 
     /// <summary>
     /// A node's `.bootstrapped` step waits for sshd, which answers ~10-20 s after the droplet
-    /// reports active (15 s; the step's dials retry until then), then for cloud-init: apt update,
-    /// containerd, nginx (120 s). Both run on the droplet from its boot, not from the step's
+    /// reports active (15 s; the step's dials retry until then), then for cloud-init: apt update
+    /// and nginx, 45 s. (Was 120 s with containerd's install too: the three parts' shares
+    /// measured by installing the same packages on the development machine, Debian 12's, from
+    /// its mirror: apt-get update 0.9 s, containerd and runc 6.7 s, nginx and its stream module
+    /// 2.8 s; containerd was 64 % of it.) Both run on the droplet from its boot, not from the step's
     /// start: a step that gets its engine slot late finds them further along, and ends
     /// <see cref="SecondsAfterActive"/> after its droplet became active, or after one SSH
     /// connection and one `cloud-init status --wait` (<see cref="MinimumSeconds"/>) when that is past.
     /// </summary>
     public static class BootWait
     {
-        public const int SecondsAfterActive = 135;
+        public const int SecondsAfterActive = 60;
         public const int MinimumSeconds = 2;
 
         /// <summary>The node a step's name says it waits for, or null: "node1.bootstrapped" → "node1".</summary>

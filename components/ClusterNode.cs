@@ -131,7 +131,7 @@ public sealed class ClusterNode : ComponentResource
             Releases = RemoteStep.Create($"{name}.releases", this, new RemoteStepArgs
             {
                 Create = args.Lost ? null : (Input<string>)Render.StepScript(("releases",
-                    Render.Releases(settings.NodeReleases, Spec.IsControlPlane, Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
+                    Render.Releases(settings.NodeReleases, Spec.IsControlPlane))),
                 RunsNothing = args.Lost,
                 RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
             });
@@ -161,6 +161,18 @@ public sealed class ClusterNode : ComponentResource
                 ?? throw new InvalidOperationException($"{name}.host-key printed no host key to pin")))
             : HostKey.PublicKeyOpenssh);
         Connection = Connect(liveNode, PinnedHostKey);
+
+        if (Releases is not null)
+        {
+            // The pod network's every-node images, pulled once containerd runs, beside node setup
+            // and kubeadm, which do not need them: Calico's pods find them when they start.
+            PodNetworkImages = RemoteStep.Create($"{name}.pod-network-images", this, new RemoteStepArgs
+            {
+                Create = args.Lost ? null : (Input<string>)Render.StepScript(("pod-network-images", Render.PullImages(Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
+                RunsNothing = args.Lost,
+                DependsOn = [Releases],
+            });
+        }
 
         RegisterOutputs(new Dictionary<string, object?>
         {
@@ -208,4 +220,7 @@ public sealed class ClusterNode : ComponentResource
 
     /// <summary>A Kubernetes node's release files, fetched and verified (installed on a node that has not joined); null on an etcd-only node.</summary>
     public Remote.Command? Releases { get; }
+
+    /// <summary>A Kubernetes node's pull of the pod network's images; null on an etcd-only node.</summary>
+    public Remote.Command? PodNetworkImages { get; }
 }

@@ -422,7 +422,9 @@ public class DeliveredStepTests
         Assert.That(_mirror.Requests, Does.Contain($"GET /release/v{version}/bin/linux/amd64/kubelet ").And.Contain("GET /containerd/containerd/releases/download/"));
         var containerd = _droplets.Exec(node3, "crictl info");
         Assert.That(containerd.Stdout, Does.Contain("\"version\": 3").And.Contain("\"SystemdCgroup\": true").And.Contain("\"sandbox\": \"registry.k8s.io/pause:"), containerd.Stderr);
-        Assert.That(_droplets.Exec(node3, "crictl inspecti quay.io/calico/node:v3.30.6 && crictl inspecti registry.k8s.io/kube-proxy:v" + version).ExitCode, Is.Zero, "the images are pulled ahead");
+        Assert.That(_droplets.Exec(node3, "crictl inspecti registry.k8s.io/kube-proxy:v" + version).ExitCode, Is.Zero, "kubeadm's images are pulled ahead");
+        Ran(stack.Run(_droplets, "node3.pod-network-images"), "node3.pod-network-images");
+        Assert.That(_droplets.Exec(node3, "crictl inspecti quay.io/calico/node:v3.30.6").ExitCode, Is.Zero, "and the pod network's");
         Assert.That(_droplets.Exec(node3, "systemctl is-enabled kubelet && ! systemctl is-active kubelet").ExitCode, Is.Zero, "kubeadm starts the kubelet");
 
         var requests = _mirror.Requests;

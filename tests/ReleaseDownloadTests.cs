@@ -31,7 +31,9 @@ public class ReleaseDownloadTests
     public void Remove() => _node?.Dispose();
 
     private static string Step(NodeReleases releases, bool controlPlane = true) =>
-        Render.StepScript(("releases", Render.Releases(releases, controlPlane, Render.CalicoNodeImages("v3.30.6"))));
+        Render.StepScript(("releases", Render.Releases(releases, controlPlane)));
+
+    private static string PodNetworkImages => Render.StepScript(("pod-network-images", Render.PullImages(Render.CalicoNodeImages("v3.30.6"))));
 
     private static string PathOf(ReleaseArtefact a) => new Uri(a.Url).AbsolutePath;
 
@@ -40,7 +42,10 @@ public class ReleaseDownloadTests
     [Test]
     public void EachFileIsFetchedOnceVerifiedAndInstalledThenContainerdRunsItsConfigAndTheImagesArePulled()
     {
-        var run = _node.Run(Step(_releases), after: """
+        // The next step on the node, which pulls the pod network's images through the containerd this one started.
+        File.WriteAllText(Path.Combine(_node.Dir, "images-step"), PodNetworkImages);
+        var run = _node.Run(Step(_releases), after: $$"""
+            bash -c {{Sh.Quote(Render.StepRunner)}} < {{_node.Dir}}/images-step
             crictl info
             for i in registry.k8s.io/kube-apiserver:v1.35.8 registry.k8s.io/pause:3.10.1 registry.k8s.io/etcd:3.6.6-0 quay.io/calico/node:v3.30.6 quay.io/calico/csi:v3.30.6; do
               crictl inspecti "$i" >/dev/null 2>&1 && echo "have $i" || echo "lack $i"
@@ -68,6 +73,7 @@ public class ReleaseDownloadTests
         Assert.That(run.After, Does.Contain("\"version\": 3").And.Contain("\"sandbox\": \"registry.k8s.io/pause:3.10.1\"").And.Contain("\"SystemdCgroup\": true"));
         Assert.That(run.After, Does.Contain("have registry.k8s.io/kube-apiserver:v1.35.8").And.Contain("have registry.k8s.io/pause:3.10.1"));
         Assert.That(run.After, Does.Contain("lack registry.k8s.io/etcd:3.6.6-0"), "etcd runs outside the cluster");
+        Assert.That(run.After, Does.Contain("pulled quay.io/calico/node:v3.30.6"));
         Assert.That(run.After, Does.Contain("have quay.io/calico/node:v3.30.6").And.Contain("have quay.io/calico/csi:v3.30.6"));
         // Enabled, not started: kubeadm starts it, after the steps every kubelet start waits for.
         Assert.That(run.After, Does.Contain("enabled\ninactive"));

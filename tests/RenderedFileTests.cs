@@ -18,7 +18,8 @@ public class RenderedFileTests
         ["node-user-data.yaml"] = () => Render.NodeUserData(
             "-----BEGIN OPENSSH PRIVATE KEY-----\n(the node's key, a Pulumi secret)\n-----END OPENSSH PRIVATE KEY-----\n",
             "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGolden\n"),
-        ["releases.sh"] = () => Render.Releases(ReleaseTable.For(K8sVersion)!, controlPlane: true, Render.CalicoNodeImages("v3.30.6")),
+        ["releases.sh"] = () => Render.Releases(ReleaseTable.For(K8sVersion)!, controlPlane: true),
+        ["pull-images.sh"] = () => Render.PullImages(Render.CalicoNodeImages("v3.30.6")),
         ["containerd-config.toml"] = () => Render.ContainerdConfig("registry.k8s.io/pause:3.10.1"),
         ["wait-for-bootstrap.sh"] = () => Render.WaitForBootstrap(),
         ["etcd-certs.sh"] = () => Render.EtcdCerts(Node1, FakePki.EtcdCaCert, FakeMember),

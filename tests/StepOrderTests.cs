@@ -46,10 +46,12 @@ public class StepOrderTests
         foreach (var node in new[] { "cp1", "cp2", "worker1" })
         {
             Assert.That(R($"{node}.releases").RegisteredAt, Is.LessThan(R($"{node}.bootstrapped").CompletedAt), $"{node}'s downloads do not wait for cloud-init");
+            Assert.That(R($"{node}.pod-network-images").RegisteredAt, Is.GreaterThan(R($"{node}.releases").CompletedAt), "containerd runs");
             Assert.That(R($"node-setup-{node}").RegisteredAt, Is.GreaterThan(R($"{node}.releases").CompletedAt).And.GreaterThan(R($"{node}.bootstrapped").CompletedAt), node);
             Assert.That(R($"upgrade-{node}").RegisteredAt, Is.GreaterThan(R($"{node}.releases").CompletedAt), node);
         }
         Assert.That(mocks.OfType(RemoteCommand).Where(c => c.Name.StartsWith("etcd", StringComparison.Ordinal) && c.Name.EndsWith(".releases", StringComparison.Ordinal)), Is.Empty, "an etcd-only node runs no Kubernetes");
+
     }
 
     // No kubelet starts (and so no pod runs) before its node keeps pods off the metadata service.

@@ -97,16 +97,19 @@ public static partial class Render
     /// The node's downloads, verified by the checksum table; on a node that has not joined, also
     /// installed, containerd started and the images pulled (see the template).
     /// </summary>
-    public static string Releases(NodeReleases releases, bool controlPlane, IEnumerable<string> podNetworkImages) =>
+    public static string Releases(NodeReleases releases, bool controlPlane) =>
         Template.Render("releases.sh", new Dictionary<string, string>
         {
             ["KUBERNETES_VERSION"] = Sh.Quote(releases.Kubernetes.ToString()),
             ["CONTROL_PLANE"] = Sh.Bool(controlPlane),
-            ["POD_NETWORK_IMAGES"] = string.Join(" ", podNetworkImages.Select(Sh.Quote)),
             ["RELEASE_FETCH"] = Fragment("release-fetch.fragment"),
             ["RELEASE_INSTALL"] = ReleaseInstall(),
             ["FILES"] = ReleaseFiles(releases),
         });
+
+    /// <summary>Pulls images ahead through the node's containerd (pull-images.sh).</summary>
+    public static string PullImages(IEnumerable<string> images) =>
+        Template.Render("pull-images.sh", new Dictionary<string, string> { ["IMAGES"] = string.Join(" ", images.Select(Sh.Quote)) });
 
     /// <summary>
     /// The images Calico's operator runs on every node for a default Installation: calico-node with

@@ -3,15 +3,13 @@
 # crictl and the CNI plugins of the cluster's release, from their release locations, each checked
 # against the checksum table. It runs as soon as SSH answers, beside cloud-init (it needs nothing
 # user data installs), so that node setup and kubeadm only configure and start. On a node that
-# has not joined it installs them, starts containerd and pulls the images kubeadm and the pod
-# network will run. On a joined node it only fills the cache: what runs there changes only in
+# has not joined it installs them, starts containerd and pulls the images kubeadm will run (the
+# pod network's are the next step's, pull-images.sh, off kubeadm's way). On a joined node it only fills the cache: what runs there changes only in
 # the rolling upgrade, which then finds the new release's files here.
 set -euo pipefail
 
 KUBERNETES_VERSION={{KUBERNETES_VERSION}}
 CONTROL_PLANE={{CONTROL_PLANE}}
-# Pulled on every node: the pod network's images (warned about, not fatal: the operator decides them).
-POD_NETWORK_IMAGES=({{POD_NETWORK_IMAGES}})
 
 {{RELEASE_FETCH}}
 
@@ -42,7 +40,4 @@ else
   mapfile -t images < <(grep -E '/(kube-proxy|pause):' <<<"$listed")
 fi
 pull_images "${images[@]}"
-for image in "${POD_NETWORK_IMAGES[@]}"; do
-  pull_images "$image" || echo "warning: could not pull $image ahead; the pod network pulls it when it starts" >&2
-done
 echo "$(hostname) has Kubernetes v$KUBERNETES_VERSION and containerd $(containerd --version | cut -d' ' -f3), images pulled"
