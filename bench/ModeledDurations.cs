@@ -121,8 +121,15 @@ public static class ModeledDurations
     /// </summary>
     public static class BootWait
     {
-        public const int SecondsAfterActive = 60;
+        public const int SecondsAfterActive = SshdSeconds + 45;
         public const int MinimumSeconds = 2;
+
+        /// <summary>sshd answers ~10-20 s after the droplet reports active.</summary>
+        public const int SshdSeconds = 15;
+
+        /// <summary>The node whose downloads a step's name says it is: "node1.releases" → "node1".</summary>
+        public static string? DownloadsOf(string name) =>
+            name.EndsWith(".releases", StringComparison.Ordinal) ? name[..^".releases".Length] : null;
 
         /// <summary>The node a step's name says it waits for, or null: "node1.bootstrapped" → "node1".</summary>
         public static string? NodeOf(string name) =>

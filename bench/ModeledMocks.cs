@@ -49,6 +49,11 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
             {
                 seconds = Math.Max(ModeledDurations.BootWait.MinimumSeconds, active + ModeledDurations.BootWait.SecondsAfterActive - started);
             }
+            // The downloads' dials wait for sshd from the droplet's boot too; the downloads themselves do not.
+            if (ModeledDurations.BootWait.DownloadsOf(name) is { } downloading && _dropletActive.TryGetValue(downloading, out var up))
+            {
+                seconds = Math.Max(0, up + ModeledDurations.BootWait.SshdSeconds - started) + seconds - ModeledDurations.BootWait.SshdSeconds;
+            }
             try
             {
                 if (seconds > 0)

@@ -126,13 +126,22 @@ public sealed class ClusterNode : ComponentResource
         // droplet's own (host-key.sh), so its connection never changes and it starts before the
         // host key step. It carries no secret. A kubernetesVersion change runs it again on every
         // node at once: a joined node only fills its cache, for its turn in the rolling upgrade.
+        // A lost node keeps the release its steps last had (a new script would run again on a
+        // droplet no step reaches); a droplet made anew in its place runs it. A lost node whose
+        // step this update would add (an earlier release of the program made it) runs nothing.
+        var nodeReleases = settings.NodeReleases;
+        if (args.Lost && args.Previous?.KubernetesVersion is { } kept && KubernetesVersion.TryParse(kept, out var keptVersion) && keptVersion != nodeReleases.Kubernetes)
+        {
+            nodeReleases = ReleaseTable.For(keptVersion)!;
+        }
+        var downloadsRunNothing = args.Lost && (args.Previous is not { HasDownloads: true } || nodeReleases is null);
         if (Spec.IsKubernetesNode)
         {
             Releases = RemoteStep.Create($"{name}.releases", this, new RemoteStepArgs
             {
-                Create = args.Lost ? null : (Input<string>)Render.StepScript(("releases",
-                    Render.Releases(settings.NodeReleases, Spec.IsControlPlane))),
-                RunsNothing = args.Lost,
+                Create = downloadsRunNothing ? null : (Input<string>)Render.StepScript(("releases",
+                    Render.Releases(nodeReleases!, Spec.IsControlPlane))),
+                RunsNothing = downloadsRunNothing,
                 RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
             });
         }
@@ -168,8 +177,8 @@ public sealed class ClusterNode : ComponentResource
             // and kubeadm, which do not need them: Calico's pods find them when they start.
             PodNetworkImages = RemoteStep.Create($"{name}.pod-network-images", this, new RemoteStepArgs
             {
-                Create = args.Lost ? null : (Input<string>)Render.StepScript(("pod-network-images", Render.PullImages(Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
-                RunsNothing = args.Lost,
+                Create = downloadsRunNothing ? null : (Input<string>)Render.StepScript(("pod-network-images", Render.PullImages(Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
+                RunsNothing = downloadsRunNothing,
                 DependsOn = [Releases],
             });
         }

@@ -375,6 +375,8 @@ public static class ClusterProgram
             .Add("knownHosts", $"{t.Item1} {t.Item3.Trim()}")
             // Whether the droplet made its own host key: what the next update pins (ClusterNode).
             .Add("hostKey", t.Item6 ? StackHistory.HostKeyMadeHere : StackHistory.HostKeyFromUserData)
+            // It has a downloads step: a lost node's may run on its replacement droplet (ClusterNode).
+            .AddRange(node.Releases is null ? [] : [new KeyValuePair<string, object>("releases", StackHistory.ReleaseFiles)])
             // What the next update judges a new image or size by (MachineRoll), a stack rename and a region change.
             .Add("image", t.Item4.Image)
             .Add("size", t.Item4.Size)

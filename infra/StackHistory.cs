@@ -28,6 +28,9 @@ public static class StackHistory
     /// <summary>A node's `hostKey` in the nodes output when its droplet serves its user data's key.</summary>
     public const string HostKeyFromUserData = "user-data";
 
+    /// <summary>A Kubernetes node's `releases` in the nodes output: it has a downloads step (releases.sh).</summary>
+    public const string ReleaseFiles = "release-files";
+
     /// <summary>The stack output with the settings a live cluster cannot take a change of (kubeadm-config's).</summary>
     public const string ClusterSettingsOutput = "clusterSettings";
 
@@ -101,7 +104,10 @@ public static class StackHistory
             // Recorded since the change-safety release: the droplet's image and size, the cluster's
             // tag name and region; since the next, its droplet.
             var machine = Field("image") is string image && Field("size") is string size ? new NodeMachine(image, size) : null;
-            yield return ((string)node.Key, new PreviousNode(roles, Field("privateIp") as string, machine, Field("dropletId") as string, Field("kubernetesVersion") as string, Field("hostKey") as string == HostKeyMadeHere), Field);
+            yield return ((string)node.Key, new PreviousNode(roles, Field("privateIp") as string, machine, Field("dropletId") as string, Field("kubernetesVersion") as string, Field("hostKey") as string == HostKeyMadeHere)
+            {
+                HasDownloads = Field("releases") as string == ReleaseFiles,
+            }, Field);
         }
     }
 }

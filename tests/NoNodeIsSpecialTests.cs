@@ -122,6 +122,28 @@ public class NoNodeIsSpecialTests
     }
 
     /// <summary>
+    /// A dead node listed in lostNodes on a stack an earlier release of the program made, which
+    /// had no downloads step: the step this update adds to it runs nothing (it would dial a dead
+    /// droplet); the live nodes' run.
+    /// </summary>
+    [Test]
+    public async Task ALostNodeGetsNoNewDownloadsStep()
+    {
+        var first = await StackRun.RunAsync("dev", StackRun.StackConfig("dev"), new ClusterMocks());
+        var outputs = new Dictionary<string, object>(await StackRun.OutputsOf(first));
+        var nodes = (System.Collections.Immutable.ImmutableDictionary<string, System.Collections.Immutable.ImmutableDictionary<string, object>>)outputs["nodes"];
+        outputs["nodes"] = System.Collections.Immutable.ImmutableDictionary.ToImmutableDictionary(nodes, n => n.Key, n => n.Value.Remove("releases"));
+        var config = StackRun.StackConfig("dev");
+        config["do-k8s-ha:lostNodes"] = """["node1"]""";
+        var mocks = new ClusterMocks { PreviousOutputs = outputs, PreviousInputs = first.Mocks.StateInputs };
+        await StackRun.RunAsync("dev", config, mocks);
+
+        Assert.That(mocks.Named("node1.releases").Inputs.ContainsKey("create"), Is.False, "no download on the dead droplet");
+        Assert.That(mocks.Named("node1.pod-network-images").Inputs.ContainsKey("create"), Is.False);
+        Assert.That(Input(mocks.Named("node2.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.36.4'"));
+    }
+
+    /// <summary>
     /// node1 dead and listed while the release moves on: every step of its own that names the
     /// release keeps the one its steps last had (recorded in the nodes output), so none runs again
     /// on the dead droplet, and its before-change snapshot runs nothing; the others take the new one.
@@ -136,7 +158,9 @@ public class NoNodeIsSpecialTests
         var mocks = new ClusterMocks { PreviousOutputs = await StackRun.OutputsOf(first), PreviousInputs = first.Mocks.StateInputs };
         var result = await StackRun.RunAsync("dev", config, mocks);
 
-        Assert.That(mocks.Named("node1.releases").Inputs.ContainsKey("create"), Is.False, "no download on the dead droplet");
+        // Its downloads keep the release too: unchanged, they dial nothing; a droplet made anew in its place runs them.
+        Assert.That(Input(mocks.Named("node1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.36.4'"));
+        Assert.That(Input(mocks.Named("node1.releases"), "create"), Is.EqualTo(Input(first.Mocks.Named("node1.releases"), "create")), "the step it had");
         Assert.That(Input(mocks.Named("node2.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.37.0'"));
         Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("kubernetesVersion: v1.36.4"));
         Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("kubernetesVersion: v1.37.0"));

@@ -12,7 +12,11 @@ public sealed record NodeMachine(string Image, string Size);
 /// <param name="DropletId">The node's droplet, as DigitalOcean numbers it; null: recorded by a release that did not record it.</param>
 /// <param name="KubernetesVersion">The release the node's steps were last rendered with (recorded since lostNodes pins a dead node's).</param>
 /// <param name="HostKeyMadeHere">Its droplet made its own SSH host key (host-key.sh); false: it serves its user data's.</param>
-public sealed record PreviousNode(NodeRoles Roles, string? PrivateIp, NodeMachine? Machine, string? DropletId = null, string? KubernetesVersion = null, bool HostKeyMadeHere = false);
+public sealed record PreviousNode(NodeRoles Roles, string? PrivateIp, NodeMachine? Machine, string? DropletId = null, string? KubernetesVersion = null, bool HostKeyMadeHere = false)
+{
+    /// <summary>It had a downloads step (releases.sh); false for a node of a release of this program before them.</summary>
+    public bool HasDownloads { get; init; }
+}
 
 /// <summary>How this update treats each existing node's droplet.</summary>
 /// <param name="Rolled">Existing nodes whose droplet takes its new image or size in this update.</param>

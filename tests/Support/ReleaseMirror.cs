@@ -5,13 +5,11 @@ namespace DoK8sHa.Tests.Support;
 
 /// <summary>
 /// What the droplets download, served by nginx over HTTPS on the droplets' mirror host under the
-/// real names (github.com, pkgs.k8s.io resolve to it inside the droplets, and the droplets' image
+/// real names (github.com, dl.k8s.io resolve to it inside the droplets, and the droplets' image
 /// trusts its test CA): an etcd release tarball laid out as etcd's release script lays it out,
-/// made of this machine's etcd, and a Kubernetes package repository as pkgs.k8s.io serves one (a
-/// flat repository, `deb [signed-by=…] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /`, signed
-/// with a throwaway key published as Release.key) holding .deb packages of the test stand-ins.
-/// apt then does all it does on a droplet: fetch as its unprivileged _apt user, verify the
-/// signature against the keyring the step wrote, install with dpkg.
+/// made of this machine's etcd, and a Kubernetes release's files made of the test stand-ins
+/// (tests/Support/StandInReleases.cs) at their release paths. curl then does all it does on a
+/// droplet: TLS to the name, the file to the release cache, the checksum checked.
 /// </summary>
 public sealed class ReleaseMirror
 {
@@ -252,116 +250,6 @@ public sealed class ReleaseMirror
         return ("do-k8s-ha:releaseChecksums", System.Text.Json.JsonSerializer.Serialize(sums));
     }
 
-    /// <summary>
-    /// An earlier release's way: the per-minor repository of pkgs.k8s.io (e.g. v1.35) holding kubeadm, kubelet and kubectl
-    /// &lt;version&gt;-1.1 (beside the releases added before: a patch release is added to its minor's), each a .deb of its stand-in: kubeadm tests/Support/standins/kubeadm,
-    /// kubelet tests/Support/standins/kubelet with the fake control plane as its images, kubectl this machine's real client.
-    /// </summary>
-    public void AddKubernetesRepository(string minor, string version)
-    {
-        var repo = Directory.CreateDirectory(Path.Combine(Root, "core:", "stable:", minor, "deb")).FullName;
-        var stage = Path.Combine(_droplets.Hosts.Dir, "stage");
-        var debVersion = $"{version}-1.1";
-        Package(stage, repo, "kubeadm", debVersion, new()
-        {
-            ["usr/lib/kubeadm-stand-in/kubeadm"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "kubeadm")),
-            ["usr/bin/kubeadm"] = $"#!/bin/sh\nKUBEADM_STAND_IN_VERSION=v{version} exec /usr/lib/kubeadm-stand-in/kubeadm \"$@\"\n",
-            // The kubelet's drop-in the kubeadm package ships (kubernetes/release
-            // cmd/krel/templates/latest/kubeadm/10-kubeadm.conf; kubeadm's "Configuring each
-            // kubelet in your cluster" page): the kubelet's flags, /etc/default/kubelet's among them.
-            ["usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"] = KubeadmKubeletDropIn,
-        });
-        Package(stage, repo, "kubelet", debVersion, new()
-        {
-            // The kubelet stand-in runs the static pods; the fake control plane is its "images".
-            ["usr/lib/kubelet-stand-in/kubelet"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "kubelet")),
-            ["usr/lib/kubelet-stand-in/fake-kube-apiserver.py"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "fake-kube-apiserver.py")),
-            ["usr/lib/kubelet-stand-in/fake-kube-controllers.py"] = File.ReadAllText(Repo.Path("tests", "Support", "standins", "fake-kube-controllers.py")),
-            ["usr/bin/kubelet"] = $"#!/bin/sh\nKUBELET_STAND_IN_VERSION=v{version} exec /usr/lib/kubelet-stand-in/kubelet \"$@\"\n",
-            // The package's unit (kubernetes/release cmd/krel/templates/latest/kubelet/kubelet.service).
-            ["usr/lib/systemd/system/kubelet.service"] = "[Unit]\nDescription=kubelet: The Kubernetes Node Agent\n\n[Service]\nExecStart=/usr/bin/kubelet\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n",
-        });
-        // The client binary itself: installing this package replaces a distribution's kubectl
-        // package of the same name, and with it every file that package held.
-        var kubectl = Directory.GetFiles("/usr/lib/google-cloud-sdk/bin", "kubectl.1.*").Order(StringComparer.Ordinal).LastOrDefault() ?? Repo.Which("kubectl")!;
-        Package(stage, repo, "kubectl", debVersion, [], new() { ["usr/bin/kubectl"] = kubectl });
-
-        // Signed as pkgs.k8s.io signs (OBS): InRelease and Release.gpg by a key published as Release.key.
-        var gnupg = Directory.CreateDirectory(Path.Combine(_droplets.Hosts.Dir, "gnupg")).FullName;
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(gnupg, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        var gpg = (string[] args) => Must("gpg", ["--homedir", gnupg, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", .. args]);
-        // One key for every release added: a node keeps the keyring it fetched first.
-        if (Repo.Run("gpg", ["--homedir", gnupg, "--batch", "--list-secret-keys", "test@do-k8s-ha.invalid"]).ExitCode != 0)
-        {
-            gpg(["--quick-generate-key", "do-k8s-ha test repository <test@do-k8s-ha.invalid>", "rsa2048", "sign", "2d"]);
-        }
-        gpg(["--armor", "--output", Path.Combine(repo, "Release.key"), "--export", "test@do-k8s-ha.invalid"]);
-        Shell($"cd '{repo}' && apt-ftparchive packages . > Packages && gzip -kf Packages && apt-ftparchive release . > Release");
-        gpg(["--clearsign", "--output", Path.Combine(repo, "InRelease"), Path.Combine(repo, "Release")]);
-        gpg(["--armor", "--detach-sign", "--output", Path.Combine(repo, "Release.gpg"), Path.Combine(repo, "Release")]);
-    }
-
-    /// <summary>10-kubeadm.conf as the kubeadm package installs it.</summary>
-    private const string KubeadmKubeletDropIn = """
-        # Note: This dropin only works with kubeadm and kubelet v1.11+
-        [Service]
-        Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
-        Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
-        # This is a file that "kubeadm init" and "kubeadm join" generates at runtime, populating the KUBELET_KUBEADM_ARGS variable dynamically
-        EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
-        # This is a file that the user can use for overrides of the kubelet args as a last resort. Preferably, the user should use
-        # the .NodeRegistration.KubeletExtraArgs object in the configuration files instead. KUBELET_EXTRA_ARGS should be sourced from this file.
-        EnvironmentFile=-/etc/default/kubelet
-        ExecStart=
-        ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
-
-        """;
-
-    /// <summary>A .deb of text files (mode 0755 under usr/bin and for the stand-ins, else 0644) and copies of executables.</summary>
-    private static void Package(string stage, string repo, string name, string version, Dictionary<string, string> files, Dictionary<string, string>? executables = null)
-    {
-        var root = Path.Combine(stage, $"{name}_{version}");
-        if (Directory.Exists(root))
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        Directory.CreateDirectory(Path.Combine(root, "DEBIAN"));
-        File.WriteAllText(Path.Combine(root, "DEBIAN", "control"), $"""
-            Package: {name}
-            Version: {version}
-            Architecture: amd64
-            Maintainer: do-k8s-ha tests <test@do-k8s-ha.invalid>
-            Description: {name} stand-in for do-k8s-ha's tests
-
-            """);
-        foreach (var (path, content) in files)
-        {
-            var file = Path.Combine(root, path);
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-            File.WriteAllText(file, content);
-            if (OperatingSystem.IsWindows())
-            {
-                continue;
-            }
-            File.SetUnixFileMode(file, path.StartsWith("usr/bin/", StringComparison.Ordinal) || path.EndsWith("/kubeadm", StringComparison.Ordinal) || path.EndsWith("/kubelet", StringComparison.Ordinal)
-                ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute
-                : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        }
-        foreach (var (path, source) in executables ?? [])
-        {
-            var file = Path.Combine(root, path);
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-            File.Copy(source, file);
-        }
-        // Fast compression: the kubectl package holds a 60 MB binary.
-        Must("dpkg-deb", ["--root-owner-group", "-Zgzip", "-z1", "--build", root, Path.Combine(repo, $"{name}_{version}_amd64.deb")]);
-    }
-
-    private static void Shell(string script) => Must("bash", ["-c", script]);
-
     private static void Must(string file, string[] args)
     {
         var (exit, stdout, stderr) = Repo.Run(file, args, timeoutSeconds: 120);
@@ -370,7 +258,4 @@ public sealed class ReleaseMirror
             throw new InvalidOperationException($"{file} {string.Join(' ', args)}: {stdout}{stderr}");
         }
     }
-
-    /// <summary>A version's "MAJOR.MINOR" as the repository path names it (v1.35).</summary>
-    public static string Minor(string version) => "v" + string.Join('.', version.Split('.').Take(2)).ToString(CultureInfo.InvariantCulture);
 }
