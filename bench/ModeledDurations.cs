@@ -72,13 +72,13 @@ public static class ModeledDurations
         // credentials (was 50 s: kubeadm, kubelet and kubectl from pkgs.k8s.io, 30 s, now in the
         // downloads, and 20 s first counted for an apt install of nginx, now cloud-init's).
         ("command:remote:Command:node-setup-", 5, "API proxy"),
-        // Beside node-setup, which takes longer: one nft load over SSH, after an apt install of
+        // Beside the downloads, which take longer: one nft load over SSH, after an apt install of
         // nftables where the image lacks it (an install from the mirror, like one of
         // node-setup's packages). Off the longest path either way.
         ("command:remote:Command:metadata-guard-", 10, "pods kept off the metadata service"),
         // A node's kubelet serving certificate: files over one SSH connection, checked with
         // openssl, like the credentials; before a join, no kubelet to wait for. Off the longest
-        // path: beside node-setup.
+        // path: beside the downloads.
         ("command:remote:Command:kubelet-serving-", 3, "kubelet serving certificate"),
         // At creation the API servers already use the inventory's etcd members: a check over SSH.
         ("command:remote:Command:apiserver-endpoints-", 3, "nothing to change"),
