@@ -126,9 +126,11 @@ public sealed class ClusterNode : ComponentResource
         // droplet's own (host-key.sh), so its connection never changes and it starts before the
         // host key step. It carries no secret. A kubernetesVersion change runs it again on every
         // node at once: a joined node only fills its cache, for its turn in the rolling upgrade.
-        // A lost node keeps the release its steps last had (a new script would run again on a
-        // droplet no step reaches); a droplet made anew in its place runs it. A lost node whose
-        // step this update would add (an earlier release of the program made it) runs nothing.
+        // A lost node keeps the release its steps last had, and its downloads keep the very script
+        // they ran (KeepsScript: a new one, the release's checksums given anew or a template
+        // changed, would run again on a droplet no step reaches); a droplet made anew in its place
+        // runs it. A lost node whose step this update would add (an earlier release of the program
+        // made it) runs nothing.
         var nodeReleases = settings.NodeReleases;
         if (args.Lost && args.Previous?.KubernetesVersion is { } kept && KubernetesVersion.TryParse(kept, out var keptVersion) && keptVersion != nodeReleases.Kubernetes)
         {
@@ -142,6 +144,7 @@ public sealed class ClusterNode : ComponentResource
                 Create = downloadsRunNothing ? null : (Input<string>)Render.StepScript(("releases",
                     Render.Releases(nodeReleases!, Spec.IsControlPlane))),
                 RunsNothing = downloadsRunNothing,
+                KeepsScript = args.Lost,
                 RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
             });
         }
@@ -179,6 +182,7 @@ public sealed class ClusterNode : ComponentResource
             {
                 Create = downloadsRunNothing ? null : (Input<string>)Render.StepScript(("pod-network-images", Render.PullImages(Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
                 RunsNothing = downloadsRunNothing,
+                KeepsScript = args.Lost,
                 DependsOn = [Releases],
             });
         }

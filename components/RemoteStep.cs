@@ -57,6 +57,14 @@ public sealed class RemoteStepArgs
     /// <summary>The step prints a secret: its output is not streamed to `pulumi up`'s display.</summary>
     public bool PrintsSecret { get; init; }
 
+    /// <summary>
+    /// The step keeps the script it has in the state, whatever this update renders (ignoreChanges
+    /// on stdin): a lost node's, which must not run again on a droplet no step reaches. A droplet
+    /// made anew in its place runs it as it was (the engine keeps an ignored input through a
+    /// replacement: pulumi step_generator.go, processIgnoreChanges).
+    /// </summary>
+    public bool KeepsScript { get; init; }
+
     /// <summary>Names the step had before (same parent and type): the engine keeps it instead of replacing it.</summary>
     public IReadOnlyList<string> FormerNames { get; init; } = [];
 }
@@ -112,6 +120,7 @@ internal static class RemoteStep
             DeleteBeforeReplace = true,
             Aliases = [.. args.FormerNames.Select(n => (Input<Alias>)new Alias { Name = n })],
             DeletedWith = args.DeletedWith,
+            IgnoreChanges = args.KeepsScript ? ["stdin"] : [],
         });
     }
 }

@@ -128,6 +128,20 @@ public class ReleaseDownloadTests
         Assert.That(_node.Disk("/usr/local/bin/kubeadm"), Is.Not.Null);
     }
 
+    // Seen failing before the fix: in the command substitution that calls it, fetch_release runs
+    // without errexit (bash clears -e there), so a curl that failed went on to the checksum, which
+    // "refused" a file that never came (an empty sha256) and removed what had arrived.
+    [Test]
+    public void AFileTheServerDoesNotHaveFailsTheStepSayingSoNotAsAChecksumMismatch()
+    {
+        File.Delete(Path.Combine(_node.Root, PathOf(_releases["kubectl"]).TrimStart('/')));
+        var run = _node.Run(Step(_releases));
+        Assert.That(run.Exit, Is.Not.Zero);
+        Assert.That(run.Output, Does.Contain($"could not fetch {_releases["kubectl"].Url} (curl exit 22)"));
+        Assert.That(run.Output, Does.Not.Contain("refused"));
+        Assert.That(_node.Disk("/usr/local/bin/kubeadm"), Is.Null, "nothing is installed");
+    }
+
     [Test]
     public void ALeftOverPartThatIsNotTheFilesBeginningIsDroppedAndTheFileFetchedWhole()
     {

@@ -63,26 +63,32 @@ fetch_release() { # name version url sha256; prints the cached file's path
     echo "$file"
     return 0
   fi
-  mkdir -p "$dir"
+  mkdir -p "$dir" || return 1
   rm -f "$file"
   if [ -s "$file.part" ]; then
     echo "$1 $2: resuming an interrupted download" >&2
     if curl -fsSL --retry 4 --retry-delay 5 -C - -o "$file.part" "$3" && [ "$(sha256_of "$file.part")" = "$4" ]; then
-      mv "$file.part" "$file"
+      mv "$file.part" "$file" || return 1
       echo "$file"
       return 0
     fi
     rm -f "$file.part"
   fi
-  # -L: dl.k8s.io and GitHub's release downloads answer with a redirect to their CDN.
-  curl -fsSL --retry 4 --retry-delay 5 -C - -o "$file.part" "$3"
-  actual=$(sha256_of "$file.part")
+  # -L: dl.k8s.io and GitHub's release downloads answer with a redirect to their CDN. Each
+  # failure returns at once: callers run this in a command substitution, where bash clears -e.
+  local rc=0
+  curl -fsSL --retry 4 --retry-delay 5 -C - -o "$file.part" "$3" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "could not fetch $3 (curl exit $rc); what arrived stays in $file.part, which the next run resumes" >&2
+    return 1
+  fi
+  actual=$(sha256_of "$file.part") || return 1
   if [ "$actual" != "$4" ]; then
     rm -f "$file.part"
     echo "refused $3: its sha256 is $actual, not $4 (the checksum table, or releaseChecksums). Nothing was installed; check the release, then pulumi up again" >&2
     return 1
   fi
-  mv "$file.part" "$file"
+  mv "$file.part" "$file" || return 1
   echo "$1 $2: fetched, $(stat -c %s "$file") bytes" >&2
   echo "$file"
 }
