@@ -38,6 +38,9 @@ public static class ModeledDurations
         // (97.6 MB, its size in rancher/rke2 issues #8141-8144, in 10.5 s): 44 s, and
         // containerd's start, 50 s. (The droplet's own limit, 2 Gbps, docs.digitalocean.com
         // "Droplet limits", is not what bounds it: one connection to a CDN or registry is.)
+        // A worker pulls kube-proxy and pause alone (releases.sh), ~30 MB of the ~125 MB (the
+        // benchmark's workers are named worker4, worker5, ...): 10 s less.
+        ("command:remote:Command:worker*.releases", 55, "sshd up, then release files, kube-proxy and pause"),
         ("command:remote:Command:.releases", 65, "sshd up, then release files and kubeadm's images"),
         // Calico's every-node images after it, beside node setup and kubeadm: calico/node 156 MB
         // and calico/cni 98 MB (rke2 issues above) and three small ones, at the same rate.
@@ -144,11 +147,18 @@ public static class ModeledDurations
             var parts = match.Split(':');
             var matchType = string.Join(':', parts.Take(parts.Length > 3 ? 3 : parts.Length));
             var namePart = parts.Length > 3 ? parts[3] : "";
-            if (type == matchType && (namePart.Length == 0 || name.Contains(namePart, StringComparison.Ordinal)))
+            if (type == matchType && (namePart.Length == 0 || NameMatches(name, namePart)))
             {
                 return seconds;
             }
         }
         return 0;
     }
+
+    // "worker*.releases": a name that starts with "worker" and ends with ".releases"; otherwise a
+    // name that contains the part.
+    private static bool NameMatches(string name, string part) =>
+        part.Split('*') is [var prefix, var suffix]
+            ? name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(suffix, StringComparison.Ordinal)
+            : name.Contains(part, StringComparison.Ordinal);
 }

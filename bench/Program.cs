@@ -19,9 +19,9 @@ var certificatePem = SelfSignedCertificate();
 await Run(3, delays: false);
 await Run(3, delays: true);
 const int DefaultSlots = 32;
-if (args is ["--path"])
+if (args is ["--path", ..])
 {
-    await PrintLongestPath();
+    await PrintLongestPath(args is [_, var n] ? int.Parse(n, CultureInfo.InvariantCulture) : 3);
     return 0;
 }
 
@@ -57,15 +57,32 @@ Console.WriteLine($"ratio100to3: {(modeled[100] / modeled[3]).ToString("F2", Cul
 Console.WriteLine($"destroy3: {destroy3}");
 return 0;
 
-async Task PrintLongestPath()
+async Task PrintLongestPath(int nodes = 3)
 {
     Console.WriteLine();
-    Console.WriteLine($"Longest path, 3 nodes, P={DefaultSlots} (modeled s: waited for a slot + ran = ended at)");
+    Console.WriteLine($"Longest path, {nodes} nodes, P={DefaultSlots} (modeled s: waited for a slot + ran = ended at)");
     var traced = new ModeledMocks(certificatePem, delays: true, DefaultSlots);
-    await Run(3, delays: true, DefaultSlots, traced);
+    await Run(nodes, delays: true, DefaultSlots, traced);
     foreach (var span in LongestPath(traced.Spans))
     {
         Console.WriteLine($"  {span.Name,-44} {span.Started - span.Arrived,4:F0} + {span.Ended - span.Started,4:F0} = {span.Ended,4:F0}");
+    }
+    if (Environment.GetEnvironmentVariable("BENCH_SPANS") is { } filter)
+    {
+        foreach (var span in traced.Spans.Where(s => System.Text.RegularExpressions.Regex.IsMatch(s.Name, filter)).OrderBy(s => s.Ended))
+        {
+            Console.WriteLine($"  * {span.Name,-44} {span.Arrived,4:F0} {span.Started - span.Arrived,4:F0} + {span.Ended - span.Started,4:F0} = {span.Ended,4:F0}");
+        }
+    }
+    if (nodes > 3)
+    {
+        // Where the slots went: slot-seconds by kind of step (a node's name taken out).
+        Console.WriteLine($"Slot-seconds by step, {nodes} nodes (of {DefaultSlots} × {traced.Spans.Max(s => s.Ended):F0})");
+        foreach (var kind in traced.Spans.GroupBy(s => System.Text.RegularExpressions.Regex.Replace(s.Name, "(node|worker)[0-9]+", "N"))
+            .Select(g => (g.Key, Seconds: g.Sum(s => s.Ended - s.Started), Count: g.Count())).Where(k => k.Seconds >= 1).OrderByDescending(k => k.Seconds))
+        {
+            Console.WriteLine($"  {kind.Key,-44} {kind.Count,4} {kind.Seconds,7:F0}");
+        }
     }
 }
 

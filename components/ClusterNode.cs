@@ -110,17 +110,6 @@ public sealed class ClusterNode : ComponentResource
         // A live node answers at once: a few retries ride out a dropped packet, not a dead node.
         var liveNode = SshDial.ErrorLimitFor(TimeSpan.FromMinutes(1));
 
-        // "." never occurs in a node name (a DNS label): "<node>.<what>" cannot be another
-        // resource's "<prefix>-<node>" (the engine refuses two resources of one type and name).
-        // Its dials wait for sshd, which starts a while after the droplet reports active: no
-        // local probe (none would run on every operator's machine), pulumi-command's own retries.
-        Ready = RemoteStep.Create($"{name}.bootstrapped", this, new RemoteStepArgs
-        {
-            FormerNames = [$"{name}-bootstrapped"],
-            Create = Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())),
-            RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
-        });
-
         // The release files, fetched as soon as sshd answers, beside cloud-init (Kubespray's
         // download model; releases.sh). It pins the user data's key, served for good beside the
         // droplet's own (host-key.sh), so its connection never changes and it starts before the
@@ -148,6 +137,22 @@ public sealed class ClusterNode : ComponentResource
                 RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
             });
         }
+
+        // "." never occurs in a node name (a DNS label): "<node>.<what>" cannot be another
+        // resource's "<prefix>-<node>" (the engine refuses two resources of one type and name).
+        // Its dials wait for sshd, which starts a while after the droplet reports active: no
+        // local probe (none would run on every operator's machine), pulumi-command's own retries.
+        Ready = RemoteStep.Create($"{name}.bootstrapped", this, new RemoteStepArgs
+        {
+            FormerNames = [$"{name}-bootstrapped"],
+            Create = Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())),
+            RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
+            // A Kubernetes node's wait comes after its downloads, which outlast cloud-init (both
+            // run from the droplet's boot): it then finds cloud-init done at once, where beside
+            // them it would hold an engine slot (--parallel) for as long as cloud-init runs; on a
+            // large cluster those slots are what the control plane waits for.
+            DependsOn = Releases is null ? [] : [Releases],
+        });
 
         // A droplet made before this release keeps its user data's key pinned: a new pin would
         // run every step on it again (pulumi-command runs a step whose connection changed,

@@ -54,6 +54,23 @@ public class StepOrderTests
 
     }
 
+    // A Kubernetes node's bootstrap wait comes after its downloads, which outlast cloud-init: the
+    // wait then finds cloud-init done, where it would hold an engine slot (--parallel) for as long
+    // as cloud-init runs, beside the downloads holding another. An etcd-only node has no downloads.
+    [Test]
+    public async Task AKubernetesNodesBootstrapWaitComesAfterItsDownloadsAndHoldsNoSlotBesideThem()
+    {
+        var mocks = new ClusterMocks { Hold = ((type, name) => name.EndsWith(".releases", StringComparison.Ordinal), TimeSpan.FromSeconds(1)) };
+        await StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks);
+        MockedResource R(string name) => mocks.Named(name);
+
+        foreach (var node in new[] { "cp1", "cp2", "cp3", "worker1", "worker2" })
+        {
+            Assert.That(R($"{node}.bootstrapped").RegisteredAt, Is.GreaterThan(R($"{node}.releases").CompletedAt), node);
+        }
+        Assert.That(R("etcd1.bootstrapped").RegisteredAt, Is.LessThan(R("cp1.releases").CompletedAt), "an etcd-only node waits for nothing but its droplet");
+    }
+
     // No kubelet starts (and so no pod runs) before its node keeps pods off the metadata service.
     // The guards are held: what registers after one completed waited for it.
     [Test]
