@@ -42,9 +42,12 @@ public static class ModeledDurations
         // benchmark's workers are named worker4, worker5, ...): 10 s less.
         ("command:remote:Command:worker*.releases", 55, "sshd up, then release files, kube-proxy and pause"),
         ("command:remote:Command:.releases", 65, "sshd up, then release files and kubeadm's images"),
-        // Calico's every-node images after it, beside node setup and kubeadm: calico/node 156 MB
-        // and calico/cni 98 MB (rke2 issues above) and three small ones, at the same rate.
-        ("command:remote:Command:.pod-network-images", 30, "Calico's images"),
+        // Calico's every-node images after it: the step starts their pull in a unit of its own
+        // and returns (pod-network-images.sh), one SSH connection like the credentials'. The pull,
+        // calico/node 156 MB and calico/cni 98 MB (rke2 issues above) and three small ones at the
+        // same rate, ~30 s, runs on the node beside node setup and kubeadm, holding no slot (was
+        // 30 s: the step waited for it), and ends long before Calico starts.
+        ("command:remote:Command:.pod-network-images", 3, "starts the pull of Calico's images"),
         // A node's own host key: one ssh-keygen and an sshd reload over the SSH connection the
         // bootstrap wait just used (a step after it on the longest path, like the credentials).
         ("command:remote:Command:.host-key", 2, "host key made on the droplet"),
@@ -75,10 +78,10 @@ public static class ModeledDurations
         // credentials (was 50 s: kubeadm, kubelet and kubectl from pkgs.k8s.io, 30 s, now in the
         // downloads, and 20 s first counted for an apt install of nginx, now cloud-init's).
         ("command:remote:Command:node-setup-", 5, "API proxy"),
-        // Beside the downloads, which take longer: one nft load over SSH, after an apt install of
-        // nftables where the image lacks it (an install from the mirror, like one of
-        // node-setup's packages). Off the longest path either way.
-        ("command:remote:Command:metadata-guard-", 10, "pods kept off the metadata service"),
+        // One nft load and a unit over SSH, like the credentials: nftables comes with cloud-init's
+        // packages (node-bootstrap.sh; was 10 s with its apt install here, where the image lacked
+        // it: an install from the mirror like nginx's, measured above).
+        ("command:remote:Command:metadata-guard-", 3, "pods kept off the metadata service"),
         // A node's kubelet serving certificate: files over one SSH connection, checked with
         // openssl, like the credentials; before a join, no kubelet to wait for. Off the longest
         // path: beside the downloads.
@@ -114,7 +117,8 @@ public static class ModeledDurations
     /// <summary>
     /// A node's `.bootstrapped` step waits for sshd, which answers ~10-20 s after the droplet
     /// reports active (15 s; the step's dials retry until then), then for cloud-init: apt update
-    /// and nginx, 45 s. (Was 120 s with containerd's install too: the three parts' shares
+    /// and nginx, 45 s (nftables since, a few hundred kB more, is not counted: cloud-init ends
+    /// 20 s before a node's downloads, which its bootstrap wait now follows). (Was 120 s with containerd's install too: the three parts' shares
     /// measured by installing the same packages on the development machine, Debian 12's, from
     /// its mirror: apt-get update 0.9 s, containerd and runc 6.7 s, nginx and its stream module
     /// 2.8 s; containerd was 64 % of it.) Both run on the droplet from its boot, not from the step's

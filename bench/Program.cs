@@ -76,6 +76,10 @@ async Task PrintLongestPath(int nodes = 3)
     }
     if (nodes > 3)
     {
+        // How busy the slots were, per 30 s: the mean number held.
+        var end = traced.Spans.Max(s => s.Ended);
+        Console.WriteLine("Slots held, mean per 30 s: " + string.Join(" ", Enumerable.Range(0, (int)(end / 30) + 1).Select(b =>
+            (traced.Spans.Sum(s => Math.Max(0, Math.Min(s.Ended, (b + 1) * 30.0) - Math.Max(s.Started, b * 30.0))) / 30).ToString("F0", CultureInfo.InvariantCulture))));
         // Where the slots went: slot-seconds by kind of step (a node's name taken out).
         Console.WriteLine($"Slot-seconds by step, {nodes} nodes (of {DefaultSlots} × {traced.Spans.Max(s => s.Ended):F0})");
         foreach (var kind in traced.Spans.GroupBy(s => System.Text.RegularExpressions.Regex.Replace(s.Name, "(node|worker)[0-9]+", "N"))

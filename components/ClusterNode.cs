@@ -185,7 +185,7 @@ public sealed class ClusterNode : ComponentResource
             // and kubeadm, which do not need them: Calico's pods find them when they start.
             PodNetworkImages = RemoteStep.Create($"{name}.pod-network-images", this, new RemoteStepArgs
             {
-                Create = downloadsRunNothing ? null : (Input<string>)Render.StepScript(("pod-network-images", Render.PullImages(Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
+                Create = downloadsRunNothing ? null : (Input<string>)Render.StepScript(("pod-network-images", Render.PodNetworkImages(Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
                 RunsNothing = downloadsRunNothing,
                 KeepsScript = args.Lost,
                 DependsOn = [Releases],

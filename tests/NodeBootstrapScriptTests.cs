@@ -56,7 +56,8 @@ public class NodeBootstrapScriptTests
         Assert.That(File.Exists(Root("/var/lib/do-k8s-ha/bootstrapped")), Is.True);
         var log = _node.Log;
         Assert.That(log, Does.Contain("swapoff -a").And.Contain("modprobe br_netfilter").And.Contain("sysctl --system"));
-        Assert.That(log, Does.Contain("apt-get -o DPkg::Lock::Timeout=600 install -y -q ca-certificates curl jq nginx libnginx-mod-stream"));
+        // nftables for the metadata guard, whose step then only loads its table (metadata-guard.sh).
+        Assert.That(log, Does.Contain("apt-get -o DPkg::Lock::Timeout=600 install -y -q ca-certificates curl jq nginx libnginx-mod-stream nftables"));
         Assert.That(log, Does.Contain("systemctl disable --now nginx"), "only the API proxy unit runs nginx");
         // No package that depends on the release: the releases step fetches the runtime and Kubernetes.
         Assert.That(log, Does.Not.Contain("containerd").And.Not.Contain("kube"));

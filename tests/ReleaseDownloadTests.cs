@@ -33,7 +33,7 @@ public class ReleaseDownloadTests
     private static string Step(NodeReleases releases, bool controlPlane = true) =>
         Render.StepScript(("releases", Render.Releases(releases, controlPlane)));
 
-    private static string PodNetworkImages => Render.StepScript(("pod-network-images", Render.PullImages(Render.CalicoNodeImages("v3.30.6"))));
+    private static string PodNetworkImages => Render.StepScript(("pod-network-images", Render.PodNetworkImages(Render.CalicoNodeImages("v3.30.6"))));
 
     private static string PathOf(ReleaseArtefact a) => new Uri(a.Url).AbsolutePath;
 
@@ -42,12 +42,9 @@ public class ReleaseDownloadTests
     [Test]
     public void EachFileIsFetchedOnceVerifiedAndInstalledThenContainerdRunsItsConfigAndTheImagesArePulled()
     {
-        // The next step on the node, which pulls the pod network's images through the containerd this one started.
-        File.WriteAllText(Path.Combine(_node.Dir, "images-step"), PodNetworkImages);
         var run = _node.Run(Step(_releases), after: $$"""
-            bash -c {{Sh.Quote(Render.StepRunner)}} < {{_node.Dir}}/images-step
             crictl info
-            for i in registry.k8s.io/kube-apiserver:v1.35.8 registry.k8s.io/pause:3.10.1 registry.k8s.io/etcd:3.6.6-0 quay.io/calico/node:v3.30.6 quay.io/calico/csi:v3.30.6; do
+            for i in registry.k8s.io/kube-apiserver:v1.35.8 registry.k8s.io/pause:3.10.1 registry.k8s.io/etcd:3.6.6-0; do
               crictl inspecti "$i" >/dev/null 2>&1 && echo "have $i" || echo "lack $i"
             done
             systemctl is-enabled kubelet; systemctl is-active kubelet || true
@@ -73,10 +70,40 @@ public class ReleaseDownloadTests
         Assert.That(run.After, Does.Contain("\"version\": 3").And.Contain("\"sandbox\": \"registry.k8s.io/pause:3.10.1\"").And.Contain("\"SystemdCgroup\": true"));
         Assert.That(run.After, Does.Contain("have registry.k8s.io/kube-apiserver:v1.35.8").And.Contain("have registry.k8s.io/pause:3.10.1"));
         Assert.That(run.After, Does.Contain("lack registry.k8s.io/etcd:3.6.6-0"), "etcd runs outside the cluster");
-        Assert.That(run.After, Does.Contain("pulled quay.io/calico/node:v3.30.6"));
-        Assert.That(run.After, Does.Contain("have quay.io/calico/node:v3.30.6").And.Contain("have quay.io/calico/csi:v3.30.6"));
         // Enabled, not started: kubeadm starts it, after the steps every kubelet start waits for.
         Assert.That(run.After, Does.Contain("enabled\ninactive"));
+    }
+
+    // The pod network's images are pulled by a unit of their own, started without waiting for it
+    // (systemctl --no-block): the step returns while the pull goes on (held here, as a registry
+    // that has not answered yet), so it holds none of the engine's --parallel slots for the pull
+    // (docs/performance.md). The pull then ends, every image in, its output in the unit's log.
+    [Test]
+    public void ThePodNetworksImagesArePulledByAUnitOfTheirOwnAndTheStepReturnsWhileItPulls()
+    {
+        File.WriteAllText(Path.Combine(_node.Dir, "images-step"), PodNetworkImages);
+        var run = _node.Run(Step(_releases), after: $$"""
+            touch /run/crictl-stand-in.hold
+            bash -c {{Sh.Quote(Render.StepRunner)}} < {{_node.Dir}}/images-step
+            echo "step exit $?"
+            echo "while held: $(systemctl is-active do-k8s-ha-pod-network-images)"
+            crictl inspecti quay.io/calico/node:v3.30.6 >/dev/null 2>&1 && echo "while held: have calico/node"
+            rm /run/crictl-stand-in.hold
+            for _ in $(seq 300); do
+              [ "$(systemctl is-active do-k8s-ha-pod-network-images)" = activating ] || break
+              sleep 0.1
+            done
+            echo "after: $(systemctl is-active do-k8s-ha-pod-network-images)"
+            for i in quay.io/calico/node:v3.30.6 quay.io/calico/cni:v3.30.6 quay.io/calico/csi:v3.30.6; do
+              crictl inspecti "$i" >/dev/null 2>&1 && echo "have $i" || echo "lack $i"
+            done
+            cat /run/systemctl-stand-in/do-k8s-ha-pod-network-images.service.log
+            """);
+        Assert.That(run.Exit, Is.Zero, run.Output);
+        Assert.That(run.After, Does.Contain("step exit 0").And.Contain("while held: activating").And.Not.Contain("while held: have"), run.After);
+        Assert.That(run.After, Does.Contain("after: inactive"), "the pull ended, and did not fail");
+        Assert.That(run.After, Does.Contain("have quay.io/calico/node:v3.30.6").And.Contain("have quay.io/calico/cni:v3.30.6").And.Contain("have quay.io/calico/csi:v3.30.6").And.Not.Contain("lack "));
+        Assert.That(run.After, Does.Contain("pulled quay.io/calico/node:v3.30.6"), "the unit's log says what it pulled");
     }
 
     [Test]

@@ -20,6 +20,7 @@ public class RenderedFileTests
             "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGolden\n"),
         ["releases.sh"] = () => Render.Releases(ReleaseTable.For(K8sVersion)!, controlPlane: true),
         ["pull-images.sh"] = () => Render.PullImages(Render.CalicoNodeImages("v3.30.6")),
+        ["pod-network-images.sh"] = () => Render.PodNetworkImages(Render.CalicoNodeImages("v3.30.6")),
         ["containerd-config.toml"] = () => Render.ContainerdConfig("registry.k8s.io/pause:3.10.1"),
         ["wait-for-bootstrap.sh"] = () => Render.WaitForBootstrap(),
         ["etcd-certs.sh"] = () => Render.EtcdCerts(Node1, FakePki.EtcdCaCert, FakeMember),
@@ -98,6 +99,7 @@ public class RenderedFileTests
         ["release-fetch.fragment"] = "releases.sh",
         ["release-install.fragment"] = "releases.sh",
         ["containerd.service"] = "releases.sh",
+        ["pod-network-images.service"] = "pod-network-images.sh",
         ["kubelet.service"] = "releases.sh",
         ["kubelet-kubeadm.conf"] = "releases.sh",
     };

@@ -107,9 +107,24 @@ public static partial class Render
             ["FILES"] = ReleaseFiles(releases),
         });
 
-    /// <summary>Pulls images ahead through the node's containerd (pull-images.sh).</summary>
+    /// <summary>Pulls images ahead through the node's containerd (pull-images.sh), as its unit runs it.</summary>
     public static string PullImages(IEnumerable<string> images) =>
         Template.Render("pull-images.sh", new Dictionary<string, string> { ["IMAGES"] = string.Join(" ", images.Select(Sh.Quote)) });
+
+    /// <summary>Where the pod network images' unit finds its pull (pull-images.sh).</summary>
+    public const string PodNetworkImagesTool = "/usr/local/sbin/do-k8s-ha-pull-pod-network-images";
+
+    /// <summary>The step that starts the pull of the pod network's images in a unit of its own and returns (pod-network-images.sh).</summary>
+    public static string PodNetworkImages(IEnumerable<string> images) =>
+        Template.Render("pod-network-images.sh", new Dictionary<string, string>
+        {
+            ["PULL_TOOL"] = PodNetworkImagesTool,
+            ["PULL_SCRIPT"] = PullImages(images).TrimEnd('\n'),
+            ["UNIT"] = PodNetworkImagesUnit(),
+        });
+
+    public static string PodNetworkImagesUnit() =>
+        Template.Render("pod-network-images.service", new Dictionary<string, string> { ["PULL_TOOL"] = PodNetworkImagesTool }).TrimEnd('\n');
 
     /// <summary>
     /// The images Calico's operator runs on every node for a default Installation: calico-node with

@@ -4,6 +4,7 @@
 # kubelet start any pod. Safe to run again: the file replaces its table whole.
 set -euo pipefail
 
+# User data installs nftables (node-bootstrap.sh); a droplet an earlier release made may lack it.
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v nft >/dev/null 2>&1; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -q nftables

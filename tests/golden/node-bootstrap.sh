@@ -30,10 +30,11 @@ sysctl --system >/dev/null
 
 apt_get update -q
 # nginx with its stream module: the local API proxy of any Kubernetes node (idle on an etcd-only
-# node). Nothing that depends on the Kubernetes version is installed here: the releases step
-# fetches containerd, runc, the CNI plugins, crictl, kubeadm, kubelet and kubectl beside this,
-# pinned and checked (releases.sh).
-apt_get install -y -q ca-certificates curl jq nginx libnginx-mod-stream
+# node); nftables for the metadata guard's table (metadata-guard.sh), so its step only loads it.
+# Nothing that depends on the Kubernetes version is installed here: the releases step fetches
+# containerd, runc, the CNI plugins, crictl, kubeadm, kubelet and kubectl beside this, pinned and
+# checked (releases.sh).
+apt_get install -y -q ca-certificates curl jq nginx libnginx-mod-stream nftables
 # Only the API proxy unit runs nginx; the distribution's web server stays off.
 systemctl disable --now nginx >/dev/null 2>&1 || true
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Pulls the pod network's images once containerd runs (the releases step started it), beside node
-# setup and kubeadm, which do not need them: Calico's pods find them when they start. An image
-# already there is not pulled again. One that cannot be pulled is warned about, not fatal: the
-# operator decides its images, and its pods pull what they lack.
+# Pulls the pod network's images through the node's containerd, run by its unit
+# (pod-network-images.service; its output in journalctl -u do-k8s-ha-pod-network-images). An
+# image already there is not pulled again. One that cannot be pulled ahead fails the unit after
+# the others are in: the operator decides its images, and its pods pull what they lack.
 set -euo pipefail
 
 IMAGES=({{IMAGES}})
 
+failed=0
 for image in "${IMAGES[@]}"; do
   if crictl inspecti "$image" >/dev/null 2>&1; then
     continue
@@ -14,6 +15,8 @@ for image in "${IMAGES[@]}"; do
   if crictl pull "$image" >/dev/null; then
     echo "pulled $image"
   else
-    echo "warning: could not pull $image ahead; the pod network pulls it when it starts" >&2
+    echo "could not pull $image ahead; the pod network pulls it when it starts" >&2
+    failed=1
   fi
 done
+exit "$failed"
