@@ -32,22 +32,12 @@ public static class ModeledDurations
         ("command:remote:Command:.api-ready", 6, "2 load-balancer health checks"),
         // A node's wait for cloud-init: see BootWait (its time runs from the droplet's boot).
         ("command:remote:Command:.bootstrapped", BootWait.SecondsAfterActive, "sshd up, then cloud-init"),
-        // A Kubernetes node's downloads (releases.sh), from the droplet's boot: sshd's 15 s (see
-        // BootWait), then ~285 MB of release files and a control-plane node's kubeadm images,
-        // ~125 MB, at 9.3 MB/s, the rate of calico/cni's pull in projectcalico/calico#7958
-        // (97.6 MB, its size in rancher/rke2 issues #8141-8144, in 10.5 s): 44 s, and
-        // containerd's start, 50 s. (The droplet's own limit, 2 Gbps, docs.digitalocean.com
-        // "Droplet limits", is not what bounds it: one connection to a CDN or registry is.)
-        // A worker pulls kube-proxy and pause alone (releases.sh), ~30 MB of the ~125 MB (the
-        // benchmark's workers are named worker4, worker5, ...): 10 s less.
-        ("command:remote:Command:worker*.releases", 55, "sshd up, then release files, kube-proxy and pause"),
-        ("command:remote:Command:.releases", 65, "sshd up, then release files and kubeadm's images"),
-        // Calico's every-node images after it: the step starts their pull in a unit of its own
-        // and returns (pod-network-images.sh), one SSH connection like the credentials'. The pull,
-        // calico/node 156 MB and calico/cni 98 MB (rke2 issues above) and three small ones at the
-        // same rate, ~30 s, runs on the node beside node setup and kubeadm, holding no slot (was
-        // 30 s: the step waited for it), and ends long before Calico starts.
-        ("command:remote:Command:.pod-network-images", 3, "starts the pull of Calico's images"),
+        // A Kubernetes node's releases step: from the droplet's boot, its dials wait for sshd (see
+        // BootWait), then one SSH connection writes the downloads' unit and starts it without
+        // waiting (releases-start.sh), like the credentials. The downloads run on the node from
+        // then, holding no slot (see Downloads); node setup waits for them. (Was 65 s, the
+        // downloads waited for in the step.)
+        ("command:remote:Command:.releases", 3, "sshd up, then the downloads' unit started"),
         // A node's own host key: one ssh-keygen and an sshd reload over the SSH connection the
         // bootstrap wait just used (a step after it on the longest path, like the credentials).
         ("command:remote:Command:.host-key", 2, "host key made on the droplet"),
@@ -74,10 +64,12 @@ public static class ModeledDurations
         // Its images pulled ahead too: the 75 s less the control plane's three (~95 MB at the
         // 9.3 MB/s above).
         ("command:remote:Command:control-plane-", 65, "kubeadm join --control-plane"),
-        // The API proxy alone: its config and an nginx start over one SSH connection, like the
+        // The API proxy: its config and an nginx start over one SSH connection, like the
         // credentials (was 50 s: kubeadm, kubelet and kubectl from pkgs.k8s.io, 30 s, now in the
-        // downloads, and 20 s first counted for an apt install of nginx, now cloud-init's).
-        ("command:remote:Command:node-setup-", 5, "API proxy"),
+        // downloads, and 20 s first counted for an apt install of nginx, now cloud-init's), after
+        // its wait for the node's downloads (see Downloads), which a worker's, after the control
+        // plane's init, finds long done.
+        ("command:remote:Command:node-setup-", 5, "downloads waited for, then the API proxy"),
         // One nft load and a unit over SSH, like the credentials: nftables comes with cloud-init's
         // packages (node-bootstrap.sh; was 10 s with its apt install here, where the image lacked
         // it: an install from the mirror like nginx's, measured above).
@@ -143,6 +135,27 @@ public static class ModeledDurations
             name.EndsWith(".bootstrapped", StringComparison.Ordinal) ? name[..^".bootstrapped".Length] : null;
     }
 
+    /// <summary>
+    /// A Kubernetes node's downloads (releases.sh), run by their unit from the end of the releases
+    /// step: ~285 MB of release files and a control-plane node's kubeadm images, ~125 MB, at
+    /// 9.3 MB/s, the rate of calico/cni's pull in projectcalico/calico#7958 (97.6 MB, its size in
+    /// rancher/rke2 issues #8141-8144, in 10.5 s): 44 s, and containerd's start: 50 s. A worker
+    /// pulls kube-proxy and pause alone, ~30 MB of the ~125 MB: 40 s (the benchmark's workers are
+    /// named worker4, worker5, ...). (The droplet's own limit, 2 Gbps, docs.digitalocean.com
+    /// "Droplet limits", is not what bounds it: one connection to a CDN or registry is.) Then
+    /// the pod network's images in a unit of their own that nothing waits for: calico/node 156 MB
+    /// and calico/cni 98 MB (rke2 issues above) and three small ones at the same rate, ~30 s,
+    /// ended long before Calico starts.
+    /// </summary>
+    public static class Downloads
+    {
+        public static int Seconds(string node) => node.StartsWith("worker", StringComparison.Ordinal) ? 40 : 50;
+
+        /// <summary>The node whose downloads a node setup step waits for: "node-setup-node1" → "node1".</summary>
+        public static string? WaitedForBy(string name) =>
+            name.StartsWith("node-setup-", StringComparison.Ordinal) ? name["node-setup-".Length..] : null;
+    }
+
     /// <summary>The modeled seconds of a resource: the first entry whose type (and name part) matches.</summary>
     public static int For(string type, string name)
     {
@@ -151,18 +164,11 @@ public static class ModeledDurations
             var parts = match.Split(':');
             var matchType = string.Join(':', parts.Take(parts.Length > 3 ? 3 : parts.Length));
             var namePart = parts.Length > 3 ? parts[3] : "";
-            if (type == matchType && (namePart.Length == 0 || NameMatches(name, namePart)))
+            if (type == matchType && (namePart.Length == 0 || name.Contains(namePart, StringComparison.Ordinal)))
             {
                 return seconds;
             }
         }
         return 0;
     }
-
-    // "worker*.releases": a name that starts with "worker" and ends with ".releases"; otherwise a
-    // name that contains the part.
-    private static bool NameMatches(string name, string part) =>
-        part.Split('*') is [var prefix, var suffix]
-            ? name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(suffix, StringComparison.Ordinal)
-            : name.Contains(part, StringComparison.Ordinal);
 }

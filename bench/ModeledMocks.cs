@@ -19,6 +19,7 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
     private readonly System.Collections.Concurrent.ConcurrentBag<(string Type, string Name, bool HasDeleteCommand)> _registered = [];
     private readonly System.Collections.Concurrent.ConcurrentBag<Span> _spans = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _dropletActive = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _downloadsEnd = new();
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
 
     /// <summary>One resource's modeled operation: when it reached the engine (its dependencies done), when it got a slot, when it ended; in modeled seconds.</summary>
@@ -49,10 +50,16 @@ public sealed class ModeledMocks(string certificatePem, bool delays, int? slots 
             {
                 seconds = Math.Max(ModeledDurations.BootWait.MinimumSeconds, active + ModeledDurations.BootWait.SecondsAfterActive - started);
             }
-            // The downloads' dials wait for sshd from the droplet's boot too; the downloads themselves do not.
+            // The releases step's dials wait for sshd from the droplet's boot too; the downloads
+            // it starts then run on the node, until node setup's wait.
             if (ModeledDurations.BootWait.DownloadsOf(name) is { } downloading && _dropletActive.TryGetValue(downloading, out var up))
             {
-                seconds = Math.Max(0, up + ModeledDurations.BootWait.SshdSeconds - started) + seconds - ModeledDurations.BootWait.SshdSeconds;
+                seconds += Math.Max(0, up + ModeledDurations.BootWait.SshdSeconds - started);
+                _downloadsEnd[downloading] = started + seconds + ModeledDurations.Downloads.Seconds(downloading);
+            }
+            if (ModeledDurations.Downloads.WaitedForBy(name) is { } waiting && _downloadsEnd.TryGetValue(waiting, out var downloaded))
+            {
+                seconds += Math.Max(0, downloaded - started);
             }
             try
             {

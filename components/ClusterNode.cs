@@ -27,6 +27,12 @@ public sealed class ClusterNodeArgs
 
     /// <summary>lostNodes lists it: no new step may dial its droplet.</summary>
     public bool Lost { get; init; }
+
+    /// <summary>
+    /// What the node's bootstrap wait (and every step after it) comes after, besides its droplet:
+    /// a pure worker's, the control plane's init (see ClusterProgram).
+    /// </summary>
+    public Output<string>? BootstrapAfter { get; init; }
 }
 
 /// <summary>
@@ -111,9 +117,11 @@ public sealed class ClusterNode : ComponentResource
         var liveNode = SshDial.ErrorLimitFor(TimeSpan.FromMinutes(1));
 
         // The release files, fetched as soon as sshd answers, beside cloud-init (Kubespray's
-        // download model; releases.sh). It pins the user data's key, served for good beside the
-        // droplet's own (host-key.sh), so its connection never changes and it starts before the
-        // host key step. It carries no secret. A kubernetesVersion change runs it again on every
+        // download model; releases.sh), by a unit the step starts and does not wait for
+        // (releases-start.sh; the pod network's images last): node setup and each upgrade step
+        // wait for it. The step pins the user data's key, served for good beside the droplet's own
+        // (host-key.sh), so its connection never changes and it starts before the host key step.
+        // It carries no secret. A kubernetesVersion change runs it again on every
         // node at once: a joined node only fills its cache, for its turn in the rolling upgrade.
         // A lost node keeps the release its steps last had, and its downloads keep the very script
         // they ran (KeepsScript: a new one, the release's checksums given anew or a template
@@ -131,7 +139,7 @@ public sealed class ClusterNode : ComponentResource
             Releases = RemoteStep.Create($"{name}.releases", this, new RemoteStepArgs
             {
                 Create = downloadsRunNothing ? null : (Input<string>)Render.StepScript(("releases",
-                    Render.Releases(nodeReleases!, Spec.IsControlPlane))),
+                    Render.ReleasesStart(nodeReleases!, Spec.IsControlPlane, Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
                 RunsNothing = downloadsRunNothing,
                 KeepsScript = args.Lost,
                 RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
@@ -142,16 +150,16 @@ public sealed class ClusterNode : ComponentResource
         // resource's "<prefix>-<node>" (the engine refuses two resources of one type and name).
         // Its dials wait for sshd, which starts a while after the droplet reports active: no
         // local probe (none would run on every operator's machine), pulumi-command's own retries.
+        // It holds an engine slot (--parallel) for as long as cloud-init runs: a pure worker's
+        // comes after the control plane's init (BootstrapAfter), when cloud-init has long ended,
+        // so that a hundred workers' waits do not hold the slots the control plane waits for.
         Ready = RemoteStep.Create($"{name}.bootstrapped", this, new RemoteStepArgs
         {
             FormerNames = [$"{name}-bootstrapped"],
-            Create = Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())),
+            Create = args.BootstrapAfter is { } after
+                ? after.Apply(_ => Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())))
+                : Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())),
             RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
-            // A Kubernetes node's wait comes after its downloads, which outlast cloud-init (both
-            // run from the droplet's boot): it then finds cloud-init done at once, where beside
-            // them it would hold an engine slot (--parallel) for as long as cloud-init runs; on a
-            // large cluster those slots are what the control plane waits for.
-            DependsOn = Releases is null ? [] : [Releases],
         });
 
         // A droplet made before this release keeps its user data's key pinned: a new pin would
@@ -178,19 +186,6 @@ public sealed class ClusterNode : ComponentResource
                 ?? throw new InvalidOperationException($"{name}.host-key printed no host key to pin")))
             : HostKey.PublicKeyOpenssh);
         Connection = Connect(liveNode, PinnedHostKey);
-
-        if (Releases is not null)
-        {
-            // The pod network's every-node images, pulled once containerd runs, beside node setup
-            // and kubeadm, which do not need them: Calico's pods find them when they start.
-            PodNetworkImages = RemoteStep.Create($"{name}.pod-network-images", this, new RemoteStepArgs
-            {
-                Create = downloadsRunNothing ? null : (Input<string>)Render.StepScript(("pod-network-images", Render.PodNetworkImages(Render.CalicoNodeImages(settings.Addons.CalicoVersion)))),
-                RunsNothing = downloadsRunNothing,
-                KeepsScript = args.Lost,
-                DependsOn = [Releases],
-            });
-        }
 
         RegisterOutputs(new Dictionary<string, object?>
         {
@@ -239,6 +234,4 @@ public sealed class ClusterNode : ComponentResource
     /// <summary>A Kubernetes node's release files, fetched and verified (installed on a node that has not joined); null on an etcd-only node.</summary>
     public Remote.Command? Releases { get; }
 
-    /// <summary>A Kubernetes node's pull of the pod network's images; null on an etcd-only node.</summary>
-    public Remote.Command? PodNetworkImages { get; }
 }

@@ -96,8 +96,15 @@ public static class ClusterProgram
         // The API servers admit the cluster's nodes and the load balancer, or the admins without one.
         network.OpenApi("api-firewall", loadBalancer?.LoadBalancer.Id);
 
+        // A pure worker's bootstrap wait, and with it every step on it but its droplet and its
+        // downloads' start, comes after the control plane's init (resolved below, once made): the
+        // wait holds an engine slot for as long as cloud-init runs, and a hundred of them at boot
+        // held the slots the control plane's steps wait for, first come, first served
+        // (docs/performance.md). The workers cannot join before init anyway.
+        var afterInit = new DeferredDependency();
         var nodes = settings.Nodes.Select(spec => new ClusterNode(spec.Name, new ClusterNodeArgs
         {
+            BootstrapAfter = spec.IsWorker && !spec.IsControlPlane && !spec.IsEtcd ? afterInit.Done : null,
             Spec = spec,
             Settings = settings,
             Network = network,
@@ -194,6 +201,8 @@ public static class ClusterProgram
             Relay = loadBalancer,
             VersionOf = VersionOf,
         });
+
+        afterInit.Resolve(controlPlane.Init);
 
         // The workers' setup waits for the cluster, which they cannot join before anyway. The
         // engine runs at most --parallel operations, handing slots to ready steps in arrival

@@ -401,11 +401,12 @@ public class DeliveredStepTests
         Assert.That(EtcdKeys(), Is.EquivalentTo(keys), "every key is back");
     }
 
-    // The downloads as a droplet runs them, while its cloud-init may still run: every file from
-    // the mirror under its real name (dl.k8s.io, GitHub), checked against the checksums the stack
-    // pins; containerd 2 started on the config it reads as containerd does (the stand-in records
-    // what it took), the images pulled through it; then node setup's API proxy. Run again on the
-    // same droplet it fetches nothing (the second boot of its services aside).
+    // The downloads as a droplet runs them, while its cloud-init may still run: the step starts
+    // their unit and returns; node setup waits for it. Every file from the mirror under its real
+    // name (dl.k8s.io, GitHub), checked against the checksums the stack pins; containerd 2 started
+    // on the config it reads as containerd does (the stand-in records what it took), kubeadm's
+    // images and the pod network's pulled through it; then node setup's API proxy. Run again on
+    // the same droplet they fetch nothing (the second boot of its services aside).
     [Test]
     public async Task TheReleasesStepInstallsTheVerifiedFilesStartsContainerdAndPullsTheImages()
     {
@@ -416,6 +417,9 @@ public class DeliveredStepTests
         var version = ConfigDefaults.KubernetesVersion;
         var first = stack.Run(_droplets, "node3.releases");
         Ran(first, "node3.releases");
+        Assert.That(first.Stdout, Does.Contain($"downloads Kubernetes v{version} in the background"));
+        Ran(stack.Run(_droplets, "node-setup-node3"), "node-setup-node3, which waits for the downloads");
+        Assert.That(_droplets.Exec(node3, "systemctl is-active do-k8s-ha-releases").Stdout.Trim(), Is.EqualTo("active"));
         Assert.That(_droplets.Exec(node3, "kubeadm version -o short").Stdout.Trim(), Is.EqualTo($"v{version}"));
         Assert.That(_droplets.Exec(node3, "kubelet --version").Stdout.Trim(), Is.EqualTo($"Kubernetes v{version}"));
         Assert.That(_droplets.Exec(node3, "dpkg-query -W -f='${Status}' kubeadm 2>/dev/null || echo none").Stdout, Does.Not.Contain("installed"), "no package");
@@ -423,23 +427,20 @@ public class DeliveredStepTests
         var containerd = _droplets.Exec(node3, "crictl info");
         Assert.That(containerd.Stdout, Does.Contain("\"version\": 3").And.Contain("\"SystemdCgroup\": true").And.Contain("\"sandbox\": \"registry.k8s.io/pause:"), containerd.Stderr);
         Assert.That(_droplets.Exec(node3, "crictl inspecti registry.k8s.io/kube-proxy:v" + version).ExitCode, Is.Zero, "kubeadm's images are pulled ahead");
-        // The pod network's, by a unit the step starts and does not wait for.
-        var images = stack.Run(_droplets, "node3.pod-network-images");
-        Ran(images, "node3.pod-network-images");
-        Assert.That(images.Stdout, Does.Contain("pulls the pod network's images in the background"));
-        var pulled = _droplets.Exec(node3, "for _ in $(seq 300); do [ \"$(systemctl is-active do-k8s-ha-pod-network-images)\" = activating ] || break; sleep 0.1; done; systemctl is-active do-k8s-ha-pod-network-images; crictl inspecti quay.io/calico/node:v3.30.6");
+        // The pod network's, by a unit the downloads start at their end and nothing waits for.
+        var pulled = _droplets.Exec(node3, """while [ "$(systemctl is-active do-k8s-ha-pod-network-images)" = activating ]; do sleep 0.1; done; systemctl is-active do-k8s-ha-pod-network-images; crictl inspecti quay.io/calico/node:v3.30.6""");
         Assert.That(pulled.Stdout, Does.StartWith("inactive\n"), pulled.Stderr);
         Assert.That(pulled.ExitCode, Is.Zero, "and the pod network's: " + pulled.Stderr);
         Assert.That(_droplets.Exec(node3, "systemctl is-enabled kubelet && ! systemctl is-active kubelet").ExitCode, Is.Zero, "kubeadm starts the kubelet");
+        Assert.That(_droplets.Exec(node3, "ss -ltnH 'sport = :6444'").Stdout, Does.Contain("127.0.0.1:6444"), "the API proxy listens");
 
         var requests = _mirror.Requests;
-        var again = stack.Run(_droplets, "node3.releases");
-        Ran(again, "node3.releases, again");
+        var said = _droplets.Exec(node3, "journalctl -u do-k8s-ha-releases -o cat").Stdout;
+        Ran(stack.Run(_droplets, "node3.releases"), "node3.releases, again");
+        Ran(stack.Run(_droplets, "node-setup-node3"), "node-setup-node3, again");
+        var again = _droplets.Exec(node3, "journalctl -u do-k8s-ha-releases -o cat").Stdout[said.Length..];
         Assert.That(_mirror.Requests, Is.EqualTo(requests), "nothing fetched the second time");
-        Assert.That(again.Stdout + again.Stderr, Does.Not.Contain("pulled "));
-
-        Ran(stack.Run(_droplets, "node-setup-node3"), "node-setup-node3");
-        Assert.That(_droplets.Exec(node3, "ss -ltnH 'sport = :6444'").Stdout, Does.Contain("127.0.0.1:6444"), "the API proxy listens");
+        Assert.That(again, Does.Contain($"kubelet {version}: in the cache").And.Not.Contain("pulled "));
     }
 
     // The serving certificate as the API servers judge it: node1's API server trusts only the

@@ -139,7 +139,6 @@ public class NoNodeIsSpecialTests
         await StackRun.RunAsync("dev", config, mocks);
 
         Assert.That(mocks.Named("node1.releases").Inputs.ContainsKey("create"), Is.False, "no download on the dead droplet");
-        Assert.That(mocks.Named("node1.pod-network-images").Inputs.ContainsKey("create"), Is.False);
         Assert.That(Input(mocks.Named("node2.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.36.4'"));
     }
 

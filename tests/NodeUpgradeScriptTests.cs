@@ -131,6 +131,29 @@ public class NodeUpgradeScriptTests
         return (exit, output, _node.Log);
     }
 
+    // The releases step's unit fills the cache with the target's files while the step that
+    // started it has returned: the upgrade first waits for it (a start of the oneshot, which
+    // returns when its run ends), and a failed run stops the upgrade before kubeadm, with its log.
+    [Test]
+    public void TheUpgradeWaitsForTheNodesDownloadsAndStopsWhenTheyFailed()
+    {
+        const string unit = "mkdir -p /etc/systemd/system && touch /etc/systemd/system/do-k8s-ha-releases.service";
+        var (exit, output, log) = Upgrade("cp2", first: false, kubeletNow: "1.35.1", prepare: unit);
+        Assert.That(exit, Is.Zero, output);
+        var lines = log.Split('\n').ToList();
+        var wait = lines.IndexOf("systemctl start do-k8s-ha-releases.service");
+        Assert.That(wait, Is.GreaterThanOrEqualTo(0), log);
+        Assert.That(wait, Is.LessThan(lines.FindIndex(l => l.StartsWith("curl", StringComparison.Ordinal))), "before any file is fetched here");
+
+        var before = log.Length;
+        _node.Stub("systemctl", """[ "$*" != "start do-k8s-ha-releases.service" ] || exit 1""");
+        _node.Stub("journalctl", "echo 'refused https://dl.k8s.io/kubelet: its sha256 is 1, not 2'");
+        var (failed, said, _) = Upgrade("cp3", first: false, kubeletNow: "1.35.1", prepare: unit);
+        Assert.That(failed, Is.Not.Zero);
+        Assert.That(said, Does.Contain("the downloads failed on").And.Contain("refused https://dl.k8s.io/kubelet"));
+        Assert.That(_node.Log[before..], Does.Contain("systemctl start do-k8s-ha-releases.service").And.Not.Contain("kubeadm upgrade").And.Not.Contain("curl"));
+    }
+
     [Test]
     public void TheFirstNodeRunsUpgradeApplyThenDrainsUpgradesAndUncordons()
     {

@@ -76,7 +76,7 @@ public class TopologyTests
         Assert.That(mocks.OfType(RemoteCommand).Select(c => c.Name), Is.EquivalentTo(new[]
         {
             "node1.bootstrapped", "node2.bootstrapped", "node3.bootstrapped", "node1.host-key", "node2.host-key", "node3.host-key", "addons.api-ready",
-            "node1.releases", "node2.releases", "node3.releases", "node1.pod-network-images", "node2.pod-network-images", "node3.pod-network-images",
+            "node1.releases", "node2.releases", "node3.releases",
             "etcd-node1", "etcd-node2", "etcd-node3", "etcd-node1.credentials", "etcd-node2.credentials", "etcd-node3.credentials",
             "etcd-node1.service", "etcd-node2.service", "etcd-node3.service",
             "control-plane-node1", "control-plane-node2", "control-plane-node1.credentials", "control-plane-node2.credentials",

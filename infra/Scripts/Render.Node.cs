@@ -95,7 +95,8 @@ public static partial class Render
 
     /// <summary>
     /// The node's downloads, verified by the checksum table; on a node that has not joined, also
-    /// installed, containerd started and the images pulled (see the template).
+    /// installed, containerd started and the images pulled; then the pod network's images (see
+    /// the template). Its unit runs it (<see cref="ReleasesStart"/>).
     /// </summary>
     public static string Releases(NodeReleases releases, bool controlPlane) =>
         Template.Render("releases.sh", new Dictionary<string, string>
@@ -107,24 +108,28 @@ public static partial class Render
             ["FILES"] = ReleaseFiles(releases),
         });
 
+    /// <summary>Where the downloads' unit finds its script (releases.sh).</summary>
+    public const string DownloadsTool = "/usr/local/sbin/do-k8s-ha-releases";
+
+    /// <summary>The releases step: the downloads (<see cref="Releases"/>) started in their unit, not waited for (releases-start.sh).</summary>
+    public static string ReleasesStart(NodeReleases releases, bool controlPlane, IEnumerable<string> podNetworkImages) =>
+        Template.Render("releases-start.sh", new Dictionary<string, string>
+        {
+            ["DOWNLOADS_TOOL"] = DownloadsTool,
+            ["DOWNLOADS"] = Releases(releases, controlPlane).TrimEnd('\n'),
+            ["UNIT"] = Template.Render("releases.service", new Dictionary<string, string> { ["DOWNLOADS_TOOL"] = DownloadsTool }).TrimEnd('\n'),
+            ["PULL_TOOL"] = PodNetworkImagesTool,
+            ["PULL_SCRIPT"] = PullImages(podNetworkImages).TrimEnd('\n'),
+            ["PULL_UNIT"] = Template.Render("pod-network-images.service", new Dictionary<string, string> { ["PULL_TOOL"] = PodNetworkImagesTool }).TrimEnd('\n'),
+            ["KUBERNETES_VERSION"] = releases.Kubernetes.ToString(),
+        });
+
     /// <summary>Pulls images ahead through the node's containerd (pull-images.sh), as its unit runs it.</summary>
     public static string PullImages(IEnumerable<string> images) =>
         Template.Render("pull-images.sh", new Dictionary<string, string> { ["IMAGES"] = string.Join(" ", images.Select(Sh.Quote)) });
 
     /// <summary>Where the pod network images' unit finds its pull (pull-images.sh).</summary>
     public const string PodNetworkImagesTool = "/usr/local/sbin/do-k8s-ha-pull-pod-network-images";
-
-    /// <summary>The step that starts the pull of the pod network's images in a unit of its own and returns (pod-network-images.sh).</summary>
-    public static string PodNetworkImages(IEnumerable<string> images) =>
-        Template.Render("pod-network-images.sh", new Dictionary<string, string>
-        {
-            ["PULL_TOOL"] = PodNetworkImagesTool,
-            ["PULL_SCRIPT"] = PullImages(images).TrimEnd('\n'),
-            ["UNIT"] = PodNetworkImagesUnit(),
-        });
-
-    public static string PodNetworkImagesUnit() =>
-        Template.Render("pod-network-images.service", new Dictionary<string, string> { ["PULL_TOOL"] = PodNetworkImagesTool }).TrimEnd('\n');
 
     /// <summary>
     /// The images Calico's operator runs on every node for a default Installation: calico-node with
@@ -169,6 +174,7 @@ public static partial class Render
         {
             ["LISTEN"] = Ports.ApiProxyListen,
             ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{Ports.ApiServer}")).TrimEnd('\n'),
+            ["RELEASES_WAIT"] = Fragment("releases-wait.fragment"),
         });
 
     /// <summary>The nftables rules that keep a node's pods off the metadata service.</summary>
@@ -242,6 +248,7 @@ public static partial class Render
             ["RETRY"] = Fragment("retry.fragment"),
             ["DRAIN_NODE"] = Fragment("drain-node.fragment"),
             ["RELEASE_FETCH"] = Fragment("release-fetch.fragment"),
+            ["RELEASES_WAIT"] = Fragment("releases-wait.fragment"),
             ["RELEASE_INSTALL"] = ReleaseInstall(),
             ["FILES"] = ReleaseFiles(releases),
         });

@@ -42,6 +42,9 @@ public static partial class Render
     /// <summary>A fragment of shell functions that several scripts share, as it is.</summary>
     private static string Fragment(string name) => Template.Render(name, new Dictionary<string, string>()).TrimEnd('\n');
 
+    /// <summary>wait_for_releases, as node setup and the upgrade steps define it (releases-wait.fragment).</summary>
+    internal static string ReleasesWait() => Fragment("releases-wait.fragment");
+
     private static string Invariant(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>

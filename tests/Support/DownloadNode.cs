@@ -36,6 +36,7 @@ public sealed class DownloadNode : IDisposable
         var sbin = Directory.CreateDirectory(Path.Combine(Dir, "upper", "usr/local/sbin")).FullName;
         File.Copy(Repo.Path("tests", "Support", "standins", "systemctl"), Path.Combine(sbin, "systemctl"));
         File.Copy(Repo.Path("tests", "Support", "standins", "modprobe"), Path.Combine(sbin, "modprobe"));
+        File.Copy(Repo.Path("tests", "Support", "standins", "journalctl"), Path.Combine(sbin, "journalctl"));
     }
 
     private static readonly string[] Layers = ["etc", "var", "usr/local", "opt"];
@@ -58,11 +59,11 @@ public sealed class DownloadNode : IDisposable
 
     /// <summary>
     /// Boots the node and runs <paramref name="step"/> as the node runs a step; with
-    /// <paramref name="rateLimit"/> nginx sends each response that slowly, and
-    /// <paramref name="killAfterSeconds"/> kills the step's SSH session then (an interrupted run).
+    /// <paramref name="rateLimit"/> nginx sends each response that slowly.
     /// </summary>
+    /// <param name="before">Run on the node before the step, as root.</param>
     /// <param name="after">Run on the node after the step, as root (its output is <c>After</c>).</param>
-    public (int Exit, string Output, string After) Run(string step, string? rateLimit = null, double? killAfterSeconds = null, string after = "true")
+    public (int Exit, string Output, string After) Run(string step, string? rateLimit = null, string after = "true", string before = "true")
     {
         var dir = Dir;
         File.WriteAllText(Path.Combine(dir, "step"), step);
@@ -85,7 +86,6 @@ public sealed class DownloadNode : IDisposable
             }
             """);
         var overlays = string.Join("\n", Layers.Select(l => $"mount -t overlay overlay -o lowerdir=/{l},upperdir={dir}/upper/{l},workdir={dir}/work/{l} /{l}"));
-        var session = killAfterSeconds is { } s ? $"timeout -s KILL {s.ToString(System.Globalization.CultureInfo.InvariantCulture)} " : "";
         var boot = $$"""
             set -e
             ip link set lo up
@@ -100,7 +100,8 @@ public sealed class DownloadNode : IDisposable
             for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.1; done
             set +e
             export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin STATE=/run/systemctl-stand-in
-            {{session}}bash -c {{DoK8sHa.Scripts.Sh.Quote(DoK8sHa.Scripts.Render.StepRunner)}} < {{dir}}/step
+            bash -c {{DoK8sHa.Scripts.Sh.Quote(before)}}
+            bash -c {{DoK8sHa.Scripts.Sh.Quote(DoK8sHa.Scripts.Render.StepRunner)}} < {{dir}}/step
             rc=$?
             echo "----after----"
             bash -c {{DoK8sHa.Scripts.Sh.Quote(after)}} 2>&1

@@ -183,6 +183,7 @@ public sealed class Droplets : IDisposable
         # built in (there is no /lib/modules). /usr/local/sbin comes first on root's PATH.
         {Write("/usr/local/sbin/systemctl", "0755", File.ReadAllText(Repo.Path("tests", "Support", "standins", "systemctl")))}
         {Write("/usr/local/sbin/modprobe", "0755", File.ReadAllText(Repo.Path("tests", "Support", "standins", "modprobe")))}
+        {Write("/usr/local/sbin/journalctl", "0755", File.ReadAllText(Repo.Path("tests", "Support", "standins", "journalctl")))}
         # The kernel is shared: sysctl --system may set only the network namespace's own keys.
         find /usr/lib/sysctl.d /etc/sysctl.d -name '*.conf' ! -name '99-sysctl.conf' -delete
         # The distribution's mirror is not reachable: its packages are those this machine has.

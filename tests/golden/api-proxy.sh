@@ -6,6 +6,24 @@ set -euo pipefail
 CONF_DIR=/etc/kube-apiserver-proxy
 export DEBIAN_FRONTEND=noninteractive
 
+# Waits for the node's downloads (do-k8s-ha-releases.service, which the releases step started):
+# a start of the oneshot returns once its run ends, at once when it already succeeded
+# (RemainAfterExit), and runs it again after a failed run (systemctl(1), start). A failure shows
+# the unit's own words. Without the unit there is nothing to wait for: a droplet an earlier
+# release of the program set up, whose downloads ran in their step (a lost node's replacement
+# runs the step it last had).
+wait_for_releases() {
+  [ -f /etc/systemd/system/do-k8s-ha-releases.service ] || return 0
+  if ! systemctl start do-k8s-ha-releases.service; then
+    echo "the downloads failed on $(hostname):" >&2
+    journalctl -u do-k8s-ha-releases.service -n 20 --no-pager -o cat >&2 || true
+    return 1
+  fi
+}
+
+# Node setup ends with the node's downloads in (kubeadm, which comes after it, runs them).
+wait_for_releases
+
 if [ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -q nginx libnginx-mod-stream
   # Only the proxy unit below runs nginx; the distribution's web server stays off.

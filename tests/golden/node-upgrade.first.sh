@@ -4,9 +4,10 @@
 # checksum table pairs with TARGET (containerd 2 and its version 3 config; on a node an earlier
 # release set up from the distribution's packages, those packages make way first), kubelet and
 # kubectl, uncordon, then it waits until this node is Ready. Every file is TARGET's from the
-# release cache (the node's releases step fetched them; a file missing there is fetched here). A control-plane node drains and uncordons itself with its own
-# admin.conf (KUBECONFIG_FILE); a worker has no such credential (KUBECONFIG_FILE is empty): a
-# control-plane node drains it before this step and uncordons it after (worker-drain.sh).
+# release cache (the node's releases step fetched them; a file missing there is fetched here). A
+# control-plane node drains and uncordons itself with its own admin.conf (KUBECONFIG_FILE); a
+# worker has no such credential (KUBECONFIG_FILE is empty): a control-plane node drains it before
+# this step and uncordons it after (worker-drain.sh).
 # The order is the engine's: each step depends on the one before it, so this script never waits
 # for another node (it would hold an engine slot while waiting). A node already on TARGET is
 # left alone, so a second run changes nothing.
@@ -91,6 +92,21 @@ fetch_release() { # name version url sha256; prints the cached file's path
   mv "$file.part" "$file" || return 1
   echo "$1 $2: fetched, $(stat -c %s "$file") bytes" >&2
   echo "$file"
+}
+
+# Waits for the node's downloads (do-k8s-ha-releases.service, which the releases step started):
+# a start of the oneshot returns once its run ends, at once when it already succeeded
+# (RemainAfterExit), and runs it again after a failed run (systemctl(1), start). A failure shows
+# the unit's own words. Without the unit there is nothing to wait for: a droplet an earlier
+# release of the program set up, whose downloads ran in their step (a lost node's replacement
+# runs the step it last had).
+wait_for_releases() {
+  [ -f /etc/systemd/system/do-k8s-ha-releases.service ] || return 0
+  if ! systemctl start do-k8s-ha-releases.service; then
+    echo "the downloads failed on $(hostname):" >&2
+    journalctl -u do-k8s-ha-releases.service -n 20 --no-pager -o cat >&2 || true
+    return 1
+  fi
 }
 
 # Puts fetched release files (RELEASE_FILE[name], fetch_release) where the node runs them, and
@@ -331,6 +347,9 @@ if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
 fi
 
 echo "upgrading $NODE_NAME to Kubernetes v$TARGET"
+# The releases step's unit fills the cache with TARGET's files: this step finds them there once it
+# ended, and never fetches a file beside it.
+wait_for_releases
 while read -r name version url sha; do
   RELEASE_FILE[$name]=$(fetch_release "$name" "$version" "$url" "$sha")
 done <<'FILES'

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The node's downloads, Kubespray's download model: kubeadm, kubelet, kubectl, containerd, runc,
 # crictl and the CNI plugins of the cluster's release, from their release locations, each checked
-# against the checksum table. It runs as soon as SSH answers, beside cloud-init (it needs nothing
-# user data installs), so that node setup and kubeadm only configure and start. On a node that
-# has not joined it installs them, starts containerd and pulls the images kubeadm will run (the
-# pod network's are the next step's, pull-images.sh, off kubeadm's way). On a joined node it only fills the cache: what runs there changes only in
-# the rolling upgrade, which then finds the new release's files here.
+# against the checksum table. Its unit, do-k8s-ha-releases.service, runs it as soon as SSH
+# answers, beside cloud-init (it needs nothing user data installs), so that node setup and
+# kubeadm only configure and start (releases-start.sh). On a node that has not joined it installs
+# them, starts containerd and pulls the images kubeadm will run. On a joined node it only fills
+# the cache: what runs there changes only in the rolling upgrade, which then finds the new
+# release's files here. Then, on every node, it starts the pull of the pod network's images.
 set -euo pipefail
 
 KUBERNETES_VERSION='1.35.1'
@@ -246,8 +247,15 @@ crictl 1.35.0 https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.
 cni 1.9.1 https://github.com/containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303
 FILES
 
+# The pod network's every-node images, pulled ahead through the running containerd by a unit of
+# their own (pull-images.sh), which nothing waits for: Calico's pods find them when they start.
+pull_pod_network_images() {
+  systemctl restart --no-block do-k8s-ha-pod-network-images.service
+}
+
 if [ -f /etc/kubernetes/kubelet.conf ]; then
   echo "$(hostname) has joined: Kubernetes v$KUBERNETES_VERSION is in its cache for the rolling upgrade"
+  pull_pod_network_images
   exit 0
 fi
 
@@ -266,3 +274,4 @@ else
 fi
 pull_images "${images[@]}"
 echo "$(hostname) has Kubernetes v$KUBERNETES_VERSION and containerd $(containerd --version | cut -d' ' -f3), images pulled"
+pull_pod_network_images

@@ -4,9 +4,10 @@
 # checksum table pairs with TARGET (containerd 2 and its version 3 config; on a node an earlier
 # release set up from the distribution's packages, those packages make way first), kubelet and
 # kubectl, uncordon, then it waits until this node is Ready. Every file is TARGET's from the
-# release cache (the node's releases step fetched them; a file missing there is fetched here). A control-plane node drains and uncordons itself with its own
-# admin.conf (KUBECONFIG_FILE); a worker has no such credential (KUBECONFIG_FILE is empty): a
-# control-plane node drains it before this step and uncordons it after (worker-drain.sh).
+# release cache (the node's releases step fetched them; a file missing there is fetched here). A
+# control-plane node drains and uncordons itself with its own admin.conf (KUBECONFIG_FILE); a
+# worker has no such credential (KUBECONFIG_FILE is empty): a control-plane node drains it before
+# this step and uncordons it after (worker-drain.sh).
 # The order is the engine's: each step depends on the one before it, so this script never waits
 # for another node (it would hold an engine slot while waiting). A node already on TARGET is
 # left alone, so a second run changes nothing.
@@ -28,6 +29,8 @@ kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s 
 {{DRAIN_NODE}}
 
 {{RELEASE_FETCH}}
+
+{{RELEASES_WAIT}}
 
 {{RELEASE_INSTALL}}
 
@@ -95,6 +98,9 @@ if [ "$(kubelet --version 2>/dev/null)" = "Kubernetes v$TARGET" ]; then
 fi
 
 echo "upgrading $NODE_NAME to Kubernetes v$TARGET"
+# The releases step's unit fills the cache with TARGET's files: this step finds them there once it
+# ended, and never fetches a file beside it.
+wait_for_releases
 while read -r name version url sha; do
   RELEASE_FILE[$name]=$(fetch_release "$name" "$version" "$url" "$sha")
 done <<'FILES'

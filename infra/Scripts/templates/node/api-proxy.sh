@@ -6,6 +6,11 @@ set -euo pipefail
 CONF_DIR=/etc/kube-apiserver-proxy
 export DEBIAN_FRONTEND=noninteractive
 
+{{RELEASES_WAIT}}
+
+# Node setup ends with the node's downloads in (kubeadm, which comes after it, runs them).
+wait_for_releases
+
 if [ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -q nginx libnginx-mod-stream
   # Only the proxy unit below runs nginx; the distribution's web server stays off.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pulls the pod network's images through the node's containerd, run by its unit
-# (pod-network-images.service; its output in journalctl -u do-k8s-ha-pod-network-images). An
+# (pod-network-images.service, which the downloads start at their end, releases.sh; its output
+# in journalctl -u do-k8s-ha-pod-network-images). Nothing waits for it. An
 # image already there is not pulled again. One that cannot be pulled ahead fails the unit after
 # the others are in: the operator decides its images, and its pods pull what they lack.
 set -euo pipefail
