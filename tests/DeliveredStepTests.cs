@@ -460,6 +460,8 @@ public class DeliveredStepTests
         Boot(stack);
         var (node1, node2) = (_droplets[0], _droplets[1]);
         Ran(stack.Run(_droplets, "node2.releases"), "node2.releases: the kubelet, its unit and kubeadm's drop-in for it");
+        // The step starts the downloads and returns; node setup waits for them so (releases-wait.fragment).
+        Ran(_droplets.Exec(node2, "systemctl start do-k8s-ha-releases.service"), "node2's downloads, waited for");
         Ran(_droplets.Exec(node2, """
             set -euo pipefail
             install -d /var/lib/kubelet
