@@ -261,7 +261,7 @@ public class ChangeSafetyTests
             config["do-k8s-ha:nodes"] = config["do-k8s-ha:nodes"].TrimEnd(']') + """,{"name":"worker4","roles":["worker"]}]""";
         });
 
-        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.36.4 -> 1.37.0 in the update that adds worker4: a node that joins during an upgrade runs a kubelet newer than the API servers not upgraded yet. Fix: add the nodes with kubernetesVersion 1.36.4"));
+        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.37.1 -> 1.38.0 in the update that adds worker4: a node that joins during an upgrade runs a kubelet newer than the API servers not upgraded yet. Fix: add the nodes with kubernetesVersion 1.37.1"));
     }
 
     [Test]
@@ -275,7 +275,7 @@ public class ChangeSafetyTests
 
         var message = StackRun.FailureOf(() => Next(second, config, preview: true));
 
-        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.36.4 -> 1.37.0 while cp2 cp3 etcd1 etcd2 etcd3 worker2 worker3 take a new image or size"));
+        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.37.1 -> 1.38.0 while cp2 cp3 etcd1 etcd2 etcd3 worker2 worker3 take a new image or size"));
     }
 
     // An update that changes the etcd or control-plane membership takes no node down for a roll.

@@ -47,9 +47,9 @@ public class DayTwoTests
             // Every etcd member is snapshotted before the upgrade.
             "snapshot-before-change-etcd1", "snapshot-before-change-etcd2", "snapshot-before-change-etcd3",
         }));
-        Assert.That(Input(after.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.37.0'").And.Contains($"kubeadm 1.37.0 https://dl.k8s.io/release/v1.37.0/bin/linux/amd64/kubeadm {new string('a', 64)}"));
-        Assert.That(Input(after.Named("worker1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.37.0'"));
-        Assert.That(Input(before.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.36.4'"));
+        Assert.That(Input(after.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.38.0'").And.Contains($"kubeadm 1.38.0 https://dl.k8s.io/release/v1.38.0/bin/linux/amd64/kubeadm {new string('a', 64)}"));
+        Assert.That(Input(after.Named("worker1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.38.0'"));
+        Assert.That(Input(before.Named("upgrade-worker1"), "update"), Does.Contain("TARGET='1.37.1'"));
     }
 
     [Test]
@@ -82,11 +82,11 @@ public class DayTwoTests
     [Test]
     public async Task ARefusedVersionStopsTheRunBeforeAnyResourceInPreviewAndUp([Values] bool preview)
     {
-        var mocks = new ClusterMocks { PreviousOutputs = new Dictionary<string, object> { ["kubernetesVersion"] = "1.37.0", ["nodes"] = PreviousNodes("etcd1", "etcd2", "etcd3") } };
+        var mocks = new ClusterMocks { PreviousOutputs = new Dictionary<string, object> { ["kubernetesVersion"] = "1.38.0", ["nodes"] = PreviousNodes("etcd1", "etcd2", "etcd3") } };
 
         var message = StackRun.FailureOf(() => StackRun.RunAsync("prod", StackRun.StackConfig("prod"), mocks, isPreview: preview));
 
-        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.37.0 -> 1.36.4 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.37.0"));
+        Assert.That(message, Does.Contain("do-k8s-ha:kubernetesVersion: 1.38.0 -> 1.37.1 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.38.0"));
         Assert.That(message, Does.Contain("nothing was created or changed").And.Not.Contain("   at "));
         // What the stack's last update exported is read from the stack itself; nothing else is registered.
         Assert.That(mocks.StackReferences, Is.EqualTo(new[] { "organization/do-k8s-ha/prod" }));
@@ -130,7 +130,7 @@ public class DayTwoTests
         var outputs = await StackRun.OutputsOf(result);
         var previous = StackHistory.FromOutputs(outputs["kubernetesVersion"], outputs["nodes"]);
 
-        Assert.That(previous.KubernetesVersion, Is.EqualTo(new Config.KubernetesVersion(1, 36, 4)));
+        Assert.That(previous.KubernetesVersion, Is.EqualTo(new Config.KubernetesVersion(1, 37, 1)));
         Assert.That(previous.EtcdNodes, Is.EquivalentTo(etcd));
     }
 
@@ -149,7 +149,7 @@ public class DayTwoTests
     [TestCase("1.35.1", "1.35.4", "upgrading Kubernetes 1.35.1 -> 1.35.4, one node at a time")]
     [TestCase("1.35.1", "1.36.0", "upgrading Kubernetes 1.35.1 -> 1.36.0, one node at a time")]
     [TestCase("1.35.1", "1.37.0", "do-k8s-ha:kubernetesVersion: 1.35.1 -> 1.37.0 skips a minor release; kubeadm upgrades one minor at a time. Fix: pulumi config set kubernetesVersion 1.36.<patch>, pulumi up, then 1.37.0")]
-    [TestCase("1.35.1", "1.34.9", "do-k8s-ha:kubernetesVersion: 1.35.1 -> 1.34.9 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.35.1")]
+    [TestCase("1.36.1", "1.35.9", "do-k8s-ha:kubernetesVersion: 1.36.1 -> 1.35.9 goes back; kubeadm cannot downgrade a cluster. Fix: pulumi config set kubernetesVersion 1.36.1")]
     [TestCase("1.35.4", "1.35.1", "goes back")]
     [TestCase("1.35.1", "2.0.0", "goes back")]
     [TestCase("1.35.1", "2.36.0", "goes back")]

@@ -139,7 +139,7 @@ public class NoNodeIsSpecialTests
         await StackRun.RunAsync("dev", config, mocks);
 
         Assert.That(mocks.Named("node1.releases").Inputs.ContainsKey("create"), Is.False, "no download on the dead droplet");
-        Assert.That(Input(mocks.Named("node2.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.36.4'"));
+        Assert.That(Input(mocks.Named("node2.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.37.1'"));
     }
 
     /// <summary>
@@ -163,15 +163,15 @@ public class NoNodeIsSpecialTests
         var result = await StackRun.RunAsync("dev", config, mocks);
 
         // Its downloads keep the release too: unchanged, they dial nothing; a droplet made anew in its place runs them.
-        Assert.That(Input(mocks.Named("node1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.36.4'"));
+        Assert.That(Input(mocks.Named("node1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.37.1'"));
         Assert.That(Input(mocks.Named("node1.releases"), "create"), Is.EqualTo(Input(first.Mocks.Named("node1.releases"), "create")), "the step it had");
-        Assert.That(Input(mocks.Named("node2.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.37.0'"));
-        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("kubernetesVersion: v1.36.4"));
-        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("kubernetesVersion: v1.37.0"));
+        Assert.That(Input(mocks.Named("node2.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.38.0'"));
+        Assert.That(Input(mocks.Named("control-plane-node1"), "create"), Does.Contain("kubernetesVersion: v1.37.1"));
+        Assert.That(Input(mocks.Named("control-plane-node2"), "create"), Does.Contain("kubernetesVersion: v1.38.0"));
         Assert.That(mocks.Named("snapshot-before-change-node1").Inputs.ContainsKey("create"), Is.False, "a dead droplet has no member to snapshot");
         Assert.That(Input(mocks.Named("snapshot-before-change-node2"), "create"), Does.Contain("etcd-before-change"));
         var nodes = await result.Output<System.Collections.Immutable.ImmutableDictionary<string, System.Collections.Immutable.ImmutableDictionary<string, object>>>("nodes").ValueAsync();
-        Assert.That(nodes["node1"]["kubernetesVersion"], Is.EqualTo("1.36.4"), "kept for the next update");
-        Assert.That(nodes["node2"]["kubernetesVersion"], Is.EqualTo("1.37.0"));
+        Assert.That(nodes["node1"]["kubernetesVersion"], Is.EqualTo("1.37.1"), "kept for the next update");
+        Assert.That(nodes["node2"]["kubernetesVersion"], Is.EqualTo("1.38.0"));
     }
 }

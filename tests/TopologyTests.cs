@@ -108,7 +108,7 @@ public class TopologyTests
         // values. Only its SSH host key is the node's own.
         Assert.That(mocks.OfType(Droplet).Select(d => WithoutHostKey(Input(d, "userData"))).Distinct().Count(), Is.EqualTo(1));
         Assert.That(Input(mocks.Named("node1"), "userData"), Does.Not.Contain("1.36").And.Not.Contain("control-plane"));
-        Assert.That(Input(mocks.Named("node1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.36.4'"));
+        Assert.That(Input(mocks.Named("node1.releases"), "create"), Does.Contain("KUBERNETES_VERSION='1.37.1'"));
     }
 
     [Test]

@@ -21,7 +21,7 @@ public static class ConfigDefaults
     public const string Region = "lon1";
     public const string Size = "s-2vcpu-4gb";
     public const string Image = "ubuntu-24-04-x64";
-    public const string KubernetesVersion = "1.36.4";
+    public const string KubernetesVersion = "1.37.1";
 
     // etcd release binaries are verified against this checksum on the node (Kubespray does the same).
     public const string EtcdVersion = "3.6.5";

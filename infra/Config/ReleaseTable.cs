@@ -24,8 +24,9 @@ public sealed record NodeReleases(KubernetesVersion Kubernetes, IReadOnlyList<Re
 /// The checksum table (infra/Config/releases.json): every Kubernetes release the program installs,
 /// by the sha256 of each file a node downloads, amd64. The checksums are those Kubespray keeps
 /// (roles/kubespray_defaults/vars/main/checksums.yml, which its updater takes from each release's
-/// own .sha256 files); the file names the commit. A node never runs a file whose checksum the
-/// table (or the stack's releaseChecksums) does not give.
+/// own .sha256 files), and for a minor Kubespray does not hold yet those kOps generates from each
+/// release's SHA256SUMS (pkg/assets/assetdata/k8s-1.N.yaml); the file names both commits. A node
+/// never runs a file whose checksum the table (or the stack's releaseChecksums) does not give.
 /// </summary>
 public static class ReleaseTable
 {

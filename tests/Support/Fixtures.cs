@@ -18,7 +18,7 @@ public static class Fixtures
     /// The minor after the default's, which the checksum table does not hold yet: a stack moves to
     /// it with the three binaries' checksums (placeholders here: the mocks download nothing).
     /// </summary>
-    public const string NextMinor = "1.37.0";
+    public const string NextMinor = "1.38.0";
 
     /// <summary>Sets kubernetesVersion to <see cref="NextMinor"/>, with its releaseChecksums.</summary>
     public static void UpgradeToNextMinor(Dictionary<string, string> config, string ns = "do-k8s-ha")
