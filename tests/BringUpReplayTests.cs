@@ -186,9 +186,10 @@ public class BringUpReplayTests
         const string ThreeControlPlanes = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane"]},{"name":"node3","roles":["control-plane","etcd","worker"]},{"name":"node4","roles":["etcd","worker"]}]""";
         const string WithNode5 = """[{"name":"node1","roles":["control-plane","etcd"]},{"name":"node2","roles":["control-plane"]},{"name":"node3","roles":["control-plane","etcd","worker"]},{"name":"node4","roles":["etcd","worker"]},{"name":"node5","roles":["worker"]}]""";
         var replay = new Replay(_droplets, seed: 11) { Nodes = Droplet };
-        // On the minor before the default's, which the upgrade at the end moves to.
-        var before = _mirror.AddKubernetesRelease("1.35.8");
-        var start = new Dictionary<string, string>(_settings) { [before.Key] = before.Value, ["do-k8s-ha:kubernetesVersion"] = "1.35.8" };
+        // On the newest release of the minor before the default's, which the upgrade at the end moves to.
+        var previousMinor = ReleaseTable.Versions.Last(v => v.Minor == ReleaseTable.Newest.Minor - 1).ToString();
+        var before = _mirror.AddKubernetesRelease(previousMinor);
+        var start = new Dictionary<string, string>(_settings) { [before.Key] = before.Value, ["do-k8s-ha:kubernetesVersion"] = previousMinor };
         await Up(replay, ThreeControlPlanes, start);
         replay.Kill("node1");
         // Dead means every process: its sandboxed etcd answers no peer either.
