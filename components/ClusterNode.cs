@@ -153,12 +153,11 @@ public sealed class ClusterNode : ComponentResource
         // It holds an engine slot (--parallel) for as long as cloud-init runs: a pure worker's
         // comes after the control plane's init (BootstrapAfter), when cloud-init has long ended,
         // so that a hundred workers' waits do not hold the slots the control plane waits for.
+        var waitForBootstrap = Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap()));
         Ready = RemoteStep.Create($"{name}.bootstrapped", this, new RemoteStepArgs
         {
             FormerNames = [$"{name}-bootstrapped"],
-            Create = args.BootstrapAfter is { } after
-                ? after.Apply(_ => Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())))
-                : Render.StepScript(("wait-for-bootstrap", Render.WaitForBootstrap())),
+            Create = args.BootstrapAfter is { } after ? after.Apply(_ => waitForBootstrap) : waitForBootstrap,
             RunVia = Connect(SshDial.ErrorLimitFor(SshStartTimeout), HostKey.PublicKeyOpenssh),
         });
 
@@ -231,7 +230,10 @@ public sealed class ClusterNode : ComponentResource
     /// <summary>cloud-init finished: packages are installed and the node can take remote steps.</summary>
     public Remote.Command Ready { get; }
 
-    /// <summary>A Kubernetes node's release files, fetched and verified (installed on a node that has not joined); null on an etcd-only node.</summary>
+    /// <summary>
+    /// A Kubernetes node's downloads, started: the step writes their unit and starts it without
+    /// waiting (node setup and each upgrade step wait for it); null on an etcd-only node.
+    /// </summary>
     public Remote.Command? Releases { get; }
 
 }

@@ -428,7 +428,7 @@ public class DeliveredStepTests
         Assert.That(containerd.Stdout, Does.Contain("\"version\": 3").And.Contain("\"SystemdCgroup\": true").And.Contain("\"sandbox\": \"registry.k8s.io/pause:"), containerd.Stderr);
         Assert.That(_droplets.Exec(node3, "crictl inspecti registry.k8s.io/kube-proxy:v" + version).ExitCode, Is.Zero, "kubeadm's images are pulled ahead");
         // The pod network's, by a unit the downloads start at their end and nothing waits for.
-        var pulled = _droplets.Exec(node3, """while [ "$(systemctl is-active do-k8s-ha-pod-network-images)" = activating ]; do sleep 0.1; done; systemctl is-active do-k8s-ha-pod-network-images; crictl inspecti quay.io/calico/node:v3.30.6""");
+        var pulled = _droplets.Exec(node3, $"{NodeCommands.WaitForPodNetworkImages}; systemctl is-active do-k8s-ha-pod-network-images; crictl inspecti quay.io/calico/node:v3.30.6");
         Assert.That(pulled.Stdout, Does.StartWith("inactive\n"), pulled.Stderr);
         Assert.That(pulled.ExitCode, Is.Zero, "and the pod network's: " + pulled.Stderr);
         Assert.That(_droplets.Exec(node3, "systemctl is-enabled kubelet && ! systemctl is-active kubelet").ExitCode, Is.Zero, "kubeadm starts the kubelet");

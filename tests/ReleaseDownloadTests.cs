@@ -30,10 +30,6 @@ public class ReleaseDownloadTests
     [TearDown]
     public void Remove() => _node?.Dispose();
 
-    // Waits for the pull of the pod network's images, which the downloads start at their end and
-    // nothing waits for.
-    private const string PodNetworkPulled = """while [ "$(systemctl is-active do-k8s-ha-pod-network-images)" = activating ]; do sleep 0.1; done""";
-
     private static string Step(NodeReleases releases, bool controlPlane = true) =>
         Render.StepScript(("releases", Render.ReleasesStart(releases, controlPlane, Render.CalicoNodeImages("v3.30.6"))));
 
@@ -64,7 +60,7 @@ public class ReleaseDownloadTests
     public void EachFileIsFetchedOnceVerifiedAndInstalledThenContainerdRunsItsConfigAndTheImagesArePulled()
     {
         var run = Downloads(_releases, after: $$"""
-            {{PodNetworkPulled}}
+            {{NodeCommands.WaitForPodNetworkImages}}
             echo "pod network: $(systemctl is-active do-k8s-ha-pod-network-images)"
             journalctl -u do-k8s-ha-pod-network-images -o cat
             crictl info
@@ -115,7 +111,7 @@ public class ReleaseDownloadTests
             {{Render.ReleasesWait()}}
             wait_for_releases; echo "wait exit $?"
             echo "after: $(systemctl is-active do-k8s-ha-releases)"
-            {{PodNetworkPulled}}
+            {{NodeCommands.WaitForPodNetworkImages}}
             for i in registry.k8s.io/kube-proxy:v1.35.8 quay.io/calico/node:v3.30.6 quay.io/calico/cni:v3.30.6; do
               crictl inspecti "$i" >/dev/null 2>&1 && echo "have $i" || echo "lack $i"
             done

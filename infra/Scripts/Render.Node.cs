@@ -95,8 +95,8 @@ public static partial class Render
 
     /// <summary>
     /// The node's downloads, verified by the checksum table; on a node that has not joined, also
-    /// installed, containerd started and the images pulled; then the pod network's images (see
-    /// the template). Its unit runs it (<see cref="ReleasesStart"/>).
+    /// installed, containerd started and the images pulled; at its end it starts the unit that
+    /// pulls the pod network's images (see the template). Its unit runs it (<see cref="ReleasesStart"/>).
     /// </summary>
     public static string Releases(NodeReleases releases, bool controlPlane) =>
         Template.Render("releases.sh", new Dictionary<string, string>

@@ -73,6 +73,16 @@ fetch_release() { # name version url sha256; prints the cached file's path
   echo "$file"
 }
 
+# Every file of a release, one "name version url sha256" line each on stdin, into RELEASE_FILE
+# (release-install.fragment declares it): the path of each verified file by its name. The
+# assignment fails with its command substitution, so -e stops the script at the first failure.
+fetch_releases() {
+  local name version url sha
+  while read -r name version url sha; do
+    RELEASE_FILE[$name]=$(fetch_release "$name" "$version" "$url" "$sha")
+  done
+}
+
 # Puts fetched release files (RELEASE_FILE[name], fetch_release) where the node runs them, and
 # writes containerd's and the kubelet's units and containerd's config. A file is replaced only
 # when it differs, by a new file moved over it (a running binary keeps its inode); RELEASE_CHANGED
@@ -247,9 +257,7 @@ pull_images() { # image...
 }
 
 
-while read -r name version url sha; do
-  RELEASE_FILE[$name]=$(fetch_release "$name" "$version" "$url" "$sha")
-done <<'FILES'
+fetch_releases <<'FILES'
 kubeadm 1.35.1 https://dl.k8s.io/release/v1.35.1/bin/linux/amd64/kubeadm 8a7ff344eef1bfba88f9a74b3fdc9ea4448c94f1b3cefb8c0aeeaf1f96e05053
 kubelet 1.35.1 https://dl.k8s.io/release/v1.35.1/bin/linux/amd64/kubelet e7343310e03ff0d424df4397bdfa4468947d6d1f0f93dac586c1e8d6e4086d5d
 kubectl 1.35.1 https://dl.k8s.io/release/v1.35.1/bin/linux/amd64/kubectl 36e2f4ac66259232341dd7866952d64a958846470f6a9a6a813b9117bd965207

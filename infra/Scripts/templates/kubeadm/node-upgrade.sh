@@ -101,9 +101,7 @@ echo "upgrading $NODE_NAME to Kubernetes v$TARGET"
 # The releases step's unit fills the cache with TARGET's files: this step finds them there once it
 # ended, and never fetches a file beside it.
 wait_for_releases
-while read -r name version url sha; do
-  RELEASE_FILE[$name]=$(fetch_release "$name" "$version" "$url" "$sha")
-done <<'FILES'
+fetch_releases <<'FILES'
 {{FILES}}
 FILES
 # kubeadm upgrade runs TARGET's kubeadm, which the package's (older, first on no PATH) is not.

@@ -16,9 +16,7 @@ CONTROL_PLANE={{CONTROL_PLANE}}
 
 {{RELEASE_INSTALL}}
 
-while read -r name version url sha; do
-  RELEASE_FILE[$name]=$(fetch_release "$name" "$version" "$url" "$sha")
-done <<'FILES'
+fetch_releases <<'FILES'
 {{FILES}}
 FILES
 
