@@ -86,19 +86,44 @@ public class NodeUpgradeScriptTests
             while [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift 2 ;; -C) shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done
             cp "{{served}}/${url#https://*/}" "$out"
             """);
-        // Packages an earlier release of the program installed ($STATE/packages, one a line):
-        // dpkg-query reports them (its ${Status}), apt-get remove takes them away.
+        // Packages an earlier release of the program installed ($STATE/packages, one a line), the
+        // held ones also in $STATE/held, as the real tools report and change them (the delivered
+        // run is PackagedNodeUpgradeTests): dpkg-query's ${Status} is "want eflag status", the
+        // want "hold" for a held package, and ${db:Status-Status} the status word alone
+        // (dpkg-query(1)); apt-mark hold and unhold set and clear the hold (apt-mark(8)); apt-get
+        // remove -y refuses a held package ("Held packages were changed and -y was used without
+        // --allow-change-held-packages", apt-private/private-install.cc), or takes them away.
         _node.Stub("dpkg-query", """
             p=${*: -1}
             grep -qx "$p" "$STATE/packages" 2>/dev/null || { echo "dpkg-query: no packages found matching $p" >&2; exit 1; }
-            printf 'install ok installed'
+            want=install
+            grep -qx "$p" "$STATE/held" 2>/dev/null && want=hold
+            case "$*" in
+              *'${db:Status-Status}'*) printf installed ;;
+              *'${Status}'*) printf '%s ok installed' "$want" ;;
+              *) echo "the dpkg-query stand-in prints \${Status} and \${db:Status-Status} only" >&2; exit 2 ;;
+            esac
             """);
         _node.Stub("apt-get", """
             if [[ " $* " == *" remove "* ]]; then
+              for p in "$@"; do
+                if grep -qx -- "$p" "$STATE/held" 2>/dev/null; then
+                  echo "E: Held packages were changed and -y was used without --allow-change-held-packages." >&2
+                  exit 100
+                fi
+              done
               for p in "$@"; do sed -i "/^$p\$/d" "$STATE/packages"; done
             fi
             """);
-        _node.Stub("apt-mark");
+        _node.Stub("apt-mark", """
+            verb=$1; shift
+            for p in "$@"; do
+              case "$verb" in
+                hold) echo "$p" >> "$STATE/held" ;;
+                unhold) sed -i "/^$p\$/d" "$STATE/held" 2>/dev/null || true ;;
+              esac
+            done
+            """);
         _node.Stub("crictl", "[ \"$1\" = info ]");
     }
 
@@ -191,6 +216,7 @@ public class NodeUpgradeScriptTests
     public void ANodeSetUpFromPackagesMovesToTheReleaseFilesAndContainerd2KeepingItsImages()
     {
         _node.WriteState("packages", "kubelet\nkubeadm\nkubectl\nkubernetes-cni\ncontainerd\nruncx\nrunc\n");
+        _node.WriteState("held", "kubelet\nkubeadm\nkubectl\n");
         var (exit, output, log) = Upgrade("cp2", first: false, kubeletNow: "1.35.8", prepare: """
             mkdir -p /etc/containerd /var/lib/containerd/io.containerd.metadata.v1.bolt
             printf 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.8"\n' > /etc/containerd/config.toml

@@ -12,8 +12,11 @@ namespace DoK8sHa.Tests.Support;
 /// </summary>
 public sealed class DownloadNode : IDisposable
 {
-    public DownloadNode()
+    /// <param name="ownUsr">The node's /usr is a layer of its disk too, for a test that installs
+    /// and removes distribution packages with the real dpkg (their files are in /usr).</param>
+    public DownloadNode(bool ownUsr = false)
     {
+        _layers = ownUsr ? ["etc", "var", "usr", "usr/local", "opt"] : ["etc", "var", "usr/local", "opt"];
         Repo.RequireTool("unshare", "apt-get install util-linux");
         Repo.RequireTool("nginx", "apt-get install nginx");
         if (Environment.UserName != "root")
@@ -27,7 +30,7 @@ public sealed class DownloadNode : IDisposable
         }
         Dir = Directory.CreateTempSubdirectory("do-k8s-ha-download-").FullName;
         Root = Directory.CreateDirectory(Path.Combine(Dir, "www")).FullName;
-        foreach (var d in Layers)
+        foreach (var d in _layers)
         {
             Directory.CreateDirectory(Path.Combine(Dir, "upper", d));
             Directory.CreateDirectory(Path.Combine(Dir, "work", d));
@@ -39,7 +42,8 @@ public sealed class DownloadNode : IDisposable
         File.Copy(Repo.Path("tests", "Support", "standins", "journalctl"), Path.Combine(sbin, "journalctl"));
     }
 
-    private static readonly string[] Layers = ["etc", "var", "usr/local", "opt"];
+    // Mounted in this order: /usr before /usr/local, which is a layer of its own over it.
+    private readonly string[] _layers;
 
     public string Dir { get; }
 
@@ -49,7 +53,7 @@ public sealed class DownloadNode : IDisposable
     /// <summary>A path of the node's disk as it is after a run (its upper layer), or null when the run left it as the image has it.</summary>
     public string? Disk(string path)
     {
-        var layer = Layers.First(l => path.StartsWith("/" + l + "/", StringComparison.Ordinal));
+        var layer = _layers.Where(l => path.StartsWith("/" + l + "/", StringComparison.Ordinal)).MaxBy(l => l.Length)!;
         var file = Path.Combine(Dir, "upper", layer, path[(layer.Length + 2)..]);
         return File.Exists(file) || Directory.Exists(file) ? file : null;
     }
@@ -85,7 +89,7 @@ public sealed class DownloadNode : IDisposable
               }
             }
             """);
-        var overlays = string.Join("\n", Layers.Select(l => $"mount -t overlay overlay -o lowerdir=/{l},upperdir={dir}/upper/{l},workdir={dir}/work/{l} /{l}"));
+        var overlays = string.Join("\n", _layers.Select(l => $"mount -t overlay overlay -o lowerdir=/{l},upperdir={dir}/upper/{l},workdir={dir}/work/{l} /{l}"));
         var boot = $$"""
             set -e
             ip link set lo up

@@ -40,10 +40,13 @@ kc() { timeout 60 kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout=20s 
 # Removing containerd's package stops the service: its containers keep running (KillMode=process)
 # and the containerd started next finds them and its images (root /var/lib/containerd, kept: a
 # removal keeps what the package did not ship).
+# An installed package is one whose status word is "installed": ${Status} is "want eflag status",
+# and the want of a held package is "hold" (apt-mark hold), not "install" (dpkg-query(1),
+# db:Status-Status), as kubelet, kubeadm and kubectl were held.
 retire_packages() {
   local installed=() p
   for p in kubelet kubeadm kubectl kubernetes-cni cri-tools containerd runc; do
-    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ]; then
       installed+=("$p")
     fi
   done
