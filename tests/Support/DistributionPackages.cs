@@ -22,6 +22,10 @@ public static class DistributionPackages
     /// <summary>Every package, built under <paramref name="dir"/>; the paths of the .deb files.</summary>
     public static IReadOnlyList<string> Build(string dir)
     {
+        Repo.RequireTool("dpkg-deb", "apt-get install dpkg");
+        Repo.RequireTool("deb-systemd-invoke", "apt-get install init-system-helpers");
+        // Debian's containerd package: its unit, conffile and maintainer scripts are the 1.7 package's.
+        Repo.RequireTool("containerd", "apt-get install containerd");
         var version = $"{KubernetesVersion}-1.1";
         var echo = (string what) => $"#!/bin/sh\necho \"{what}\"\n";
         var packages = new List<(string Name, string Version, string Depends, (string Path, string Text, int Mode)[] Files, string[] Conffiles, bool ContainerdScripts)>
