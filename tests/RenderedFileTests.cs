@@ -102,6 +102,7 @@ public class RenderedFileTests
         ["releases.service"] = "releases-start.sh",
         ["pod-network-images.service"] = "releases-start.sh",
         ["releases-wait.fragment"] = "api-proxy.sh",
+        ["install-tool.fragment"] = "releases-start.sh",
         ["kubelet.service"] = "releases.sh",
         ["kubelet-kubeadm.conf"] = "releases.sh",
     };

@@ -115,6 +115,7 @@ public static partial class Render
     public static string ReleasesStart(NodeReleases releases, bool controlPlane, IEnumerable<string> podNetworkImages) =>
         Template.Render("releases-start.sh", new Dictionary<string, string>
         {
+            ["INSTALL_TOOL"] = Fragment("install-tool.fragment"),
             ["DOWNLOADS_TOOL"] = DownloadsTool,
             ["DOWNLOADS"] = Releases(releases, controlPlane).TrimEnd('\n'),
             ["UNIT"] = Template.Render("releases.service", new Dictionary<string, string> { ["DOWNLOADS_TOOL"] = DownloadsTool }).TrimEnd('\n'),
@@ -174,7 +175,7 @@ public static partial class Render
         {
             ["LISTEN"] = Ports.ApiProxyListen,
             ["NGINX_CONF"] = ApiProxyConfig(nodeName, controlPlane.Select(c => $"{c.PrivateIp}:{Ports.ApiServer}")).TrimEnd('\n'),
-            ["RELEASES_WAIT"] = Fragment("releases-wait.fragment"),
+            ["RELEASES_WAIT"] = ReleasesWait(),
         });
 
     /// <summary>The nftables rules that keep a node's pods off the metadata service.</summary>
@@ -248,7 +249,7 @@ public static partial class Render
             ["RETRY"] = Fragment("retry.fragment"),
             ["DRAIN_NODE"] = Fragment("drain-node.fragment"),
             ["RELEASE_FETCH"] = Fragment("release-fetch.fragment"),
-            ["RELEASES_WAIT"] = Fragment("releases-wait.fragment"),
+            ["RELEASES_WAIT"] = ReleasesWait(),
             ["RELEASE_INSTALL"] = ReleaseInstall(),
             ["FILES"] = ReleaseFiles(releases),
         });

@@ -61,6 +61,7 @@ public static partial class Render
     public static string EtcdSnapshots(string nodeName, string etcdCaCert, EtcdMemberCredential client, int everyHours, int keep, SnapshotUpload? upload) =>
         Template.Render("etcd-snapshots.sh", new Dictionary<string, string>
         {
+            ["INSTALL_TOOL"] = Fragment("install-tool.fragment"),
             ["NODE_NAME"] = Sh.Quote(nodeName),
             ["CLIENT_DIR"] = Sh.Quote(EtcdSnapshotClientDir),
             ["SNAPSHOT_DIR"] = EtcdSnapshotDir,

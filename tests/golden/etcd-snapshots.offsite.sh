@@ -9,6 +9,15 @@ NODE_NAME='node1'
 CLIENT_DIR='/etc/etcd/snapshot'
 OFFSITE=true
 
+# Puts the script on stdin at the path given, mode 0755, whole or not at all: it is written beside
+# the path and moved over it, so a unit that starts meanwhile runs the old script or the new one,
+# never a part of one.
+install_tool() { # path
+  cat > "$1.new"
+  chmod 0755 "$1.new"
+  mv -f "$1.new" "$1"
+}
+
 install -d -m 0755 "$(dirname "$CLIENT_DIR")"
 install -d -m 0700 "$CLIENT_DIR"
 umask 077
@@ -52,7 +61,7 @@ fi
 # The service may write only here (ReadWritePaths=), and systemd refuses to start it if it is missing.
 install -d -m 0700 /var/lib/etcd-snapshots
 umask 022
-cat > /usr/local/sbin/etcd-snapshot.new <<'SCRIPT'
+install_tool /usr/local/sbin/etcd-snapshot <<'SCRIPT'
 #!/usr/bin/env bash
 # Takes a snapshot of this node's etcd member, checks it, keeps the newest of its kind and, when
 # an off-site bucket is configured, uploads it. Installed as the snapshot tool (Render.EtcdSnapshotTool) by
@@ -152,8 +161,6 @@ if [ -f "$CLIENT_DIR/offsite.env" ]; then
   echo "etcd-snapshot: uploaded to $SPACES_BUCKET as $object"
 fi
 SCRIPT
-chmod 0755 /usr/local/sbin/etcd-snapshot.new
-mv /usr/local/sbin/etcd-snapshot.new /usr/local/sbin/etcd-snapshot
 cat > /etc/systemd/system/etcd-snapshot.service <<'UNIT'
 [Unit]
 Description=etcd snapshot of this node's member (do-k8s-ha)

@@ -8,8 +8,17 @@
 # first, and what it fetched stays for the new run to resume.
 set -euo pipefail
 
+# Puts the script on stdin at the path given, mode 0755, whole or not at all: it is written beside
+# the path and moved over it, so a unit that starts meanwhile runs the old script or the new one,
+# never a part of one.
+install_tool() { # path
+  cat > "$1.new"
+  chmod 0755 "$1.new"
+  mv -f "$1.new" "$1"
+}
+
 umask 022
-cat > /usr/local/sbin/do-k8s-ha-releases.new <<'DOWNLOADS'
+install_tool /usr/local/sbin/do-k8s-ha-releases <<'DOWNLOADS'
 #!/usr/bin/env bash
 # The node's downloads, Kubespray's download model: kubeadm, kubelet, kubectl, containerd, runc,
 # crictl and the CNI plugins of the cluster's release, from their release locations, each checked
@@ -296,8 +305,6 @@ pull_images "${images[@]}"
 echo "$(hostname) has Kubernetes v$KUBERNETES_VERSION and containerd $(containerd --version | cut -d' ' -f3), images pulled"
 pull_pod_network_images
 DOWNLOADS
-chmod 0755 /usr/local/sbin/do-k8s-ha-releases.new
-mv -f /usr/local/sbin/do-k8s-ha-releases.new /usr/local/sbin/do-k8s-ha-releases
 cat > /etc/systemd/system/do-k8s-ha-releases.service <<'UNIT'
 [Unit]
 Description=The node's downloads: Kubernetes, its runtime and their images (do-k8s-ha)
@@ -313,7 +320,7 @@ ExecStart=/usr/local/sbin/do-k8s-ha-releases
 TimeoutStartSec=30min
 UNIT
 # The pod network's images, which the downloads start at their end.
-cat > /usr/local/sbin/do-k8s-ha-pull-pod-network-images.new <<'PULL'
+install_tool /usr/local/sbin/do-k8s-ha-pull-pod-network-images <<'PULL'
 #!/usr/bin/env bash
 # Pulls the pod network's images through the node's containerd, run by its unit
 # (pod-network-images.service, which the downloads start at their end, releases.sh; its output
@@ -338,8 +345,6 @@ for image in "${IMAGES[@]}"; do
 done
 exit "$failed"
 PULL
-chmod 0755 /usr/local/sbin/do-k8s-ha-pull-pod-network-images.new
-mv -f /usr/local/sbin/do-k8s-ha-pull-pod-network-images.new /usr/local/sbin/do-k8s-ha-pull-pod-network-images
 cat > /etc/systemd/system/do-k8s-ha-pod-network-images.service <<'UNIT'
 [Unit]
 Description=The pod network's images, pulled ahead of its pods (do-k8s-ha)

@@ -9,6 +9,8 @@ NODE_NAME={{NODE_NAME}}
 CLIENT_DIR={{CLIENT_DIR}}
 OFFSITE={{OFFSITE}}
 
+{{INSTALL_TOOL}}
+
 install -d -m 0755 "$(dirname "$CLIENT_DIR")"
 install -d -m 0700 "$CLIENT_DIR"
 umask 077
@@ -42,11 +44,9 @@ fi
 # The service may write only here (ReadWritePaths=), and systemd refuses to start it if it is missing.
 install -d -m 0700 {{SNAPSHOT_DIR}}
 umask 022
-cat > {{SNAPSHOT_TOOL}}.new <<'SCRIPT'
+install_tool {{SNAPSHOT_TOOL}} <<'SCRIPT'
 {{SNAPSHOT_SCRIPT}}
 SCRIPT
-chmod 0755 {{SNAPSHOT_TOOL}}.new
-mv {{SNAPSHOT_TOOL}}.new {{SNAPSHOT_TOOL}}
 cat > /etc/systemd/system/etcd-snapshot.service <<'UNIT'
 {{SERVICE_UNIT}}
 UNIT

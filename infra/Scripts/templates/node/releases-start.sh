@@ -8,21 +8,19 @@
 # first, and what it fetched stays for the new run to resume.
 set -euo pipefail
 
+{{INSTALL_TOOL}}
+
 umask 022
-cat > {{DOWNLOADS_TOOL}}.new <<'DOWNLOADS'
+install_tool {{DOWNLOADS_TOOL}} <<'DOWNLOADS'
 {{DOWNLOADS}}
 DOWNLOADS
-chmod 0755 {{DOWNLOADS_TOOL}}.new
-mv -f {{DOWNLOADS_TOOL}}.new {{DOWNLOADS_TOOL}}
 cat > /etc/systemd/system/do-k8s-ha-releases.service <<'UNIT'
 {{UNIT}}
 UNIT
 # The pod network's images, which the downloads start at their end.
-cat > {{PULL_TOOL}}.new <<'PULL'
+install_tool {{PULL_TOOL}} <<'PULL'
 {{PULL_SCRIPT}}
 PULL
-chmod 0755 {{PULL_TOOL}}.new
-mv -f {{PULL_TOOL}}.new {{PULL_TOOL}}
 cat > /etc/systemd/system/do-k8s-ha-pod-network-images.service <<'UNIT'
 {{PULL_UNIT}}
 UNIT
